@@ -1,0 +1,1 @@
+"""Measured figures, printed as ratios against a baseline run in the same process."""

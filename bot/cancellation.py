@@ -1,0 +1,215 @@
+"""Use cases of a request: create, approve, submit, re-check pending invoices.
+
+The Slack handlers, the watcher and the demo all call these, so an invoice resolved at
+once by an approval and one resolved later by the watcher go through one code path.
+Each step's writes are one transaction of the audit store; the provider is called
+between transactions, never while holding the write lock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.pac.client import PacClient
+from bot.pac.models import CancelItem, InvoiceOutcome, InvoiceRef, SendRequest
+from bot.pac.status import Outcome
+from storage import queries
+from storage.states import FINAL_INVOICE
+from storage.store import SYSTEM, Actor, AuditStore, NewInvoice, Row, StaleState, Tx, iso
+
+# Default re-check schedule for pending invoices: 1 min, 5 min, 15 min, then hourly.
+DEFAULT_BACKOFF_S: tuple[float, ...] = (60, 300, 900, 3600)
+
+
+def next_check(now: datetime, attempts: int, backoff_s: Sequence[float]) -> str:
+    step = backoff_s[min(max(attempts - 1, 0), len(backoff_s) - 1)]
+    return iso(now + timedelta(seconds=step))
+
+
+def to_new_invoice(ref: InvoiceRef) -> NewInvoice:
+    return NewInvoice(ref_key=ref.key, uuid=ref.uuid, serie=ref.serie, folio=ref.folio)
+
+
+def ref_of(row: Row) -> InvoiceRef:
+    if row["serie"] is not None and row["folio"] is not None:
+        return InvoiceRef(serie=row["serie"], folio=row["folio"])
+    return InvoiceRef(uuid=row["uuid"])
+
+
+def create_cancel_request(store: AuditStore, requester: Actor, refs: Sequence[InvoiceRef], *,
+                          reason: str, justification: str, replacement: str | None = None,
+                          source_channel: str | None = None, approvals_required: int = 1,
+                          approvals_channel: str | None = None) -> int:
+    with store.transaction() as tx:
+        return tx.create_request(
+            kind="cancel", requester=requester, invoices=[to_new_invoice(r) for r in refs],
+            reason=reason, replacement_uuid=replacement, justification=justification,
+            source_channel=source_channel, approvals_required=approvals_required,
+            approvals_channel=approvals_channel)
+
+
+def create_send_request(store: AuditStore, requester: Actor, request: SendRequest, *,
+                        source_channel: str | None = None, approvals_required: int = 0,
+                        approvals_channel: str | None = None) -> int:
+    with store.transaction() as tx:
+        return tx.create_request(
+            kind="send", requester=requester, invoices=[to_new_invoice(r) for r in request.refs],
+            recipients=request.emails, source_channel=source_channel,
+            approvals_required=approvals_required, approvals_channel=approvals_channel)
+
+
+def approve(store: AuditStore, request_id: int, approver: Actor, required: int) -> bool:
+    """Record an approval; True when it was the one that approved the request.
+
+    Raises StaleState when the request is no longer awaiting approval (double click,
+    another approver was first), so callers can say who won instead of submitting twice.
+    """
+    with store.transaction() as tx:
+        row = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))
+        if row is None or row["status"] != "awaiting_approval":
+            raise StaleState("request", request_id, {"awaiting_approval"},
+                             row["status"] if row else "missing")
+        approvals = tx.decide(request_id, approver, "approve") if required else 0
+        if approvals < required:
+            return False
+        tx.transition("request", request_id, "approved", approver if required else SYSTEM,
+                      expect="awaiting_approval", details={"approvals": approvals})
+        return True
+
+
+@dataclass
+class Submission:
+    request_id: int
+    status: str
+    outcomes: list[tuple[Row, InvoiceOutcome]]
+
+
+async def submit(store: AuditStore, pac: PacClient, request_id: int, actor: Actor = SYSTEM, *,
+                 backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Submission:
+    """Approved (or failed, to resubmit) -> submitting -> call the provider -> record it."""
+    with store.transaction() as tx:
+        tx.transition("request", request_id, "submitting", actor, expect={"approved", "failed"})
+        for invoice in queries.request_invoices(store.db, request_id):
+            if invoice["status"] == "failed":
+                tx.transition("invoice", invoice["id"], "requested", actor,
+                              action="invoice_resubmitted")
+    return await run_submission(store, pac, request_id, backoff_s=backoff_s)
+
+
+async def run_submission(store: AuditStore, pac: PacClient, request_id: int, *,
+                         backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Submission:
+    """Call the provider for a request in `submitting`; also resumes one left by a crash."""
+    request = queries.get_request(store.db, request_id)
+    assert request is not None and request["status"] == "submitting", request
+    invoices = [i for i in queries.request_invoices(store.db, request_id)
+                if i["status"] == "requested"]
+    refs = [ref_of(i) for i in invoices]
+    if request["kind"] == "cancel":
+        result = await pac.cancel([CancelItem(ref=r, reason=request["reason"],
+                                              replacement=request["replacement_uuid"])
+                                   for r in refs])
+        outcomes = result.outcomes
+    else:
+        sent = await pac.send(SendRequest(refs=refs, emails=json.loads(request["recipients"])))
+        outcomes = _per_invoice(refs, sent.outcomes)
+    now = store.clock()
+    with store.transaction() as tx:
+        for invoice, outcome in zip(invoices, outcomes, strict=True):
+            _record_outcome(tx, invoice, outcome, now, backoff_s)
+        whole_call_failed = bool(outcomes) and all(o.error_class for o in outcomes)
+        if whole_call_failed:
+            first = outcomes[0]
+            tx.transition("request", request_id, "failed", SYSTEM, action="submission_failed",
+                          details={"code": first.code, "message": first.detalle,
+                                   "class": first.error_class})
+        else:
+            tx.transition("request", request_id, "submitted", SYSTEM)
+            _complete_if_final(tx, request_id)
+        status = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))["status"]
+    return Submission(request_id, status, list(zip(invoices, outcomes, strict=True)))
+
+
+async def recheck_pending(store: AuditStore, pac: PacClient, *, limit: int = 500,
+                          backoff_s: Sequence[float] = DEFAULT_BACKOFF_S
+                          ) -> list[tuple[Row, InvoiceOutcome]]:
+    """Ask again for the pending invoices that are due; returns those whose status changed.
+
+    A whole-call failure changes nothing (the invoices stay due and are asked next time).
+    """
+    now = store.clock()
+    due = queries.due_pending(store.db, now, limit)
+    if not due:
+        return []
+    reasons = {r["id"]: r for r in store.db.query(
+        f"SELECT id, reason, replacement_uuid FROM requests WHERE id IN "
+        f"({','.join('?' * len(due))})", [i["request_id"] for i in due])}
+    items = [CancelItem(ref=ref_of(i), reason=reasons[i["request_id"]]["reason"],
+                        replacement=reasons[i["request_id"]]["replacement_uuid"]) for i in due]
+    result = await pac.cancel(items)
+    changed = []
+    with store.transaction() as tx:
+        for invoice, outcome in zip(due, result.outcomes, strict=True):
+            if outcome.error_class:
+                continue
+            if outcome.outcome is Outcome.ALREADY_CANCELED:
+                # Asking again about our own pending cancellation: "already cancelled"
+                # means it went through.
+                outcome = outcome.model_copy(update={"outcome": Outcome.CANCELED})
+            if _record_outcome(tx, invoice, outcome, now, backoff_s):
+                changed.append((invoice, outcome))
+        for request_id in {invoice["request_id"] for invoice, _ in changed}:
+            _complete_if_final(tx, request_id)
+    return changed
+
+
+def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime,
+                    backoff_s: Sequence[float]) -> bool:
+    """Write one provider answer; True when it changed the invoice's status."""
+    attempts = invoice["attempts"] + 1
+    fields: dict[str, Any] = {"code": outcome.code, "detalle": outcome.detalle,
+                              "estatus_uuid": outcome.estatus_uuid, "attempts": attempts}
+    if outcome.acuse:
+        fields["acuse"] = outcome.acuse
+    if outcome.outcome is Outcome.PENDING:
+        fields["next_check_at"] = next_check(now, attempts, backoff_s)
+    if outcome.outcome.value == invoice["status"]:
+        tx.set_fields("invoice", invoice["id"], fields)  # still pending: only the schedule
+        return False
+    if outcome.outcome is Outcome.PENDING:
+        fields["pending_since"] = iso(now)
+    else:
+        fields["next_check_at"] = None
+    tx.transition("invoice", invoice["id"], outcome.outcome.value, SYSTEM,
+                  action="provider_answered", fields=fields, details={
+                      "code": outcome.code, "detalle": outcome.detalle,
+                      "estatus_uuid": outcome.estatus_uuid, "nuance": outcome.nuance,
+                      "error_class": outcome.error_class})
+    return True
+
+
+def _complete_if_final(tx: Tx, request_id: int) -> None:
+    rows = tx.conn.execute("SELECT status FROM invoices WHERE request_id = ?", (request_id,))
+    request = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))
+    if request and request["status"] == "submitted" and all(
+            status in FINAL_INVOICE for (status,) in rows):
+        tx.transition("request", request_id, "completed", SYSTEM)
+
+
+def _per_invoice(refs: Sequence[InvoiceRef], outcomes: Sequence[Any]) -> list[InvoiceOutcome]:
+    """An invoice is sent when every recipient got it; the details keep each recipient."""
+    result = []
+    for ref in refs:
+        mine = [o for o in outcomes if o.ref.key == ref.key]
+        failed = [o for o in mine if o.outcome is Outcome.FAILED]
+        first = failed[0] if failed else (mine[0] if mine else None)
+        result.append(InvoiceOutcome(
+            ref=ref, outcome=Outcome.FAILED if failed or not mine else Outcome.SENT,
+            code=first.code if first else "missing_result",
+            detalle="; ".join(f"{o.email}: {o.detalle}" for o in mine),
+            error_class=first.error_class if first and all(o.error_class for o in mine)
+            else None))
+    return result

@@ -1,0 +1,195 @@
+"""Settings: DESIGN.md's configuration contract, read from the environment and `.env`.
+
+Every name and default here is a contract with operators and tests; add, never rename.
+A bad value stops the start with one sentence per problem (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SHIPPED_WSDL = Path(__file__).parent / "pac" / "cfdi33.wsdl"
+SANDBOX = "sandbox"
+
+_SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
+# What each variable expects and an example, used to explain a bad value in one sentence.
+HINTS: dict[str, tuple[str, str]] = {
+    "SLACK_BOT_TOKEN": ("a bot token that starts with xoxb-", "xoxb-1234-5678-abcd"),
+    "SLACK_APP_TOKEN": ("an app-level token that starts with xapp-", "xapp-1-A1-2-abcd"),
+    "SLACK_SIGNING_SECRET": ("the app's signing secret (Basic Information page)", "8f3c…"),
+    "SLACK_API_URL": ("an http(s) URL ending in /api/", "https://slack.com/api/"),
+    "PORT": ("a TCP port between 1 and 65535", "3000"),
+    "APPROVALS_CHANNEL": ("a channel ID (C… or G…), not a name", "C0123456789"),
+    "APPROVERS": ("comma-separated user IDs (U…) and/or user-group IDs (S…)", "U01ABC,S02XYZ"),
+    "REQUESTERS": ("comma-separated user IDs (U…) and/or user-group IDs (S…)", "U01ABC,S02XYZ"),
+    "REQUIRED_APPROVALS": ("a whole number from 0 to 5", "1"),
+    "SEND_REQUIRES_APPROVAL": ("true or false", "false"),
+    "ADMIN_CHANNEL": ("a channel ID (C… or G…)", "C0987654321"),
+    "CFDI_WSDL": ("a file path or an http(s) URL of the provider's WSDL", "bot/pac/cfdi33.wsdl"),
+    "CFDI_ENDPOINT": ("'sandbox' or the service's http(s) address", "sandbox"),
+    "CFDI_USUARIO": ("the provider user name", "sandbox"),
+    "CFDI_PASSWORD": ("the provider password", "(secret)"),
+    "CFDI_TIMEOUT_S": ("a number of seconds greater than 0", "30"),
+    "CFDI_BATCH_SIZE": ("a whole number from 1 to 500", "50"),
+    "CFDI_RETRY_ATTEMPTS": ("a whole number from 1 to 10", "4"),
+    "CFDI_RETRY_MAX_S": ("a number of seconds greater than 0", "60"),
+    "WATCH_INTERVAL_S": ("a number of seconds greater than 0", "60"),
+    "APPROVAL_TTL_H": ("a number of hours greater than 0", "72"),
+    "PENDING_ALERT_H": ("a number of hours greater than 0", "120"),
+    "AUDIT_DB": ("a path for the SQLite file", "data/audit.db"),
+    "LANGUAGE": ("es or en", "es"),
+}
+SECRET_VARS = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "CFDI_PASSWORD"}
+
+IdList = Annotated[list[str], NoDecode]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` holds one sentence per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", case_sensitive=False, extra="ignore"
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    port: int = Field(3000, ge=1, le=65535)
+    approvals_channel: str | None = None
+    approvers: IdList = Field(default_factory=list)
+    requesters: IdList = Field(default_factory=list)
+    required_approvals: int = Field(1, ge=0, le=5)
+    send_requires_approval: bool = False
+    admin_channel: str | None = None
+    cfdi_wsdl: str = str(SHIPPED_WSDL)
+    cfdi_endpoint: str = SANDBOX
+    cfdi_usuario: str = "sandbox"
+    cfdi_password: SecretStr = SecretStr("sandbox")
+    cfdi_timeout_s: float = Field(30.0, gt=0)
+    cfdi_batch_size: int = Field(50, ge=1, le=500)
+    cfdi_retry_attempts: int = Field(4, ge=1, le=10)
+    cfdi_retry_max_s: float = Field(60.0, gt=0)
+    watch_interval_s: float = Field(60.0, gt=0)
+    approval_ttl_h: float = Field(72.0, gt=0)
+    pending_alert_h: float = Field(120.0, gt=0)
+    audit_db: Path = Path("data/audit.db")
+    language: Literal["es", "en"] = "es"
+
+    @field_validator("approvers", "requesters", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("approvers", "requesters")
+    @classmethod
+    def _check_ids(cls, value: list[str]) -> list[str]:
+        bad = [item for item in value if not _SLACK_ID.match(item)]
+        if bad:
+            raise ValueError(f"not Slack user or group IDs: {', '.join(bad)}")
+        return value
+
+    @field_validator("approvals_channel", "admin_channel", mode="before")
+    @classmethod
+    def _check_channel(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not _CHANNEL_ID.match(value):
+            raise ValueError("not a channel ID")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("not an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("cfdi_endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str) -> str:
+        if value != SANDBOX and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("not 'sandbox' nor an http(s) URL")
+        return value
+
+    @field_validator("slack_bot_token", "slack_app_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @property
+    def sandbox(self) -> bool:
+        return self.cfdi_endpoint == SANDBOX
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def secrets(self) -> list[str]:
+        """Every secret value in force, for the log redactor and the leak tests."""
+        values = [self.slack_bot_token, self.slack_app_token, self.slack_signing_secret,
+                  self.cfdi_password]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def problems_for_run(self) -> list[str]:
+        """What `python -m bot run` needs beyond what every command needs."""
+        problems = []
+        token = self.slack_bot_token.get_secret_value() if self.slack_bot_token else ""
+        if not token:
+            problems.append(_missing("SLACK_BOT_TOKEN"))
+        elif not token.startswith("xoxb-"):
+            problems.append(_invalid("SLACK_BOT_TOKEN", None))
+        if self.slack_app_token and not self.slack_app_token.get_secret_value().startswith(
+            "xapp-"
+        ):
+            problems.append(_invalid("SLACK_APP_TOKEN", None))
+        if not self.socket_mode and not self.slack_signing_secret:
+            problems.append(_missing("SLACK_SIGNING_SECRET", "in HTTP mode (no SLACK_APP_TOKEN)"))
+        if not self.approvals_channel:
+            problems.append(_missing("APPROVALS_CHANNEL"))
+        approvals_on = self.required_approvals > 0 or self.send_requires_approval
+        if approvals_on and not self.approvers:
+            problems.append(_missing("APPROVERS", "while approvals are on"))
+        return problems
+
+
+def _missing(var: str, when: str = "") -> str:
+    form, example = HINTS[var]
+    when = f" {when}" if when else ""
+    return f"{var} is required{when}: set it to {form}, for example {var}={example}."
+
+
+def _invalid(var: str, got: Any, why: str = "") -> str:
+    form, example = HINTS.get(var, ("a valid value", "…"))
+    shown = "" if var in SECRET_VARS or got is None else f" {str(got)[:60]!r}"
+    why = f" ({why})" if why else ""
+    return f"{var}{shown} is not valid{why}: expected {form}, for example {var}={example}."
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings or raise ConfigError with one clear sentence per problem."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            var = str(error["loc"][0]).upper() if error["loc"] else "CONFIG"
+            ctx = error.get("ctx", {})
+            why = str(ctx.get("error", "")) if error["type"] == "value_error" else ""
+            problems.append(_invalid(var, error.get("input"), why))
+        raise ConfigError(problems) from None

@@ -1,0 +1,37 @@
+"""Logging for every command: one line per record, secrets replaced by *** in the final text.
+
+Redacting the formatted line (message, arguments and traceback together) covers what a
+library logs too, whatever its level; the provider transport logs no bodies to begin with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+
+class RedactingFormatter(logging.Formatter):
+    def __init__(self, secrets: Iterable[str], fmt: str) -> None:
+        super().__init__(fmt)
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def setup_logging(secrets: Iterable[str], level: int = logging.INFO) -> logging.Handler:
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter(secrets, "%(asctime)s %(levelname)s %(name)s: "
+                                                     "%(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs every request at INFO; the provider client logs what matters itself.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    return handler

@@ -1,0 +1,73 @@
+"""Typed failures of a provider call. Each says what happened in one sentence, never a secret."""
+
+from __future__ import annotations
+
+from bot.pac.status import StatusClass
+
+
+class PacError(Exception):
+    """A call to the provider failed. `code` names the failure in the audit log."""
+
+    code: str = "error"
+    status_class: StatusClass = StatusClass.FINAL
+
+    def __init__(self, message: str, *, code: str | None = None,
+                 status_class: StatusClass | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status_class is not None:
+            self.status_class = status_class
+
+    @property
+    def retryable(self) -> bool:
+        return self.status_class is StatusClass.RETRY
+
+
+class PacTimeout(PacError):
+    code = "timeout"
+    status_class = StatusClass.RETRY
+
+
+class PacConnectionError(PacError):
+    code = "connection"
+    status_class = StatusClass.RETRY
+
+
+class PacHTTPError(PacError):
+    """An HTTP error status without a SOAP answer (an HTML error page, an empty body)."""
+
+    code = "http"
+
+    def __init__(self, message: str, status: int) -> None:
+        retry = StatusClass.RETRY if status >= 500 else StatusClass.FINAL
+        super().__init__(message, code=f"http:{status}", status_class=retry)
+        self.status = status
+
+
+class PacMalformedResponse(PacError):
+    """The answer is not the XML the WSDL promises: truncated, wrong namespace, missing fields."""
+
+    code = "malformed"
+
+
+class PacSoapFault(PacError):
+    code = "soap_fault"
+
+
+class PacRequestError(PacError):
+    """Our request did not fit the WSDL (a bug or a WSDL mismatch): never retried."""
+
+    code = "request"
+    status_class = StatusClass.CONFIGURATION
+
+
+class PacOperationError(PacError):
+    """The provider answered with an operation status other than 200 for the whole call."""
+
+    def __init__(self, status: int, mensaje: str, status_class: StatusClass) -> None:
+        super().__init__(f"provider answered {status}: {mensaje}", code=str(status),
+                         status_class=status_class)
+        self.status = status
+        self.mensaje = mensaje

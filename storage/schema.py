@@ -1,0 +1,138 @@
+"""The versioned schema. Each migration moves the file one version up; `PRAGMA user_version`
+holds the version. Migrations only add: an older file is upgraded, never wiped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+V1_TABLES = """
+CREATE TABLE requests (
+    id                 INTEGER PRIMARY KEY,
+    kind               TEXT NOT NULL CHECK (kind IN ('cancel', 'send')),
+    requester_id       TEXT NOT NULL,
+    requester_name     TEXT NOT NULL,
+    source_channel     TEXT,
+    reason             TEXT CHECK (reason IS NULL OR reason IN ('01', '02', '03', '04')),
+    replacement_uuid   TEXT,
+    justification      TEXT,
+    recipients         TEXT,          -- JSON list of e-mail addresses (sends)
+    approvals_required INTEGER NOT NULL DEFAULT 1,
+    approvals_channel  TEXT,
+    thread_ts          TEXT,          -- the request card: root of the approval thread
+    status             TEXT NOT NULL,
+    created_at         TEXT NOT NULL, -- UTC, ISO 8601, fixed width: sorts as text
+    updated_at         TEXT NOT NULL
+);
+
+CREATE TABLE invoices (
+    id             INTEGER PRIMARY KEY,
+    request_id     INTEGER NOT NULL REFERENCES requests(id),
+    position       INTEGER NOT NULL,  -- order as the requester typed them
+    ref_key        TEXT NOT NULL,     -- the UUID, or SERIE-FOLIO
+    uuid           TEXT,
+    serie          TEXT,
+    folio          INTEGER,
+    status         TEXT NOT NULL,
+    code           TEXT,              -- provider code the status was read from
+    detalle        TEXT,              -- the provider's words
+    estatus_uuid   TEXT,              -- the SAT's EstatusUUID
+    acuse          TEXT,              -- the SAT acknowledgment XML, decoded
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    next_check_at  TEXT,              -- when the watcher asks again (pending only)
+    pending_since  TEXT,
+    updated_at     TEXT NOT NULL,
+    UNIQUE (request_id, position)
+);
+
+CREATE TABLE approvals (
+    id          INTEGER PRIMARY KEY,
+    request_id  INTEGER NOT NULL REFERENCES requests(id),
+    user_id     TEXT NOT NULL,
+    user_name   TEXT NOT NULL,
+    decision    TEXT NOT NULL CHECK (decision IN ('approve', 'reject')),
+    reason      TEXT,
+    decided_at  TEXT NOT NULL,
+    UNIQUE (request_id, user_id)
+);
+
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,
+    actor_id    TEXT NOT NULL,
+    actor_name  TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    request_id  INTEGER,
+    invoice_ref TEXT,
+    details     TEXT NOT NULL,        -- canonical JSON
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL UNIQUE
+);
+
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END;
+"""
+
+# One index per query the bot runs (storage/queries.py names which).
+V2_INDEXES = """
+CREATE INDEX IF NOT EXISTS invoices_by_uuid ON invoices (uuid);
+CREATE INDEX IF NOT EXISTS invoices_by_serie_folio ON invoices (serie, folio);
+CREATE INDEX IF NOT EXISTS invoices_by_ref ON invoices (ref_key, status);
+CREATE INDEX IF NOT EXISTS invoices_due ON invoices (status, next_check_at);
+CREATE INDEX IF NOT EXISTS invoices_by_request ON invoices (request_id, position);
+CREATE INDEX IF NOT EXISTS requests_by_requester ON requests (requester_id, created_at);
+CREATE INDEX IF NOT EXISTS requests_by_status ON requests (status, created_at);
+CREATE INDEX IF NOT EXISTS approvals_by_request ON approvals (request_id);
+CREATE INDEX IF NOT EXISTS events_by_request ON events (request_id, id);
+CREATE INDEX IF NOT EXISTS events_by_at ON events (at);
+"""
+
+
+def _script(sql: str) -> Callable[[sqlite_utils.Database], None]:
+    def apply(db: sqlite_utils.Database) -> None:
+        for statement in _statements(sql):
+            db.execute(statement)
+    return apply
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a script into statements (sqlite3 knows where a trigger body ends)."""
+    parts, current = [], ""
+    for line in sql.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            parts.append(current.strip())
+            current = ""
+    return parts
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _script(V1_TABLES),
+    _script(V2_INDEXES),
+]
+LATEST = len(MIGRATIONS)
+
+
+def version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite_utils.Database, target: int = LATEST) -> int:
+    """Bring the file up to `target`, one migration per transaction; returns the version."""
+    conn = db.conn
+    while (current := version(db)) < target:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if version(db) == current:  # another process may have migrated meanwhile
+                MIGRATIONS[current](db)
+                conn.execute(f"PRAGMA user_version = {current + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return version(db)

@@ -1,0 +1,278 @@
+"""The audit store: one SQLite file, current-state rows, and the append-only event chain.
+
+Every state change goes through `Tx.transition`: it checks the move against `states`,
+updates the row with compare-and-set on its status, and appends the hashed event, all in
+one `BEGIN IMMEDIATE` transaction (so two writers, threads or processes, serialize and the
+chain never forks). An illegal or stale move raises and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from storage import schema
+from storage.chain import GENESIS, canonical_json, event_hash
+from storage.states import Entity, allowed
+
+Row = dict[str, Any]
+BUSY_TIMEOUT_MS = 10_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """Fixed-width UTC text, so that comparing strings compares times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a Slack user (id and the name at that moment) or the system."""
+
+    id: str
+    name: str
+
+
+SYSTEM = Actor("system", "system")
+
+
+@dataclass(frozen=True)
+class NewInvoice:
+    ref_key: str            # the UUID, or SERIE-FOLIO
+    uuid: str | None = None
+    serie: str | None = None
+    folio: int | None = None
+
+
+class TransitionError(Exception):
+    """A state change was refused; nothing was written."""
+
+
+class NotFound(TransitionError):
+    pass
+
+
+class IllegalTransition(TransitionError):
+    def __init__(self, entity: Entity, entity_id: int, current: str | None, target: str) -> None:
+        super().__init__(f"{entity} {entity_id} cannot move from {current} to {target}")
+        self.current, self.target = current, target
+
+
+class StaleState(TransitionError):
+    """Compare-and-set lost: the row was no longer in the expected state (another writer won)."""
+
+    def __init__(self, entity: Entity, entity_id: int, expected: Iterable[str], current: str):
+        super().__init__(f"{entity} {entity_id} is {current}, not {' or '.join(sorted(expected))}")
+        self.current = current
+
+
+_TABLE: dict[Entity, str] = {"request": "requests", "invoice": "invoices"}
+# Columns a transition may set beside the status (never id, status or created_at).
+_SETTABLE: dict[Entity, frozenset[str]] = {
+    "request": frozenset({"thread_ts", "approvals_channel"}),
+    "invoice": frozenset({"code", "detalle", "estatus_uuid", "acuse", "attempts",
+                          "next_check_at", "pending_since", "uuid"}),
+}
+
+
+def _rows(cursor: sqlite3.Cursor) -> list[Row]:
+    columns = [c[0] for c in cursor.description]
+    return [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
+
+
+class AuditStore:
+    def __init__(self, db: sqlite_utils.Database, *, clock: Callable[[], datetime] = utc_now,
+                 secrets: Iterable[str] = ()) -> None:
+        self.db = db
+        self.clock = clock
+        self._secrets = [s for s in secrets if s]
+        self._lock = threading.RLock()
+        self._tx: Tx | None = None
+
+    @classmethod
+    def open(cls, path: str | Path, **options: Any) -> AuditStore:
+        """Open (creating folders and file) and migrate to the latest schema."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps it safe
+        db = sqlite_utils.Database(conn)
+        schema.migrate(db)
+        return cls(db, **options)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def now(self) -> str:
+        return iso(self.clock())
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """One write transaction; nested calls join the outer one."""
+        with self._lock:
+            if self._tx is not None:
+                yield self._tx
+                return
+            conn = self.db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            self._tx = Tx(self)
+            try:
+                yield self._tx
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._tx = None
+
+    # One-transaction shortcuts for the common single moves.
+    def transition(self, entity: Entity, entity_id: int, to: str, actor: Actor,
+                   **options: Any) -> Row:
+        with self.transaction() as tx:
+            return tx.transition(entity, entity_id, to, actor, **options)
+
+    def record(self, actor: Actor, action: str, **options: Any) -> Row:
+        with self.transaction() as tx:
+            return tx.record(actor, action, **options)
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+class Tx:
+    """Writes inside one open transaction of an AuditStore."""
+
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+        self.conn = store.db.conn
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = _rows(self.conn.execute(sql, params))
+        return rows[0] if rows else None
+
+    def create_request(self, *, kind: str, requester: Actor, invoices: Sequence[NewInvoice],
+                       source_channel: str | None = None, reason: str | None = None,
+                       replacement_uuid: str | None = None, justification: str | None = None,
+                       recipients: Sequence[str] | None = None, approvals_required: int = 1,
+                       approvals_channel: str | None = None) -> int:
+        """Write a request (awaiting approval) and its invoices (requested), with events."""
+        now = self.store.now()
+        cursor = self.conn.execute(
+            "INSERT INTO requests (kind, requester_id, requester_name, source_channel, reason, "
+            "replacement_uuid, justification, recipients, approvals_required, approvals_channel, "
+            "status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (kind, requester.id, requester.name, source_channel, reason, replacement_uuid,
+             justification, json.dumps(list(recipients)) if recipients is not None else None,
+             approvals_required, approvals_channel, "awaiting_approval", now, now))
+        request_id = int(cursor.lastrowid or 0)
+        self.conn.executemany(
+            "INSERT INTO invoices (request_id, position, ref_key, uuid, serie, folio, status, "
+            "updated_at) VALUES (?,?,?,?,?,?,'requested',?)",
+            [(request_id, pos, inv.ref_key, inv.uuid, inv.serie, inv.folio, now)
+             for pos, inv in enumerate(invoices)])
+        self.record(requester, "request_created", request_id=request_id, details={
+            "kind": kind, "to": "awaiting_approval", "reason": reason,
+            "replacement_uuid": replacement_uuid, "justification": justification,
+            "recipients": list(recipients) if recipients is not None else None,
+            "invoices": [inv.ref_key for inv in invoices], "source_channel": source_channel,
+            "approvals_required": approvals_required})
+        return request_id
+
+    def transition(self, entity: Entity, entity_id: int, to: str, actor: Actor, *,
+                   expect: str | Iterable[str] | None = None, action: str | None = None,
+                   fields: dict[str, Any] | None = None,
+                   details: dict[str, Any] | None = None) -> Row:
+        """Move one request or invoice to `to`, or raise and leave everything as it was."""
+        table = _TABLE[entity]
+        fields = fields or {}
+        unknown = set(fields) - _SETTABLE[entity]
+        if unknown:
+            raise ValueError(f"a transition cannot set {sorted(unknown)} on {table}")
+        row = self.one(f"SELECT * FROM {table} WHERE id = ?", (entity_id,))
+        if row is None:
+            raise NotFound(f"{entity} {entity_id} does not exist")
+        current = row["status"]
+        if expect is not None:
+            expected = {expect} if isinstance(expect, str) else set(expect)
+            if current not in expected:
+                raise StaleState(entity, entity_id, expected, current)
+        if not allowed(entity, current, to):
+            raise IllegalTransition(entity, entity_id, current, to)
+        changes = {**fields, "status": to, "updated_at": self.store.now()}
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        cursor = self.conn.execute(
+            f"UPDATE {table} SET {assignments} WHERE id = ? AND status = ?",
+            (*changes.values(), entity_id, current))
+        if cursor.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; kept as the CAS proof
+            raise StaleState(entity, entity_id, {current}, "changed")
+        request_id = row["request_id"] if entity == "invoice" else entity_id
+        invoice_ref = row["ref_key"] if entity == "invoice" else None
+        self.record(actor, action or f"{entity}_{to}", request_id=request_id,
+                    invoice_ref=invoice_ref, details={"from": current, "to": to,
+                                                      **(details or {})})
+        return {**row, **changes}
+
+    def set_fields(self, entity: Entity, entity_id: int, fields: dict[str, Any]) -> None:
+        """Bookkeeping that is not a state change (a watcher's next check time, a card's ts)."""
+        unknown = set(fields) - _SETTABLE[entity]
+        if unknown:
+            raise ValueError(f"cannot set {sorted(unknown)} on {_TABLE[entity]}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self.conn.execute(f"UPDATE {_TABLE[entity]} SET {assignments} WHERE id = ?",
+                          (*fields.values(), entity_id))
+
+    def decide(self, request_id: int, actor: Actor, decision: str,
+               reason: str | None = None) -> int:
+        """Record one approver's decision; returns how many approvals the request now has.
+
+        UNIQUE(request_id, user_id) makes a second decision by the same person fail.
+        """
+        self.conn.execute(
+            "INSERT INTO approvals (request_id, user_id, user_name, decision, reason, decided_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (request_id, actor.id, actor.name, decision, reason, self.store.now()))
+        self.record(actor, f"decision_{decision}", request_id=request_id,
+                    details={"reason": reason} if reason else {})
+        row = self.one("SELECT count(*) AS n FROM approvals WHERE request_id = ? AND "
+                       "decision = 'approve'", (request_id,))
+        return int(row["n"]) if row else 0
+
+    def record(self, actor: Actor, action: str, *, request_id: int | None = None,
+               invoice_ref: str | None = None, details: dict[str, Any] | None = None) -> Row:
+        """Append one event to the chain (the caller holds the write lock)."""
+        last = self.one("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")
+        prev_hash = last["hash"] if last else GENESIS
+        event = {
+            "id": (last["id"] + 1) if last else 1,
+            "at": self.store.now(),
+            "actor_id": actor.id,
+            "actor_name": actor.name,
+            "action": action,
+            "request_id": request_id,
+            "invoice_ref": invoice_ref,
+            "details": self.store.scrub(canonical_json(details or {})),
+        }
+        event["prev_hash"] = prev_hash
+        event["hash"] = event_hash(event, prev_hash)
+        self.conn.execute(
+            f"INSERT INTO events ({', '.join(event)}) VALUES ({', '.join('?' * len(event))})",
+            tuple(event.values()))
+        return event

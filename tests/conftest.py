@@ -1,0 +1,41 @@
+"""Shared fixtures: a real sandbox provider on a free port, a zeep client on it, a store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.pac.client import PacClient, RetryPolicy
+from bot.sandbox.pac_server import SandboxPac
+from storage.store import AuditStore
+
+FAST_RETRY = RetryPolicy(attempts=3, initial_s=0.01, max_wait_s=0.05, total_s=5)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxPac]:
+    with SandboxPac(resolve_after_s=0.5, slow_s=1.0, transient_failures=2) as server:
+        yield server
+
+
+@pytest.fixture
+async def pac(sandbox: SandboxPac) -> AsyncIterator[PacClient]:
+    client = await PacClient.create(sandbox.wsdl_url, sandbox.endpoint, usuario="sandbox",
+                                    password="sandbox", timeout_s=5, batch_size=50,
+                                    retry=FAST_RETRY)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[AuditStore]:
+    audit = AuditStore.open(tmp_path / "audit.db")
+    yield audit
+    audit.close()
+
+
+def uuid_with(code: str, seed: int = 1) -> str:
+    """A test UUID whose fourth group carries a sandbox code (see README conventions)."""
+    return f"{seed:08X}-1111-4111-F{code}-{seed:012X}"

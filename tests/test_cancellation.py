@@ -1,0 +1,105 @@
+"""The use cases on a real SQLite file and the sandbox over HTTP: submit, watch, fail, resume."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.cancellation import (
+    approve,
+    create_cancel_request,
+    recheck_pending,
+    run_submission,
+    submit,
+)
+from bot.pac.client import PacClient
+from bot.pac.models import InvoiceRef
+from bot.sandbox.pac_server import SandboxPac
+from storage import chain, queries
+from storage.store import Actor, AuditStore, StaleState
+from tests.conftest import uuid_with
+
+ANA, BETO = Actor("U0ANA", "Ana"), Actor("U0BETO", "Beto")
+
+
+def new_request(store: AuditStore, codes: list[str]) -> int:
+    refs = [InvoiceRef(uuid=uuid_with(code, n + 1)) for n, code in enumerate(codes)]
+    request_id = create_cancel_request(store, ANA, refs, reason="02", justification="error")
+    assert approve(store, request_id, BETO, required=1)
+    return request_id
+
+
+def statuses(store: AuditStore, request_id: int) -> list[str]:
+    return [i["status"] for i in queries.request_invoices(store.db, request_id)]
+
+
+async def test_an_approved_request_is_submitted_and_recorded(store: AuditStore,
+                                                             pac: PacClient) -> None:
+    request_id = new_request(store, ["000", "204", "202", "213"])
+    submission = await submit(store, pac, request_id, BETO)
+    assert submission.status == "completed"
+    assert statuses(store, request_id) == ["canceled", "not_cancelable", "already_canceled",
+                                           "denied"]
+    first = queries.request_invoices(store.db, request_id)[0]
+    assert first["acuse"].startswith("<?xml") and first["attempts"] == 1
+    assert chain.verify(store.db).ok
+
+
+async def test_a_second_approval_cannot_submit_again(store: AuditStore, pac: PacClient) -> None:
+    request_id = new_request(store, ["000"])
+    await submit(store, pac, request_id, BETO)
+    with pytest.raises(StaleState):
+        approve(store, request_id, Actor("U0OTRO", "Otro"), required=1)
+    with pytest.raises(StaleState):
+        await submit(store, pac, request_id, BETO)
+    assert pac.calls == 1
+
+
+async def test_pending_invoices_are_watched_until_they_resolve(store: AuditStore,
+                                                               pac: PacClient) -> None:
+    request_id = new_request(store, ["A11", "B11", "000"])
+    submission = await submit(store, pac, request_id, BETO, backoff_s=(0.05,))
+    assert submission.status == "submitted"
+    assert statuses(store, request_id) == ["pending", "pending", "canceled"]
+    assert await recheck_pending(store, pac, backoff_s=(0.05,)) == []  # too early
+    await asyncio.sleep(0.6)
+    changed = await recheck_pending(store, pac, backoff_s=(0.05,))
+    assert sorted(o.outcome for _, o in changed) == ["canceled", "denied"]
+    assert statuses(store, request_id) == ["canceled", "denied", "canceled"]
+    assert queries.get_request(store.db, request_id)["status"] == "completed"
+
+
+async def test_a_provider_outage_fails_the_request_and_a_resubmission_works(
+        store: AuditStore, pac: PacClient, sandbox: SandboxPac) -> None:
+    sandbox.state.transient_failures = 99
+    request_id = new_request(store, ["503", "000"])
+    submission = await submit(store, pac, request_id, BETO)
+    assert submission.status == "failed"
+    assert statuses(store, request_id) == ["failed", "failed"]
+    failed = [e for e in queries.events(store.db, request_id)
+              if e["action"] == "submission_failed"]
+    assert '"code":"503"' in failed[0]["details"]
+    sandbox.state.transient_failures = 0
+    again = await submit(store, pac, request_id, BETO)
+    assert again.status == "completed"
+    assert statuses(store, request_id) == ["canceled", "canceled"]
+
+
+async def test_a_request_left_in_submitting_is_resumed(store: AuditStore,
+                                                       pac: PacClient) -> None:
+    request_id = new_request(store, ["000", "211"])
+    store.transition("request", request_id, "submitting", BETO)  # then the process died
+    resumed = await run_submission(store, pac, request_id)
+    assert resumed.status == "submitted"
+    assert statuses(store, request_id) == ["canceled", "pending"]
+
+
+async def test_a_watch_cycle_during_an_outage_changes_nothing(
+        store: AuditStore, pac: PacClient, sandbox: SandboxPac) -> None:
+    request_id = new_request(store, ["A11"])
+    await submit(store, pac, request_id, BETO, backoff_s=(0.0,))
+    before = (statuses(store, request_id), len(queries.events(store.db)))
+    sandbox.stop()
+    assert await recheck_pending(store, pac, backoff_s=(0.0,)) == []
+    assert (statuses(store, request_id), len(queries.events(store.db))) == before

@@ -1,0 +1,101 @@
+"""`python -m bot audit verify|export` and `python -m bot demo`, run as a person would."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from storage.store import Actor, AuditStore, NewInvoice
+
+
+def bot(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "AUDIT_DB": str(db), **env}
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=environ, cwd=db.parent,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "audit.db"
+    store = AuditStore.open(path)
+    evil = Actor("U0EVIL", "=HYPERLINK(\"http://x\",\"clic\")")
+    for requester, refs in ((Actor("U0ANA", "Ana"), ["A-1"]), (evil, ["@SUM(1)", "-2+3"])):
+        with store.transaction() as tx:
+            tx.create_request(kind="cancel", requester=requester, reason="02",
+                              justification="\tTAB", invoices=[NewInvoice(r) for r in refs])
+    store.record(evil, "+cmd", invoice_ref="\rCR")
+    store.close()
+    return path
+
+
+def test_verify_counts_and_exits_zero_on_an_intact_chain(db: Path) -> None:
+    done = bot("audit", "verify", db=db)
+    assert done.returncode == 0, done.stderr
+    assert "OK: 3 events checked" in done.stdout
+
+
+def test_verify_names_the_first_bad_event_and_exits_one(db: Path) -> None:
+    store = AuditStore.open(db)
+    store.db.execute("DROP TRIGGER events_no_update")
+    store.db.execute("UPDATE events SET actor_name = 'Mallory' WHERE id = 2")
+    store.close()
+    done = bot("audit", "verify", db=db)
+    assert done.returncode == 1
+    assert "BROKEN: event 2 does not match" in done.stdout
+    assert "1 events before it are intact" in done.stdout
+
+
+def test_verify_on_a_missing_file_says_so(tmp_path: Path) -> None:
+    done = bot("audit", "verify", db=tmp_path / "none.db")
+    assert done.returncode == 1 and "no audit database" in done.stderr
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_csv_export_neutralises_formula_cells(db: Path) -> None:
+    out = db.parent / "out.csv"
+    done = bot("audit", "export", "--format", "csv", "--output", str(out), db=db)
+    assert done.returncode == 0, done.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["id"] for r in rows] == ["1", "2", "3"]
+    assert rows[1]["actor_name"] == "'=HYPERLINK(\"http://x\",\"clic\")"
+    assert rows[2]["action"] == "'+cmd"
+    assert rows[2]["invoice_ref"] == "'\rCR"
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+
+
+def test_jsonl_export_filters_by_requester_and_dates_to_a_file(db: Path) -> None:
+    out = db.parent / "out.jsonl"
+    done = bot("audit", "export", "--format", "jsonl", "--requester", "U0EVIL",
+               "--output", str(out), db=db)
+    assert done.returncode == 0 and "1 events written" in done.stderr
+    (event,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert event["details"]["invoices"] == ["@SUM(1)", "-2+3"]  # JSON keeps the raw text
+    everything = bot("audit", "export", "--format", "jsonl", "--since", "2000-01-01",
+                     "--until", "2999-12-31", db=db)
+    assert len(everything.stdout.splitlines()) == 3
+    nothing = bot("audit", "export", "--format", "jsonl", "--until", "2000-01-01", db=db)
+    assert nothing.stdout == ""
+
+
+def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: Path) -> None:
+    done = bot("demo", db=tmp_path / "demo.db", LANGUAGE="en")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "SANDBOX" in out
+    assert "E329DD15-7D0B-44E9-A204-51A7443D1FBE     Not cancellable" in out
+    assert "C5E58106-6C1E-41C9-A211-FB8BAD1CABB0     Pending" in out
+    assert "went from pending to: Cancelled" in out
+    assert "Denied by the receiver" in out
+    assert "Audit chain intact" in out
+    assert "Traceback" not in done.stderr
+    verify = bot("audit", "verify", db=tmp_path / "demo.db")
+    assert verify.returncode == 0
