@@ -43,13 +43,14 @@ def ref_of(row: Row) -> InvoiceRef:
 def create_cancel_request(store: AuditStore, requester: Actor, refs: Sequence[InvoiceRef], *,
                           reason: str, justification: str, replacement: str | None = None,
                           source_channel: str | None = None, approvals_required: int = 1,
-                          approvals_channel: str | None = None) -> int:
+                          approvals_channel: str | None = None, client_key: str | None = None,
+                          notify: Sequence[str] = ()) -> int:
     with store.transaction() as tx:
         return tx.create_request(
             kind="cancel", requester=requester, invoices=[to_new_invoice(r) for r in refs],
             reason=reason, replacement_uuid=replacement, justification=justification,
             source_channel=source_channel, approvals_required=approvals_required,
-            approvals_channel=approvals_channel)
+            approvals_channel=approvals_channel, client_key=client_key, notify=notify)
 
 
 def create_send_request(store: AuditStore, requester: Actor, request: SendRequest, *,
@@ -213,3 +214,29 @@ def _per_invoice(refs: Sequence[InvoiceRef], outcomes: Sequence[Any]) -> list[In
             error_class=first.error_class if first and all(o.error_class for o in mine)
             else None))
     return result
+
+
+def reject(store: AuditStore, request_id: int, approver: Actor, reason: str) -> None:
+    """Reject a request awaiting approval (StaleState when someone decided first)."""
+    with store.transaction() as tx:
+        row = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))
+        if row is None or row["status"] != "awaiting_approval":
+            raise StaleState("request", request_id, {"awaiting_approval"},
+                             row["status"] if row else "missing")
+        tx.decide(request_id, approver, "reject", reason)
+        tx.transition("request", request_id, "rejected", approver, expect="awaiting_approval",
+                      details={"reason": reason})
+
+
+def expire_overdue(store: AuditStore, ttl_h: float) -> list[int]:
+    """Expire the requests that waited for approval longer than `ttl_h`; their ids."""
+    cutoff = store.clock() - timedelta(hours=ttl_h)
+    expired = []
+    for request in queries.awaiting_approval(store.db, older_than=cutoff):
+        try:
+            store.transition("request", request["id"], "expired", SYSTEM,
+                             expect="awaiting_approval", details={"ttl_h": ttl_h})
+        except StaleState:
+            continue  # approved or rejected in the meantime
+        expired.append(request["id"])
+    return expired

@@ -81,9 +81,11 @@ def _run(settings: Settings) -> int:
     problems = settings.problems_for_run()
     if problems:
         return _config_problems(problems)
-    print("The Slack listeners are not built yet (issue 4); `python -m bot demo` shows the "
-          "provider and the audit log working.", file=sys.stderr)
-    return 3
+    from bot.app import serve
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings))
+    return 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -44,6 +44,7 @@ HINTS: dict[str, tuple[str, str]] = {
     "APPROVAL_TTL_H": ("a number of hours greater than 0", "72"),
     "PENDING_ALERT_H": ("a number of hours greater than 0", "120"),
     "AUDIT_DB": ("a path for the SQLite file", "data/audit.db"),
+    "MAX_INVOICES": ("a whole number from 1 to 1000", "200"),
     "LANGUAGE": ("es or en", "es"),
 }
 SECRET_VARS = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "CFDI_PASSWORD"}
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
     approval_ttl_h: float = Field(72.0, gt=0)
     pending_alert_h: float = Field(120.0, gt=0)
     audit_db: Path = Path("data/audit.db")
+    max_invoices: int = Field(200, ge=1, le=1000)
     language: Literal["es", "en"] = "es"
 
     @field_validator("approvers", "requesters", mode="before")

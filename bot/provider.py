@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.config import Settings
 from bot.pac.client import PacClient, RetryPolicy
@@ -20,12 +21,15 @@ class Provider:
             self.sandbox.stop()
 
 
-async def start_provider(settings: Settings, *, resolve_after_s: float = 30.0) -> Provider:
-    """Build the client once (WSDL parsed off the event loop); start the sandbox if asked."""
+async def start_provider(settings: Settings, **sandbox_options: Any) -> Provider:
+    """Build the client once (WSDL parsed off the event loop); start the sandbox if asked.
+
+    `sandbox_options` tune the built-in sandbox (resolve_after_s, slow_s…) for demos and tests.
+    """
     sandbox = None
     endpoint = settings.cfdi_endpoint
     if settings.sandbox:
-        sandbox = SandboxPac(resolve_after_s=resolve_after_s).start()
+        sandbox = SandboxPac(**sandbox_options).start()
         endpoint = sandbox.endpoint
     client = await PacClient.create(
         settings.cfdi_wsdl, endpoint, usuario=settings.cfdi_usuario,

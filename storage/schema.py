@@ -93,6 +93,15 @@ CREATE INDEX IF NOT EXISTS events_by_at ON events (at);
 """
 
 
+# The Slack side: the delivery (a view submission's id) that created a request, so that a
+# retried delivery creates nothing twice; and the people to notify besides the requester.
+V3_SLACK = """
+ALTER TABLE requests ADD COLUMN client_key TEXT;
+ALTER TABLE requests ADD COLUMN notify TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS requests_by_client_key ON requests (client_key);
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite_utils.Database], None]:
     def apply(db: sqlite_utils.Database) -> None:
         for statement in _statements(sql):
@@ -114,6 +123,7 @@ def _statements(sql: str) -> list[str]:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V1_TABLES),
     _script(V2_INDEXES),
+    _script(V3_SLACK),
 ]
 LATEST = len(MIGRATIONS)
 

@@ -64,6 +64,14 @@ class NotFound(TransitionError):
     pass
 
 
+class DuplicateRequest(TransitionError):
+    """The same Slack delivery asked twice; `request_id` is the request it created first."""
+
+    def __init__(self, request_id: int) -> None:
+        super().__init__(f"request {request_id} was already created by this delivery")
+        self.request_id = request_id
+
+
 class IllegalTransition(TransitionError):
     def __init__(self, entity: Entity, entity_id: int, current: str | None, target: str) -> None:
         super().__init__(f"{entity} {entity_id} cannot move from {current} to {target}")
@@ -172,16 +180,27 @@ class Tx:
                        source_channel: str | None = None, reason: str | None = None,
                        replacement_uuid: str | None = None, justification: str | None = None,
                        recipients: Sequence[str] | None = None, approvals_required: int = 1,
-                       approvals_channel: str | None = None) -> int:
-        """Write a request (awaiting approval) and its invoices (requested), with events."""
+                       approvals_channel: str | None = None, client_key: str | None = None,
+                       notify: Sequence[str] = ()) -> int:
+        """Write a request (awaiting approval) and its invoices (requested), with events.
+
+        `client_key` names the delivery that asked for it: the same key twice raises
+        DuplicateRequest carrying the first request's id, and writes nothing.
+        """
+        if client_key is not None:
+            earlier = self.one("SELECT id FROM requests WHERE client_key = ?", (client_key,))
+            if earlier is not None:
+                raise DuplicateRequest(int(earlier["id"]))
         now = self.store.now()
         cursor = self.conn.execute(
             "INSERT INTO requests (kind, requester_id, requester_name, source_channel, reason, "
             "replacement_uuid, justification, recipients, approvals_required, approvals_channel, "
-            "status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "client_key, notify, status, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (kind, requester.id, requester.name, source_channel, reason, replacement_uuid,
              justification, json.dumps(list(recipients)) if recipients is not None else None,
-             approvals_required, approvals_channel, "awaiting_approval", now, now))
+             approvals_required, approvals_channel, client_key, json.dumps(list(notify)),
+             "awaiting_approval", now, now))
         request_id = int(cursor.lastrowid or 0)
         self.conn.executemany(
             "INSERT INTO invoices (request_id, position, ref_key, uuid, serie, folio, status, "
@@ -193,7 +212,7 @@ class Tx:
             "replacement_uuid": replacement_uuid, "justification": justification,
             "recipients": list(recipients) if recipients is not None else None,
             "invoices": [inv.ref_key for inv in invoices], "source_channel": source_channel,
-            "approvals_required": approvals_required})
+            "approvals_required": approvals_required, "notify": list(notify)})
         return request_id
 
     def transition(self, entity: Entity, entity_id: int, to: str, actor: Actor, *,

@@ -95,6 +95,7 @@ class SandboxPac:
         self.state = rules.SandboxState(resolve_after_s=resolve_after_s,
                                         transient_failures=transient_failures)
         self.calls: Counter[str] = Counter()  # operation name -> calls answered
+        self.answered: Counter[str] = Counter()  # answers sent back (after any slow wait)
         self.last_request: bytes = b""        # for tests that check what went on the wire
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -304,6 +305,7 @@ class SandboxPac:
                     self._send(404, "text/plain", b"not found")
                     return
                 self._send(*sandbox.answer(body))
+                sandbox.answered["all"] += 1
 
             def _send(self, status: int, content_type: str, body: bytes) -> None:
                 self.send_response(status)

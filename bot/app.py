@@ -1,0 +1,129 @@
+"""Assembling the bot: settings -> store, provider, Slack client, Bolt app, handlers.
+
+`Runtime.start_http()` serves `/slack/events` (commands, interactivity and events on one
+path) with aiohttp; `serve()` runs it, or Socket Mode when SLACK_APP_TOKEN is set, together
+with the housekeeping loop (expiring requests that waited too long for approval).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.config import Settings
+from bot.provider import Provider, start_provider
+from bot.workflow import Workflow
+from storage.store import AuditStore
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client, waiting out 429s (Retry-After) and retrying 5xx and resets."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return AsyncWebClient(token=token, base_url=settings.slack_api_url, retry_handlers=[
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+    ])
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: AuditStore
+    provider: Provider
+    app: AsyncApp
+    workflow: Workflow
+    runner: web.AppRunner | None = None
+    port: int | None = None
+    housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def start_http(self, host: str = "0.0.0.0", port: int | None = None) -> int:
+        """Serve /slack/events; returns the port (pass 0 for a free one)."""
+        self.runner = web.AppRunner(self.app.web_app(path=EVENTS_PATH))
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, host, self.settings.port if port is None else port)
+        await site.start()
+        self.port = int(self.runner.addresses[0][1])
+        return self.port
+
+    def start_housekeeping(self, every_s: float | None = None) -> None:
+        self.housekeeping = asyncio.create_task(self._housekeeping(
+            every_s or self.settings.watch_interval_s))
+
+    async def _housekeeping(self, every_s: float) -> None:
+        while True:
+            try:
+                await self.workflow.expire()
+            except Exception:
+                log.exception("housekeeping failed; trying again next round")
+            await asyncio.sleep(every_s)
+
+    async def stop(self, *, drain: bool = True) -> None:
+        """Stop serving; background work in flight is finished (or, with drain=False,
+        cancelled: what it wrote is in the audit log, and `resume` picks it up at start)."""
+        if self.housekeeping is not None:
+            self.housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.housekeeping
+        if not drain:
+            for task in list(self.workflow.tasks):
+                task.cancel()
+        await self.workflow.drain()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        await self.provider.aclose()
+        self.store.close()
+
+
+async def build(settings: Settings, **sandbox_options: Any) -> Runtime:
+    store = AuditStore.open(settings.audit_db, secrets=settings.secrets())
+    provider = await start_provider(settings, **sandbox_options)
+    client = slack_client(settings)
+    signing = settings.slack_signing_secret
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing.get_secret_value() if signing else None,
+        request_verification_enabled=not settings.socket_mode,
+        process_before_response=False,  # ack first; the listener goes on after the answer
+    )
+    workflow = Workflow(settings, store, provider.client, client)
+    handlers.register(app, workflow)
+    return Runtime(settings, store, provider, app, workflow)
+
+
+async def serve(settings: Settings) -> None:
+    """`python -m bot run`: until interrupted."""
+    runtime = await build(settings)
+    try:
+        await runtime.workflow.resume()
+        runtime.start_housekeeping()
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            assert settings.slack_app_token is not None
+            handler = AsyncSocketModeHandler(runtime.app,
+                                             settings.slack_app_token.get_secret_value())
+            log.info("connected to Slack in Socket Mode")
+            await handler.start_async()
+        else:
+            port = await runtime.start_http()
+            log.info("listening for Slack on port %d at %s", port, EVENTS_PATH)
+            await asyncio.Event().wait()
+    finally:
+        await runtime.stop()

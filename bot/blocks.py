@@ -1,0 +1,231 @@
+"""Block Kit for every message and modal, built with slack_sdk's models (they check Slack's
+limits). Everything is rendered from the database rows, so an update is "render again".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+    UserMultiSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot import validation as form
+from bot.i18n import code_text, t
+from bot.mrkdwn import escape, mention, quote, when
+from bot.pac.models import CancelReason
+
+Row = dict[str, Any]
+SECTION_MAX = 3000
+CARD_INVOICE_LINES = 40
+
+# Callback and action ids: the contract between these views and handlers/.
+CANCEL_VIEW = "cfdi_cancel"
+REJECT_VIEW = "cfdi_reject"
+APPROVE_ACTION = "cfdi_approve"
+REJECT_ACTION = "cfdi_reject"
+RESUBMIT_ACTION = "cfdi_resubmit"
+REJECT_REASON = "reject_reason"
+
+_COUNT_GROUPS = {
+    "canceled": "canceled", "already_canceled": "canceled", "pending": "pending",
+    "denied": "refused", "not_cancelable": "refused", "expired": "refused", "failed": "failed",
+}
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text)
+
+
+def _dump(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+    return [block.to_dict() for block in blocks]
+
+
+def banner(sandbox: bool, lang: str) -> list[Block]:
+    return [ContextBlock(elements=[_md(t("sandbox.banner", lang))])] if sandbox else []
+
+
+def sections(lines: Sequence[str], limit: int = SECTION_MAX) -> list[Block]:
+    """Lines packed into as few sections as Slack's 3,000 characters allow."""
+    blocks: list[Block] = []
+    chunk = ""
+    for line in lines:
+        line = line[: limit - 1]
+        if chunk and len(chunk) + 1 + len(line) > limit:
+            blocks.append(SectionBlock(text=_md(chunk)))
+            chunk = ""
+        chunk = f"{chunk}\n{line}" if chunk else line
+    if chunk:
+        blocks.append(SectionBlock(text=_md(chunk)))
+    return blocks
+
+
+def message(text: str, *, sandbox: bool, lang: str, extra: Sequence[Block] = ()
+            ) -> dict[str, Any]:
+    """A plain thread reply or DM: the text as a section, then the sandbox banner."""
+    blocks = [*sections([text]), *extra, *banner(sandbox, lang)]
+    return {"text": text, "blocks": _dump(blocks)}
+
+
+def reason_text(code: str | None) -> str:
+    return f"{code} — {CancelReason(code).description}" if code else ""
+
+
+def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row], *,
+                 lang: str, sandbox: bool, ttl_h: float) -> dict[str, Any]:
+    status = request["status"]
+    fields = [_md(t("card.requester", lang, user=mention(request["requester_id"]))),
+              _md(t("card.status", lang, status=t(f"request.{status}", lang))),
+              _md(t("card.reason", lang, code=request["reason"],
+                    description=CancelReason(request["reason"]).description))]
+    if request["replacement_uuid"]:
+        fields.append(_md(t("card.replacement", lang, uuid=request["replacement_uuid"])))
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=t("card.title", lang, id=request["id"]))),
+        SectionBlock(fields=fields),
+        SectionBlock(text=_md(t("card.justification", lang,
+                                text=quote(request["justification"]))[:SECTION_MAX])),
+    ]
+    shown = invoices[:CARD_INVOICE_LINES]
+    lines = [t("card.invoices", lang, count=len(invoices))]
+    for invoice in shown:
+        status_key = f"outcome.{invoice['status']}"
+        state = "" if invoice["status"] == "requested" else f" — {t(status_key, lang)}"
+        lines.append(f"`{escape(invoice['ref_key'])}`{state}")
+    if len(invoices) > len(shown):
+        lines.append(t("card.more_invoices", lang, count=len(invoices) - len(shown)))
+    blocks += sections(lines)
+    if status in ("submitted", "completed", "failed"):
+        counts = dict.fromkeys(("canceled", "pending", "refused", "failed"), 0)
+        for invoice in invoices:
+            if group := _COUNT_GROUPS.get(invoice["status"]):
+                counts[group] += 1
+        blocks.append(ContextBlock(elements=[_md(t("card.counts", lang, **counts))]))
+    blocks += _decision_lines(request, decisions, lang, ttl_h)
+    if status == "awaiting_approval":
+        value = str(request["id"])
+        blocks.append(ActionsBlock(block_id="decision", elements=[
+            ButtonElement(text=t("card.approve", lang), action_id=APPROVE_ACTION, value=value,
+                          style="primary"),
+            ButtonElement(text=t("card.reject", lang), action_id=REJECT_ACTION, value=value,
+                          style="danger")]))
+    blocks += banner(sandbox, lang)
+    fallback = t("card.title", lang, id=request["id"]) + " — " + t(f"request.{status}", lang)
+    return {"text": fallback, "blocks": _dump(blocks)}
+
+
+def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: float
+                    ) -> list[Block]:
+    approvals = [d for d in decisions if d["decision"] == "approve"]
+    rejection = next((d for d in decisions if d["decision"] == "reject"), None)
+    names = ", ".join(mention(d["user_id"]) for d in approvals)
+    status = request["status"]
+    lines = []
+    if rejection is not None:
+        lines.append(t("card.rejected_by", lang, user=mention(rejection["user_id"]),
+                       when=when(rejection["decided_at"]), reason=escape(rejection["reason"])))
+    elif status == "expired":
+        lines.append(t("card.expired", lang, hours=f"{ttl_h:g}",
+                       when=when(request["updated_at"])))
+    elif status == "awaiting_approval" and approvals:
+        lines.append(t("card.approvals_so_far", lang, names=names, count=len(approvals),
+                       required=request["approvals_required"]))
+    elif approvals:
+        lines.append(t("card.approved_by", lang, names=names,
+                       when=when(approvals[-1]["decided_at"])))
+    return [ContextBlock(elements=[_md(line)]) for line in lines]
+
+
+def outcomes_reply(request: Row, invoices: Sequence[Row], *, lang: str, sandbox: bool
+                   ) -> dict[str, Any]:
+    """The thread reply after a submission: one line per invoice, provider words included."""
+    head = t("reply.outcomes", lang, mention=mention(request["requester_id"]), id=request["id"])
+    lines = [head] + [invoice_line(invoice, lang) for invoice in invoices]
+    blocks = [*sections(lines), *banner(sandbox, lang)]
+    return {"text": head, "blocks": _dump(blocks[:50])}
+
+
+def invoice_line(invoice: Row, lang: str) -> str:
+    detail = code_text(invoice["code"], lang, invoice["detalle"])
+    if invoice["detalle"] and invoice["detalle"] not in detail:
+        detail = f"{detail} _{escape(invoice['detalle'])}_"
+    return t("reply.outcome_line", lang, ref=escape(invoice["ref_key"]),
+             outcome=t(f"outcome.{invoice['status']}", lang), detail=detail)
+
+
+def failure_reply(request: Row, *, code: str | None, status_class: str | None,
+                  message_text: str | None, lang: str, sandbox: bool) -> dict[str, Any]:
+    why = code_text(code, lang, message_text)
+    what = t(f"reply.failed.{status_class or 'final_failure'}", lang)
+    text = t("reply.failed", lang, mention=mention(request["requester_id"]), id=request["id"],
+             why=why) + "\n" + what
+    retry = ActionsBlock(block_id="resubmit", elements=[
+        ButtonElement(text=t("reply.resubmit", lang), action_id=RESUBMIT_ACTION,
+                      value=str(request["id"]))])
+    return message(text, sandbox=sandbox, lang=lang, extra=[retry])
+
+
+def help_blocks(lang: str, sandbox: bool) -> dict[str, Any]:
+    lines = [t(key, lang) for key in ("help.title", "help.cancel", "help.send", "help.status",
+                                      "help.history", "help.help")]
+    return {"text": lines[0], "blocks": _dump([*sections(lines), *banner(sandbox, lang)])}
+
+
+def cancel_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
+                 sandbox: bool) -> dict[str, Any]:
+    reasons = [Option(value=r.value, text=f"{r.value} — {r.description}") for r in CancelReason]
+    blocks: list[Block] = [
+        *banner(sandbox, lang),
+        InputBlock(block_id=form.INVOICES, label=t("modal.invoices.label", lang),
+                   hint=t("modal.invoices.hint", lang, limit=limit),
+                   element=PlainTextInputElement(action_id="value", multiline=True,
+                                                 initial_value=prefill or None)),
+        InputBlock(block_id=form.REASON, label=t("modal.reason.label", lang),
+                   element=StaticSelectElement(
+                       action_id="value", options=reasons,
+                       placeholder=t("modal.reason.placeholder", lang))),
+        InputBlock(block_id=form.REPLACEMENT, optional=True,
+                   label=t("modal.replacement.label", lang),
+                   hint=t("modal.replacement.hint", lang),
+                   element=PlainTextInputElement(action_id="value", max_length=36)),
+        InputBlock(block_id=form.JUSTIFICATION, label=t("modal.justification.label", lang),
+                   hint=t("modal.justification.hint", lang),
+                   element=PlainTextInputElement(action_id="value", multiline=True,
+                                                 max_length=form.JUSTIFICATION_MAX)),
+        InputBlock(block_id=form.NOTIFY, optional=True, label=t("modal.notify.label", lang),
+                   element=UserMultiSelectElement(action_id="value")),
+    ]
+    view = View(type="modal", callback_id=CANCEL_VIEW, title=t("modal.cancel.title", lang),
+                submit=t("modal.submit", lang), close=t("modal.close", lang), blocks=blocks,
+                private_metadata=json.dumps({"channel": channel_id}))
+    return view.to_dict()
+
+
+def reject_modal(request: Row, *, lang: str, sandbox: bool) -> dict[str, Any]:
+    blocks: list[Block] = [
+        *banner(sandbox, lang),
+        ContextBlock(elements=[_md(t("modal.reject.context", lang, id=request["id"],
+                                     user=mention(request["requester_id"])))]),
+        InputBlock(block_id=REJECT_REASON, label=t("modal.reject.reason.label", lang),
+                   element=PlainTextInputElement(action_id="value", multiline=True,
+                                                 max_length=form.JUSTIFICATION_MAX)),
+    ]
+    view = View(type="modal", callback_id=REJECT_VIEW, title=t("modal.reject.title", lang),
+                submit=t("modal.reject.submit", lang), close=t("modal.close", lang),
+                blocks=blocks, private_metadata=json.dumps({"request": request["id"]}))
+    return view.to_dict()

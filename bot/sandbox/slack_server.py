@@ -1,0 +1,351 @@
+"""A stand-in for Slack's Web API: a real HTTP server that records every call, checks it
+against Slack's documented limits, and answers errors or 429 on demand.
+
+It knows the channels, users and user groups it was given, issues trigger ids (usable once,
+within 3 s), keeps messages with their threads, opened views and uploaded files, so that
+tests and the demo can read back what each person would see.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+
+BOT_USER = "U0BOTSANDBOX"
+TEAM = "T0SANDBOX"
+TRIGGER_TTL_S = 3.0
+
+# Slack's limits (Block Kit reference).
+MESSAGE_BLOCKS, MODAL_BLOCKS = 50, 100
+SECTION_TEXT, BUTTON_VALUE, MESSAGE_TEXT = 3000, 2000, 40000
+VIEW_TITLE, PRIVATE_METADATA = 24, 3000
+
+
+class SlackError(Exception):
+    def __init__(self, error: str, status: int = 200, retry_after: int | None = None) -> None:
+        super().__init__(error)
+        self.error, self.status, self.retry_after = error, status, retry_after
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+    error: str | None = None
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None = None
+    user: str = BOT_USER
+    edits: int = 0
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Injected:
+    error: str
+    status: int
+    retry_after: int | None
+    times: int
+
+
+class SlackStandIn:
+    def __init__(self, *, token: str, channels: dict[str, str], users: dict[str, str],
+                 groups: dict[str, list[str]] | None = None, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.token = token
+        self.channels = dict(channels)          # id -> name; the bot is a member of these
+        self.users = dict(users)                # id -> display name
+        self.groups = dict(groups or {})        # S… -> member ids
+        self.calls: list[Call] = []
+        self.messages: list[Message] = []
+        self.ephemerals: list[dict[str, Any]] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.uploads: dict[str, dict[str, Any]] = {}
+        self._triggers: dict[str, float] = {}
+        self._failures: dict[str, Injected] = {}
+        self._ids = itertools.count(1)
+        self._clock = time.time()
+        self._lock = threading.RLock()
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/api/"
+
+    def start(self) -> SlackStandIn:
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
+                         name="slack-stand-in").start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> SlackStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what tests and the driver use ----------------------------------------------------
+
+    def issue_trigger(self) -> str:
+        with self._lock:
+            trigger = f"{next(self._ids)}.{int(time.time())}.sandbox"
+            self._triggers[trigger] = time.monotonic()
+            return trigger
+
+    def fail(self, method: str, error: str, *, status: int = 200, retry_after: int | None = None,
+             times: int = 1) -> None:
+        """The next `times` calls of `method` answer `error` (429 with Retry-After for
+        `ratelimited`)."""
+        if error == "ratelimited":
+            status = 429
+        self._failures[method] = Injected(error, status, retry_after, times)
+
+    def calls_of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def channel_messages(self, channel: str) -> list[Message]:
+        return [m for m in self.messages if m.channel == channel and m.thread_ts is None]
+
+    def thread(self, channel: str, ts: str) -> list[Message]:
+        return [m for m in self.messages if m.channel == channel and m.thread_ts == ts]
+
+    def message(self, channel: str, ts: str) -> Message:
+        return next(m for m in self.messages if m.channel == channel and m.ts == ts)
+
+    def dms(self, user: str) -> list[Message]:
+        return [m for m in self.messages if m.channel == f"D{user}"]
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def handle(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        with self._lock:
+            call = Call(method, params, time.time())
+            self.calls.append(call)
+            try:
+                injected = self._failures.get(method)
+                if injected and injected.times > 0:
+                    injected.times -= 1
+                    raise SlackError(injected.error, injected.status, injected.retry_after)
+                if token != self.token:
+                    raise SlackError("invalid_auth")
+                answer = getattr(self, "_" + method.replace(".", "_"), None)
+                if answer is None:
+                    raise SlackError("unknown_method")
+                return {"ok": True, **answer(params)}
+            except SlackError as exc:
+                call.error = exc.error
+                raise
+
+    def _ts(self) -> str:
+        self._clock = max(self._clock + 0.000100, time.time())
+        return f"{self._clock:.6f}"
+
+    def _channel(self, params: dict[str, Any], key: str = "channel") -> str:
+        channel = params.get(key)
+        if not channel:
+            raise SlackError("channel_not_found")
+        if channel.startswith("D") and channel[1:] in self.users:
+            return str(channel)
+        if channel not in self.channels:
+            raise SlackError("channel_not_found")
+        return str(channel)
+
+    def _check_blocks(self, blocks: list[dict[str, Any]], limit: int) -> None:
+        if len(blocks) > limit:
+            raise SlackError("invalid_blocks")
+        for block in blocks:
+            texts = [block.get("text"), *(block.get("fields") or [])]
+            for text in texts:
+                if isinstance(text, dict) and len(text.get("text", "")) > SECTION_TEXT:
+                    raise SlackError("invalid_blocks")
+            for element in block.get("elements") or []:
+                if len(str(element.get("value", ""))) > BUTTON_VALUE:
+                    raise SlackError("invalid_blocks")
+
+    def _blocks(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        blocks = params.get("blocks") or []
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        self._check_blocks(blocks, MESSAGE_BLOCKS)
+        text = params.get("text") or ""
+        if len(text) > MESSAGE_TEXT or (not text and not blocks):
+            raise SlackError("no_text" if not text else "msg_too_long")
+        return list(blocks)
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"user_id": BOT_USER, "team_id": TEAM, "bot_id": "B0BOTSANDBOX",
+                "url": "https://sandbox.slack.example/"}
+
+    def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        blocks = self._blocks(params)
+        thread_ts = params.get("thread_ts")
+        if thread_ts and not any(m.channel == channel and m.ts == thread_ts
+                                 for m in self.messages):
+            raise SlackError("thread_not_found")
+        message = Message(channel, self._ts(), params.get("text") or "", blocks, thread_ts)
+        self.messages.append(message)
+        return {"channel": channel, "ts": message.ts,
+                "message": {"text": message.text, "ts": message.ts}}
+
+    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        blocks = self._blocks(params)
+        try:
+            message = self.message(channel, params.get("ts", ""))
+        except StopIteration:
+            raise SlackError("message_not_found") from None
+        message.text, message.blocks, message.edits = params.get("text") or "", blocks, \
+            message.edits + 1
+        return {"channel": channel, "ts": message.ts}
+
+    def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        self._blocks(params)
+        if params.get("user") not in self.users:
+            raise SlackError("user_not_found")
+        self.ephemerals.append({**params, "channel": channel})
+        return {"message_ts": self._ts()}
+
+    def _chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        ts = str(params.get("message_ts", ""))
+        return {"channel": channel, "permalink":
+                f"https://sandbox.slack.example/archives/{channel}/p{ts.replace('.', '')}"}
+
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = str(params.get("users", ""))
+        if user not in self.users:
+            raise SlackError("user_not_found")
+        return {"channel": {"id": f"D{user}"}}
+
+    def _usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = params.get("usergroup")
+        if group not in self.groups:
+            raise SlackError("no_such_subteam")
+        return {"users": list(self.groups[group])}
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = params.get("user")
+        if user not in self.users:
+            raise SlackError("user_not_found")
+        return {"user": {"id": user, "name": self.users[user],
+                         "profile": {"display_name": self.users[user]}}}
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        trigger = params.get("trigger_id")
+        issued = self._triggers.pop(trigger, None) if trigger else None
+        if issued is None:
+            raise SlackError("invalid_trigger_id")
+        if time.monotonic() - issued > TRIGGER_TTL_S:
+            raise SlackError("expired_trigger_id")
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else dict(view or {})
+        for key in ("title", "submit", "close"):
+            if key in view and len(view[key].get("text", "")) > VIEW_TITLE:
+                raise SlackError("invalid_arguments")
+        if len(view.get("private_metadata") or "") > PRIVATE_METADATA:
+            raise SlackError("invalid_arguments")
+        self._check_blocks(view.get("blocks") or [], MODAL_BLOCKS)
+        view["id"] = f"V{next(self._ids):08d}"
+        self.views[view["id"]] = view
+        return {"view": view}
+
+    def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ids):08d}"
+        host, port = self._server.server_address[:2]
+        self.uploads[file_id] = {"filename": params.get("filename"), "content": b""}
+        return {"upload_url": f"http://{host}:{port}/upload/{file_id}", "file_id": file_id}
+
+    def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        files = json.loads(files) if isinstance(files, str) else files or []
+        channel = self._channel(params, "channel_id")
+        shared = []
+        for item in files:
+            upload = self.uploads.get(item["id"])
+            if upload is None:
+                raise SlackError("file_not_found")
+            upload.update(title=item.get("title"), channel=channel,
+                          thread_ts=params.get("thread_ts"))
+            shared.append({"id": item["id"], "title": item.get("title"),
+                           "name": upload["filename"]})
+        return {"files": shared}
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self._api(parse_qs(urlsplit(self.path).query))
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = urlsplit(self.path).path
+                if path.startswith("/upload/"):
+                    upload = stand_in.uploads.get(path.rsplit("/", 1)[-1])
+                    if upload is not None:
+                        upload["content"] = body
+                    self._send(200 if upload is not None else 404, {"ok": upload is not None})
+                    return
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    params = json.loads(body or b"{}")
+                else:
+                    params = parse_qs(body.decode())
+                self._api({**parse_qs(urlsplit(self.path).query), **params})
+
+            def _api(self, raw: dict[str, Any]) -> None:
+                params = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v)
+                          for k, v in raw.items()}
+                method = urlsplit(self.path).path.removeprefix("/api/")
+                auth = self.headers.get("Authorization") or ""
+                token = auth.removeprefix("Bearer ") or params.pop("token", None)
+                try:
+                    self._send(200, stand_in.handle(method, params, token))
+                except SlackError as exc:
+                    headers = {"Retry-After": str(exc.retry_after or 1)} \
+                        if exc.status == 429 else {}
+                    self._send(exc.status, {"ok": False, "error": exc.error}, headers)
+
+            def _send(self, status: int, payload: dict[str, Any],
+                      headers: dict[str, str] | None = None) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug("slack stand-in: " + format, *args)
+
+        return Handler

@@ -1,0 +1,68 @@
+"""Everything offline at once: the sandbox provider, the Slack stand-in, the bot serving
+HTTP on a free port, and a driver that plays the people. Used by the demo and the tests.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.app import EVENTS_PATH, Runtime, build
+from bot.config import Settings
+from bot.sandbox.pac_server import SandboxPac
+from bot.sandbox.slack_driver import SlackDriver
+from bot.sandbox.slack_server import SlackStandIn
+
+APPROVALS = "C0APROBACIONES"
+FINANCE = "C0FINANZAS"
+ADMIN = "C0ADMIN"
+APPROVER_GROUP = "S0APROBADORES"
+PEOPLE = {
+    "U0ANA": "ana.lopez",       # requester
+    "U0BETO": "beto.ruiz",      # approver, named in APPROVERS
+    "U0CARLA": "carla.diaz",    # approver through the user group
+    "U0DIEGO": "diego.mora",    # neither
+}
+
+
+@dataclass
+class Stage:
+    settings: Settings
+    pac: SandboxPac
+    slack: SlackStandIn
+    runtime: Runtime
+    driver: SlackDriver
+
+    @classmethod
+    async def open(cls, audit_db: Path, *, resolve_after_s: float = 30.0, slow_s: float = 5.0,
+                   **overrides: Any) -> Stage:
+        token = "xoxb-sandbox-" + secrets.token_hex(8)
+        signing_secret = secrets.token_hex(16)
+        slack = SlackStandIn(token=token, users=PEOPLE, groups={APPROVER_GROUP: ["U0CARLA"]},
+                             channels={APPROVALS: "aprobaciones-cfdi", FINANCE: "finanzas",
+                                       ADMIN: "operaciones"}).start()
+        options: dict[str, Any] = {
+            "slack_bot_token": token, "slack_signing_secret": signing_secret,
+            "slack_api_url": slack.api_url, "approvals_channel": APPROVALS,
+            "approvers": ["U0BETO", APPROVER_GROUP], "admin_channel": ADMIN,
+            "audit_db": audit_db, "cfdi_endpoint": "sandbox", "cfdi_retry_attempts": 2,
+            "cfdi_retry_max_s": 5, "cfdi_timeout_s": 30,
+        }
+        settings = Settings(_env_file=None, **{**options, **overrides})  # type: ignore[call-arg]
+        runtime = await build(settings, resolve_after_s=resolve_after_s, slow_s=slow_s)
+        pac = runtime.provider.sandbox
+        assert pac is not None, "the stage runs on the built-in sandbox provider"
+        port = await runtime.start_http(host="127.0.0.1", port=0)
+        driver = SlackDriver(f"http://127.0.0.1:{port}{EVENTS_PATH}", signing_secret, slack)
+        return cls(settings, pac, slack, runtime, driver)
+
+    async def close(self, *, drain: bool = True) -> None:
+        await self.driver.aclose()
+        await self.runtime.stop(drain=drain)  # stops the sandbox provider too
+        self.slack.stop()
+
+    async def settle(self) -> None:
+        """Wait until the bot's background work (provider calls, replies) is done."""
+        await self.runtime.workflow.drain()

@@ -1,0 +1,127 @@
+"""Checking what a person typed in the cancel form, line by line, in their language.
+
+Returns either the clean request or `{block_id: message}` for `response_action: errors`;
+nothing is written either way (the caller writes only a clean request).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from bot.i18n import t
+from bot.pac.models import CancelReason, InvoiceRef, normalize_uuid
+
+JUSTIFICATION_MAX = 1000
+_UUID_ANYWHERE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+                            r"[0-9A-Fa-f]{12}")
+_SERIE_THEN_SOMETHING = re.compile(r"^(?P<serie>[^\s|\-/]+)[\s\-/]+(?P<folio>\S+)$")
+_LINES_SHOWN = 3
+
+# Given ref keys, the rows of those already requested, pending or cancelled elsewhere.
+ActiveLookup = Callable[[Sequence[str]], Sequence[dict]]
+
+# Block ids of the cancel modal; the errors are keyed by them.
+INVOICES, REASON, REPLACEMENT, JUSTIFICATION, NOTIFY = (
+    "invoices", "reason", "replacement", "justification", "notify")
+
+
+@dataclass
+class CancelForm:
+    refs: list[InvoiceRef]
+    reason: CancelReason
+    replacement: str | None
+    justification: str
+    notify: list[str] = field(default_factory=list)
+
+
+def parse_line(line: str, number: int, lang: str) -> InvoiceRef | str:
+    """One typed line: the invoice, or the message that says what is wrong with it."""
+    found = _UUID_ANYWHERE.search(line)
+    if found and line.strip() != found.group(0):
+        return t("error.line.both", lang, line=number)
+    try:
+        return InvoiceRef.parse(line)
+    except ValidationError:
+        pass
+    parts = _SERIE_THEN_SOMETHING.match(line.strip())
+    if parts and any(c.isdigit() for c in parts["folio"]) and not parts["folio"].isdigit():
+        return t("error.line.folio_not_number", lang, line=number, folio=parts["folio"][:30])
+    return t("error.line.not_a_reference", lang, line=number, text=line.strip()[:40])
+
+
+def _joined(messages: list[str], lang: str) -> str:
+    shown = " ".join(messages[:_LINES_SHOWN])
+    hidden = len(messages) - _LINES_SHOWN
+    return f"{shown} {t('error.more', lang, count=hidden)}" if hidden > 0 else shown
+
+
+def validate_cancel(*, invoices: str, reason: str | None, replacement: str | None,
+                    justification: str | None, notify: Sequence[str] = (), limit: int,
+                    lang: str, active: ActiveLookup) -> tuple[CancelForm | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    problems: list[str] = []
+    refs: list[InvoiceRef] = []
+    lines: list[int] = []
+    first_seen: dict[str, int] = {}
+    typed = [(n, raw) for n, raw in enumerate(invoices.splitlines(), start=1) if raw.strip()]
+    if not typed:
+        errors[INVOICES] = t("error.no_invoices", lang)
+    elif len(typed) > limit:
+        errors[INVOICES] = t("error.too_many", lang, count=len(typed), limit=limit)
+    for number, raw in typed if INVOICES not in errors else []:
+        parsed = parse_line(raw, number, lang)
+        if isinstance(parsed, str):
+            problems.append(parsed)
+        elif parsed.key in first_seen:
+            problems.append(t("error.line.duplicate", lang, line=number,
+                              first=first_seen[parsed.key]))
+        else:
+            first_seen[parsed.key] = number
+            refs.append(parsed)
+            lines.append(number)
+
+    chosen = CancelReason(reason) if reason in {r.value for r in CancelReason} else None
+    if chosen is None:
+        errors[REASON] = t("error.reason_missing", lang)
+    if chosen is CancelReason.WITH_RELATION:
+        problems += [t("error.line.reason01_needs_uuid", lang, line=n)
+                     for n, ref in zip(lines, refs, strict=True) if ref.uuid is None]
+
+    if refs and not problems:
+        taken = {row["ref_key"]: row for row in active([ref.key for ref in refs])}
+        for number, ref in zip(lines, refs, strict=True):
+            if (row := taken.get(ref.key)) is not None:
+                problems.append(t("error.line.active", lang, line=number,
+                                  status=t(f"outcome.{row['status']}", lang),
+                                  request=row["request_id"]))
+    if problems and INVOICES not in errors:
+        errors[INVOICES] = _joined(problems, lang)
+
+    typed_replacement = (replacement or "").strip()
+    clean_replacement = normalize_uuid(typed_replacement) if typed_replacement else None
+    if chosen is CancelReason.WITH_RELATION:
+        if not typed_replacement:
+            errors[REPLACEMENT] = t("error.replacement_required", lang)
+        elif clean_replacement is None:
+            errors[REPLACEMENT] = t("error.replacement_invalid", lang,
+                                    text=typed_replacement[:40])
+        elif clean_replacement in first_seen:
+            errors[REPLACEMENT] = t("error.replacement_is_cancelled", lang)
+    elif typed_replacement and chosen is not None:
+        errors[REPLACEMENT] = t("error.replacement_not_allowed", lang)
+
+    text = (justification or "").strip()
+    if not text:
+        errors[JUSTIFICATION] = t("error.justification_empty", lang)
+    elif len(text) > JUSTIFICATION_MAX:
+        errors[JUSTIFICATION] = t("error.justification_long", lang, count=len(text),
+                                  limit=JUSTIFICATION_MAX)
+
+    if errors or chosen is None:
+        return None, errors
+    return CancelForm(refs=refs, reason=chosen, replacement=clean_replacement,
+                      justification=text, notify=list(notify)), {}
