@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,8 +109,14 @@ async def build(settings: Settings, **sandbox_options: Any) -> Runtime:
 
 
 async def serve(settings: Settings) -> None:
-    """`python -m bot run`: until interrupted."""
+    """`python -m bot run`: until SIGINT or SIGTERM, then a graceful stop (work in flight
+    finishes; what a hard kill interrupts is resumed at the next start)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     runtime = await build(settings)
+    socket_handler = None
     try:
         await runtime.workflow.resume()
         runtime.start_housekeeping()
@@ -117,13 +124,16 @@ async def serve(settings: Settings) -> None:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
             assert settings.slack_app_token is not None
-            handler = AsyncSocketModeHandler(runtime.app,
-                                             settings.slack_app_token.get_secret_value())
-            log.info("connected to Slack in Socket Mode")
-            await handler.start_async()
+            socket_handler = AsyncSocketModeHandler(
+                runtime.app, settings.slack_app_token.get_secret_value())
+            await socket_handler.connect_async()
+            log.info("ready: connected to Slack in Socket Mode")
         else:
             port = await runtime.start_http()
-            log.info("listening for Slack on port %d at %s", port, EVENTS_PATH)
-            await asyncio.Event().wait()
+            log.info("ready: listening for Slack on port %d at %s", port, EVENTS_PATH)
+        await stop.wait()
+        log.info("stopping")
     finally:
+        if socket_handler is not None:
+            await socket_handler.close_async()
         await runtime.stop()

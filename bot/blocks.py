@@ -29,6 +29,7 @@ from bot import validation as form
 from bot.i18n import code_text, t
 from bot.mrkdwn import escape, mention, quote, when
 from bot.pac.models import CancelReason
+from bot.pac.status import Outcome, nuance_of
 
 Row = dict[str, Any]
 SECTION_MAX = 3000
@@ -42,6 +43,7 @@ REJECT_ACTION = "cfdi_reject"
 RESUBMIT_ACTION = "cfdi_resubmit"
 REJECT_REASON = "reject_reason"
 
+_OUTCOMES = {outcome.value for outcome in Outcome}
 _COUNT_GROUPS = {
     "canceled": "canceled", "already_canceled": "canceled", "pending": "pending",
     "denied": "refused", "not_cancelable": "refused", "expired": "refused", "failed": "failed",
@@ -161,7 +163,11 @@ def outcomes_reply(request: Row, invoices: Sequence[Row], *, lang: str, sandbox:
 
 
 def invoice_line(invoice: Row, lang: str) -> str:
-    detail = code_text(invoice["code"], lang, invoice["detalle"])
+    """`ref` — *status*: what it means (the SAT's nuance when it gives one) _provider words_."""
+    nuance = nuance_of(invoice["detalle"], Outcome(invoice["status"])) \
+        if invoice["status"] in _OUTCOMES else None
+    detail = t(f"nuance.{nuance}", lang) if nuance else \
+        code_text(invoice["code"], lang, invoice["detalle"])
     if invoice["detalle"] and invoice["detalle"] not in detail:
         detail = f"{detail} _{escape(invoice['detalle'])}_"
     return t("reply.outcome_line", lang, ref=escape(invoice["ref_key"]),

@@ -41,6 +41,8 @@ HINTS: dict[str, tuple[str, str]] = {
     "CFDI_RETRY_ATTEMPTS": ("a whole number from 1 to 10", "4"),
     "CFDI_RETRY_MAX_S": ("a number of seconds greater than 0", "60"),
     "WATCH_INTERVAL_S": ("a number of seconds greater than 0", "60"),
+    "WATCH_BACKOFF_S": ("comma-separated seconds between re-checks of one pending invoice",
+                        "60,300,900,3600"),
     "APPROVAL_TTL_H": ("a number of hours greater than 0", "72"),
     "PENDING_ALERT_H": ("a number of hours greater than 0", "120"),
     "AUDIT_DB": ("a path for the SQLite file", "data/audit.db"),
@@ -85,6 +87,10 @@ class Settings(BaseSettings):
     cfdi_retry_attempts: int = Field(4, ge=1, le=10)
     cfdi_retry_max_s: float = Field(60.0, gt=0)
     watch_interval_s: float = Field(60.0, gt=0)
+    # Per invoice: wait the first step before the first re-check, then the next ones; the
+    # last step repeats. 1 min, 5 min, 15 min, then hourly.
+    watch_backoff_s: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [60.0, 300.0, 900.0, 3600.0], min_length=1)
     approval_ttl_h: float = Field(72.0, gt=0)
     pending_alert_h: float = Field(120.0, gt=0)
     audit_db: Path = Path("data/audit.db")
@@ -96,6 +102,20 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("watch_backoff_s", mode="before")
+    @classmethod
+    def _split_steps(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("watch_backoff_s")
+    @classmethod
+    def _positive_steps(cls, value: list[float]) -> list[float]:
+        if any(step <= 0 for step in value):
+            raise ValueError("every step must be greater than 0")
         return value
 
     @field_validator("approvers", "requesters")

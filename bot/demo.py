@@ -1,9 +1,10 @@
-"""`python -m bot demo`: the whole flow offline, against the sandbox provider.
+"""`python -m bot demo`: the whole flow offline, with every outside system simulated.
 
-A requester asks to cancel the seed's test invoices and a few more, an approver approves,
-the provider answers (cancelled, not cancellable, pending, denied, already cancelled), the
-pending ones are asked again until they resolve, a send goes out, and the audit trail that
-all of it left in AUDIT_DB is printed and verified. The Slack side joins in a later issue.
+The sandbox provider, the Slack stand-in and the bot (serving HTTP on a free port) start;
+a driver plays Ana, who asks to cancel five invoices (the provider's own test UUIDs among
+them), and Beto, who approves. The transcript shows what each person would see in Slack;
+the pending cancellation is asked again until the receiver accepts; one invoice is e-mailed;
+and the audit trail that all of it left in AUDIT_DB is printed and verified.
 """
 
 from __future__ import annotations
@@ -12,112 +13,140 @@ import asyncio
 import json
 from collections.abc import Callable
 
-from bot.cancellation import (
-    approve,
-    create_cancel_request,
-    create_send_request,
-    recheck_pending,
-    submit,
-)
+from bot.blocks import APPROVE_ACTION
+from bot.cancellation import approve, create_send_request, submit
 from bot.config import Settings
-from bot.i18n import code_text, t
-from bot.pac.models import InvoiceOutcome, InvoiceRef, SendRequest
-from bot.provider import Provider, start_provider
-from storage import chain, queries
-from storage.store import Actor, AuditStore
+from bot.i18n import t
+from bot.pac.models import InvoiceRef, SendRequest
+from bot.sandbox.render import blocks_to_lines
+from bot.sandbox.slack_server import SlackStandIn
+from bot.sandbox.stage import APPROVALS, FINANCE, Stage
+from storage import chain
+from storage.store import Actor
 
-REQUESTER = Actor("U0DEMOREQ1", "Ana López (demo)")
-APPROVER = Actor("U0DEMOAPR1", "Carlos Ruiz (demo)")
-
+REQUESTER, APPROVER = "U0ANA", "U0BETO"
 DEMO_INVOICES = [
-    "E329DD15-7D0B-44E9-A204-51A7443D1FBE",  # seed: 204, cannot be cancelled
-    "C5E58106-6C1E-41C9-A211-FB8BAD1CABB0",  # seed: 211, stays in process
-    "3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B",  # any other UUID: cancelled
+    "E329DD15-7D0B-44E9-A204-51A7443D1FBE",  # the provider's test UUID: cannot be cancelled
+    "C5E58106-6C1E-41C9-A211-FB8BAD1CABB0",  # the provider's test UUID: stays in process
+    "3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B",  # any other UUID: cancelled at once
     "7B1E4D22-9A3C-4F10-FA11-2C3D4E5F6A7B",  # pending, then the receiver accepts
-    "9D8C7B6A-5E4F-4A3B-F213-1C2D3E4F5A6B",  # denied by the receiver
-    "A1B2C3D4-E5F6-4A7B-F202-8C9D0E1F2A3B",  # already cancelled
-    "FAC 1001",                              # serie + folio: cancelled
+    "9D8C7B6A-5E4F-4A3B-F213-1C2D3E4F5A6B",  # refused by the receiver
 ]
-RESOLVE_AFTER_S = 2.0
+STAYS_PENDING = DEMO_INVOICES[1]
+RESOLVE_AFTER_S = 3.0
 
 
-def _detail(outcome: InvoiceOutcome, lang: str) -> str:
-    """The nuance when the SAT's wording gave one, else what the code means."""
-    if outcome.nuance:
-        return t(f"nuance.{outcome.nuance}", lang)
-    return code_text(outcome.code, lang, outcome.detalle)
+class Transcript:
+    """Prints what appeared in the Slack stand-in since the last look."""
+
+    def __init__(self, slack: SlackStandIn, say: Callable[[str], None], lang: str) -> None:
+        self.slack, self.say, self.lang = slack, say, lang
+        self.seen: dict[tuple[str, str], int] = {}
+        self.ephemerals = self.views = 0
+        self.files: set[str] = set()
+
+    def _lines(self, where: str, blocks: list[dict]) -> None:
+        self.say("  " + where)
+        for line in blocks_to_lines(blocks, self.slack.users, self.slack.channels):
+            self.say("    " + line)
+
+    def show(self) -> None:
+        users, channels = self.slack.users, self.slack.channels
+        for view in list(self.slack.views.values())[self.views:]:
+            self._lines(t("demo.where.modal", self.lang, title=view["title"]["text"]),
+                        view["blocks"])
+        self.views = len(self.slack.views)
+        for note in self.slack.ephemerals[self.ephemerals:]:
+            self._lines(t("demo.where.ephemeral", self.lang, user=users[note["user"]],
+                          channel=channels.get(note["channel"], note["channel"])),
+                        json.loads(note["blocks"]) if isinstance(note["blocks"], str)
+                        else note["blocks"])
+        self.ephemerals = len(self.slack.ephemerals)
+        for message in self.slack.messages:
+            key = (message.channel, message.ts)
+            if self.seen.get(key) == message.edits:
+                continue
+            channel = channels.get(message.channel)
+            if message.channel.startswith("D"):
+                where = t("demo.where.dm", self.lang, user=users[message.channel[1:]])
+            elif key in self.seen:
+                where = t("demo.where.updated", self.lang, channel=channel)
+            elif message.thread_ts:
+                where = t("demo.where.thread", self.lang, channel=channel)
+            else:
+                where = t("demo.where.channel", self.lang, channel=channel)
+            self.seen[key] = message.edits
+            self._lines(where, message.blocks)
+        for file_id, upload in self.slack.uploads.items():
+            if file_id not in self.files and upload.get("channel"):
+                self.files.add(file_id)
+                self.say("  " + t("demo.where.file", self.lang, channel=channels[upload["channel"]],
+                                  name=upload["filename"], size=len(upload["content"])))
 
 
 async def run_demo(settings: Settings, say: Callable[[str], None] = print,
-                   poll_s: float = 0.5, max_wait_s: float = 30.0) -> int:
+                   max_wait_s: float = 30.0) -> int:
     lang = settings.language
-    store = AuditStore.open(settings.audit_db, secrets=settings.secrets())
-    provider = await start_provider(settings, resolve_after_s=RESOLVE_AFTER_S)
+    stage = await Stage.open(settings.audit_db, resolve_after_s=RESOLVE_AFTER_S, language=lang,
+                             watch_backoff_s=[0.5])
+    store = stage.runtime.store
     first_event = (store.db.execute("SELECT max(id) FROM events").fetchone()[0] or 0) + 1
+    shown = Transcript(stage.slack, say, lang)
+    people = stage.slack.users
     try:
         say(t("demo.title", lang))
         say(t("sandbox.banner", lang))
+        command = "/cfdi cancelar " + " ".join(DEMO_INVOICES)
+        say("\n" + t("demo.step.command", lang, user=people[REQUESTER], command=command))
+        await stage.driver.command(REQUESTER, command.removeprefix("/cfdi "), FINANCE)
+        await stage.settle()
+        shown.show()
+
+        say("\n" + t("demo.step.submit", lang, user=people[REQUESTER], reason="02"))
+        view = stage.driver.last_view()
+        typed = next(b for b in view["blocks"] if b.get("block_id") == "invoices")
+        await stage.driver.submit_view(REQUESTER, view, {
+            "invoices": typed["element"]["initial_value"], "reason": "02",
+            "justification": "Facturas emitidas por duplicado en el cierre de octubre"})
+        await stage.settle()
+        shown.show()
+
+        card = stage.slack.channel_messages(APPROVALS)[-1]
+        say("\n" + t("demo.step.approve", lang, user=people[APPROVER]))
+        await stage.driver.click(APPROVER, APPROVALS, card.ts, APPROVE_ACTION)
+        await stage.settle()
+        shown.show()
+
+        say("\n" + t("demo.step.watch", lang, seconds=f"{RESOLVE_AFTER_S:g}"))
+        waited = 0.0
+        while waited < max_wait_s and store.db.execute(
+                "SELECT count(*) FROM invoices WHERE status = 'pending' AND ref_key != ?",
+                [STAYS_PENDING]).fetchone()[0]:
+            await asyncio.sleep(0.5)
+            waited += 0.5
+            await stage.runtime.workflow.watch_once()
+        shown.show()
+        say("  " + t("demo.still_pending", lang, ref=STAYS_PENDING))
+
+        await _send(stage, say, lang)
         say("")
-        refs = [InvoiceRef.parse(line) for line in DEMO_INVOICES]
-        justification = "Factura duplicada por error de captura"
-        say(t("demo.requester_asks", lang, name=REQUESTER.name, count=len(refs), reason="02",
-              justification=justification))
-        request_id = create_cancel_request(store, REQUESTER, refs, reason="02",
-                                           justification=justification,
-                                           approvals_required=settings.required_approvals)
-        approve(store, request_id, APPROVER, required=max(settings.required_approvals, 1))
-        say(t("demo.approver_approves", lang, name=APPROVER.name, request_id=request_id))
-        submission = await submit(store, provider.client, request_id, APPROVER,
-                                  backoff_s=(poll_s,))
-        say(t("demo.outcomes", lang, request_id=request_id))
-        for invoice, outcome in submission.outcomes:
-            say(t("demo.outcome_line", lang, ref=invoice["ref_key"],
-                  outcome=t(f"outcome.{outcome.outcome}", lang), detail=_detail(outcome, lang)))
-        await _watch(store, provider, settings, say, poll_s, max_wait_s)
-        request = queries.get_request(store.db, request_id) or {}
-        say(t("demo.request_status", lang, request_id=request_id,
-              status=t(f"request.{request.get('status')}", lang)))
-        say("")
-        await _send(store, provider, settings, say)
-        say("")
-        _print_trail(store, settings, say, first_event)
+        _print_trail(stage, say, lang, first_event)
         return 0
     finally:
-        await provider.aclose()
-        store.close()
+        await stage.close()
 
 
-async def _watch(store: AuditStore, provider: Provider, settings: Settings,
-                 say: Callable[[str], None], poll_s: float, max_wait_s: float) -> None:
-    """Ask again for the pending invoices that resolve in the sandbox (the seed's 211 stays)."""
-    lang = settings.language
-    resolving = {i["id"] for i in store.db.query(
-        "SELECT id FROM invoices WHERE status = 'pending' AND ref_key NOT LIKE '%-_211-%'")}
-    if not resolving:
-        return
-    say(t("demo.watching", lang, count=len(resolving)))
-    waited = 0.0
-    while resolving and waited < max_wait_s:
-        await asyncio.sleep(poll_s)
-        waited += poll_s
-        for invoice, outcome in await recheck_pending(store, provider.client,
-                                                      backoff_s=(poll_s,)):
-            resolving.discard(invoice["id"])
-            say(t("demo.resolved", lang, ref=invoice["ref_key"],
-                  outcome=t(f"outcome.{outcome.outcome}", lang), detail=_detail(outcome, lang)))
-
-
-async def _send(store: AuditStore, provider: Provider, settings: Settings,
-                say: Callable[[str], None]) -> None:
-    lang = settings.language
-    request = SendRequest(refs=[InvoiceRef.parse("3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B")],
+async def _send(stage: Stage, say: Callable[[str], None], lang: str) -> None:
+    """E-mailing an invoice, through the use case (the `/cfdi enviar` form comes later)."""
+    store, requester = stage.runtime.store, Actor(REQUESTER, stage.slack.users[REQUESTER])
+    request = SendRequest(refs=[InvoiceRef.parse(DEMO_INVOICES[2])],
                           emails=["cuentasporpagar@cliente.example", "contador@cliente.example"],
                           subject="Su factura", attach_pdf=True)
-    say(t("demo.sending", lang, name=REQUESTER.name, count=len(request.refs),
-          emails=", ".join(request.emails)))
-    request_id = create_send_request(store, REQUESTER, request, approvals_required=0)
-    approve(store, request_id, REQUESTER, required=0)
-    submission = await submit(store, provider.client, request_id, REQUESTER)
+    say("\n" + t("demo.sending", lang, name=requester.name, count=len(request.refs),
+                 emails=", ".join(request.emails)))
+    request_id = create_send_request(store, requester, request, approvals_required=0)
+    approve(store, request_id, requester, required=0)
+    submission = await submit(store, stage.runtime.provider.client, request_id, requester)
     for invoice, outcome in submission.outcomes:
         for part in (outcome.detalle or "").split("; "):
             email, _, detail = part.partition(": ")
@@ -125,17 +154,16 @@ async def _send(store: AuditStore, provider: Provider, settings: Settings,
                   outcome=t(f"outcome.{outcome.outcome}", lang), detail=detail))
 
 
-def _print_trail(store: AuditStore, settings: Settings, say: Callable[[str], None],
-                 first_event: int) -> None:
-    lang = settings.language
-    say(t("demo.trail", lang, path=settings.audit_db))
+def _print_trail(stage: Stage, say: Callable[[str], None], lang: str, first_event: int) -> None:
+    store = stage.runtime.store
+    say(t("demo.trail", lang, path=stage.settings.audit_db))
     for event in store.db.query("SELECT * FROM events WHERE id >= ? ORDER BY id", [first_event]):
         details = json.loads(event["details"])
         brief = {k: v for k, v in details.items() if v not in (None, "", [], {})
-                 and k in ("from", "to", "code", "nuance", "invoices", "reason", "approvals")}
-        say(f"  #{event['id']:<5} {event['at'][:19]}Z  {event['actor_name']:<20} "
-            f"{event['action']:<20} req={event['request_id']} "
-            f"{event['invoice_ref'] or '':<38} {json.dumps(brief, ensure_ascii=False)}")
+                 and k in ("from", "to", "code", "nuance", "reason", "approvals", "kind")}
+        say(f"  #{event['id']:<5} {event['at'][11:19]}Z  {event['actor_name']:<11} "
+            f"{event['action']:<19} req={event['request_id'] or '-':<3} "
+            f"{event['invoice_ref'] or '':<37} {json.dumps(brief, ensure_ascii=False)}")
     verdict = chain.verify(store.db)
     say(t("demo.chain_ok", lang, count=verdict.checked) if verdict.ok
         else f"CHAIN BROKEN at event {verdict.bad_event}: {verdict.problem}")

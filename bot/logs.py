@@ -32,6 +32,7 @@ def setup_logging(secrets: Iterable[str], level: int = logging.INFO) -> logging.
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs every request at INFO; the provider client logs what matters itself.
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    # httpx and aiohttp's access log speak at INFO on every request; the bot logs what matters.
+    for noisy in ("httpx", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     return handler

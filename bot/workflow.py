@@ -25,6 +25,7 @@ from bot.cancellation import (
     approve,
     create_cancel_request,
     expire_overdue,
+    recheck_pending,
     reject,
     run_submission,
     submit,
@@ -314,7 +315,8 @@ class Workflow:
 
     async def submit_and_report(self, request_id: int, actor: Actor) -> None:
         try:
-            await submit(self.store, self.pac, request_id, actor)
+            await submit(self.store, self.pac, request_id, actor,
+                         backoff_s=self.settings.watch_backoff_s)
         except StaleState:
             return  # a double click or a racing resubmission: the first one runs
         await self.report(request_id)
@@ -325,7 +327,8 @@ class Workflow:
         for request in self.store.db.query("SELECT id FROM requests WHERE status = "
                                            "'submitting'"):
             self.store.record(SYSTEM, "submission_resumed", request_id=request["id"])
-            await run_submission(self.store, self.pac, request["id"])
+            await run_submission(self.store, self.pac, request["id"],
+                                 backoff_s=self.settings.watch_backoff_s)
             await self.report(request["id"])
 
     async def report(self, request_id: int) -> None:
@@ -375,6 +378,30 @@ class Workflow:
                               t("admin.alert", self.lang, code=code, id=request_id, text=text),
                               sandbox=self.sandbox, lang=self.lang))
         self.store.record(SYSTEM, "admin_alerted", request_id=request_id, details={"code": code})
+
+    # -- pending invoices ----------------------------------------------------------------
+
+    async def watch_once(self) -> int:
+        """Ask again for the due pending invoices; each change is one thread reply that
+        mentions the requester, and the card follows. Returns how many changed."""
+        changed = await recheck_pending(self.store, self.pac,
+                                        backoff_s=self.settings.watch_backoff_s)
+        by_request: dict[int, list[Row]] = {}
+        for invoice, _ in changed:
+            by_request.setdefault(invoice["request_id"], []).append(invoice)
+        for request_id, invoices in by_request.items():
+            request = queries.get_request(self.store.db, request_id)
+            current = {i["id"]: i for i in queries.request_invoices(self.store.db, request_id)}
+            lines = [blocks.invoice_line(current[i["id"]], self.lang) for i in invoices]
+            head = t("reply.resolved", self.lang, mention=mention(request["requester_id"]),
+                     id=request_id)
+            if request["status"] == "completed":
+                head += "\n" + t("reply.completed", self.lang, id=request_id)
+            await self.reply(request, blocks.message("\n".join([head, *lines]),
+                                                     sandbox=self.sandbox, lang=self.lang),
+                             "resolved")
+            await self.update_card(request_id)
+        return len(changed)
 
     # -- housekeeping --------------------------------------------------------------------
 

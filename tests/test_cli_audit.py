@@ -91,10 +91,14 @@ def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: P
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "SANDBOX" in out
-    assert "E329DD15-7D0B-44E9-A204-51A7443D1FBE     Not cancellable" in out
-    assert "C5E58106-6C1E-41C9-A211-FB8BAD1CABB0     Pending" in out
-    assert "went from pending to: Cancelled" in out
-    assert "Denied by the receiver" in out
+    assert "▶ ana.lopez types: /cfdi cancelar E329DD15" in out
+    assert "[form “Cancel invoices”]" in out
+    assert "[#aprobaciones-cfdi]" in out and "[Approve]  [Reject]" in out
+    assert "`E329DD15-7D0B-44E9-A204-51A7443D1FBE` — *Not cancellable*" in out
+    assert "`C5E58106-6C1E-41C9-A211-FB8BAD1CABB0` — *Pending*" in out
+    assert "`9D8C7B6A-5E4F-4A3B-F213-1C2D3E4F5A6B` — *Denied by the receiver*" in out
+    assert "— *Cancelled*: the receiver accepted the cancellation" in out
+    assert "file acuse-solicitud-1.xml" in out
     assert "Audit chain intact" in out
     assert "Traceback" not in done.stderr
     verify = bot("audit", "verify", db=tmp_path / "demo.db")

@@ -1,0 +1,48 @@
+"""manifest.yml declares what the bot uses and nothing more."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from bot.sandbox.stage import APPROVALS, Stage
+from tests.test_slack_flow import card_of, click
+
+MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
+
+# Slack's documented bot scope for each Web API method the bot may call.
+SCOPE_OF = {
+    "auth.test": None, "chat.getPermalink": None,
+    "chat.postMessage": "chat:write", "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write", "views.open": None,
+    "conversations.open": "im:write", "usergroups.users.list": "usergroups:read",
+    "files.getUploadURLExternal": "files:write", "files.completeUploadExternal": "files:write",
+}
+
+
+async def test_the_scopes_are_exactly_those_of_the_methods_called(tmp_path: Path) -> None:
+    stage = await Stage.open(tmp_path / "audit.db")
+    try:
+        approved = await card_of(stage, notify=["U0DIEGO"])
+        await click(stage, "U0CARLA", approved)       # group lookup, thread, acuse upload
+        rejected = await card_of(stage, lines=["FAC 7"])
+        await click(stage, "U0BETO", rejected, "cfdi_reject")
+        await stage.driver.submit_view("U0BETO", stage.driver.last_view(),
+                                       {"reject_reason": "no procede"})
+        await stage.settle()                           # DM to the requester
+    finally:
+        await stage.close()
+    called = {call.method for call in stage.slack.calls}
+    assert called <= set(SCOPE_OF), called - set(SCOPE_OF)
+    needed = {SCOPE_OF[m] for m in called} - {None} | {"commands"}
+    assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == needed
+    assert stage.slack.thread(APPROVALS, approved.ts)
+
+
+def test_the_command_interactivity_and_socket_mode_are_declared() -> None:
+    (command,) = MANIFEST["features"]["slash_commands"]
+    assert command["command"] == "/cfdi" and "cancelar" in command["usage_hint"]
+    assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
+    assert MANIFEST["settings"]["socket_mode_enabled"] is True
+    assert MANIFEST["features"]["app_home"]["messages_tab_enabled"] is True
