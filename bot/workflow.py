@@ -92,11 +92,14 @@ class Workflow:
                           details={"method": method, "error": error})
         return None
 
+    def _msg(self, text: str) -> dict[str, Any]:
+        return blocks.message(text, sandbox=self.sandbox, lang=self.lang)
+
     async def ephemeral(self, channel: str | None, user: str, text: str) -> None:
         """Only `user` sees it, where they are; a DM when the bot cannot post there."""
         shown = channel and await self._slack(
             "chat.postEphemeral", self.client.chat_postEphemeral, channel=channel, user=user,
-            **blocks.message(text, sandbox=self.sandbox, lang=self.lang))
+            **self._msg(text))
         if not shown:
             await self.direct(user, text)
 
@@ -106,7 +109,7 @@ class Workflow:
         if opened:
             await self._slack("chat.postMessage", self.client.chat_postMessage, request_id,
                               channel=opened["channel"]["id"],
-                              **blocks.message(text, sandbox=self.sandbox, lang=self.lang))
+                              **self._msg(text))
 
     async def reply(self, request: Row, payload: dict[str, Any], kind: str) -> str | None:
         """A reply in the request's thread; its ts is recorded in the audit log."""
@@ -208,9 +211,12 @@ class Workflow:
 
     # -- deciding ------------------------------------------------------------------------
 
-    async def _decider_refusal(self, request: Row | None, actor: Actor, action: str
-                               ) -> str | None:
-        """Why this person may not decide on this request now, or None if they may."""
+    async def _decider_refusal(self, request: Row | None, actor: Actor, action: str,
+                               status: str | None = None) -> str | None:
+        """Why this person may not act on this request now (audited), or None if they may.
+
+        `status` is the state the action needs (awaiting_approval to reject, failed to retry).
+        """
         if request is None:
             return t("refused.already_decided", self.lang, id="?", status="?")
         if not await self.approvers.contains(actor.id):
@@ -219,6 +225,9 @@ class Workflow:
         if actor.id == request["requester_id"]:
             await self.refuse(actor, "self_approval", request["id"], action=action)
             return t("refused.self_approval", self.lang)
+        if status is not None and request["status"] != status:
+            await self.refuse(actor, "already_decided", request["id"], action=action)
+            return self._already(request["id"])
         return None
 
     def _already(self, request_id: int) -> str:
@@ -247,25 +256,21 @@ class Workflow:
         await self.update_card(request_id)
         request = queries.get_request(self.store.db, request_id)
         if approved:
-            await self.reply(request, blocks.message(
-                t("reply.approved", self.lang, user=mention(actor.id)), sandbox=self.sandbox,
-                lang=self.lang), "approved")
+            await self.reply(request, self._msg(
+                t("reply.approved", self.lang, user=mention(actor.id))), "approved")
             self.spawn(self.submit_and_report(request_id, actor))
         else:
             count = self.store.db.execute(
                 "SELECT count(*) FROM approvals WHERE request_id = ? AND decision = 'approve'",
                 [request_id]).fetchone()[0]
-            await self.reply(request, blocks.message(
-                t("reply.approval_counted", self.lang, user=mention(actor.id), count=count,
-                  required=request["approvals_required"]), sandbox=self.sandbox,
-                lang=self.lang), "approval_counted")
+            await self.reply(request, self._msg(t(
+                "reply.approval_counted", self.lang, user=mention(actor.id), count=count,
+                required=request["approvals_required"])), "approval_counted")
 
     async def reject_clicked(self, request_id: int, actor: Actor, channel: str | None,
                              trigger_id: str) -> None:
         request = queries.get_request(self.store.db, request_id)
-        refusal = await self._decider_refusal(request, actor, "reject")
-        if refusal is None and request["status"] != "awaiting_approval":
-            refusal = self._already(request_id)
+        refusal = await self._decider_refusal(request, actor, "reject", "awaiting_approval")
         if refusal is not None:
             await self.ephemeral(channel, actor.id, refusal)
             return
@@ -292,7 +297,7 @@ class Workflow:
         request = queries.get_request(self.store.db, request_id)
         text = t("reply.rejected", self.lang, mention=mention(request["requester_id"]),
                  user=mention(actor.id), reason=escape(reason))
-        await self.reply(request, blocks.message(text, sandbox=self.sandbox, lang=self.lang),
+        await self.reply(request, self._msg(text),
                          "rejected")
         await self.direct(request["requester_id"], t(
             "dm.rejected", self.lang, id=request_id, user=mention(actor.id),
@@ -300,15 +305,12 @@ class Workflow:
 
     async def resubmit_clicked(self, request_id: int, actor: Actor, channel: str | None) -> None:
         request = queries.get_request(self.store.db, request_id)
-        refusal = await self._decider_refusal(request, actor, "resubmit")
-        if refusal is None and request["status"] != "failed":
-            refusal = self._already(request_id)
+        refusal = await self._decider_refusal(request, actor, "resubmit", "failed")
         if refusal is not None:
             await self.ephemeral(channel, actor.id, refusal)
             return
-        await self.reply(request, blocks.message(
-            t("reply.resubmitted", self.lang, user=mention(actor.id)), sandbox=self.sandbox,
-            lang=self.lang), "resubmitted")
+        await self.reply(request, self._msg(
+            t("reply.resubmitted", self.lang, user=mention(actor.id))), "resubmitted")
         self.spawn(self.submit_and_report(request_id, actor))
 
     # -- the provider, in the background -------------------------------------------------
@@ -374,9 +376,8 @@ class Workflow:
             return
         self._alerted[code] = time.monotonic()
         await self._slack("chat.postMessage", self.client.chat_postMessage, request_id,
-                          channel=channel, **blocks.message(
-                              t("admin.alert", self.lang, code=code, id=request_id, text=text),
-                              sandbox=self.sandbox, lang=self.lang))
+                          channel=channel, **self._msg(
+                              t("admin.alert", self.lang, code=code, id=request_id, text=text)))
         self.store.record(SYSTEM, "admin_alerted", request_id=request_id, details={"code": code})
 
     # -- pending invoices ----------------------------------------------------------------
@@ -397,8 +398,7 @@ class Workflow:
                      id=request_id)
             if request["status"] == "completed":
                 head += "\n" + t("reply.completed", self.lang, id=request_id)
-            await self.reply(request, blocks.message("\n".join([head, *lines]),
-                                                     sandbox=self.sandbox, lang=self.lang),
+            await self.reply(request, self._msg("\n".join([head, *lines])),
                              "resolved")
             await self.update_card(request_id)
         return len(changed)
@@ -412,9 +412,9 @@ class Workflow:
         for request_id in expired:
             await self.update_card(request_id)
             request = queries.get_request(self.store.db, request_id)
-            await self.reply(request, blocks.message(
-                t("reply.expired", self.lang, mention=mention(request["requester_id"]),
-                  hours=f"{ttl:g}"), sandbox=self.sandbox, lang=self.lang), "expired")
+            await self.reply(request, self._msg(t(
+                "reply.expired", self.lang, mention=mention(request["requester_id"]),
+                hours=f"{ttl:g}")), "expired")
             await self.direct(request["requester_id"], t(
                 "dm.expired", self.lang, id=request_id, hours=f"{ttl:g}",
                 link=await self.permalink(request)), request_id)

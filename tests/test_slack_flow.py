@@ -284,7 +284,7 @@ async def test_the_click_is_answered_before_a_slow_provider(stage: Stage) -> Non
     assert answer.status_code == 200
     await asyncio.sleep(0.3)  # the submission has started: the provider holds the call
     assert stage.pac.calls["cancelar"] == 1
-    assert stage.pac.answered["all"] == 0  # and has not answered it yet
+    assert stage.pac.answers_sent == 0  # and has not answered it yet
     assert request_row(stage)["status"] == "submitting"
 
 

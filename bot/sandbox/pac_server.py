@@ -11,11 +11,10 @@ from __future__ import annotations
 import base64
 import logging
 import re
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +22,7 @@ from lxml import etree
 
 from bot.config import SHIPPED_WSDL
 from bot.sandbox import pac_rules as rules
+from bot.sandbox.serving import BackgroundServer
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _acuse(uuids: list[tuple[str, str]]) -> str:
     return base64.b64encode(xml).decode()
 
 
-class SandboxPac:
+class SandboxPac(BackgroundServer):
     """The simulator; `start()` serves it on a free port of 127.0.0.1 in a daemon thread."""
 
     def __init__(self, *, usuario: str = "sandbox", password: str = "sandbox",
@@ -94,17 +94,10 @@ class SandboxPac:
         self.slow_s = slow_s
         self.state = rules.SandboxState(resolve_after_s=resolve_after_s,
                                         transient_failures=transient_failures)
-        self.calls: Counter[str] = Counter()  # operation name -> calls answered
-        self.answered: Counter[str] = Counter()  # answers sent back (after any slow wait)
+        self.calls: Counter[str] = Counter()  # operation name -> calls received
+        self.answers_sent = 0                  # answers written back (after any slow wait)
         self.last_request: bytes = b""        # for tests that check what went on the wire
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(self._handler(), host, port)
 
     @property
     def endpoint(self) -> str:
@@ -113,26 +106,6 @@ class SandboxPac:
     @property
     def wsdl_url(self) -> str:
         return self.endpoint + "?wsdl"
-
-    def start(self) -> SandboxPac:
-        # A short poll interval keeps stop() quick (tests start and stop many sandboxes).
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True, name="sandbox-pac")
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> SandboxPac:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- answering ------------------------------------------------------------------------
 
@@ -305,7 +278,7 @@ class SandboxPac:
                     self._send(404, "text/plain", b"not found")
                     return
                 self._send(*sandbox.answer(body))
-                sandbox.answered["all"] += 1
+                sandbox.answers_sent += 1
 
             def _send(self, status: int, content_type: str, body: bytes) -> None:
                 self.send_response(status)

@@ -14,9 +14,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from bot.sandbox.serving import BackgroundServer
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class Injected:
     times: int
 
 
-class SlackStandIn:
+class SlackStandIn(BackgroundServer):
     def __init__(self, *, token: str, channels: dict[str, str], users: dict[str, str],
                  groups: dict[str, list[str]] | None = None, host: str = "127.0.0.1",
                  port: int = 0) -> None:
@@ -82,30 +84,13 @@ class SlackStandIn:
         self._ids = itertools.count(1)
         self._clock = time.time()
         self._lock = threading.RLock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
+        super().__init__(self._handler(), host, port)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     @property
     def api_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api/"
-
-    def start(self) -> SlackStandIn:
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
-                         name="slack-stand-in").start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> SlackStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.base_url + "/api/"
 
     # -- what tests and the driver use ----------------------------------------------------
 
@@ -276,9 +261,8 @@ class SlackStandIn:
 
     def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._ids):08d}"
-        host, port = self._server.server_address[:2]
         self.uploads[file_id] = {"filename": params.get("filename"), "content": b""}
-        return {"upload_url": f"http://{host}:{port}/upload/{file_id}", "file_id": file_id}
+        return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
 
     def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         files = params.get("files")
