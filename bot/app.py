@@ -2,7 +2,7 @@
 
 `Runtime.start_http()` serves `/slack/events` (commands, interactivity and events on one
 path) with aiohttp; `serve()` runs it, or Socket Mode when SLACK_APP_TOKEN is set, together
-with the housekeeping loop (expiring requests that waited too long for approval).
+with the watcher (pending cancellations, expired approvals, operator alerts).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.config import Settings
 from bot.provider import Provider, start_provider
+from bot.watcher import Watcher
 from bot.workflow import Workflow
 from storage.store import AuditStore
 
@@ -50,9 +51,10 @@ class Runtime:
     provider: Provider
     app: AsyncApp
     workflow: Workflow
+    watcher: Watcher
     runner: web.AppRunner | None = None
     port: int | None = None
-    housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
+    watching: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def start_http(self, host: str = "0.0.0.0", port: int | None = None) -> int:
         """Serve /slack/events; returns the port (pass 0 for a free one)."""
@@ -63,25 +65,16 @@ class Runtime:
         self.port = int(self.runner.addresses[0][1])
         return self.port
 
-    def start_housekeeping(self, every_s: float | None = None) -> None:
-        self.housekeeping = asyncio.create_task(self._housekeeping(
-            every_s or self.settings.watch_interval_s))
-
-    async def _housekeeping(self, every_s: float) -> None:
-        while True:
-            try:
-                await self.workflow.expire()
-            except Exception:
-                log.exception("housekeeping failed; trying again next round")
-            await asyncio.sleep(every_s)
+    def start_watching(self) -> None:
+        self.watching = asyncio.create_task(self.watcher.run(), name="watcher")
 
     async def stop(self, *, drain: bool = True) -> None:
         """Stop serving; background work in flight is finished (or, with drain=False,
         cancelled: what it wrote is in the audit log, and `resume` picks it up at start)."""
-        if self.housekeeping is not None:
-            self.housekeeping.cancel()
+        if self.watching is not None:
+            self.watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.housekeeping
+                await self.watching
         if not drain:
             for task in list(self.workflow.tasks):
                 task.cancel()
@@ -105,7 +98,7 @@ async def build(settings: Settings, **sandbox_options: Any) -> Runtime:
     )
     workflow = Workflow(settings, store, provider.client, client)
     handlers.register(app, workflow)
-    return Runtime(settings, store, provider, app, workflow)
+    return Runtime(settings, store, provider, app, workflow, Watcher(workflow))
 
 
 async def serve(settings: Settings) -> None:
@@ -119,7 +112,7 @@ async def serve(settings: Settings) -> None:
     socket_handler = None
     try:
         await runtime.workflow.resume()
-        runtime.start_housekeeping()
+        runtime.start_watching()
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 

@@ -79,9 +79,9 @@ def sections(lines: Sequence[str], limit: int = SECTION_MAX) -> list[Block]:
 
 def message(text: str, *, sandbox: bool, lang: str, extra: Sequence[Block] = ()
             ) -> dict[str, Any]:
-    """A plain thread reply or DM: the text as a section, then the sandbox banner."""
-    blocks = [*sections([text]), *extra, *banner(sandbox, lang)]
-    return {"text": text, "blocks": _dump(blocks)}
+    """A plain thread reply or DM: the text in sections, then the sandbox banner."""
+    blocks = [*sections(text.split("\n")), *extra, *banner(sandbox, lang)]
+    return {"text": text[:3000], "blocks": _dump(blocks[:50])}
 
 
 def reason_text(code: str | None) -> str:
@@ -153,37 +153,54 @@ def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: fl
     return [ContextBlock(elements=[_md(line)]) for line in lines]
 
 
-def outcomes_reply(request: Row, invoices: Sequence[Row], *, lang: str, sandbox: bool
-                   ) -> dict[str, Any]:
-    """The thread reply after a submission: one line per invoice, provider words included."""
-    head = t("reply.outcomes", lang, mention=mention(request["requester_id"]), id=request["id"])
-    lines = [head] + [invoice_line(invoice, lang) for invoice in invoices]
-    blocks = [*sections(lines), *banner(sandbox, lang)]
-    return {"text": head, "blocks": _dump(blocks[:50])}
-
-
-def invoice_line(invoice: Row, lang: str) -> str:
+def invoice_line(line: dict[str, Any], lang: str) -> str:
     """`ref` — *status*: what it means (the SAT's nuance when it gives one) _provider words_."""
-    nuance = nuance_of(invoice["detalle"], Outcome(invoice["status"])) \
-        if invoice["status"] in _OUTCOMES else None
-    detail = t(f"nuance.{nuance}", lang) if nuance else \
-        code_text(invoice["code"], lang, invoice["detalle"])
-    if invoice["detalle"] and invoice["detalle"] not in detail:
-        detail = f"{detail} _{escape(invoice['detalle'])}_"
-    return t("reply.outcome_line", lang, ref=escape(invoice["ref_key"]),
-             outcome=t(f"outcome.{invoice['status']}", lang), detail=detail)
+    status, detalle = line["status"], line.get("detalle")
+    nuance = nuance_of(detalle, Outcome(status)) if status in _OUTCOMES else None
+    detail = t(f"nuance.{nuance}", lang) if nuance else code_text(line.get("code"), lang, detalle)
+    if detalle and detalle not in detail:
+        detail = f"{detail} _{escape(detalle)}_"
+    return t("reply.outcome_line", lang, ref=escape(line["ref"]),
+             outcome=t(f"outcome.{status}", lang), detail=detail)
 
 
-def failure_reply(request: Row, *, code: str | None, status_class: str | None,
-                  message_text: str | None, lang: str, sandbox: bool) -> dict[str, Any]:
-    why = code_text(code, lang, message_text)
-    what = t(f"reply.failed.{status_class or 'final_failure'}", lang)
-    text = t("reply.failed", lang, mention=mention(request["requester_id"]), id=request["id"],
-             why=why) + "\n" + what
-    retry = ActionsBlock(block_id="resubmit", elements=[
-        ButtonElement(text=t("reply.resubmit", lang), action_id=RESUBMIT_ACTION,
-                      value=str(request["id"]))])
-    return message(text, sandbox=sandbox, lang=lang, extra=[retry])
+def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *, lang: str,
+                 sandbox: bool) -> dict[str, Any]:
+    """One reply for the outbox entries (kind, payload) owed to a request's thread."""
+    requester, request_id = mention(request["requester_id"]), request["id"]
+    lines: list[str] = []
+    extra: list[Block] = []
+    for kind, data in entries:
+        if kind == "approved":
+            lines.append(t("reply.approved", lang, user=mention(data["user"])))
+        elif kind == "approval_counted":
+            lines.append(t("reply.approval_counted", lang, user=mention(data["user"]),
+                           count=data["count"], required=data["required"]))
+        elif kind == "resubmitted":
+            lines.append(t("reply.resubmitted", lang, user=mention(data["user"])))
+        elif kind == "outcomes":
+            lines.append(t("reply.outcomes", lang, mention=requester, id=request_id))
+            lines += [invoice_line(line, lang) for line in data["invoices"]]
+        elif kind == "resolved":
+            head = t("reply.resolved", lang, mention=requester, id=request_id)
+            if head not in lines:
+                lines.append(head)
+            lines.append(invoice_line(data, lang))
+        elif kind == "completed":
+            lines.append(t("reply.completed", lang, id=request_id))
+        elif kind == "failed":
+            lines.append(t("reply.failed", lang, mention=requester, id=request_id,
+                           why=code_text(data.get("code"), lang, data.get("message"))))
+            lines.append(t(f"reply.failed.{data.get('class') or 'final_failure'}", lang))
+            extra = [ActionsBlock(block_id="resubmit", elements=[
+                ButtonElement(text=t("reply.resubmit", lang), action_id=RESUBMIT_ACTION,
+                              value=str(request_id))])]
+        elif kind == "rejected":
+            lines.append(t("reply.rejected", lang, mention=requester,
+                           user=mention(data["user"]), reason=escape(data["reason"])))
+        elif kind == "expired":
+            lines.append(t("reply.expired", lang, mention=requester, hours=f"{data['hours']:g}"))
+    return message("\n".join(lines), sandbox=sandbox, lang=lang, extra=extra)
 
 
 def help_blocks(lang: str, sandbox: bool) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.faults import crash_point
 from bot.pac.client import PacClient
+from bot.pac.errors import PacError
 from bot.pac.models import CancelItem, InvoiceOutcome, InvoiceRef, SendRequest
 from bot.pac.status import Outcome
 from storage import queries
@@ -46,11 +48,13 @@ def create_cancel_request(store: AuditStore, requester: Actor, refs: Sequence[In
                           approvals_channel: str | None = None, client_key: str | None = None,
                           notify: Sequence[str] = ()) -> int:
     with store.transaction() as tx:
-        return tx.create_request(
+        request_id = tx.create_request(
             kind="cancel", requester=requester, invoices=[to_new_invoice(r) for r in refs],
             reason=reason, replacement_uuid=replacement, justification=justification,
             source_channel=source_channel, approvals_required=approvals_required,
             approvals_channel=approvals_channel, client_key=client_key, notify=notify)
+    crash_point("after_request_written")
+    return request_id
 
 
 def create_send_request(store: AuditStore, requester: Actor, request: SendRequest, *,
@@ -76,10 +80,15 @@ def approve(store: AuditStore, request_id: int, approver: Actor, required: int) 
                              row["status"] if row else "missing")
         approvals = tx.decide(request_id, approver, "approve") if required else 0
         if approvals < required:
+            tx.enqueue(request_id, "approval_counted",
+                       {"user": approver.id, "count": approvals, "required": required})
             return False
         tx.transition("request", request_id, "approved", approver if required else SYSTEM,
                       expect="awaiting_approval", details={"approvals": approvals})
-        return True
+        if required:
+            tx.enqueue(request_id, "approved", {"user": approver.id})
+    crash_point("after_approval")
+    return True
 
 
 @dataclass
@@ -89,15 +98,37 @@ class Submission:
     outcomes: list[tuple[Row, InvoiceOutcome]]
 
 
+@dataclass
+class Recheck:
+    asked: int                                   # due invoices asked about
+    answered: int                                # those the provider answered
+    changed: list[tuple[Row, InvoiceOutcome]]    # those whose status changed
+    error: PacError | None                       # the first whole-call failure, if any
+
+    @property
+    def outage(self) -> bool:
+        """The provider answered none of them."""
+        return self.asked > 0 and self.answered == 0
+
+
+def _line(invoice: Row, outcome: InvoiceOutcome) -> dict[str, Any]:
+    """The facts a thread reply shows for one invoice, frozen at the moment of the change."""
+    return {"ref": invoice["ref_key"], "status": outcome.outcome.value, "code": outcome.code,
+            "detalle": outcome.detalle}
+
+
 async def submit(store: AuditStore, pac: PacClient, request_id: int, actor: Actor = SYSTEM, *,
                  backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Submission:
     """Approved (or failed, to resubmit) -> submitting -> call the provider -> record it."""
     with store.transaction() as tx:
+        row = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))
         tx.transition("request", request_id, "submitting", actor, expect={"approved", "failed"})
-        for invoice in queries.request_invoices(store.db, request_id):
-            if invoice["status"] == "failed":
-                tx.transition("invoice", invoice["id"], "requested", actor,
-                              action="invoice_resubmitted")
+        if row and row["status"] == "failed":
+            tx.enqueue(request_id, "resubmitted", {"user": actor.id})
+            for invoice in queries.request_invoices(store.db, request_id):
+                if invoice["status"] == "failed":
+                    tx.transition("invoice", invoice["id"], "requested", actor,
+                                  action="invoice_resubmitted")
     return await run_submission(store, pac, request_id, backoff_s=backoff_s)
 
 
@@ -117,6 +148,7 @@ async def run_submission(store: AuditStore, pac: PacClient, request_id: int, *,
     else:
         sent = await pac.send(SendRequest(refs=refs, emails=json.loads(request["recipients"])))
         outcomes = _per_invoice(refs, sent.outcomes)
+    crash_point("provider_answered")
     now = store.clock()
     with store.transaction() as tx:
         for invoice, outcome in zip(invoices, outcomes, strict=True):
@@ -124,33 +156,38 @@ async def run_submission(store: AuditStore, pac: PacClient, request_id: int, *,
         whole_call_failed = bool(outcomes) and all(o.error_class for o in outcomes)
         if whole_call_failed:
             first = outcomes[0]
+            failure = {"code": first.code, "message": first.detalle, "class": first.error_class}
             tx.transition("request", request_id, "failed", SYSTEM, action="submission_failed",
-                          details={"code": first.code, "message": first.detalle,
-                                   "class": first.error_class})
+                          details=failure)
+            tx.enqueue(request_id, "failed", failure)
         else:
             tx.transition("request", request_id, "submitted", SYSTEM)
+            tx.enqueue(request_id, "outcomes", {"invoices": [
+                _line(i, o) for i, o in zip(invoices, outcomes, strict=True)]})
             _complete_if_final(tx, request_id)
         status = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))["status"]
     return Submission(request_id, status, list(zip(invoices, outcomes, strict=True)))
 
 
-async def recheck_pending(store: AuditStore, pac: PacClient, *, limit: int = 500,
-                          backoff_s: Sequence[float] = DEFAULT_BACKOFF_S
-                          ) -> list[tuple[Row, InvoiceOutcome]]:
-    """Ask again for the pending invoices that are due; returns those whose status changed.
+async def recheck_pending(store: AuditStore, pac: PacClient, *, limit: int | None = None,
+                          backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Recheck:
+    """Ask again for the pending invoices that are due, in calls of the client's batch size.
 
-    A whole-call failure changes nothing (the invoices stay due and are asked next time).
+    Each change is one transition with its thread reply queued in the same transaction.
+    A whole-call failure changes nothing: those invoices stay due and are asked next time.
     """
     now = store.clock()
-    due = queries.due_pending(store.db, now, limit)
+    due = queries.due_pending(store.db, now, limit or -1)
     if not due:
-        return []
-    reasons = {r["id"]: r for r in store.db.query(
+        return Recheck(0, 0, [], None)
+    request_ids = sorted({i["request_id"] for i in due})
+    requests = {r["id"]: r for r in store.db.query(
         f"SELECT id, reason, replacement_uuid FROM requests WHERE id IN "
-        f"({','.join('?' * len(due))})", [i["request_id"] for i in due])}
-    items = [CancelItem(ref=ref_of(i), reason=reasons[i["request_id"]]["reason"],
-                        replacement=reasons[i["request_id"]]["replacement_uuid"]) for i in due]
+        f"({','.join('?' * len(request_ids))})", request_ids)}
+    items = [CancelItem(ref=ref_of(i), reason=requests[i["request_id"]]["reason"],
+                        replacement=requests[i["request_id"]]["replacement_uuid"]) for i in due]
     result = await pac.cancel(items)
+    crash_point("provider_answered")
     changed = []
     with store.transaction() as tx:
         for invoice, outcome in zip(due, result.outcomes, strict=True):
@@ -161,10 +198,12 @@ async def recheck_pending(store: AuditStore, pac: PacClient, *, limit: int = 500
                 # means it went through.
                 outcome = outcome.model_copy(update={"outcome": Outcome.CANCELED})
             if _record_outcome(tx, invoice, outcome, now, backoff_s):
+                tx.enqueue(invoice["request_id"], "resolved", _line(invoice, outcome))
                 changed.append((invoice, outcome))
-        for request_id in {invoice["request_id"] for invoice, _ in changed}:
+        for request_id in sorted({invoice["request_id"] for invoice, _ in changed}):
             _complete_if_final(tx, request_id)
-    return changed
+    answered = sum(1 for outcome in result.outcomes if not outcome.error_class)
+    return Recheck(len(due), answered, changed, result.error)
 
 
 def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime,
@@ -198,6 +237,7 @@ def _complete_if_final(tx: Tx, request_id: int) -> None:
     if request and request["status"] == "submitted" and all(
             status in FINAL_INVOICE for (status,) in rows):
         tx.transition("request", request_id, "completed", SYSTEM)
+        tx.enqueue(request_id, "completed")
 
 
 def _per_invoice(refs: Sequence[InvoiceRef], outcomes: Sequence[Any]) -> list[InvoiceOutcome]:
@@ -226,6 +266,7 @@ def reject(store: AuditStore, request_id: int, approver: Actor, reason: str) -> 
         tx.decide(request_id, approver, "reject", reason)
         tx.transition("request", request_id, "rejected", approver, expect="awaiting_approval",
                       details={"reason": reason})
+        tx.enqueue(request_id, "rejected", {"user": approver.id, "reason": reason})
 
 
 def expire_overdue(store: AuditStore, ttl_h: float) -> list[int]:
@@ -234,8 +275,10 @@ def expire_overdue(store: AuditStore, ttl_h: float) -> list[int]:
     expired = []
     for request in queries.awaiting_approval(store.db, older_than=cutoff):
         try:
-            store.transition("request", request["id"], "expired", SYSTEM,
-                             expect="awaiting_approval", details={"ttl_h": ttl_h})
+            with store.transaction() as tx:
+                tx.transition("request", request["id"], "expired", SYSTEM,
+                              expect="awaiting_approval", details={"ttl_h": ttl_h})
+                tx.enqueue(request["id"], "expired", {"hours": ttl_h})
         except StaleState:
             continue  # approved or rejected in the meantime
         expired.append(request["id"])

@@ -124,7 +124,7 @@ async def run_demo(settings: Settings, say: Callable[[str], None] = print,
                 [STAYS_PENDING]).fetchone()[0]:
             await asyncio.sleep(0.5)
             waited += 0.5
-            await stage.runtime.workflow.watch_once()
+            await stage.runtime.watcher.cycle()
         shown.show()
         say("  " + t("demo.still_pending", lang, ref=STAYS_PENDING))
 

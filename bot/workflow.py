@@ -25,12 +25,12 @@ from bot.cancellation import (
     approve,
     create_cancel_request,
     expire_overdue,
-    recheck_pending,
     reject,
     run_submission,
     submit,
 )
 from bot.config import Settings
+from bot.faults import crash_point
 from bot.i18n import code_text, t
 from bot.mrkdwn import escape, mention
 from bot.pac.client import PacClient
@@ -41,6 +41,7 @@ from storage.store import SYSTEM, Actor, AuditStore, DuplicateRequest, Row, Stal
 log = logging.getLogger(__name__)
 
 ADMIN_ALERT_EVERY_S = 3600
+REPLY_EVENT = "cfdi_bot_reply"  # message metadata that names the outbox entries of a reply
 _ALERT_CLASSES = {"credentials", "configuration"}
 
 
@@ -57,6 +58,7 @@ class Workflow:
         self.requesters = Directory(client, settings.requesters)
         self.tasks: set[asyncio.Task[Any]] = set()
         self._alerted: dict[str, float] = {}
+        self._flush_lock = asyncio.Lock()
 
     # -- background work -----------------------------------------------------------------
 
@@ -111,18 +113,82 @@ class Workflow:
                               channel=opened["channel"]["id"],
                               **self._msg(text))
 
-    async def reply(self, request: Row, payload: dict[str, Any], kind: str) -> str | None:
-        """A reply in the request's thread; its ts is recorded in the audit log."""
+    # -- the outbox: thread replies, exactly once ----------------------------------------
+
+    async def flush(self) -> None:
+        """Post the thread replies owed (queued with their transitions), one message per
+        request, and bring the cards up to date. Never two flushes at once."""
+        async with self._flush_lock:
+            owed: dict[int, list[Row]] = {}
+            for entry in queries.unposted(self.store.db):
+                owed.setdefault(entry["request_id"], []).append(entry)
+            for request_id, entries in owed.items():
+                await self._post_owed(request_id, entries)
+                await self.update_card(request_id)
+
+    async def _post_owed(self, request_id: int, entries: list[Row]) -> None:
+        request = queries.get_request(self.store.db, request_id)
         if not request["thread_ts"]:
-            return None
-        posted = await self._slack("chat.postMessage", self.client.chat_postMessage,
-                                   request["id"], channel=request["approvals_channel"],
-                                   thread_ts=request["thread_ts"], **payload)
+            request = await self.post_card(request_id)  # the card failed before: try again
+            if not request["thread_ts"]:
+                return
+        if any(e["attempted_at"] for e in entries):
+            # A previous process may have posted these and died before recording it.
+            found = await self._already_posted(request, [e["id"] for e in entries])
+            for ts, ids in found.items():
+                self._mark_posted(request, [e for e in entries if e["id"] in ids], ts)
+            entries = [e for e in entries if not any(e["id"] in ids for ids in found.values())]
+            if not entries:
+                return
+        ids = [e["id"] for e in entries]
+        with self.store.transaction() as tx:
+            tx.conn.execute(f"UPDATE outbox SET attempted_at = ? WHERE id IN "
+                            f"({','.join('?' * len(ids))})", [self.store.now(), *ids])
+        kinds = [(e["kind"], json.loads(e["payload"])) for e in entries]
+        payload = blocks.thread_reply(request, kinds, lang=self.lang, sandbox=self.sandbox)
+        posted = await self._slack(
+            "chat.postMessage", self.client.chat_postMessage, request_id,
+            channel=request["approvals_channel"], thread_ts=request["thread_ts"],
+            metadata={"event_type": REPLY_EVENT, "event_payload": {"outbox": ids}}, **payload)
         if posted is None:
-            return None
-        self.store.record(SYSTEM, "thread_reply", request_id=request["id"],
-                          details={"kind": kind, "ts": posted["ts"]})
-        return str(posted["ts"])
+            return  # Slack refused or is down: still owed, tried again at the next flush
+        crash_point("after_post")
+        self._mark_posted(request, entries, str(posted["ts"]))
+        for kind, data in kinds:
+            if kind == "outcomes":
+                await self.upload_acuses(request)
+            if kind == "failed" and data.get("class") in _ALERT_CLASSES:
+                await self.alert_admin(data.get("code") or "?", request_id, code_text(
+                    data.get("code"), self.lang, data.get("message")))
+
+    def _mark_posted(self, request: Row, entries: list[Row], ts: str) -> None:
+        ids = [e["id"] for e in entries]
+        with self.store.transaction() as tx:
+            tx.conn.execute(f"UPDATE outbox SET posted_ts = ?, posted_at = ? WHERE id IN "
+                            f"({','.join('?' * len(ids))})", [ts, self.store.now(), *ids])
+            tx.record(SYSTEM, "thread_reply", request_id=request["id"], details={
+                "ts": ts, "kinds": [e["kind"] for e in entries], "outbox": ids})
+
+    async def _already_posted(self, request: Row, ids: list[int]) -> dict[str, set[int]]:
+        """Our replies in the thread that carry any of these outbox ids: {ts: ids}."""
+        found: dict[str, set[int]] = {}
+        cursor = None
+        while True:
+            page = await self._slack(
+                "conversations.replies", self.client.conversations_replies, request["id"],
+                channel=request["approvals_channel"], ts=request["thread_ts"],
+                include_all_metadata=True, limit=200, cursor=cursor)
+            if page is None:
+                return found
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") == REPLY_EVENT:
+                    mine = set(metadata.get("event_payload", {}).get("outbox", [])) & set(ids)
+                    if mine:
+                        found[message["ts"]] = mine
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return found
 
     async def permalink(self, request: Row) -> str:
         answer = await self._slack("chat.getPermalink", self.client.chat_getPermalink,
@@ -199,7 +265,7 @@ class Workflow:
         if required == 0:
             approve(self.store, request_id, SYSTEM, required=0)
             await self.update_card(request_id)
-            self.spawn(self.submit_and_report(request_id, SYSTEM))
+            self.spawn(self.submit_in_background(request_id, SYSTEM))
             note = t("ephemeral.submitted_at_once", self.lang, id=request_id, link=link)
         else:
             note = t("ephemeral.created", self.lang, id=request_id, link=link)
@@ -253,19 +319,9 @@ class Workflow:
         if refusal is not None:
             await self.ephemeral(channel, actor.id, refusal)
             return
-        await self.update_card(request_id)
-        request = queries.get_request(self.store.db, request_id)
+        await self.flush()  # the card and the thread: approved, or one more approval counted
         if approved:
-            await self.reply(request, self._msg(
-                t("reply.approved", self.lang, user=mention(actor.id))), "approved")
-            self.spawn(self.submit_and_report(request_id, actor))
-        else:
-            count = self.store.db.execute(
-                "SELECT count(*) FROM approvals WHERE request_id = ? AND decision = 'approve'",
-                [request_id]).fetchone()[0]
-            await self.reply(request, self._msg(t(
-                "reply.approval_counted", self.lang, user=mention(actor.id), count=count,
-                required=request["approvals_required"])), "approval_counted")
+            self.spawn(self.submit_in_background(request_id, actor))
 
     async def reject_clicked(self, request_id: int, actor: Actor, channel: str | None,
                              trigger_id: str) -> None:
@@ -293,12 +349,8 @@ class Workflow:
         if refusal is not None:
             await self.direct(actor.id, refusal, request_id)
             return
-        await self.update_card(request_id)
+        await self.flush()
         request = queries.get_request(self.store.db, request_id)
-        text = t("reply.rejected", self.lang, mention=mention(request["requester_id"]),
-                 user=mention(actor.id), reason=escape(reason))
-        await self.reply(request, self._msg(text),
-                         "rejected")
         await self.direct(request["requester_id"], t(
             "dm.rejected", self.lang, id=request_id, user=mention(actor.id),
             reason=escape(reason), link=await self.permalink(request)), request_id)
@@ -309,53 +361,31 @@ class Workflow:
         if refusal is not None:
             await self.ephemeral(channel, actor.id, refusal)
             return
-        await self.reply(request, self._msg(
-            t("reply.resubmitted", self.lang, user=mention(actor.id))), "resubmitted")
-        self.spawn(self.submit_and_report(request_id, actor))
+        self.spawn(self.submit_in_background(request_id, actor))
 
     # -- the provider, in the background -------------------------------------------------
 
-    async def submit_and_report(self, request_id: int, actor: Actor) -> None:
+    async def submit_in_background(self, request_id: int, actor: Actor) -> None:
         try:
             await submit(self.store, self.pac, request_id, actor,
                          backoff_s=self.settings.watch_backoff_s)
         except StaleState:
             return  # a double click or a racing resubmission: the first one runs
-        await self.report(request_id)
+        await self.flush()
 
     async def resume(self) -> None:
-        """At start: finish submissions a crash left in `submitting` (cancelling twice is
-        safe: the second answer is "already cancelled")."""
+        """At start: post replies a crash left owed, and finish submissions it left in
+        `submitting` (cancelling twice is safe: the second answer is "already cancelled")."""
+        await self.flush()
         for request in self.store.db.query("SELECT id FROM requests WHERE status = "
                                            "'submitting'"):
             self.store.record(SYSTEM, "submission_resumed", request_id=request["id"])
             await run_submission(self.store, self.pac, request["id"],
                                  backoff_s=self.settings.watch_backoff_s)
-            await self.report(request["id"])
+        await self.flush()
 
-    async def report(self, request_id: int) -> None:
-        """Tell the thread what the provider said, attach the acknowledgment, update the card."""
-        request = queries.get_request(self.store.db, request_id)
-        invoices = queries.request_invoices(self.store.db, request_id)
-        if request["status"] == "failed":
-            failure = next((json.loads(e["details"]) for e in reversed(
-                queries.events(self.store.db, request_id))
-                if e["action"] == "submission_failed"), {})
-            await self.reply(request, blocks.failure_reply(
-                request, code=failure.get("code"), status_class=failure.get("class"),
-                message_text=failure.get("message"), lang=self.lang, sandbox=self.sandbox),
-                "failed")
-            if failure.get("class") in _ALERT_CLASSES:
-                await self.alert_admin(failure.get("code") or "?", request_id,
-                                       code_text(failure.get("code"), self.lang,
-                                                 failure.get("message")))
-        else:
-            await self.reply(request, blocks.outcomes_reply(
-                request, invoices, lang=self.lang, sandbox=self.sandbox), "outcomes")
-            await self.upload_acuses(request, invoices)
-        await self.update_card(request_id)
-
-    async def upload_acuses(self, request: Row, invoices: list[Row]) -> None:
+    async def upload_acuses(self, request: Row) -> None:
+        invoices = queries.request_invoices(self.store.db, request["id"])
         acuses = list(dict.fromkeys(i["acuse"] for i in invoices if i["acuse"]))
         for number, acuse in enumerate(acuses, start=1):
             suffix = f"-{number}" if len(acuses) > 1 else ""
@@ -367,6 +397,14 @@ class Workflow:
             if uploaded is not None:
                 self.store.record(SYSTEM, "acuse_uploaded", request_id=request["id"],
                                   details={"file": (uploaded.get("file") or {}).get("id")})
+
+    async def tell_admins(self, text: str, action: str | None = None) -> None:
+        """A message to ADMIN_CHANNEL (when set); `action` also records it in the audit log."""
+        if action:
+            self.store.record(SYSTEM, action, details={"text": text})
+        if self.settings.admin_channel:
+            await self._slack("chat.postMessage", self.client.chat_postMessage,
+                              channel=self.settings.admin_channel, **self._msg(text))
 
     async def alert_admin(self, code: str, request_id: int, text: str) -> None:
         """Credential and contract problems reach the operators, at most hourly per code."""
@@ -380,41 +418,16 @@ class Workflow:
                               t("admin.alert", self.lang, code=code, id=request_id, text=text)))
         self.store.record(SYSTEM, "admin_alerted", request_id=request_id, details={"code": code})
 
-    # -- pending invoices ----------------------------------------------------------------
-
-    async def watch_once(self) -> int:
-        """Ask again for the due pending invoices; each change is one thread reply that
-        mentions the requester, and the card follows. Returns how many changed."""
-        changed = await recheck_pending(self.store, self.pac,
-                                        backoff_s=self.settings.watch_backoff_s)
-        by_request: dict[int, list[Row]] = {}
-        for invoice, _ in changed:
-            by_request.setdefault(invoice["request_id"], []).append(invoice)
-        for request_id, invoices in by_request.items():
-            request = queries.get_request(self.store.db, request_id)
-            current = {i["id"]: i for i in queries.request_invoices(self.store.db, request_id)}
-            lines = [blocks.invoice_line(current[i["id"]], self.lang) for i in invoices]
-            head = t("reply.resolved", self.lang, mention=mention(request["requester_id"]),
-                     id=request_id)
-            if request["status"] == "completed":
-                head += "\n" + t("reply.completed", self.lang, id=request_id)
-            await self.reply(request, self._msg("\n".join([head, *lines])),
-                             "resolved")
-            await self.update_card(request_id)
-        return len(changed)
-
     # -- housekeeping --------------------------------------------------------------------
 
     async def expire(self) -> list[int]:
         """Requests that waited for approval too long: card, thread, requester, audit."""
         ttl = self.settings.approval_ttl_h
         expired = expire_overdue(self.store, ttl)
+        if expired:
+            await self.flush()
         for request_id in expired:
-            await self.update_card(request_id)
             request = queries.get_request(self.store.db, request_id)
-            await self.reply(request, self._msg(t(
-                "reply.expired", self.lang, mention=mention(request["requester_id"]),
-                hours=f"{ttl:g}")), "expired")
             await self.direct(request["requester_id"], t(
                 "dm.expired", self.lang, id=request_id, hours=f"{ttl:g}",
                 link=await self.permalink(request)), request_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -79,8 +79,15 @@ def counts(db: sqlite_utils.Database) -> dict[str, dict[str, int]]:
     return result
 
 
-def due_horizon(now: datetime, seconds: float) -> str:
-    return iso(now + timedelta(seconds=seconds))
+def unposted(db: sqlite_utils.Database) -> list[Row]:
+    """outbox_unposted: replies owed, oldest first."""
+    return list(db.query("SELECT * FROM outbox WHERE posted_ts IS NULL ORDER BY id"))
+
+
+def pending_since_before(db: sqlite_utils.Database, cutoff: datetime) -> list[Row]:
+    """Pending invoices older than `cutoff` not yet reported to the operators."""
+    return list(db.query("SELECT * FROM invoices WHERE status = 'pending' AND alerted_at IS "
+                         "NULL AND pending_since <= ? ORDER BY pending_since", [iso(cutoff)]))
 
 
 def get_request(db: sqlite_utils.Database, request_id: int) -> Row | None:

@@ -101,6 +101,24 @@ ALTER TABLE requests ADD COLUMN notify TEXT;
 CREATE UNIQUE INDEX IF NOT EXISTS requests_by_client_key ON requests (client_key);
 """
 
+# The outbox: a thread reply is written in the same transaction as the transition that calls
+# for it, then posted and marked with its Slack ts, so a crash can neither lose nor double it.
+# And when an invoice pending too long was last reported to the operators.
+V4_OUTBOX = """
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY,
+    request_id   INTEGER NOT NULL REFERENCES requests(id),
+    kind         TEXT NOT NULL,
+    payload      TEXT NOT NULL,      -- JSON: the facts of the moment, to render the reply
+    created_at   TEXT NOT NULL,
+    attempted_at TEXT,               -- set just before posting: a crash after it means "maybe"
+    posted_ts    TEXT,               -- the reply's Slack ts once posted
+    posted_at    TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_unposted ON outbox (id) WHERE posted_ts IS NULL;
+ALTER TABLE invoices ADD COLUMN alerted_at TEXT;
+"""
+
 
 def _script(sql: str) -> Callable[[sqlite_utils.Database], None]:
     def apply(db: sqlite_utils.Database) -> None:
@@ -124,6 +142,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V1_TABLES),
     _script(V2_INDEXES),
     _script(V3_SLACK),
+    _script(V4_OUTBOX),
 ]
 LATEST = len(MIGRATIONS)
 

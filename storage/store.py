@@ -91,7 +91,7 @@ _TABLE: dict[Entity, str] = {"request": "requests", "invoice": "invoices"}
 _SETTABLE: dict[Entity, frozenset[str]] = {
     "request": frozenset({"thread_ts", "approvals_channel"}),
     "invoice": frozenset({"code", "detalle", "estatus_uuid", "acuse", "attempts",
-                          "next_check_at", "pending_since", "uuid"}),
+                          "next_check_at", "pending_since", "uuid", "alerted_at"}),
 }
 
 
@@ -257,6 +257,14 @@ class Tx:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.conn.execute(f"UPDATE {_TABLE[entity]} SET {assignments} WHERE id = ?",
                           (*fields.values(), entity_id))
+
+    def enqueue(self, request_id: int, kind: str, payload: dict[str, Any] | None = None) -> int:
+        """A thread reply owed for what this transaction changes (posted by the outbox)."""
+        cursor = self.conn.execute(
+            "INSERT INTO outbox (request_id, kind, payload, created_at) VALUES (?,?,?,?)",
+            (request_id, kind, self.store.scrub(canonical_json(payload or {})),
+             self.store.now()))
+        return int(cursor.lastrowid or 0)
 
     def decide(self, request_id: int, actor: Actor, decision: str,
                reason: str | None = None) -> int:

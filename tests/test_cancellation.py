@@ -62,9 +62,9 @@ async def test_pending_invoices_are_watched_until_they_resolve(store: AuditStore
     submission = await submit(store, pac, request_id, BETO, backoff_s=(0.05,))
     assert submission.status == "submitted"
     assert statuses(store, request_id) == ["pending", "pending", "canceled"]
-    assert await recheck_pending(store, pac, backoff_s=(0.05,)) == []  # too early
+    assert (await recheck_pending(store, pac, backoff_s=(0.05,))).changed == []  # too early
     await asyncio.sleep(0.6)
-    changed = await recheck_pending(store, pac, backoff_s=(0.05,))
+    changed = (await recheck_pending(store, pac, backoff_s=(0.05,))).changed
     assert sorted(o.outcome for _, o in changed) == ["canceled", "denied"]
     assert statuses(store, request_id) == ["canceled", "denied", "canceled"]
     assert queries.get_request(store.db, request_id)["status"] == "completed"
@@ -101,5 +101,6 @@ async def test_a_watch_cycle_during_an_outage_changes_nothing(
     await submit(store, pac, request_id, BETO, backoff_s=(0.0,))
     before = (statuses(store, request_id), len(queries.events(store.db)))
     sandbox.stop()
-    assert await recheck_pending(store, pac, backoff_s=(0.0,)) == []
+    outage = await recheck_pending(store, pac, backoff_s=(0.0,))
+    assert outage.outage and outage.changed == [] and outage.error is not None
     assert (statuses(store, request_id), len(queries.events(store.db))) == before

@@ -374,10 +374,10 @@ async def test_a_resolved_pending_invoice_is_told_in_its_thread(stage: Stage) ->
     await click(stage, "U0BETO", card)
     assert request_row(stage)["status"] == "submitted"
     await asyncio.sleep(0.6)  # the sandbox resolves after 0.5 s
-    assert await stage.runtime.workflow.watch_once() == 1
+    assert len((await stage.runtime.watcher.cycle()).changed) == 1
     resolved = texts(stage.slack.thread(APPROVALS, card.ts)[-1])
     assert "<@U0ANA>" in resolved and "*Cancelada*: el receptor aceptó" in resolved
     assert "La solicitud #1 terminó" in resolved
     assert request_row(stage)["status"] == "completed"
     assert "Canceladas 2 · Pendientes 0" in texts(stage.slack.message(APPROVALS, card.ts))
-    assert await stage.runtime.workflow.watch_once() == 0  # nothing twice
+    assert (await stage.runtime.watcher.cycle()).changed == []  # nothing twice

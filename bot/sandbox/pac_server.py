@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -96,6 +97,10 @@ class SandboxPac(BackgroundServer):
                                         transient_failures=transient_failures)
         self.calls: Counter[str] = Counter()  # operation name -> calls received
         self.answers_sent = 0                  # answers written back (after any slow wait)
+        self.down = False                      # answer every call 503, as during an outage
+        self.delay_s = 0.0                     # hold every answer this long (kill tests)
+        self.in_flight = self.most_in_flight = 0
+        self._flight = threading.Lock()
         self.last_request: bytes = b""        # for tests that check what went on the wire
         super().__init__(self._handler(), host, port)
 
@@ -115,6 +120,20 @@ class SandboxPac(BackgroundServer):
 
     def answer(self, body: bytes) -> tuple[int, str, bytes]:
         """(HTTP status, content type, body) for one POSTed SOAP message."""
+        with self._flight:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            if self.down:
+                return 503, "text/html", b"<html><body>503 Service Unavailable</body></html>"
+            return self._answer(body)
+        finally:
+            with self._flight:
+                self.in_flight -= 1
+
+    def _answer(self, body: bytes) -> tuple[int, str, bytes]:
         self.last_request = body
         try:
             request = self._parse(body)

@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -55,7 +55,7 @@ class Message:
     thread_ts: str | None = None
     user: str = BOT_USER
     edits: int = 0
-    files: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -191,7 +191,10 @@ class SlackStandIn(BackgroundServer):
         if thread_ts and not any(m.channel == channel and m.ts == thread_ts
                                  for m in self.messages):
             raise SlackError("thread_not_found")
-        message = Message(channel, self._ts(), params.get("text") or "", blocks, thread_ts)
+        metadata = params.get("metadata")
+        metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+        message = Message(channel, self._ts(), params.get("text") or "", blocks, thread_ts,
+                          metadata=metadata)
         self.messages.append(message)
         return {"channel": channel, "ts": message.ts,
                 "message": {"text": message.text, "ts": message.ts}}
@@ -220,6 +223,20 @@ class SlackStandIn(BackgroundServer):
         ts = str(params.get("message_ts", ""))
         return {"channel": channel, "permalink":
                 f"https://sandbox.slack.example/archives/{channel}/p{ts.replace('.', '')}"}
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The thread root and its replies, oldest first; metadata only when asked for."""
+        channel = self._channel(params)
+        root = str(params.get("ts", ""))
+        if not any(m.channel == channel and m.ts == root for m in self.messages):
+            raise SlackError("thread_not_found")
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        thread = [m for m in self.messages if m.channel == channel and
+                  (m.ts == root or m.thread_ts == root)]
+        return {"messages": [
+            {"ts": m.ts, "text": m.text, "thread_ts": root, "user": m.user,
+             **({"metadata": m.metadata} if with_metadata and m.metadata else {})}
+            for m in thread], "has_more": False, "response_metadata": {"next_cursor": ""}}
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("users", ""))
@@ -327,7 +344,10 @@ class SlackStandIn(BackgroundServer):
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    log.debug("slack stand-in: the client left before the answer")
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("slack stand-in: " + format, *args)

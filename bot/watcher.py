@@ -1,0 +1,101 @@
+"""The watcher: every pending cancellation followed to its end, and reported in its thread.
+
+One loop, so never two cycles at once (a cycle longer than the interval delays the next).
+Each cycle: ask the provider again about the due pending invoices (in batches, each on its
+own backoff), post the thread replies those changes queued, expire requests that waited
+too long for approval, and tell the operators about invoices pending for too long. While
+the provider is down nothing changes state and the loop backs off; after a few failed
+cycles in a row one alert goes to ADMIN_CHANNEL, and one more when it recovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from bot.cancellation import Recheck, recheck_pending
+from bot.i18n import t
+from bot.workflow import Workflow
+from storage import queries
+from storage.store import SYSTEM
+
+log = logging.getLogger(__name__)
+
+OUTAGE_ALERT_AFTER = 3     # failed cycles in a row before the operators hear of it
+MAX_DELAY_S = 3600.0
+LONG_PENDING_SHOWN = 20
+
+
+class Watcher:
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        self.settings = workflow.settings
+        self.failed_cycles = 0
+        self.outage_told = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def delay_s(self) -> float:
+        """The interval, doubled for each failed cycle in a row (up to an hour)."""
+        base = self.settings.watch_interval_s
+        return min(base * 2 ** min(self.failed_cycles, 12), max(base, MAX_DELAY_S))
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.cycle()
+            except Exception:  # a bug or a locked database: log it, keep watching
+                log.exception("watch cycle failed; trying again later")
+                self.failed_cycles += 1
+            await asyncio.sleep(self.delay_s)
+
+    async def cycle(self) -> Recheck:
+        async with self._lock:
+            workflow = self.workflow
+            result = await recheck_pending(workflow.store, workflow.pac,
+                                           backoff_s=self.settings.watch_backoff_s)
+            await self._track_outage(result)
+            await workflow.flush()
+            await workflow.expire()
+            await self._long_pending()
+            return result
+
+    async def _track_outage(self, result: Recheck) -> None:
+        lang = self.workflow.lang
+        if result.outage:
+            self.failed_cycles += 1
+            error = result.error
+            log.warning("provider unavailable for the watcher (%s), cycle %d in a row",
+                        error.code if error else "?", self.failed_cycles)
+            if self.failed_cycles == OUTAGE_ALERT_AFTER:
+                self.outage_told = True
+                await self.workflow.tell_admins(t(
+                    "admin.outage", lang, cycles=self.failed_cycles,
+                    error=error.message if error else "?"), "watcher_outage_alerted")
+            return
+        if result.asked:
+            self.failed_cycles = 0
+            if self.outage_told:
+                self.outage_told = False
+                await self.workflow.tell_admins(t("admin.recovered", lang),
+                                                "watcher_recovered")
+
+    async def _long_pending(self) -> None:
+        """One alert per invoice still pending well past the receiver's window."""
+        store, hours = self.workflow.store, self.settings.pending_alert_h
+        late = queries.pending_since_before(store.db, store.clock() - timedelta(hours=hours))
+        if not late:
+            return
+        refs = ", ".join(f"`{i['ref_key']}` (#{i['request_id']})"
+                         for i in late[:LONG_PENDING_SHOWN])
+        if len(late) > LONG_PENDING_SHOWN:
+            refs += " " + t("card.more_invoices", self.workflow.lang,
+                            count=len(late) - LONG_PENDING_SHOWN)
+        with store.transaction() as tx:
+            for invoice in late:
+                tx.set_fields("invoice", invoice["id"], {"alerted_at": store.now()})
+            tx.record(SYSTEM, "long_pending_alerted", details={
+                "invoices": [i["ref_key"] for i in late], "hours": hours})
+        await self.workflow.tell_admins(t("admin.long_pending", self.workflow.lang,
+                                          count=len(late), hours=f"{hours:g}", refs=refs))
