@@ -374,14 +374,21 @@ class Workflow:
         await self.flush()
 
     async def resume(self) -> None:
-        """At start: post replies a crash left owed, and finish submissions it left in
-        `submitting` (cancelling twice is safe: the second answer is "already cancelled")."""
+        """At start, finish what a crash interrupted: replies owed, requests approved but
+        not yet submitted, and submissions left in `submitting` (cancelling twice is safe:
+        the second answer is "already cancelled")."""
         await self.flush()
-        for request in self.store.db.query("SELECT id FROM requests WHERE status = "
-                                           "'submitting'"):
-            self.store.record(SYSTEM, "submission_resumed", request_id=request["id"])
-            await run_submission(self.store, self.pac, request["id"],
-                                 backoff_s=self.settings.watch_backoff_s)
+        for request in list(self.store.db.query(
+                "SELECT id, status FROM requests WHERE status IN ('approved', 'submitting') "
+                "ORDER BY id")):
+            self.store.record(SYSTEM, "submission_resumed", request_id=request["id"],
+                              details={"status": request["status"]})
+            if request["status"] == "approved":
+                await submit(self.store, self.pac, request["id"],
+                             backoff_s=self.settings.watch_backoff_s)
+            else:
+                await run_submission(self.store, self.pac, request["id"],
+                                     backoff_s=self.settings.watch_backoff_s)
         await self.flush()
 
     async def upload_acuses(self, request: Row) -> None:

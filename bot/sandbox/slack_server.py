@@ -32,6 +32,11 @@ SECTION_TEXT, BUTTON_VALUE, MESSAGE_TEXT = 3000, 2000, 40000
 VIEW_TITLE, PRIVATE_METADATA = 24, 3000
 
 
+def _form(encoded: str) -> dict[str, Any]:
+    """Form or query parameters, one value each (as Slack's Web API reads them)."""
+    return {key: values[-1] for key, values in parse_qs(encoded).items()}
+
+
 class SlackError(Exception):
     def __init__(self, error: str, status: int = 200, retry_after: int | None = None) -> None:
         super().__init__(error)
@@ -162,6 +167,9 @@ class SlackStandIn(BackgroundServer):
         if len(blocks) > limit:
             raise SlackError("invalid_blocks")
         for block in blocks:
+            if not isinstance(block, dict):
+                log.warning("slack stand-in: a block that is not an object: %r", block)
+                raise SlackError("invalid_blocks")
             texts = [block.get("text"), *(block.get("fields") or [])]
             for text in texts:
                 if isinstance(text, dict) and len(text.get("text", "")) > SECTION_TEXT:
@@ -305,7 +313,7 @@ class SlackStandIn(BackgroundServer):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                self._api(parse_qs(urlsplit(self.path).query))
+                self._api(_form(urlsplit(self.path).query))
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -319,12 +327,10 @@ class SlackStandIn(BackgroundServer):
                 if "json" in (self.headers.get("Content-Type") or ""):
                     params = json.loads(body or b"{}")
                 else:
-                    params = parse_qs(body.decode())
-                self._api({**parse_qs(urlsplit(self.path).query), **params})
+                    params = _form(body.decode())
+                self._api({**_form(urlsplit(self.path).query), **params})
 
-            def _api(self, raw: dict[str, Any]) -> None:
-                params = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v)
-                          for k, v in raw.items()}
+            def _api(self, params: dict[str, Any]) -> None:
                 method = urlsplit(self.path).path.removeprefix("/api/")
                 auth = self.headers.get("Authorization") or ""
                 token = auth.removeprefix("Bearer ") or params.pop("token", None)
