@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import audit
+from benchmarks import audit, watcher
 
-BENCHMARKS = {"audit": audit.main}
+BENCHMARKS = {"audit": audit.main, "watcher": watcher.main}
 
 
 def main(argv: list[str]) -> int:
