@@ -32,4 +32,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) data/demo-*.db .pytest_cache .ruff_cache
+	rm -rf $(VENV) data/demo.db* .pytest_cache .ruff_cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.blocks import APPROVE_ACTION
 from bot.cancellation import approve, create_send_request, submit
@@ -84,10 +85,19 @@ class Transcript:
                                   name=upload["filename"], size=len(upload["content"])))
 
 
+DEMO_DB = Path("data/demo.db")
+
+
+def demo_db(settings: Settings) -> Path:
+    """AUDIT_DB when the operator set it; otherwise a file of its own, so that simulated
+    requests never sit in the bot's real audit log (where the watcher would follow them)."""
+    return settings.audit_db if "audit_db" in settings.model_fields_set else DEMO_DB
+
+
 async def run_demo(settings: Settings, say: Callable[[str], None] = print,
                    max_wait_s: float = 30.0) -> int:
     lang = settings.language
-    stage = await Stage.open(settings.audit_db, resolve_after_s=RESOLVE_AFTER_S, language=lang,
+    stage = await Stage.open(demo_db(settings), resolve_after_s=RESOLVE_AFTER_S, language=lang,
                              watch_backoff_s=[0.5])
     store = stage.runtime.store
     first_event = (store.db.execute("SELECT max(id) FROM events").fetchone()[0] or 0) + 1

@@ -123,8 +123,11 @@ class Workflow:
             for entry in queries.unposted(self.store.db):
                 owed.setdefault(entry["request_id"], []).append(entry)
             for request_id, entries in owed.items():
-                await self._post_owed(request_id, entries)
-                await self.update_card(request_id)
+                try:
+                    await self._post_owed(request_id, entries)
+                    await self.update_card(request_id)
+                except Exception:  # one bad request must not hold back the others' replies
+                    log.exception("could not post the replies owed to request %d", request_id)
 
     async def _post_owed(self, request_id: int, entries: list[Row]) -> None:
         request = queries.get_request(self.store.db, request_id)

@@ -258,8 +258,15 @@ class Tx:
         self.conn.execute(f"UPDATE {_TABLE[entity]} SET {assignments} WHERE id = ?",
                           (*fields.values(), entity_id))
 
-    def enqueue(self, request_id: int, kind: str, payload: dict[str, Any] | None = None) -> int:
-        """A thread reply owed for what this transaction changes (posted by the outbox)."""
+    def enqueue(self, request_id: int, kind: str, payload: dict[str, Any] | None = None
+                ) -> int | None:
+        """A thread reply owed for what this transaction changes (posted by the outbox).
+
+        A request with no approvals channel has no thread: nothing is owed (None).
+        """
+        row = self.one("SELECT approvals_channel FROM requests WHERE id = ?", (request_id,))
+        if row is None or not row["approvals_channel"]:
+            return None
         cursor = self.conn.execute(
             "INSERT INTO outbox (request_id, kind, payload, created_at) VALUES (?,?,?,?)",
             (request_id, kind, self.store.scrub(canonical_json(payload or {})),
