@@ -150,6 +150,16 @@ def invoice_statuses(world: World) -> list[str]:
         "SELECT status FROM invoices WHERE request_id = 1 ORDER BY position")]
 
 
+async def restarted_and_finished(world: World) -> None:
+    """Start again; every invoice reaches its end and every reply is out exactly once."""
+    await world.start()
+    await world.until(lambda: world.status() == "completed")
+    await world.until(lambda: not list(world.db.query(
+        "SELECT id FROM outbox WHERE posted_ts IS NULL")))
+    assert invoice_statuses(world) == FINAL
+    world.check_exactly_once()
+
+
 async def test_killed_during_the_submission(world: World) -> None:
     await world.start()
     world.pac.delay_s = 5
@@ -158,12 +168,7 @@ async def test_killed_during_the_submission(world: World) -> None:
     world.kill()
     assert world.status() == "submitting"
     world.pac.delay_s = 0
-    await world.start()
-    await world.until(lambda: world.status() == "completed")
-    await world.until(lambda: not list(world.db.query(
-        "SELECT id FROM outbox WHERE posted_ts IS NULL")))
-    assert invoice_statuses(world) == FINAL
-    world.check_exactly_once()
+    await restarted_and_finished(world)
 
 
 async def test_killed_during_a_watch_cycle(world: World) -> None:
@@ -175,12 +180,7 @@ async def test_killed_during_a_watch_cycle(world: World) -> None:
     await world.until(lambda: world.pac.calls["cancelar"] > asked)  # a cycle is asking
     world.kill()
     world.pac.delay_s = 0
-    await world.start()
-    await world.until(lambda: world.status() == "completed")
-    await world.until(lambda: not list(world.db.query(
-        "SELECT id FROM outbox WHERE posted_ts IS NULL")))
-    assert invoice_statuses(world) == FINAL
-    world.check_exactly_once()
+    await restarted_and_finished(world)
 
 
 @pytest.mark.parametrize("crash_at", ["after_post", "after_approval", "provider_answered"])
@@ -189,11 +189,6 @@ async def test_killed_at_a_crash_point(world: World, crash_at: str) -> None:
     await world.ask_and_approve(CODES)
     await world.until(lambda: world.process is not None and world.process.poll() is not None)
     assert world.process.returncode == 137, world.logs()
-    await world.start()
-    await world.until(lambda: world.status() == "completed")
-    await world.until(lambda: not list(world.db.query(
-        "SELECT id FROM outbox WHERE posted_ts IS NULL")))
-    assert invoice_statuses(world) == FINAL
-    world.check_exactly_once()
+    await restarted_and_finished(world)
     if crash_at == "after_post":  # the reply was out: found in the thread, not posted again
         assert world.slack.calls_of("conversations.replies")

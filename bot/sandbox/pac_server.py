@@ -23,7 +23,7 @@ from lxml import etree
 
 from bot.config import SHIPPED_WSDL
 from bot.sandbox import pac_rules as rules
-from bot.sandbox.serving import BackgroundServer
+from bot.sandbox.serving import BackgroundServer, QuietHandler
 
 log = logging.getLogger(__name__)
 
@@ -280,36 +280,21 @@ class SandboxPac(BackgroundServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sandbox = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class SandboxPacHandler(QuietHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path == PATH and parts.query.lower() == "wsdl":
-                    self._send(200, "text/xml; charset=utf-8", sandbox.wsdl())
+                    self.reply(200, "text/xml; charset=utf-8", sandbox.wsdl())
                 else:
-                    self._send(404, "text/plain", b"not found")
+                    self.reply(404, "text/plain", b"not found")
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 if urlsplit(self.path).path != PATH:
-                    self._send(404, "text/plain", b"not found")
+                    self.reply(404, "text/plain", b"not found")
                     return
-                self._send(*sandbox.answer(body))
+                self.reply(*sandbox.answer(body))
                 sandbox.answers_sent += 1
 
-            def _send(self, status: int, content_type: str, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    log.debug("sandbox pac: the client left before the answer (timeout)")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("sandbox pac: " + format, *args)
-
-        return Handler
+        return SandboxPacHandler

@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+log = logging.getLogger(__name__)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """Keep-alive HTTP/1.1; writes whole answers; logs at DEBUG only."""
+
+    protocol_version = "HTTP/1.1"
+
+    def reply(self, status: int, content_type: str, body: bytes,
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("%s: the client left before the answer", type(self).__name__)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s: " + format, type(self).__name__, *args)
 
 
 class _Server(ThreadingHTTPServer):

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bot.sandbox.serving import BackgroundServer
+from bot.sandbox.serving import BackgroundServer, QuietHandler
 
 log = logging.getLogger(__name__)
 
@@ -309,9 +309,7 @@ class SlackStandIn(BackgroundServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class SlackStandInHandler(QuietHandler):
             def do_GET(self) -> None:
                 self._api(_form(urlsplit(self.path).query))
 
@@ -343,19 +341,7 @@ class SlackStandIn(BackgroundServer):
 
             def _send(self, status: int, payload: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:
-                body = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    log.debug("slack stand-in: the client left before the answer")
+                self.reply(status, "application/json; charset=utf-8",
+                           json.dumps(payload).encode(), headers)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("slack stand-in: " + format, *args)
-
-        return Handler
+        return SlackStandInHandler
