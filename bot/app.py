@@ -111,8 +111,6 @@ async def serve(settings: Settings) -> None:
     runtime = await build(settings)
     socket_handler = None
     try:
-        await runtime.workflow.resume()
-        runtime.start_watching()
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
@@ -124,6 +122,9 @@ async def serve(settings: Settings) -> None:
         else:
             port = await runtime.start_http()
             log.info("ready: listening for Slack on port %d at %s", port, EVENTS_PATH)
+        # Slack is served first; what a crash interrupted is finished alongside.
+        runtime.workflow.spawn(runtime.workflow.resume())
+        runtime.start_watching()
         await stop.wait()
         log.info("stopping")
     finally:

@@ -423,10 +423,8 @@ class Workflow:
         if not channel or (last is not None and time.monotonic() - last < ADMIN_ALERT_EVERY_S):
             return
         self._alerted[code] = time.monotonic()
-        await self._slack("chat.postMessage", self.client.chat_postMessage, request_id,
-                          channel=channel, **self._msg(
-                              t("admin.alert", self.lang, code=code, id=request_id, text=text)))
         self.store.record(SYSTEM, "admin_alerted", request_id=request_id, details={"code": code})
+        await self.tell_admins(t("admin.alert", self.lang, code=code, id=request_id, text=text))
 
     # -- housekeeping --------------------------------------------------------------------
 
