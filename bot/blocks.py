@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    CheckboxesElement,
     ContextBlock,
     HeaderBlock,
     InputBlock,
@@ -37,6 +38,7 @@ CARD_INVOICE_LINES = 40
 
 # Callback and action ids: the contract between these views and handlers/.
 CANCEL_VIEW = "cfdi_cancel"
+SEND_VIEW = "cfdi_send"
 REJECT_VIEW = "cfdi_reject"
 APPROVE_ACTION = "cfdi_approve"
 REJECT_ACTION = "cfdi_reject"
@@ -47,6 +49,7 @@ _OUTCOMES = {outcome.value for outcome in Outcome}
 _COUNT_GROUPS = {
     "canceled": "canceled", "already_canceled": "canceled", "pending": "pending",
     "denied": "refused", "not_cancelable": "refused", "expired": "refused", "failed": "failed",
+    "sent": "canceled",
 }
 
 
@@ -84,25 +87,28 @@ def message(text: str, *, sandbox: bool, lang: str, extra: Sequence[Block] = ()
     return {"text": text[:3000], "blocks": _dump(blocks[:50])}
 
 
-def reason_text(code: str | None) -> str:
-    return f"{code} — {CancelReason(code).description}" if code else ""
-
-
 def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row], *,
                  lang: str, sandbox: bool, ttl_h: float) -> dict[str, Any]:
-    status = request["status"]
+    status, sending = request["status"], request["kind"] == "send"
+    title = t("card.send_title" if sending else "card.title", lang, id=request["id"])
     fields = [_md(t("card.requester", lang, user=mention(request["requester_id"]))),
-              _md(t("card.status", lang, status=t(f"request.{status}", lang))),
-              _md(t("card.reason", lang, code=request["reason"],
-                    description=CancelReason(request["reason"]).description))]
+              _md(t("card.status", lang, status=t(f"request.{status}", lang)))]
+    if sending:
+        options = json.loads(request["send_options"] or "{}")
+        recipients = ", ".join(escape(e) for e in json.loads(request["recipients"] or "[]"))
+        fields.append(_md(t("card.recipients", lang, emails=recipients)[:1900]))
+        if options.get("subject"):
+            fields.append(_md(t("card.subject", lang, subject=escape(options["subject"]))))
+    else:
+        fields.append(_md(t("card.reason", lang, code=request["reason"],
+                            description=CancelReason(request["reason"]).description)))
     if request["replacement_uuid"]:
         fields.append(_md(t("card.replacement", lang, uuid=request["replacement_uuid"])))
-    blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=t("card.title", lang, id=request["id"]))),
-        SectionBlock(fields=fields),
-        SectionBlock(text=_md(t("card.justification", lang,
-                                text=quote(request["justification"]))[:SECTION_MAX])),
-    ]
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=title)),
+                           SectionBlock(fields=fields)]
+    if request["justification"]:
+        blocks.append(SectionBlock(text=_md(t("card.justification", lang, text=quote(
+            request["justification"]))[:SECTION_MAX])))
     shown = invoices[:CARD_INVOICE_LINES]
     lines = [t("card.invoices", lang, count=len(invoices))]
     for invoice in shown:
@@ -127,7 +133,7 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
             ButtonElement(text=t("card.reject", lang), action_id=REJECT_ACTION, value=value,
                           style="danger")]))
     blocks += banner(sandbox, lang)
-    fallback = t("card.title", lang, id=request["id"]) + " — " + t(f"request.{status}", lang)
+    fallback = title + " — " + t(f"request.{status}", lang)
     return {"text": fallback, "blocks": _dump(blocks)}
 
 
@@ -236,6 +242,36 @@ def cancel_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
     view = View(type="modal", callback_id=CANCEL_VIEW, title=t("modal.cancel.title", lang),
                 submit=t("modal.submit", lang), close=t("modal.close", lang), blocks=blocks,
                 private_metadata=json.dumps({"channel": channel_id}))
+    return view.to_dict()
+
+
+def send_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
+               sandbox: bool) -> dict[str, Any]:
+    attach = Option(value="pdf", text=t("modal.send.attach_option", lang))
+    blocks: list[Block] = [
+        *banner(sandbox, lang),
+        InputBlock(block_id=form.INVOICES, label=t("modal.invoices.label", lang),
+                   hint=t("modal.invoices.hint", lang, limit=limit),
+                   element=PlainTextInputElement(action_id="value", multiline=True,
+                                                 initial_value=prefill or None)),
+        InputBlock(block_id=form.RECIPIENTS, label=t("modal.send.recipients.label", lang),
+                   hint=t("modal.send.recipients.hint", lang, limit=form.MAX_RECIPIENTS),
+                   element=PlainTextInputElement(action_id="value", multiline=True)),
+        InputBlock(block_id=form.SUBJECT, optional=True,
+                   label=t("modal.send.subject.label", lang),
+                   element=PlainTextInputElement(action_id="value",
+                                                 max_length=form.SUBJECT_MAX)),
+        InputBlock(block_id=form.MESSAGE, optional=True,
+                   label=t("modal.send.message.label", lang),
+                   element=PlainTextInputElement(action_id="value", multiline=True,
+                                                 max_length=form.MESSAGE_MAX)),
+        InputBlock(block_id=form.ATTACH, optional=True, label=t("modal.send.attach.label", lang),
+                   element=CheckboxesElement(action_id="value", options=[attach],
+                                             initial_options=[attach])),
+    ]
+    view = View(type="modal", callback_id=SEND_VIEW, title=t("modal.send.title", lang),
+                submit=t("modal.send.submit", lang), close=t("modal.close", lang),
+                blocks=blocks, private_metadata=json.dumps({"channel": channel_id}))
     return view.to_dict()
 
 

@@ -59,12 +59,26 @@ def create_cancel_request(store: AuditStore, requester: Actor, refs: Sequence[In
 
 def create_send_request(store: AuditStore, requester: Actor, request: SendRequest, *,
                         source_channel: str | None = None, approvals_required: int = 0,
-                        approvals_channel: str | None = None) -> int:
+                        approvals_channel: str | None = None, client_key: str | None = None
+                        ) -> int:
     with store.transaction() as tx:
-        return tx.create_request(
+        request_id = tx.create_request(
             kind="send", requester=requester, invoices=[to_new_invoice(r) for r in request.refs],
             recipients=request.emails, source_channel=source_channel,
-            approvals_required=approvals_required, approvals_channel=approvals_channel)
+            approvals_required=approvals_required, approvals_channel=approvals_channel,
+            client_key=client_key, send_options={
+                "subject": request.subject, "message": request.message,
+                "attach_pdf": request.attach_pdf})
+    crash_point("after_request_written")
+    return request_id
+
+
+def send_request_of(request: Row, refs: Sequence[InvoiceRef]) -> SendRequest:
+    """The `enviar` request a stored send request stands for."""
+    options = json.loads(request["send_options"] or "{}")
+    return SendRequest(refs=refs, emails=json.loads(request["recipients"]),
+                       subject=options.get("subject"), message=options.get("message"),
+                       attach_pdf=options.get("attach_pdf", True))
 
 
 def approve(store: AuditStore, request_id: int, approver: Actor, required: int) -> bool:
@@ -111,7 +125,7 @@ class Recheck:
         return self.asked > 0 and self.answered == 0
 
 
-def _line(invoice: Row, outcome: InvoiceOutcome) -> dict[str, Any]:
+def outcome_line(invoice: Row, outcome: InvoiceOutcome) -> dict[str, Any]:
     """The facts a thread reply shows for one invoice, frozen at the moment of the change."""
     return {"ref": invoice["ref_key"], "status": outcome.outcome.value, "code": outcome.code,
             "detalle": outcome.detalle}
@@ -146,7 +160,7 @@ async def run_submission(store: AuditStore, pac: PacClient, request_id: int, *,
                                    for r in refs])
         outcomes = result.outcomes
     else:
-        sent = await pac.send(SendRequest(refs=refs, emails=json.loads(request["recipients"])))
+        sent = await pac.send(send_request_of(request, refs))
         outcomes = _per_invoice(refs, sent.outcomes)
     crash_point("provider_answered")
     now = store.clock()
@@ -163,7 +177,7 @@ async def run_submission(store: AuditStore, pac: PacClient, request_id: int, *,
         else:
             tx.transition("request", request_id, "submitted", SYSTEM)
             tx.enqueue(request_id, "outcomes", {"invoices": [
-                _line(i, o) for i, o in zip(invoices, outcomes, strict=True)]})
+                outcome_line(i, o) for i, o in zip(invoices, outcomes, strict=True)]})
             _complete_if_final(tx, request_id)
         status = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))["status"]
     return Submission(request_id, status, list(zip(invoices, outcomes, strict=True)))
@@ -198,7 +212,7 @@ async def recheck_pending(store: AuditStore, pac: PacClient, *, limit: int | Non
                 # means it went through.
                 outcome = outcome.model_copy(update={"outcome": Outcome.CANCELED})
             if _record_outcome(tx, invoice, outcome, now, backoff_s):
-                tx.enqueue(invoice["request_id"], "resolved", _line(invoice, outcome))
+                tx.enqueue(invoice["request_id"], "resolved", outcome_line(invoice, outcome))
                 changed.append((invoice, outcome))
         for request_id in sorted({invoice["request_id"] for invoice, _ in changed}):
             _complete_if_final(tx, request_id)

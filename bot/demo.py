@@ -3,7 +3,8 @@
 The sandbox provider, the Slack stand-in and the bot (serving HTTP on a free port) start;
 a driver plays Ana, who asks to cancel five invoices (the provider's own test UUIDs among
 them), and Beto, who approves. The transcript shows what each person would see in Slack;
-the pending cancellation is asked again until the receiver accepts; one invoice is e-mailed;
+the pending cancellation is asked again until the receiver accepts; Ana e-mails an invoice
+with `/cfdi enviar`;
 and the audit trail that all of it left in AUDIT_DB is printed and verified.
 """
 
@@ -15,15 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.blocks import APPROVE_ACTION
-from bot.cancellation import approve, create_send_request, submit
 from bot.config import Settings
 from bot.i18n import t
-from bot.pac.models import InvoiceRef, SendRequest
 from bot.sandbox.render import blocks_to_lines
 from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 from storage import chain
-from storage.store import Actor
 
 REQUESTER, APPROVER = "U0ANA", "U0BETO"
 DEMO_INVOICES = [
@@ -138,7 +136,7 @@ async def run_demo(settings: Settings, say: Callable[[str], None] = print,
         shown.show()
         say("  " + t("demo.still_pending", lang, ref=STAYS_PENDING))
 
-        await _send(stage, say, lang)
+        await _send(stage, shown, say, lang)
         say("")
         _print_trail(stage, say, lang, first_event)
         return 0
@@ -146,22 +144,22 @@ async def run_demo(settings: Settings, say: Callable[[str], None] = print,
         await stage.close()
 
 
-async def _send(stage: Stage, say: Callable[[str], None], lang: str) -> None:
-    """E-mailing an invoice, through the use case (the `/cfdi enviar` form comes later)."""
-    store, requester = stage.runtime.store, Actor(REQUESTER, stage.slack.users[REQUESTER])
-    request = SendRequest(refs=[InvoiceRef.parse(DEMO_INVOICES[2])],
-                          emails=["cuentasporpagar@cliente.example", "contador@cliente.example"],
-                          subject="Su factura", attach_pdf=True)
-    say("\n" + t("demo.sending", lang, name=requester.name, count=len(request.refs),
-                 emails=", ".join(request.emails)))
-    request_id = create_send_request(store, requester, request, approvals_required=0)
-    approve(store, request_id, requester, required=0)
-    submission = await submit(store, stage.runtime.provider.client, request_id, requester)
-    for invoice, outcome in submission.outcomes:
-        for part in (outcome.detalle or "").split("; "):
-            email, _, detail = part.partition(": ")
-            say(t("demo.send_line", lang, ref=invoice["ref_key"], email=email,
-                  outcome=t(f"outcome.{outcome.outcome}", lang), detail=detail))
+async def _send(stage: Stage, shown: Transcript, say: Callable[[str], None], lang: str
+                ) -> None:
+    """Ana e-mails the cancelled invoice's replacement paperwork: `/cfdi enviar`."""
+    people = stage.slack.users
+    command = f"/cfdi enviar {DEMO_INVOICES[2]}"
+    say("\n" + t("demo.step.command", lang, user=people[REQUESTER], command=command))
+    await stage.driver.command(REQUESTER, command.removeprefix("/cfdi "), FINANCE)
+    await stage.settle()
+    shown.show()
+    emails = "cuentasporpagar@cliente.example, contador@cliente.example"
+    say("\n" + t("demo.step.send", lang, user=people[REQUESTER], emails=emails))
+    view = stage.driver.last_view()
+    await stage.driver.submit_view(REQUESTER, view, {
+        "invoices": DEMO_INVOICES[2], "recipients": emails, "subject": "Su factura"})
+    await stage.settle()
+    shown.show()
 
 
 def _print_trail(stage: Stage, say: Callable[[str], None], lang: str, first_event: int) -> None:

@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from bot.i18n import t
-from bot.pac.models import CancelReason, InvoiceRef, normalize_uuid
+from bot.pac.models import CancelReason, InvoiceRef, SendRequest, check_email, normalize_uuid
 
 JUSTIFICATION_MAX = 1000
 _UUID_ANYWHERE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
@@ -24,9 +25,12 @@ _LINES_SHOWN = 3
 # Given ref keys, the rows of those already requested, pending or cancelled elsewhere.
 ActiveLookup = Callable[[Sequence[str]], Sequence[dict]]
 
-# Block ids of the cancel modal; the errors are keyed by them.
+# Block ids of the cancel and send modals; the errors are keyed by them.
 INVOICES, REASON, REPLACEMENT, JUSTIFICATION, NOTIFY = (
     "invoices", "reason", "replacement", "justification", "notify")
+RECIPIENTS, SUBJECT, MESSAGE, ATTACH = "recipients", "subject", "message", "attach"
+MAX_RECIPIENTS = 20
+SUBJECT_MAX, MESSAGE_MAX = 200, 2000
 
 
 @dataclass
@@ -53,26 +57,20 @@ def parse_line(line: str, number: int, lang: str) -> InvoiceRef | str:
     return t("error.line.not_a_reference", lang, line=number, text=line.strip()[:40])
 
 
-def _joined(messages: list[str], lang: str) -> str:
-    shown = " ".join(messages[:_LINES_SHOWN])
-    hidden = len(messages) - _LINES_SHOWN
-    return f"{shown} {t('error.more', lang, count=hidden)}" if hidden > 0 else shown
-
-
-def validate_cancel(*, invoices: str, reason: str | None, replacement: str | None,
-                    justification: str | None, notify: Sequence[str] = (), limit: int,
-                    lang: str, active: ActiveLookup) -> tuple[CancelForm | None, dict[str, str]]:
-    errors: dict[str, str] = {}
-    problems: list[str] = []
+def invoice_lines(text: str, limit: int, lang: str
+                  ) -> tuple[list[InvoiceRef], list[int], list[str], str | None]:
+    """The invoices typed one per line: (refs, their line numbers, problems per line, and
+    the message when there are none or too many)."""
+    typed = [(n, raw) for n, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+    if not typed:
+        return [], [], [], t("error.no_invoices", lang)
+    if len(typed) > limit:
+        return [], [], [], t("error.too_many", lang, count=len(typed), limit=limit)
     refs: list[InvoiceRef] = []
     lines: list[int] = []
+    problems: list[str] = []
     first_seen: dict[str, int] = {}
-    typed = [(n, raw) for n, raw in enumerate(invoices.splitlines(), start=1) if raw.strip()]
-    if not typed:
-        errors[INVOICES] = t("error.no_invoices", lang)
-    elif len(typed) > limit:
-        errors[INVOICES] = t("error.too_many", lang, count=len(typed), limit=limit)
-    for number, raw in typed if INVOICES not in errors else []:
+    for number, raw in typed:
         parsed = parse_line(raw, number, lang)
         if isinstance(parsed, str):
             problems.append(parsed)
@@ -83,6 +81,23 @@ def validate_cancel(*, invoices: str, reason: str | None, replacement: str | Non
             first_seen[parsed.key] = number
             refs.append(parsed)
             lines.append(number)
+    return refs, lines, problems, None
+
+
+def _joined(messages: list[str], lang: str) -> str:
+    shown = " ".join(messages[:_LINES_SHOWN])
+    hidden = len(messages) - _LINES_SHOWN
+    return f"{shown} {t('error.more', lang, count=hidden)}" if hidden > 0 else shown
+
+
+def validate_cancel(*, invoices: str, reason: str | None, replacement: str | None,
+                    justification: str | None, notify: Sequence[str] = (), limit: int,
+                    lang: str, active: ActiveLookup) -> tuple[CancelForm | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    refs, lines, problems, invalid = invoice_lines(invoices, limit, lang)
+    if invalid:
+        errors[INVOICES] = invalid
+    first_seen = {ref.key: number for ref, number in zip(refs, lines, strict=True)}
 
     chosen = CancelReason(reason) if reason in {r.value for r in CancelReason} else None
     if chosen is None:
@@ -125,3 +140,46 @@ def validate_cancel(*, invoices: str, reason: str | None, replacement: str | Non
         return None, errors
     return CancelForm(refs=refs, reason=chosen, replacement=clean_replacement,
                       justification=text, notify=list(notify)), {}
+
+
+def validate_send(*, invoices: str, recipients: str | None, subject: str | None,
+                  message: str | None, attach_pdf: bool, limit: int, lang: str
+                  ) -> tuple[SendRequest | None, dict[str, str]]:
+    """The send form: invoices as for a cancellation, recipients one per line or separated
+    by commas or semicolons (syntax only, no DNS), optional subject and message."""
+    errors: dict[str, str] = {}
+    refs, _, problems, invalid = invoice_lines(invoices, limit, lang)
+    if invalid or problems:
+        errors[INVOICES] = invalid or _joined(problems, lang)
+
+    typed = [part.strip() for part in re.split(r"[\n,;]+", recipients or "") if part.strip()]
+    emails: list[str] = []
+    wrong: list[str] = []
+    for number, text in enumerate(typed, start=1):
+        try:
+            email = check_email(text)
+        except PydanticCustomError:
+            wrong.append(t("error.recipient.invalid", lang, line=number, text=text[:60]))
+            continue
+        if email.lower() in (e.lower() for e in emails):
+            wrong.append(t("error.recipient.duplicate", lang, line=number, text=text[:60]))
+        else:
+            emails.append(email)
+    if not typed:
+        errors[RECIPIENTS] = t("error.no_recipients", lang)
+    elif len(typed) > MAX_RECIPIENTS:
+        errors[RECIPIENTS] = t("error.too_many_recipients", lang, count=len(typed),
+                               limit=MAX_RECIPIENTS)
+    elif wrong:
+        errors[RECIPIENTS] = _joined(wrong, lang)
+
+    subject = (subject or "").strip() or None
+    message = (message or "").strip() or None
+    if subject and len(subject) > SUBJECT_MAX:
+        errors[SUBJECT] = t("error.too_long", lang, count=len(subject), limit=SUBJECT_MAX)
+    if message and len(message) > MESSAGE_MAX:
+        errors[MESSAGE] = t("error.too_long", lang, count=len(message), limit=MESSAGE_MAX)
+    if errors:
+        return None, errors
+    return SendRequest(refs=refs, emails=emails, subject=subject, message=message,
+                       attach_pdf=attach_pdf), {}

@@ -19,12 +19,14 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
+from bot import blocks, reports
 from bot.approvers import Directory
 from bot.cancellation import (
     approve,
     create_cancel_request,
+    create_send_request,
     expire_overdue,
+    outcome_line,
     reject,
     run_submission,
     submit,
@@ -34,7 +36,8 @@ from bot.faults import crash_point
 from bot.i18n import code_text, t
 from bot.mrkdwn import escape, mention
 from bot.pac.client import PacClient
-from bot.validation import CancelForm
+from bot.pac.models import SendRequest
+from bot.validation import CancelForm, parse_line
 from storage import queries
 from storage.store import SYSTEM, Actor, AuditStore, DuplicateRequest, Row, StaleState
 
@@ -59,6 +62,8 @@ class Workflow:
         self.tasks: set[asyncio.Task[Any]] = set()
         self._alerted: dict[str, float] = {}
         self._flush_lock = asyncio.Lock()
+        self._team_url: str | None = None
+        self.home_viewers: set[str] = set()
 
     # -- background work -----------------------------------------------------------------
 
@@ -128,6 +133,8 @@ class Workflow:
                     await self.update_card(request_id)
                 except Exception:  # one bad request must not hold back the others' replies
                     log.exception("could not post the replies owed to request %d", request_id)
+        if owed:
+            await self.refresh_homes()
 
     async def _post_owed(self, request_id: int, entries: list[Row]) -> None:
         request = queries.get_request(self.store.db, request_id)
@@ -238,30 +245,39 @@ class Workflow:
                      **details: Any) -> None:
         self.store.record(actor, f"refused_{why}", request_id=request_id, details=details)
 
-    async def open_cancel_form(self, trigger_id: str, channel_id: str | None, user_id: str,
-                               prefill: str) -> None:
-        view = blocks.cancel_modal(prefill=prefill, channel_id=channel_id, lang=self.lang,
-                                   limit=self.settings.max_invoices, sandbox=self.sandbox)
+    async def open_form(self, kind: str, trigger_id: str, channel_id: str | None,
+                        user_id: str, prefill: str) -> None:
+        """The cancel or the send modal, prefilled from the command's arguments."""
+        build = blocks.cancel_modal if kind == "cancel" else blocks.send_modal
+        view = build(prefill=prefill, channel_id=channel_id, lang=self.lang,
+                     limit=self.settings.max_invoices, sandbox=self.sandbox)
         opened = await self._slack("views.open", self.client.views_open, trigger_id=trigger_id,
                                    view=view)
         if opened is None:
             await self.ephemeral(channel_id, user_id, t("ephemeral.open_failed", self.lang))
 
-    async def create_cancel(self, requester: Actor, form: CancelForm, *,
-                            source_channel: str | None, client_key: str) -> int | None:
-        required = self.settings.required_approvals
+    async def _write(self, requester: Actor, write: Callable[[], int]) -> int | None:
+        """Write a new request; None when this delivery was handled before or the write
+        failed (the requester is told; nothing reaches the provider)."""
         try:
-            request_id = create_cancel_request(
-                self.store, requester, form.refs, reason=form.reason.value,
-                replacement=form.replacement, justification=form.justification,
-                source_channel=source_channel, approvals_required=required,
-                approvals_channel=self.settings.approvals_channel, client_key=client_key,
-                notify=form.notify)
+            return write()
         except DuplicateRequest:
             return None  # Slack delivered the same submission again: already handled
         except sqlite3.Error as exc:
             log.error("could not record a request: %s", exc)
             await self.direct(requester.id, t("ephemeral.not_recorded", self.lang))
+            return None
+
+    async def create_cancel(self, requester: Actor, form: CancelForm, *,
+                            source_channel: str | None, client_key: str) -> int | None:
+        required = self.settings.required_approvals
+        request_id = await self._write(requester, lambda: create_cancel_request(
+            self.store, requester, form.refs, reason=form.reason.value,
+            replacement=form.replacement, justification=form.justification,
+            source_channel=source_channel, approvals_required=required,
+            approvals_channel=self.settings.approvals_channel, client_key=client_key,
+            notify=form.notify))
+        if request_id is None:
             return None
         request = await self.post_card(request_id)
         link = await self.permalink(request) if request["thread_ts"] else ""
@@ -276,6 +292,32 @@ class Workflow:
         for user in form.notify:
             if user != requester.id:
                 await self.direct(user, note, request_id)
+        return request_id
+
+    async def create_send(self, requester: Actor, request: SendRequest, *,
+                          source_channel: str | None, client_key: str) -> int | None:
+        """E-mail invoices: at once, or through the approval thread when
+        SEND_REQUIRES_APPROVAL is on (with REQUIRED_APPROVALS, at least one)."""
+        gated = self.settings.send_requires_approval
+        request_id = await self._write(requester, lambda: create_send_request(
+            self.store, requester, request, source_channel=source_channel,
+            approvals_required=max(self.settings.required_approvals, 1) if gated else 0,
+            approvals_channel=self.settings.approvals_channel if gated else None,
+            client_key=client_key))
+        if request_id is None:
+            return None
+        if gated:
+            row = await self.post_card(request_id)
+            link = await self.permalink(row) if row["thread_ts"] else ""
+            await self.ephemeral(source_channel, requester.id,
+                                 t("ephemeral.send_created", self.lang, id=request_id, link=link))
+            return request_id
+        approve(self.store, request_id, SYSTEM, required=0)
+        submission = await submit(self.store, self.pac, request_id, requester)
+        lines = [t("reply.send_outcomes", self.lang, id=request_id)] + [
+            blocks.invoice_line(outcome_line(invoice, outcome), self.lang)
+            for invoice, outcome in submission.outcomes]
+        await self.ephemeral(source_channel, requester.id, "\n".join(lines))
         return request_id
 
     # -- deciding ------------------------------------------------------------------------
@@ -425,6 +467,66 @@ class Workflow:
         self._alerted[code] = time.monotonic()
         self.store.record(SYSTEM, "admin_alerted", request_id=request_id, details={"code": code})
         await self.tell_admins(t("admin.alert", self.lang, code=code, id=request_id, text=text))
+
+    # -- what people ask to see ----------------------------------------------------------
+
+    async def _linker(self) -> Callable[[Row], str]:
+        """Thread links built from the workspace URL (one auth.test per process), so that
+        answering a command needs no API call per request."""
+        if self._team_url is None:
+            answer = await self._slack("auth.test", self.client.auth_test)
+            self._team_url = str(answer.get("url") or "") if answer else ""
+        base, word = self._team_url, t("history.thread", self.lang)
+
+        def link(request: Row) -> str:
+            channel, ts = request.get("approvals_channel"), request.get("thread_ts")
+            if base and channel and ts:
+                return f"<{base}archives/{channel}/p{ts.replace('.', '')}|{word}>"
+            return f"<#{channel}>" if channel else "—"
+        return link
+
+    async def invoice_status(self, text: str) -> dict[str, Any]:
+        ref = parse_line(text, 1, self.lang) if text.strip() else None
+        if ref is None or isinstance(ref, str):
+            return self._msg(t("status.usage", self.lang))
+        trail = queries.invoice_trail(self.store.db, uuid=ref.uuid, serie=ref.serie,
+                                      folio=ref.folio)
+        requests = {i["request_id"]: queries.get_request(self.store.db, i["request_id"])
+                    for i in trail["invoices"]}
+        return reports.invoice_status(ref.key, trail, requests, self.lang, self.sandbox,
+                                      await self._linker())
+
+    async def history(self, viewer: Actor, whose: str | None, pending: bool) -> dict[str, Any]:
+        target = whose or viewer.id
+        if target != viewer.id and not await self.approvers.contains(viewer.id):
+            await self.refuse(viewer, "history_other", whose=target)
+            return self._msg(t("refused.history_other", self.lang))
+        rows = (queries.open_requests_of(self.store.db, target) if pending
+                else queries.recent_requests(self.store.db, target, limit=15))
+        counts = queries.invoice_counts(self.store.db, [r["id"] for r in rows])
+        return reports.history(rows, counts, whose=target, pending=pending, lang=self.lang,
+                               sandbox=self.sandbox, link=await self._linker())
+
+    async def publish_home(self, user_id: str) -> None:
+        self.home_viewers.add(user_id)
+        approver = await self.approvers.contains(user_id)
+        db = self.store.db
+        mine = queries.recent_requests(db, user_id, limit=reports.HOME_LIST)
+        to_decide = queries.awaiting_decision_by(db, user_id, limit=reports.HOME_LIST + 1) \
+            if approver else []
+        pending, total = queries.pending_invoices(db) if approver else ([], 0)
+        counts = queries.invoice_counts(db, [r["id"] for r in [*mine, *to_decide]])
+        view = reports.home(user_id, mine=mine, counts=counts, approver=approver,
+                            to_decide=to_decide, pending=pending, pending_total=total,
+                            now=self.store.clock(), lang=self.lang, sandbox=self.sandbox,
+                            link=await self._linker())
+        await self._slack("views.publish", self.client.views_publish, user_id=user_id,
+                          view=view)
+
+    async def refresh_homes(self) -> None:
+        """Homes opened in this process follow the changes (requests, decisions, pending)."""
+        for user_id in sorted(self.home_viewers):
+            await self.publish_home(user_id)
 
     # -- housekeeping --------------------------------------------------------------------
 

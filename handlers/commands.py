@@ -20,15 +20,24 @@ SUBCOMMANDS = {
 }
 
 
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+PENDING = re.compile(r"\b(pendientes?|pending)\b", re.IGNORECASE)
+
+
 def prefill(arguments: str) -> str:
-    """The command's arguments as form lines: UUIDs one per line, `FAC 1001` kept whole."""
-    lines = []
+    """The command's arguments as form lines: each UUID on its own line, the words between
+    them (`FAC 1001`) kept together; commas, semicolons and new lines also separate."""
+    lines: list[str] = []
     for piece in re.split(r"[,;\n]+", arguments):
-        tokens = piece.split()
-        if tokens and all(normalize_uuid(token) for token in tokens):
-            lines += tokens
-        elif tokens:
-            lines.append(" ".join(tokens))
+        words: list[str] = []
+        for token in piece.split():
+            if normalize_uuid(token):
+                lines += [" ".join(words)] if words else []
+                lines.append(token)
+                words = []
+            else:
+                words.append(token)
+        lines += [" ".join(words)] if words else []
     return "\n".join(lines)
 
 
@@ -40,17 +49,20 @@ def register(app: AsyncApp, workflow: Workflow) -> None:
         word, _, rest = (body.get("text") or "").strip().partition(" ")
         subcommand = SUBCOMMANDS.get(word.lower())
         who = actor(body)
-        if subcommand == "cancel":
+        if subcommand in ("cancel", "send"):
             if not await workflow.may_request(who.id):
                 await ack(**blocks.message(t("refused.requester", lang), sandbox=sandbox,
                                            lang=lang))
-                await workflow.refuse(who, "requester", command="cancel")
+                await workflow.refuse(who, "requester", command=subcommand)
                 return
             await ack()
-            workflow.spawn(workflow.open_cancel_form(body["trigger_id"], body.get("channel_id"),
-                                                     who.id, prefill(rest)))
-        elif subcommand in ("send", "status", "history"):
-            await ack(**blocks.message(t("help.not_yet", lang, command=word.lower()),
-                                       sandbox=sandbox, lang=lang))
+            workflow.spawn(workflow.open_form(subcommand, body["trigger_id"],
+                                              body.get("channel_id"), who.id, prefill(rest)))
+        elif subcommand == "status":
+            await ack(**await workflow.invoice_status(rest))
+        elif subcommand == "history":
+            mentioned = MENTION.search(rest)
+            pending = bool(PENDING.search(rest))
+            await ack(**await workflow.history(who, mentioned and mentioned.group(1), pending))
         else:
             await ack(**blocks.help_blocks(lang, sandbox))

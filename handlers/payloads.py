@@ -23,6 +23,8 @@ def value(values: dict[str, Any], block_id: str) -> Any:
         return option["value"] if option else None
     if "selected_users" in element:
         return list(element["selected_users"] or [])
+    if "selected_options" in element:
+        return [option["value"] for option in element["selected_options"] or []]
     return element.get("value")
 
 

@@ -1,4 +1,4 @@
-"""Modal submissions: the cancel form (validated line by line) and the reject reason."""
+"""Modal submissions: the cancel and send forms (validated line by line), the reject reason."""
 
 from __future__ import annotations
 
@@ -36,6 +36,25 @@ def register(app: AsyncApp, workflow: Workflow) -> None:
         workflow.spawn(workflow.create_cancel(actor(body), clean,
                                               source_channel=metadata.get("channel"),
                                               client_key=view["id"]))
+
+    @app.view(blocks.SEND_VIEW)
+    async def send_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+                             ) -> None:
+        values = view["state"]["values"]
+        request, errors = form.validate_send(
+            invoices=value(values, form.INVOICES) or "",
+            recipients=value(values, form.RECIPIENTS), subject=value(values, form.SUBJECT),
+            message=value(values, form.MESSAGE),
+            attach_pdf="pdf" in (value(values, form.ATTACH) or []),
+            limit=workflow.settings.max_invoices, lang=lang)
+        if request is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        workflow.spawn(workflow.create_send(actor(body), request,
+                                            source_channel=metadata.get("channel"),
+                                            client_key=view["id"]))
 
     @app.view(blocks.REJECT_VIEW)
     async def reject_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]

@@ -99,3 +99,39 @@ def events(db: sqlite_utils.Database, request_id: int | None = None) -> list[dic
     if request_id is None:
         return list(db.query("SELECT * FROM events ORDER BY id"))
     return list(db.query("SELECT * FROM events WHERE request_id = ? ORDER BY id", [request_id]))
+
+
+def awaiting_decision_by(db: sqlite_utils.Database, approver_id: str, limit: int = 10
+                         ) -> list[Row]:
+    """requests_by_status: awaiting approval, not asked by this approver, not yet decided
+    by them; oldest first."""
+    return list(db.query(
+        "SELECT * FROM requests r WHERE status = 'awaiting_approval' AND requester_id != ? "
+        "AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.request_id = r.id AND "
+        "a.user_id = ?) ORDER BY created_at LIMIT ?", [approver_id, approver_id, limit]))
+
+
+def pending_invoices(db: sqlite_utils.Database, limit: int = 15) -> tuple[list[Row], int]:
+    """invoices_due: the longest-pending invoices first, and how many are pending in all."""
+    rows = list(db.query("SELECT * FROM invoices WHERE status = 'pending' "
+                         "ORDER BY pending_since LIMIT ?", [limit]))
+    total = db.execute("SELECT count(*) FROM invoices WHERE status = 'pending'").fetchone()[0]
+    return rows, int(total)
+
+
+def invoice_counts(db: sqlite_utils.Database, request_ids: Sequence[int]) -> dict[int, int]:
+    if not request_ids:
+        return {}
+    marks = ",".join("?" * len(request_ids))
+    return {row["request_id"]: row["n"] for row in db.query(
+        f"SELECT request_id, count(*) AS n FROM invoices WHERE request_id IN ({marks}) "
+        "GROUP BY request_id", list(request_ids))}
+
+
+def open_requests_of(db: sqlite_utils.Database, requester_id: str, limit: int = 15
+                     ) -> list[Row]:
+    """requests_by_requester: those not yet in a final state, newest first."""
+    return list(db.query(
+        "SELECT * FROM requests WHERE requester_id = ? AND status NOT IN "
+        "('completed', 'rejected', 'expired') ORDER BY created_at DESC LIMIT ?",
+        [requester_id, limit]))

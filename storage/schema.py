@@ -119,6 +119,11 @@ CREATE INDEX IF NOT EXISTS outbox_unposted ON outbox (id) WHERE posted_ts IS NUL
 ALTER TABLE invoices ADD COLUMN alerted_at TEXT;
 """
 
+# Sends: the subject, message and PDF choice the requester gave (recipients have a column).
+V5_SEND_OPTIONS = """
+ALTER TABLE requests ADD COLUMN send_options TEXT;
+"""
+
 
 def _script(sql: str) -> Callable[[sqlite_utils.Database], None]:
     def apply(db: sqlite_utils.Database) -> None:
@@ -143,6 +148,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V2_INDEXES),
     _script(V3_SLACK),
     _script(V4_OUTBOX),
+    _script(V5_SEND_OPTIONS),
 ]
 LATEST = len(MIGRATIONS)
 

@@ -181,7 +181,8 @@ class Tx:
                        replacement_uuid: str | None = None, justification: str | None = None,
                        recipients: Sequence[str] | None = None, approvals_required: int = 1,
                        approvals_channel: str | None = None, client_key: str | None = None,
-                       notify: Sequence[str] = ()) -> int:
+                       notify: Sequence[str] = (), send_options: dict[str, Any] | None = None
+                       ) -> int:
         """Write a request (awaiting approval) and its invoices (requested), with events.
 
         `client_key` names the delivery that asked for it: the same key twice raises
@@ -195,11 +196,12 @@ class Tx:
         cursor = self.conn.execute(
             "INSERT INTO requests (kind, requester_id, requester_name, source_channel, reason, "
             "replacement_uuid, justification, recipients, approvals_required, approvals_channel, "
-            "client_key, notify, status, created_at, updated_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "client_key, notify, send_options, status, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (kind, requester.id, requester.name, source_channel, reason, replacement_uuid,
              justification, json.dumps(list(recipients)) if recipients is not None else None,
              approvals_required, approvals_channel, client_key, json.dumps(list(notify)),
+             json.dumps(send_options) if send_options is not None else None,
              "awaiting_approval", now, now))
         request_id = int(cursor.lastrowid or 0)
         self.conn.executemany(
@@ -212,7 +214,8 @@ class Tx:
             "replacement_uuid": replacement_uuid, "justification": justification,
             "recipients": list(recipients) if recipients is not None else None,
             "invoices": [inv.ref_key for inv in invoices], "source_channel": source_channel,
-            "approvals_required": approvals_required, "notify": list(notify)})
+            "approvals_required": approvals_required, "notify": list(notify),
+            "send_options": send_options})
         return request_id
 
     def transition(self, entity: Entity, entity_id: int, to: str, actor: Actor, *,

@@ -18,7 +18,7 @@ SCOPE_OF: dict[str, set[str]] = {
     "chat.postEphemeral": {"chat:write"}, "conversations.open": {"im:write"},
     "usergroups.users.list": {"usergroups:read"},
     "files.getUploadURLExternal": {"files:write"}, "files.completeUploadExternal": {"files:write"},
-    "conversations.replies": {"channels:history", "groups:history"},
+    "conversations.replies": {"channels:history", "groups:history"}, "views.publish": set(),
 }
 
 

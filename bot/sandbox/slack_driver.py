@@ -50,6 +50,35 @@ class SlackDriver:
         name = self.slack.users.get(user, user)
         return {"id": user, "username": name, "name": name, "team_id": TEAM}
 
+    async def post_json(self, payload: dict[str, Any]) -> httpx.Response:
+        """An Events API delivery (JSON), signed."""
+        body = json.dumps(payload)
+        stamp = str(int(time.time()))
+        return await self.http.post(self.events_url, content=body.encode(), headers={
+            "Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": self.signer.generate_signature(timestamp=stamp, body=body)})
+
+    async def open_home(self, user: str) -> httpx.Response:
+        return await self.post_json({
+            "token": "legacy-unused", "team_id": TEAM, "api_app_id": APP_ID,
+            "type": "event_callback", "event_id": f"Ev{time.time_ns()}",
+            "event_time": int(time.time()),
+            "event": {"type": "app_home_opened", "user": user, "channel": f"D{user}",
+                      "tab": "home", "event_ts": str(time.time())}})
+
+    async def click_home(self, user: str, action_id: str, value: str) -> httpx.Response:
+        """A button on the user's App Home, as Slack sends it (container: the view)."""
+        home = self.slack.homes[user]
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM}, "user": self._user(user),
+            "api_app_id": APP_ID, "trigger_id": self.slack.issue_trigger(),
+            "container": {"type": "view", "view_id": home["id"]},
+            "view": home,
+            "actions": [{"action_id": action_id, "block_id": f"home_decision_{value}",
+                         "type": "button", "value": value, "action_ts": str(time.time())}],
+        }
+        return await self.post(urlencode({"payload": json.dumps(payload)}))
+
     def command_body(self, user: str, text: str, channel: str) -> str:
         return urlencode({
             "token": "legacy-unused", "team_id": TEAM, "team_domain": "sandbox",
@@ -80,6 +109,10 @@ class SlackDriver:
                     "value": typed, "text": {"type": "plain_text", "text": typed}}}
             elif kind == "multi_users_select":
                 state = {"type": kind, "selected_users": list(typed or [])}
+            elif kind == "checkboxes":
+                chosen = element.get("initial_options", []) if typed is None else [
+                    o for o in element["options"] if o["value"] in typed]
+                state = {"type": kind, "selected_options": chosen}
             else:
                 state = {"type": kind, "value": typed}
             values[block["block_id"]] = {element["action_id"]: state}

@@ -83,6 +83,7 @@ class SlackStandIn(BackgroundServer):
         self.messages: list[Message] = []
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
+        self.homes: dict[str, dict[str, Any]] = {}     # user -> the Home tab last published
         self.uploads: dict[str, dict[str, Any]] = {}
         self._triggers: dict[str, float] = {}
         self._failures: dict[str, Injected] = {}
@@ -282,6 +283,19 @@ class SlackStandIn(BackgroundServer):
         self._check_blocks(view.get("blocks") or [], MODAL_BLOCKS)
         view["id"] = f"V{next(self._ids):08d}"
         self.views[view["id"]] = view
+        return {"view": view}
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = params.get("user_id")
+        if user not in self.users:
+            raise SlackError("user_not_found")
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else dict(view or {})
+        if view.get("type") != "home":
+            raise SlackError("invalid_arguments")
+        self._check_blocks(view.get("blocks") or [], MODAL_BLOCKS)
+        view["id"] = f"V{next(self._ids):08d}"
+        self.homes[str(user)] = view
         return {"view": view}
 
     def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:

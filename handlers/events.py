@@ -1,0 +1,17 @@
+"""Events: the App Home, published when its tab is opened."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.workflow import Workflow
+
+
+def register(app: AsyncApp, workflow: Workflow) -> None:
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any]) -> None:
+        # Events are acknowledged by Bolt at once; the view is published after.
+        if event.get("tab", "home") == "home":
+            workflow.spawn(workflow.publish_home(event["user"]))
