@@ -215,15 +215,28 @@ def help_blocks(lang: str, sandbox: bool) -> dict[str, Any]:
     return {"text": lines[0], "blocks": _dump([*sections(lines), *banner(sandbox, lang)])}
 
 
+def _invoices_input(prefill: str, limit: int, lang: str) -> InputBlock:
+    return InputBlock(block_id=form.INVOICES, label=t("modal.invoices.label", lang),
+                      hint=t("modal.invoices.hint", lang, limit=limit),
+                      element=PlainTextInputElement(action_id="value", multiline=True,
+                                                    initial_value=prefill or None))
+
+
+def _form(callback_id: str, title: str, submit: str, blocks: list[Block],
+          channel_id: str | None, lang: str) -> dict[str, Any]:
+    """A request form; it remembers the channel it was opened from, to answer there."""
+    view = View(type="modal", callback_id=callback_id, title=title, submit=submit,
+                close=t("modal.close", lang), blocks=blocks,
+                private_metadata=json.dumps({"channel": channel_id}))
+    return view.to_dict()
+
+
 def cancel_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
                  sandbox: bool) -> dict[str, Any]:
     reasons = [Option(value=r.value, text=f"{r.value} — {r.description}") for r in CancelReason]
     blocks: list[Block] = [
         *banner(sandbox, lang),
-        InputBlock(block_id=form.INVOICES, label=t("modal.invoices.label", lang),
-                   hint=t("modal.invoices.hint", lang, limit=limit),
-                   element=PlainTextInputElement(action_id="value", multiline=True,
-                                                 initial_value=prefill or None)),
+        _invoices_input(prefill, limit, lang),
         InputBlock(block_id=form.REASON, label=t("modal.reason.label", lang),
                    element=StaticSelectElement(
                        action_id="value", options=reasons,
@@ -239,10 +252,8 @@ def cancel_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
         InputBlock(block_id=form.NOTIFY, optional=True, label=t("modal.notify.label", lang),
                    element=UserMultiSelectElement(action_id="value")),
     ]
-    view = View(type="modal", callback_id=CANCEL_VIEW, title=t("modal.cancel.title", lang),
-                submit=t("modal.submit", lang), close=t("modal.close", lang), blocks=blocks,
-                private_metadata=json.dumps({"channel": channel_id}))
-    return view.to_dict()
+    return _form(CANCEL_VIEW, t("modal.cancel.title", lang), t("modal.submit", lang), blocks,
+                 channel_id, lang)
 
 
 def send_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
@@ -250,10 +261,7 @@ def send_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
     attach = Option(value="pdf", text=t("modal.send.attach_option", lang))
     blocks: list[Block] = [
         *banner(sandbox, lang),
-        InputBlock(block_id=form.INVOICES, label=t("modal.invoices.label", lang),
-                   hint=t("modal.invoices.hint", lang, limit=limit),
-                   element=PlainTextInputElement(action_id="value", multiline=True,
-                                                 initial_value=prefill or None)),
+        _invoices_input(prefill, limit, lang),
         InputBlock(block_id=form.RECIPIENTS, label=t("modal.send.recipients.label", lang),
                    hint=t("modal.send.recipients.hint", lang, limit=form.MAX_RECIPIENTS),
                    element=PlainTextInputElement(action_id="value", multiline=True)),
@@ -269,10 +277,8 @@ def send_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
                    element=CheckboxesElement(action_id="value", options=[attach],
                                              initial_options=[attach])),
     ]
-    view = View(type="modal", callback_id=SEND_VIEW, title=t("modal.send.title", lang),
-                submit=t("modal.send.submit", lang), close=t("modal.close", lang),
-                blocks=blocks, private_metadata=json.dumps({"channel": channel_id}))
-    return view.to_dict()
+    return _form(SEND_VIEW, t("modal.send.title", lang), t("modal.send.submit", lang), blocks,
+                 channel_id, lang)
 
 
 def reject_modal(request: Row, *, lang: str, sandbox: bool) -> dict[str, Any]:

@@ -15,6 +15,19 @@ from handlers.payloads import actor, value
 from storage import queries
 
 
+async def answered(ack: AsyncAck, errors: dict[str, str]) -> bool:
+    """Close the form when it is clean (True), or show each error on its field."""
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return False
+    await ack()
+    return True
+
+
+def source_channel(view: dict[str, Any]) -> str | None:
+    return json.loads(view.get("private_metadata") or "{}").get("channel")
+
+
 def register(app: AsyncApp, workflow: Workflow) -> None:
     lang = workflow.lang
 
@@ -28,14 +41,10 @@ def register(app: AsyncApp, workflow: Workflow) -> None:
             justification=value(values, form.JUSTIFICATION),
             notify=value(values, form.NOTIFY) or [], limit=workflow.settings.max_invoices,
             lang=lang, active=lambda keys: queries.active_elsewhere(workflow.store.db, keys))
-        if clean is None:
-            await ack(response_action="errors", errors=errors)
-            return
-        await ack()
-        metadata = json.loads(view.get("private_metadata") or "{}")
-        workflow.spawn(workflow.create_cancel(actor(body), clean,
-                                              source_channel=metadata.get("channel"),
-                                              client_key=view["id"]))
+        if await answered(ack, errors) and clean is not None:
+            workflow.spawn(workflow.create_cancel(actor(body), clean,
+                                                  source_channel=source_channel(view),
+                                                  client_key=view["id"]))
 
     @app.view(blocks.SEND_VIEW)
     async def send_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
@@ -47,23 +56,16 @@ def register(app: AsyncApp, workflow: Workflow) -> None:
             message=value(values, form.MESSAGE),
             attach_pdf="pdf" in (value(values, form.ATTACH) or []),
             limit=workflow.settings.max_invoices, lang=lang)
-        if request is None:
-            await ack(response_action="errors", errors=errors)
-            return
-        await ack()
-        metadata = json.loads(view.get("private_metadata") or "{}")
-        workflow.spawn(workflow.create_send(actor(body), request,
-                                            source_channel=metadata.get("channel"),
-                                            client_key=view["id"]))
+        if await answered(ack, errors) and request is not None:
+            workflow.spawn(workflow.create_send(actor(body), request,
+                                                source_channel=source_channel(view),
+                                                client_key=view["id"]))
 
     @app.view(blocks.REJECT_VIEW)
     async def reject_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
                                ) -> None:
         reason = (value(view["state"]["values"], blocks.REJECT_REASON) or "").strip()
-        if not reason:
-            await ack(response_action="errors",
-                      errors={blocks.REJECT_REASON: t("error.reject_reason_empty", lang)})
-            return
-        await ack()
-        request_id = int(json.loads(view["private_metadata"])["request"])
-        workflow.spawn(workflow.reject_submitted(request_id, actor(body), reason))
+        errors = {} if reason else {blocks.REJECT_REASON: t("error.reject_reason_empty", lang)}
+        if await answered(ack, errors):
+            request_id = int(json.loads(view["private_metadata"])["request"])
+            workflow.spawn(workflow.reject_submitted(request_id, actor(body), reason))
