@@ -44,7 +44,10 @@ from storage.store import SYSTEM, Actor, AuditStore, DuplicateRequest, Row, Stal
 log = logging.getLogger(__name__)
 
 ADMIN_ALERT_EVERY_S = 3600
-REPLY_EVENT = "cfdi_bot_reply"  # message metadata that names the outbox entries of a reply
+REPLY_EVENT = "cfdi_bot_reply"  # message metadata naming the outbox entries of a reply
+# Slack answers that mean the app's setup is wrong (token, scopes, channel membership).
+SLACK_SETUP_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked",
+                      "missing_scope", "channel_not_found", "not_in_channel", "is_archived"}
 _ALERT_CLASSES = {"credentials", "configuration"}
 
 
@@ -97,6 +100,9 @@ class Workflow:
         log.warning("Slack %s failed: %s", method, error)
         self.store.record(SYSTEM, "slack_error", request_id=request_id,
                           details={"method": method, "error": error})
+        if error in SLACK_SETUP_ERRORS and method != "chat.postMessage:admin":
+            await self.alert_admin(f"slack:{error}", request_id, t(
+                "admin.slack_setup", self.lang, method=method, error=error))
         return None
 
     def _msg(self, text: str) -> dict[str, Any]:
@@ -124,6 +130,8 @@ class Workflow:
         """Post the thread replies owed (queued with their transitions), one message per
         request, and bring the cards up to date. Never two flushes at once."""
         async with self._flush_lock:
+            for request in queries.cards_missing(self.store.db):
+                await self.post_card(request["id"])  # Slack refused it before: try again
             owed: dict[int, list[Row]] = {}
             for entry in queries.unposted(self.store.db):
                 owed.setdefault(entry["request_id"], []).append(entry)
@@ -168,8 +176,10 @@ class Workflow:
             if kind == "outcomes":
                 await self.upload_acuses(request)
             if kind == "failed" and data.get("class") in _ALERT_CLASSES:
-                await self.alert_admin(data.get("code") or "?", request_id, code_text(
-                    data.get("code"), self.lang, data.get("message")))
+                code = data.get("code") or "?"
+                await self.alert_admin(code, request_id, t(
+                    "admin.alert", self.lang, code=code, id=request_id,
+                    text=code_text(data.get("code"), self.lang, data.get("message"))))
 
     def _mark_posted(self, request: Row, entries: list[Row], ts: str) -> None:
         ids = [e["id"] for e in entries]
@@ -455,18 +465,19 @@ class Workflow:
         if action:
             self.store.record(SYSTEM, action, details={"text": text})
         if self.settings.admin_channel:
-            await self._slack("chat.postMessage", self.client.chat_postMessage,
+            await self._slack("chat.postMessage:admin", self.client.chat_postMessage,
                               channel=self.settings.admin_channel, **self._msg(text))
 
-    async def alert_admin(self, code: str, request_id: int, text: str) -> None:
-        """Credential and contract problems reach the operators, at most hourly per code."""
+    async def alert_admin(self, code: str, request_id: int | None, text: str) -> None:
+        """Credential, contract and Slack setup problems reach the operators, at most
+        hourly per code."""
         channel = self.settings.admin_channel
         last = self._alerted.get(code)
         if not channel or (last is not None and time.monotonic() - last < ADMIN_ALERT_EVERY_S):
             return
         self._alerted[code] = time.monotonic()
         self.store.record(SYSTEM, "admin_alerted", request_id=request_id, details={"code": code})
-        await self.tell_admins(t("admin.alert", self.lang, code=code, id=request_id, text=text))
+        await self.tell_admins(text)
 
     # -- what people ask to see ----------------------------------------------------------
 

@@ -135,3 +135,10 @@ def open_requests_of(db: sqlite_utils.Database, requester_id: str, limit: int = 
         "SELECT * FROM requests WHERE requester_id = ? AND status NOT IN "
         "('completed', 'rejected', 'expired') ORDER BY created_at DESC LIMIT ?",
         [requester_id, limit]))
+
+
+def cards_missing(db: sqlite_utils.Database) -> list[Row]:
+    """Open requests that belong in an approvals channel but whose card Slack refused."""
+    return list(db.query(
+        "SELECT id FROM requests WHERE thread_ts IS NULL AND approvals_channel IS NOT NULL "
+        "AND status NOT IN ('completed', 'rejected', 'expired') ORDER BY id"))

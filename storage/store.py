@@ -25,7 +25,9 @@ from storage.chain import GENESIS, canonical_json, event_hash
 from storage.states import Entity, allowed
 
 Row = dict[str, Any]
-BUSY_TIMEOUT_MS = 10_000
+# How long a write waits for another writer. Short: the bot writes on its event loop, and
+# a wait longer than this would delay Slack's answers; a write that gives up is reported.
+BUSY_TIMEOUT_MS = 2_000
 
 
 def utc_now() -> datetime:

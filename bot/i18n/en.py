@@ -124,6 +124,7 @@ MESSAGES: dict[str, str] = {
     "refused.already_decided": "Request #{id} is already “{status}”; nothing was done.",
     "refused.already_voted": "You already recorded your decision on request #{id}.",
     "admin.alert": "🚨 The provider answered {code} on request #{id}: {text} Check CFDI_USUARIO, CFDI_PASSWORD and the contract.",
+    "admin.slack_setup": "🚨 Slack refused {method}: {error}. Check the token, the scopes and that the bot is in the configured channels.",
     "admin.outage": "⚠️ The provider has not answered the watcher for {cycles} cycles ({error}). Pending cancellations wait; nothing was lost and the bot retries with growing delays.",
     "admin.recovered": "✅ The provider answers again; the watcher carries on with the pending cancellations.",
     "admin.long_pending": "⏳ {count} invoice(s) are still pending after {hours} h: {refs}. The bot keeps watching them; check with the receiver or the provider.",

@@ -133,6 +133,7 @@ MESSAGES: dict[str, str] = {
     "refused.already_decided": "La solicitud #{id} ya está en estado «{status}»; no se hizo nada.",
     "refused.already_voted": "Ya registraste tu decisión sobre la solicitud #{id}.",
     "admin.alert": "🚨 El proveedor respondió {code} en la solicitud #{id}: {text} Revise CFDI_USUARIO, CFDI_PASSWORD y el contrato.",
+    "admin.slack_setup": "🚨 Slack rechazó {method}: {error}. Revise el token, los permisos y que el bot esté en los canales configurados.",
     "admin.outage": "⚠️ El proveedor no responde al vigilante desde hace {cycles} ciclos ({error}). Las cancelaciones pendientes esperan; no se perdió nada y el bot reintenta con espera creciente.",
     "admin.recovered": "✅ El proveedor volvió a responder; el vigilante sigue con las cancelaciones pendientes.",
     "admin.long_pending": "⏳ {count} factura(s) siguen pendientes después de {hours} h: {refs}. El bot las sigue vigilando; conviene revisar con el receptor o el proveedor.",
