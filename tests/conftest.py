@@ -39,3 +39,12 @@ def store(tmp_path: Path) -> Iterator[AuditStore]:
 def uuid_with(code: str, seed: int = 1) -> str:
     """A test UUID whose fourth group carries a sandbox code (see README conventions)."""
     return f"{seed:08X}-1111-4111-F{code}-{seed:012X}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.faults import LEDGER
+
+    if LEDGER.injected:
+        terminalreporter.write_line(
+            f"Faults injected: {len(LEDGER.injected)}, survived: {len(LEDGER.survived)}, "
+            f"requests lost: {LEDGER.lost}")

@@ -30,6 +30,7 @@ from bot.sandbox.stage import APPROVALS, FINANCE, PEOPLE
 from bot.workflow import REPLY_EVENT
 from storage import chain
 from tests.conftest import uuid_with
+from tests.faults import injected
 
 TOKEN, SECRET = "xoxb-crash-test", "crash-test-secret"
 
@@ -105,6 +106,10 @@ class World:
         return card.ts
 
     def check_exactly_once(self) -> None:
+        with injected(f"crash: bot killed ({self.starts - 1} restart(s))", self.db):
+            self._check_exactly_once()
+
+    def _check_exactly_once(self) -> None:
         outbox = {row["id"]: row for row in self.db.query("SELECT * FROM outbox")}
         assert outbox and all(row["posted_ts"] for row in outbox.values()), outbox
         posted: Counter[int] = Counter()
@@ -115,6 +120,11 @@ class World:
         assert all(count == 1 for count in posted.values()), posted
         verdict = chain.verify(self.db)
         assert verdict.ok, verdict
+        # Invoices final at the first answer were asked at most twice: once, plus the safe
+        # resubmission when the process died while the provider had the call.
+        for position, code in enumerate(CODES, 1):
+            if code != "A11":
+                assert self.pac.asked[uuid_with(code, position)] <= 2, self.pac.asked
 
 
 @pytest.fixture
@@ -153,6 +163,28 @@ def invoice_statuses(world: World) -> list[str]:
 async def restarted_and_finished(world: World) -> None:
     """Start again; every invoice reaches its end and every reply is out exactly once."""
     await world.start()
+    await world.until(lambda: world.status() == "completed")
+    await world.until(lambda: not list(world.db.query(
+        "SELECT id FROM outbox WHERE posted_ts IS NULL")))
+    assert invoice_statuses(world) == FINAL
+    world.check_exactly_once()
+
+
+async def test_killed_after_the_request_is_written(world: World) -> None:
+    """The request was recorded but its card never posted: the restart posts it."""
+    await world.start(crash_at="after_request_written")
+    await world.driver.command("U0ANA", "cancelar", FINANCE)
+    await world.until(lambda: bool(world.slack.views))
+    with contextlib.suppress(httpx.RemoteProtocolError):
+        await world.driver.submit_view("U0ANA", list(world.slack.views.values())[-1], {
+            "invoices": "\n".join(uuid_with(c, n) for n, c in enumerate(CODES, 1)),
+            "reason": "02", "justification": "prueba de caída"})
+    await world.until(lambda: world.process is not None and world.process.poll() is not None)
+    assert world.status() == "awaiting_approval" and not world.slack.channel_messages(APPROVALS)
+    await world.start()
+    await world.until(lambda: bool(world.slack.channel_messages(APPROVALS)))
+    card = world.slack.channel_messages(APPROVALS)[-1]
+    await world.driver.click("U0BETO", APPROVALS, card.ts, "cfdi_approve")
     await world.until(lambda: world.status() == "completed")
     await world.until(lambda: not list(world.db.query(
         "SELECT id FROM outbox WHERE posted_ts IS NULL")))

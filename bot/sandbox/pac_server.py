@@ -96,6 +96,7 @@ class SandboxPac(BackgroundServer):
         self.state = rules.SandboxState(resolve_after_s=resolve_after_s,
                                         transient_failures=transient_failures)
         self.calls: Counter[str] = Counter()  # operation name -> calls received
+        self.asked: Counter[str] = Counter()   # how many times each UUID was asked to cancel
         self.answers_sent = 0                  # answers written back (after any slow wait)
         self.down = False                      # answer every call 503, as during an outage
         self.delay_s = 0.0                     # hold every answer this long (kill tests)
@@ -216,6 +217,7 @@ class SandboxPac(BackgroundServer):
             if uuid is None:
                 raise SoapFault("Client", "Each solicitudesCancelacion needs uuid or serie+folio")
             items.append((uuid, serie, folio, rules.code_of(raw_uuid, folio)))
+            self.asked[uuid] += 1
         broken = self._whole_call("cancelar", [(u, c) for u, _, _, c in items])
         if broken is not None:
             return broken

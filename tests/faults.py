@@ -1,0 +1,49 @@
+"""The fault ledger: each fault test names what it injects; the suite ends by printing how
+many faults were injected, how many the bot survived, and how many requests were lost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from storage import chain
+from storage.states import FINAL_INVOICE
+
+KNOWN_REQUEST = {"awaiting_approval", "approved", "submitting", "submitted", "completed",
+                 "rejected", "expired", "failed"}
+KNOWN_INVOICE = set(FINAL_INVOICE) | {"requested", "pending"}
+
+
+@dataclass
+class Ledger:
+    injected: list[str] = field(default_factory=list)
+    survived: list[str] = field(default_factory=list)
+    lost: int = 0
+
+
+LEDGER = Ledger()
+
+
+def lost_requests(db: sqlite_utils.Database) -> int:
+    """Requests (or their invoices) in no known state, or a broken audit chain."""
+    lost = sum(1 for r in db.query("SELECT status FROM requests") if r["status"] not in
+               KNOWN_REQUEST)
+    lost += sum(1 for i in db.query("SELECT status FROM invoices") if i["status"] not in
+                KNOWN_INVOICE)
+    return lost + (0 if chain.verify(db).ok else 1)
+
+
+@contextmanager
+def injected(what: str, db: sqlite_utils.Database | None = None) -> Iterator[None]:
+    """Record a fault; it counts as survived when the test body passes, and the database
+    (when given) holds every request in a known state with an intact chain."""
+    LEDGER.injected.append(what)
+    yield
+    if db is not None:
+        lost = lost_requests(db)
+        LEDGER.lost += lost
+        assert lost == 0, f"{lost} request(s) lost after: {what}"
+    LEDGER.survived.append(what)
