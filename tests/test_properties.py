@@ -1,0 +1,169 @@
+"""Property tests (hypothesis) for every parser: whatever arrives, a clean value or a clear
+message, never an unhandled exception, never a 500 to Slack."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic_core import PydanticCustomError
+
+from bot.pac.client import _cancel_outcomes
+from bot.pac.models import CancelItem, InvoiceRef, check_email
+from bot.pac.status import Outcome, classify_invoice
+from bot.sandbox.stage import FINANCE, Stage
+from bot.validation import parse_line, validate_cancel, validate_send
+from handlers.commands import prefill
+from handlers.payloads import value
+from storage.export import neutralise
+
+UUIDS = st.uuids().map(lambda u: str(u).upper())
+LINES = st.one_of(st.text(max_size=80), UUIDS,
+                  st.builds(lambda s, f: f"{s} {f}", st.text(string.ascii_letters, min_size=1,
+                                                              max_size=5), st.integers()))
+FAST = settings(max_examples=150, deadline=None)
+
+
+@FAST
+@given(LINES)
+def test_a_typed_line_is_an_invoice_or_a_message_naming_it(line: str) -> None:
+    parsed = parse_line(line, 7, "es")
+    assert isinstance(parsed, InvoiceRef) or parsed.startswith("Línea 7")
+
+
+@FAST
+@given(st.lists(LINES, max_size=12), st.sampled_from([None, "01", "02", "03", "04", "xx"]),
+       st.one_of(st.none(), st.text(max_size=40), UUIDS), st.text(max_size=1200))
+def test_the_cancel_form_never_raises(lines: list[str], reason: str | None,
+                                      replacement: str | None, justification: str) -> None:
+    form, errors = validate_cancel(invoices="\n".join(lines), reason=reason,
+                                   replacement=replacement, justification=justification,
+                                   limit=10, lang="en", active=lambda keys: [])
+    assert (form is None) == bool(errors)
+    assert set(errors) <= {"invoices", "reason", "replacement", "justification"}
+
+
+@FAST
+@given(st.lists(LINES, max_size=5), st.text(max_size=300), st.text(max_size=250))
+def test_the_send_form_never_raises(lines: list[str], recipients: str, subject: str) -> None:
+    request, errors = validate_send(invoices="\n".join(lines), recipients=recipients,
+                                    subject=subject, message=None, attach_pdf=True, limit=5,
+                                    lang="es")
+    assert (request is None) == bool(errors)
+    if request is not None:
+        assert 1 <= len(request.emails) <= 20
+
+
+@FAST
+@given(st.text(max_size=120))
+def test_an_email_is_normalised_or_refused_with_its_kind(text: str) -> None:
+    try:
+        assert "@" in check_email(text)
+    except PydanticCustomError as error:
+        assert error.type == "invalid_email"
+
+
+@FAST
+@given(st.text(max_size=200))
+def test_command_arguments_always_become_lines(text: str) -> None:
+    lines = prefill(text).splitlines()
+    assert all(line.strip() == line and line for line in lines)
+
+
+ELEMENT = st.one_of(
+    st.fixed_dictionaries({"type": st.just("plain_text_input"),
+                           "value": st.one_of(st.none(), st.text(max_size=30))}),
+    st.fixed_dictionaries({"type": st.just("static_select"), "selected_option": st.one_of(
+        st.none(), st.fixed_dictionaries({"value": st.text(max_size=5)}))}),
+    st.fixed_dictionaries({"type": st.just("multi_users_select"), "selected_users": st.one_of(
+        st.none(), st.lists(st.text(max_size=8), max_size=3))}),
+    st.fixed_dictionaries({"type": st.just("checkboxes"), "selected_options": st.one_of(
+        st.none(), st.lists(st.fixed_dictionaries({"value": st.text(max_size=5)}),
+                            max_size=2))}),
+    st.none())
+
+
+@FAST
+@given(st.dictionaries(st.text(max_size=10), st.one_of(
+    st.none(), st.dictionaries(st.text(max_size=5), ELEMENT, max_size=1)), max_size=4),
+    st.text(max_size=10))
+def test_modal_values_of_any_element_type(values: dict[str, Any], block: str) -> None:
+    read = value(values, block)
+    assert read is None or isinstance(read, str | list)
+
+
+SCALAR = st.one_of(st.none(), st.text(max_size=20), st.integers(-5, 999).map(str))
+
+
+@FAST
+@given(SCALAR, SCALAR, st.one_of(st.none(), st.text(max_size=60)), st.integers(0, 999))
+def test_any_provider_answer_is_classified(estatus: Any, sat: Any, detalle: str | None,
+                                           status: int) -> None:
+    classified = classify_invoice(estatus, sat, detalle, status)
+    assert classified.outcome in Outcome and classified.code
+
+
+RESULT = st.builds(SimpleNamespace, uuid=st.one_of(st.none(), UUIDS, st.text(max_size=20)),
+                   serie=st.one_of(st.none(), st.text(max_size=5)),
+                   folio=st.one_of(st.none(), st.integers(1, 10**6)), estatus=SCALAR,
+                   estatusUUID=SCALAR, detalle=st.one_of(st.none(), st.text(max_size=30)),
+                   mensaje=st.none())
+
+
+@FAST
+@given(st.lists(UUIDS, min_size=1, max_size=6, unique=True), st.lists(RESULT, max_size=8),
+       st.one_of(st.none(), st.text(max_size=40)), st.integers(0, 999))
+def test_any_set_of_results_gives_one_outcome_per_invoice(
+        uuids: list[str], results: list[Any], acuse: str | None, status: int) -> None:
+    chunk = [CancelItem(ref=InvoiceRef(uuid=u), reason="02") for u in uuids]
+    answer = SimpleNamespace(acuseSAT=acuse, resultadosCancelacion=results, status=status,
+                             mensaje="x")
+    outcomes = _cancel_outcomes(chunk, answer)
+    assert [o.ref.uuid for o in outcomes] == uuids
+
+
+@FAST
+@given(st.text(max_size=50))
+def test_exported_cells_never_start_a_formula(text: str) -> None:
+    assert not str(neutralise(text)).startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+@pytest.fixture
+async def stage(tmp_path: Path) -> AsyncIterator[Stage]:
+    opened = await Stage.open(tmp_path / "audit.db")
+    yield opened
+    await opened.close()
+
+
+ENDPOINT = settings(max_examples=40, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@ENDPOINT
+@given(st.text(max_size=200))
+async def test_any_command_text_is_answered_without_a_500(stage: Stage, text: str) -> None:
+    answer = await stage.driver.command("U0ANA", text, FINANCE)
+    assert answer.status_code == 200
+    await stage.settle()
+
+
+@ENDPOINT
+@given(st.text(max_size=300), st.text(max_size=200), st.text(max_size=300))
+async def test_any_form_input_is_answered_without_a_500(stage: Stage, invoices: str,
+                                                       recipients: str, other: str) -> None:
+    for command, fields in (("cancelar", {"invoices": invoices, "reason": "02",
+                                          "justification": other, "replacement": other[:36]}),
+                            ("enviar", {"invoices": invoices, "recipients": recipients,
+                                        "subject": other[:200], "message": other})):
+        await stage.driver.command("U0ANA", command, FINANCE)
+        await stage.settle()
+        answer = await stage.driver.submit_view("U0ANA", stage.driver.last_view(), fields)
+        assert answer.status_code == 200
+        assert not answer.content or answer.json()["response_action"] == "errors"
+        await stage.settle()
