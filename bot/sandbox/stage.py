@@ -37,7 +37,7 @@ class Stage:
 
     @classmethod
     async def open(cls, audit_db: Path, *, resolve_after_s: float = 30.0, slow_s: float = 5.0,
-                   **overrides: Any) -> Stage:
+                   provider_password: str = "sandbox", **overrides: Any) -> Stage:
         token = "xoxb-sandbox-" + secrets.token_hex(8)
         signing_secret = secrets.token_hex(16)
         slack = SlackStandIn(token=token, users=PEOPLE, groups={APPROVER_GROUP: ["U0CARLA"]},
@@ -48,10 +48,11 @@ class Stage:
             "slack_api_url": slack.api_url, "approvals_channel": APPROVALS,
             "approvers": ["U0BETO", APPROVER_GROUP], "admin_channel": ADMIN,
             "audit_db": audit_db, "cfdi_endpoint": "sandbox", "cfdi_retry_attempts": 2,
-            "cfdi_retry_max_s": 5, "cfdi_timeout_s": 30,
+            "cfdi_retry_max_s": 5, "cfdi_timeout_s": 30, "cfdi_password": provider_password,
         }
         settings = Settings(_env_file=None, **{**options, **overrides})  # type: ignore[call-arg]
-        runtime = await build(settings, resolve_after_s=resolve_after_s, slow_s=slow_s)
+        runtime = await build(settings, resolve_after_s=resolve_after_s, slow_s=slow_s,
+                              password=provider_password)
         pac = runtime.provider.sandbox
         assert pac is not None, "the stage runs on the built-in sandbox provider"
         port = await runtime.start_http(host="127.0.0.1", port=0)
