@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import audit, watcher
+from benchmarks import ack, audit, bulk, watcher
 
-BENCHMARKS = {"audit": audit.main, "watcher": watcher.main}
+BENCHMARKS = {
+    "ack": ack.main, "bulk": bulk.main, "audit": audit.main, "watcher": watcher.main,
+}
 
 
 def main(argv: list[str]) -> int:
