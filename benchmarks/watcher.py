@@ -42,7 +42,8 @@ def _seed(store: AuditStore) -> None:
             refs = [_uuid(n) for n in range(first, min(first + PER_REQUEST, PENDING))]
             request_id = tx.create_request(
                 kind="cancel", requester=Actor("U0BENCH", "bench"), reason="02",
-                justification="benchmark", invoices=[NewInvoice(r, uuid=r) for r in refs])
+                justification="benchmark", invoices=[NewInvoice(r, uuid=r) for r in refs],
+                approvals_channel="C0BENCH")
             tx.transition("request", request_id, "approved", SYSTEM)
             tx.transition("request", request_id, "submitting", SYSTEM)
             tx.transition("request", request_id, "submitted", SYSTEM)
