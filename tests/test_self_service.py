@@ -200,3 +200,11 @@ def test_no_handler_carries_its_own_user_visible_strings() -> None:
 ])
 def test_command_arguments_become_form_lines(typed: str, lines: list[str]) -> None:
     assert prefill(typed).splitlines() == lines
+
+
+@pytest.mark.parametrize("stage", [{"send_requires_approval": True}], indirect=True)
+async def test_typed_subject_and_recipients_are_inert_on_the_card(stage: Stage) -> None:
+    await send(stage, [OK_UUID], "a@cliente.example", subject="<!channel> <https://x.example|y>")
+    shown = texts(stage.slack.channel_messages(APPROVALS)[0])
+    assert "<!channel>" not in shown and "<https://x.example" not in shown
+    assert "&lt;!channel&gt; &lt;https://x.example|y&gt;" in shown
