@@ -163,6 +163,10 @@ def invoice_statuses(world: World) -> list[str]:
 async def restarted_and_finished(world: World) -> None:
     """Start again; every invoice reaches its end and every reply is out exactly once."""
     await world.start()
+    await finished(world)
+
+
+async def finished(world: World) -> None:
     await world.until(lambda: world.status() == "completed")
     await world.until(lambda: not list(world.db.query(
         "SELECT id FROM outbox WHERE posted_ts IS NULL")))
@@ -185,11 +189,7 @@ async def test_killed_after_the_request_is_written(world: World) -> None:
     await world.until(lambda: bool(world.slack.channel_messages(APPROVALS)))
     card = world.slack.channel_messages(APPROVALS)[-1]
     await world.driver.click("U0BETO", APPROVALS, card.ts, "cfdi_approve")
-    await world.until(lambda: world.status() == "completed")
-    await world.until(lambda: not list(world.db.query(
-        "SELECT id FROM outbox WHERE posted_ts IS NULL")))
-    assert invoice_statuses(world) == FINAL
-    world.check_exactly_once()
+    await finished(world)
 
 
 async def test_killed_during_the_submission(world: World) -> None:
