@@ -79,12 +79,6 @@ SAT_UUID: dict[int, Outcome] = {
     205: Outcome.FAILED,          # does not exist
 }
 
-_OUTCOME_CLASS = {
-    Outcome.CANCELED: _S, Outcome.ALREADY_CANCELED: _S, Outcome.SENT: _S,
-    Outcome.PENDING: _P,
-    Outcome.DENIED: _F, Outcome.NOT_CANCELABLE: _F, Outcome.FAILED: _F,
-}
-
 # SAT wording in `detalle`/`mensaje`, Spanish and English, lower-cased, accents optional.
 _NUANCES: list[tuple[re.Pattern[str], Nuance]] = [
     (re.compile(r"plazo vencido|accepted by silence|deadline expired"), Nuance.ACCEPTED_BY_SILENCE),
@@ -102,10 +96,6 @@ _NUANCES: list[tuple[re.Pattern[str], Nuance]] = [
 def operation_class(code: int) -> StatusClass | None:
     """The class of an operation code, None when the provider answered a code we do not know."""
     return OPERATION.get(code)
-
-
-def outcome_class(outcome: Outcome) -> StatusClass:
-    return _OUTCOME_CLASS[outcome]
 
 
 def _as_int(value: object) -> int | None:
