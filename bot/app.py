@@ -53,7 +53,6 @@ class Runtime:
     workflow: Workflow
     watcher: Watcher
     runner: web.AppRunner | None = None
-    port: int | None = None
     watching: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def start_http(self, host: str = "0.0.0.0", port: int | None = None) -> int:
@@ -62,8 +61,7 @@ class Runtime:
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, self.settings.port if port is None else port)
         await site.start()
-        self.port = int(self.runner.addresses[0][1])
-        return self.port
+        return int(self.runner.addresses[0][1])
 
     def start_watching(self) -> None:
         self.watching = asyncio.create_task(self.watcher.run(), name="watcher")

@@ -53,7 +53,7 @@ _COUNT_GROUPS = {
 }
 
 
-def _md(text: str) -> MarkdownTextObject:
+def md(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text)
 
 
@@ -62,7 +62,7 @@ def _dump(blocks: Sequence[Block]) -> list[dict[str, Any]]:
 
 
 def banner(sandbox: bool, lang: str) -> list[Block]:
-    return [ContextBlock(elements=[_md(t("sandbox.banner", lang))])] if sandbox else []
+    return [ContextBlock(elements=[md(t("sandbox.banner", lang))])] if sandbox else []
 
 
 def sections(lines: Sequence[str], limit: int = SECTION_MAX) -> list[Block]:
@@ -72,11 +72,11 @@ def sections(lines: Sequence[str], limit: int = SECTION_MAX) -> list[Block]:
     for line in lines:
         line = line[: limit - 1]
         if chunk and len(chunk) + 1 + len(line) > limit:
-            blocks.append(SectionBlock(text=_md(chunk)))
+            blocks.append(SectionBlock(text=md(chunk)))
             chunk = ""
         chunk = f"{chunk}\n{line}" if chunk else line
     if chunk:
-        blocks.append(SectionBlock(text=_md(chunk)))
+        blocks.append(SectionBlock(text=md(chunk)))
     return blocks
 
 
@@ -91,23 +91,23 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
                  lang: str, sandbox: bool, ttl_h: float) -> dict[str, Any]:
     status, sending = request["status"], request["kind"] == "send"
     title = t("card.send_title" if sending else "card.title", lang, id=request["id"])
-    fields = [_md(t("card.requester", lang, user=mention(request["requester_id"]))),
-              _md(t("card.status", lang, status=t(f"request.{status}", lang)))]
+    fields = [md(t("card.requester", lang, user=mention(request["requester_id"]))),
+              md(t("card.status", lang, status=t(f"request.{status}", lang)))]
     if sending:
         options = json.loads(request["send_options"] or "{}")
         recipients = ", ".join(escape(e) for e in json.loads(request["recipients"] or "[]"))
-        fields.append(_md(t("card.recipients", lang, emails=recipients)[:1900]))
+        fields.append(md(t("card.recipients", lang, emails=recipients)[:1900]))
         if options.get("subject"):
-            fields.append(_md(t("card.subject", lang, subject=escape(options["subject"]))))
+            fields.append(md(t("card.subject", lang, subject=escape(options["subject"]))))
     else:
-        fields.append(_md(t("card.reason", lang, code=request["reason"],
+        fields.append(md(t("card.reason", lang, code=request["reason"],
                             description=CancelReason(request["reason"]).description)))
     if request["replacement_uuid"]:
-        fields.append(_md(t("card.replacement", lang, uuid=request["replacement_uuid"])))
+        fields.append(md(t("card.replacement", lang, uuid=request["replacement_uuid"])))
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=title)),
                            SectionBlock(fields=fields)]
     if request["justification"]:
-        blocks.append(SectionBlock(text=_md(t("card.justification", lang, text=quote(
+        blocks.append(SectionBlock(text=md(t("card.justification", lang, text=quote(
             request["justification"]))[:SECTION_MAX])))
     shown = invoices[:CARD_INVOICE_LINES]
     lines = [t("card.invoices", lang, count=len(invoices))]
@@ -123,7 +123,7 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
         for invoice in invoices:
             if group := _COUNT_GROUPS.get(invoice["status"]):
                 counts[group] += 1
-        blocks.append(ContextBlock(elements=[_md(t("card.counts", lang, **counts))]))
+        blocks.append(ContextBlock(elements=[md(t("card.counts", lang, **counts))]))
     blocks += _decision_lines(request, decisions, lang, ttl_h)
     if status == "awaiting_approval":
         value = str(request["id"])
@@ -156,7 +156,7 @@ def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: fl
     elif approvals:
         lines.append(t("card.approved_by", lang, names=names,
                        when=when(approvals[-1]["decided_at"])))
-    return [ContextBlock(elements=[_md(line)]) for line in lines]
+    return [ContextBlock(elements=[md(line)]) for line in lines]
 
 
 def invoice_line(line: dict[str, Any], lang: str) -> str:
@@ -284,7 +284,7 @@ def send_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
 def reject_modal(request: Row, *, lang: str, sandbox: bool) -> dict[str, Any]:
     blocks: list[Block] = [
         *banner(sandbox, lang),
-        ContextBlock(elements=[_md(t("modal.reject.context", lang, id=request["id"],
+        ContextBlock(elements=[md(t("modal.reject.context", lang, id=request["id"],
                                      user=mention(request["requester_id"])))]),
         InputBlock(block_id=REJECT_REASON, label=t("modal.reject.reason.label", lang),
                    element=PlainTextInputElement(action_id="value", multiline=True,

@@ -81,6 +81,14 @@ def send_request_of(request: Row, refs: Sequence[InvoiceRef]) -> SendRequest:
                        attach_pdf=options.get("attach_pdf", True))
 
 
+def _still_awaiting(tx: Tx, request_id: int) -> None:
+    """A decision counts only while the request awaits one (StaleState otherwise)."""
+    row = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))
+    if row is None or row["status"] != "awaiting_approval":
+        raise StaleState("request", request_id, {"awaiting_approval"},
+                         row["status"] if row else "missing")
+
+
 def approve(store: AuditStore, request_id: int, approver: Actor, required: int) -> bool:
     """Record an approval; True when it was the one that approved the request.
 
@@ -88,10 +96,7 @@ def approve(store: AuditStore, request_id: int, approver: Actor, required: int) 
     another approver was first), so callers can say who won instead of submitting twice.
     """
     with store.transaction() as tx:
-        row = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))
-        if row is None or row["status"] != "awaiting_approval":
-            raise StaleState("request", request_id, {"awaiting_approval"},
-                             row["status"] if row else "missing")
+        _still_awaiting(tx, request_id)
         approvals = tx.decide(request_id, approver, "approve") if required else 0
         if approvals < required:
             tx.enqueue(request_id, "approval_counted",
@@ -273,10 +278,7 @@ def _per_invoice(refs: Sequence[InvoiceRef], outcomes: Sequence[Any]) -> list[In
 def reject(store: AuditStore, request_id: int, approver: Actor, reason: str) -> None:
     """Reject a request awaiting approval (StaleState when someone decided first)."""
     with store.transaction() as tx:
-        row = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))
-        if row is None or row["status"] != "awaiting_approval":
-            raise StaleState("request", request_id, {"awaiting_approval"},
-                             row["status"] if row else "missing")
+        _still_awaiting(tx, request_id)
         tx.decide(request_id, approver, "reject", reason)
         tx.transition("request", request_id, "rejected", approver, expect="awaiting_approval",
                       details={"reason": reason})

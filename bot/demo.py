@@ -87,9 +87,14 @@ DEMO_DB = Path("data/demo.db")
 
 
 def demo_db(settings: Settings) -> Path:
-    """AUDIT_DB when the operator set it; otherwise a file of its own, so that simulated
-    requests never sit in the bot's real audit log (where the watcher would follow them)."""
-    return settings.audit_db if "audit_db" in settings.model_fields_set else DEMO_DB
+    """AUDIT_DB when the operator set it; otherwise a file of its own, made anew each run
+    (the same invoices twice would be refused as already requested), so that simulated
+    requests never sit in the bot's real audit log, where the watcher would follow them."""
+    if "audit_db" in settings.model_fields_set:
+        return settings.audit_db
+    for old in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
+        old.unlink()
+    return DEMO_DB
 
 
 async def run_demo(settings: Settings, say: Callable[[str], None] = print,
@@ -113,11 +118,16 @@ async def run_demo(settings: Settings, say: Callable[[str], None] = print,
         say("\n" + t("demo.step.submit", lang, user=people[REQUESTER], reason="02"))
         view = stage.driver.last_view()
         typed = next(b for b in view["blocks"] if b.get("block_id") == "invoices")
-        await stage.driver.submit_view(REQUESTER, view, {
+        answer = await stage.driver.submit_view(REQUESTER, view, {
             "invoices": typed["element"]["initial_value"], "reason": "02",
             "justification": "Facturas emitidas por duplicado en el cierre de octubre"})
         await stage.settle()
         shown.show()
+        if answer.content:  # the form came back with errors: what Ana would read
+            for field, error in answer.json()["errors"].items():
+                say(f"  [{field}] {error}")
+            say(t("demo.refused", lang, path=stage.settings.audit_db))
+            return 1
 
         card = stage.slack.channel_messages(APPROVALS)[-1]
         say("\n" + t("demo.step.approve", lang, user=people[APPROVER]))

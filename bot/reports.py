@@ -18,10 +18,9 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
     SectionBlock,
 )
-from slack_sdk.models.blocks.basic_components import MarkdownTextObject
 from slack_sdk.models.views import View
 
-from bot.blocks import APPROVE_ACTION, REJECT_ACTION, banner, message, sections
+from bot.blocks import APPROVE_ACTION, REJECT_ACTION, banner, md, message, sections
 from bot.i18n import t
 from bot.mrkdwn import escape, mention, when
 
@@ -78,11 +77,7 @@ def history(requests: Sequence[Row], counts: dict[int, int], *, whose: str, pend
     return message("\n".join(lines), sandbox=sandbox, lang=lang)
 
 
-def _md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=text)
-
-
-def home(user_id: str, *, mine: Sequence[Row], counts: dict[int, int], approver: bool,
+def home(*, mine: Sequence[Row], counts: dict[int, int], approver: bool,
          to_decide: Sequence[Row], pending: Sequence[Row], pending_total: int,
          now: datetime, lang: str, sandbox: bool, link: Link) -> dict[str, Any]:
     """The App Home: my requests; for approvers, what awaits their decision (with the same
@@ -99,7 +94,7 @@ def home(user_id: str, *, mine: Sequence[Row], counts: dict[int, int], approver:
         blocks += sections([t("home.to_decide", lang)] + ([] if to_decide else
                                                            [t("home.nothing_to_decide", lang)]))
         for request in to_decide[:HOME_LIST]:
-            blocks.append(SectionBlock(text=_md(t(
+            blocks.append(SectionBlock(text=md(t(
                 "home.decide_line", lang, id=request["id"], kind=_kind(request, lang),
                 user=mention(request["requester_id"]), count=counts.get(request["id"], 0),
                 justification=escape((request["justification"] or "")[:150]),

@@ -527,7 +527,7 @@ class Workflow:
             if approver else []
         pending, total = queries.pending_invoices(db) if approver else ([], 0)
         counts = queries.invoice_counts(db, [r["id"] for r in [*mine, *to_decide]])
-        view = reports.home(user_id, mine=mine, counts=counts, approver=approver,
+        view = reports.home(mine=mine, counts=counts, approver=approver,
                             to_decide=to_decide, pending=pending, pending_total=total,
                             now=self.store.clock(), lang=self.lang, sandbox=self.sandbox,
                             link=await self._linker())

@@ -104,3 +104,16 @@ def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: P
     assert "Traceback" not in done.stderr
     verify = bot("audit", "verify", db=tmp_path / "demo.db")
     assert verify.returncode == 0
+
+
+def test_the_demo_can_be_run_again(tmp_path: Path) -> None:
+    """Unset AUDIT_DB: a fresh data/demo.db each run. Set: a second run explains the refusal."""
+    env = {k: v for k, v in os.environ.items() if k != "AUDIT_DB"}
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-m", "bot", "demo"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    again = bot("demo", db=tmp_path / "data" / "demo.db", LANGUAGE="en")
+    assert again.returncode == 1
+    assert "already holds these invoices from an earlier demo" in again.stdout
+    assert "Traceback" not in again.stderr

@@ -210,6 +210,7 @@ MESSAGES: dict[str, str] = {
     "demo.step.approve": "▶ {user} clicks “Approve” on the card",
     "demo.step.watch": "▶ The bot asks again about the pending cancellations (the sandbox resolves them in {seconds} s)…",
     "demo.step.send": "▶ {user} types the recipients ({emails}) and sends",
+    "demo.refused": "The form was refused: {path} already holds these invoices from an earlier demo. Use an empty AUDIT_DB, or leave it unset.",
     "demo.still_pending": "{ref} stays pending: it is the provider's test UUID for “in process”, and the bot keeps watching it.",
     "demo.where.modal": "[form “{title}”]",
     "demo.where.ephemeral": "[only visible to @{user} in #{channel}]",

@@ -223,6 +223,7 @@ MESSAGES: dict[str, str] = {
     "demo.step.approve": "▶ {user} pulsa «Aprobar» en la tarjeta",
     "demo.step.watch": "▶ El bot vuelve a preguntar por las cancelaciones pendientes (el sandbox las resuelve en {seconds} s)…",
     "demo.step.send": "▶ {user} escribe los destinatarios ({emails}) y envía",
+    "demo.refused": "El formulario fue rechazado: {path} ya tiene estas facturas de una demostración anterior. Use un AUDIT_DB vacío, o no lo defina.",
     "demo.still_pending": "{ref} sigue pendiente: es el UUID de prueba del proveedor para «en proceso» y el bot lo seguirá vigilando.",
     "demo.where.modal": "[formulario «{title}»]",
     "demo.where.ephemeral": "[solo visible para @{user} en #{channel}]",
