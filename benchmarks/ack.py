@@ -28,13 +28,14 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.actors import Actor
 from bot.blocks import APPROVE_ACTION
 from bot.cancellation import create_cancel_request
-from bot.pac.models import CancelItem, InvoiceRef
 from bot.sandbox.slack_driver import SlackDriver
 from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import APPROVALS, FINANCE, PEOPLE, Stage
-from storage.store import Actor
+from bot.sat.cancellation import CancelItem
+from bot.sat.refs import InvoiceRef
 
 COMMANDS = CLICKS = int(os.environ.get("BENCH_ACK_EACH", "200"))
 CONCURRENCY = 50
@@ -96,13 +97,13 @@ def _p(values: list[float], q: float) -> float:
 
 async def _bodies(stage: Stage) -> list[str]:
     """200 `/cfdi cancelar` and 200 Approve clicks on 200 waiting cards."""
-    store, workflow, driver = stage.runtime.store, stage.runtime.workflow, stage.driver
+    store, outbox, driver = stage.runtime.store, stage.runtime.services.outbox, stage.driver
     clicks = []
     for n in range(CLICKS):
         request_id = create_cancel_request(
             store, Actor("U0ANA", "ana"), [InvoiceRef(uuid=f"{n:08X}-0000-4000-8000-{n:012X}")],
             reason="02", justification="benchmark", approvals_channel=APPROVALS)
-        row = await workflow.post_card(request_id)
+        row = await outbox.post_card(request_id)
         clicks.append(driver.click_body("U0BETO", APPROVALS, row["thread_ts"], APPROVE_ACTION))
     commands = [driver.command_body("U0ANA", "cancelar", FINANCE) for _ in range(COMMANDS)]
     return [body for pair in zip(commands, clicks, strict=True) for body in pair]
@@ -116,7 +117,7 @@ async def _bare_app(slack: SlackStandIn, secret: str, naive: Stage | None) -> we
 
     async def listener(ack: Any) -> None:
         if naive is not None:
-            await naive.runtime.provider.client.cancel([item])
+            await naive.runtime.provider.cancel([item])
         await ack()
 
     app.command("/cfdi")(listener)

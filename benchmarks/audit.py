@@ -20,8 +20,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.actors import SYSTEM, Actor
 from storage.chain import GENESIS, canonical_json
-from storage.store import SYSTEM, Actor, AuditStore, NewInvoice, iso
+from storage.domain import NewInvoice
+from storage.store import AuditStore, iso
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "100000"))
 EVENTS_PER_REQUEST = 10
@@ -115,8 +117,8 @@ def bench_queries(folder: Path) -> None:
     store = AuditStore.open(path)
     db = store.db
     floor = _median_s(lambda: list(db.query("SELECT * FROM events WHERE id = ?", [500_000])))
-    trail = _median_s(lambda: queries.invoice_trail(db, uuid=uuid))
-    due = _median_s(lambda: queries.due_pending(db, now, 500))
+    trail = _median_s(lambda: queries.invoice_trail(store, uuid=uuid))
+    due = _median_s(lambda: queries.due_pending(store, now, 500))
     trail_scan = _median_s(lambda: list(db.query(
         "SELECT * FROM invoices NOT INDEXED WHERE uuid = ?", [uuid])), repeat=5)
     due_scan = _median_s(lambda: list(db.query(

@@ -12,11 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.actors import SYSTEM, Actor
 from bot.cancellation import approve, create_cancel_request, submit
 from bot.pac.client import PacClient
-from bot.pac.models import InvoiceRef
 from bot.sandbox.pac_server import SandboxPac
-from storage.store import SYSTEM, Actor, AuditStore
+from bot.sat.refs import InvoiceRef
+from storage.store import AuditStore
 
 INVOICES = int(os.environ.get("BENCH_BULK", "1000"))
 COMMAND = "make bench  (python -m benchmarks bulk; BENCH_BULK to scale)"

@@ -15,12 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.actors import SYSTEM, Actor
 from bot.cancellation import recheck_pending
 from bot.pac.client import PacClient
-from bot.pac.models import CancelItem, InvoiceRef
 from bot.sandbox.pac_server import SandboxPac
+from bot.sat.cancellation import CancelItem
+from bot.sat.refs import InvoiceRef
 from storage import queries
-from storage.store import SYSTEM, Actor, AuditStore, NewInvoice, iso
+from storage.domain import NewInvoice
+from storage.store import AuditStore, iso
 
 PENDING = int(os.environ.get("BENCH_PENDING", "10000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "50"))
@@ -47,7 +50,7 @@ def _seed(store: AuditStore) -> None:
             tx.transition("request", request_id, "approved", SYSTEM)
             tx.transition("request", request_id, "submitting", SYSTEM)
             tx.transition("request", request_id, "submitted", SYSTEM)
-            for invoice in queries.request_invoices(store.db, request_id):
+            for invoice in queries.request_invoices(store, request_id):
                 tx.transition("invoice", invoice["id"], "pending", SYSTEM,
                               fields={"next_check_at": now, "pending_since": now})
 

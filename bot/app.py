@@ -1,8 +1,9 @@
 """Assembling the bot: settings -> store, provider, Slack client, Bolt app, handlers.
 
-`Runtime.start_http()` serves `/slack/events` (commands, interactivity and events on one
-path) with aiohttp; `serve()` runs it, or Socket Mode when SLACK_APP_TOKEN is set, together
-with the watcher (pending cancellations, expired approvals, operator alerts).
+`build` takes the provider ready-made: the real one from `connect_provider`, or the sandbox
+that `bot.sandbox.stage` starts (the choice is made by the caller, so no production module
+imports the sandbox). `Runtime.start_http()` serves `/slack/events`; `serve()` runs it, or
+Socket Mode when SLACK_APP_TOKEN is set, together with the watcher.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
@@ -25,9 +26,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.config import Settings
-from bot.provider import Provider, start_provider
+from bot.pac.client import PacClient, RetryPolicy
+from bot.provider import Provider
+from bot.services import Services
+from bot.tasks import Tasks
 from bot.watcher import Watcher
-from bot.workflow import Workflow
 from storage.store import AuditStore
 
 log = logging.getLogger(__name__)
@@ -44,16 +47,32 @@ def slack_client(settings: Settings) -> AsyncWebClient:
     ])
 
 
+async def connect_provider(settings: Settings, endpoint: str | None = None) -> PacClient:
+    """The provider client (WSDL parsed off the event loop), bound to `endpoint` or to
+    CFDI_ENDPOINT."""
+    return await PacClient.create(
+        settings.cfdi_wsdl, endpoint or settings.cfdi_endpoint, usuario=settings.cfdi_usuario,
+        password=settings.cfdi_password.get_secret_value(), timeout_s=settings.cfdi_timeout_s,
+        batch_size=settings.cfdi_batch_size,
+        retry=RetryPolicy(attempts=settings.cfdi_retry_attempts,
+                          total_s=settings.cfdi_retry_max_s))
+
+
 @dataclass
 class Runtime:
     settings: Settings
     store: AuditStore
     provider: Provider
     app: AsyncApp
-    workflow: Workflow
+    services: Services
     watcher: Watcher
+    on_stop: Sequence[Callable[[], None]] = ()
     runner: web.AppRunner | None = None
     watching: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def tasks(self) -> Tasks:
+        return self.services.tasks
 
     async def start_http(self, host: str = "0.0.0.0", port: int | None = None) -> int:
         """Serve /slack/events; returns the port (pass 0 for a free one)."""
@@ -74,18 +93,19 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.watching
         if not drain:
-            for task in list(self.workflow.tasks):
-                task.cancel()
-        await self.workflow.drain()
+            self.tasks.cancel_all()
+        await self.tasks.drain()
         if self.runner is not None:
             await self.runner.cleanup()
         await self.provider.aclose()
+        for stop in self.on_stop:
+            stop()
         self.store.close()
 
 
-async def build(settings: Settings, **sandbox_options: Any) -> Runtime:
+async def build(settings: Settings, provider: Provider,
+                on_stop: Sequence[Callable[[], None]] = ()) -> Runtime:
     store = AuditStore.open(settings.audit_db, secrets=settings.secrets())
-    provider = await start_provider(settings, **sandbox_options)
     client = slack_client(settings)
     signing = settings.slack_signing_secret
     app = AsyncApp(
@@ -94,19 +114,19 @@ async def build(settings: Settings, **sandbox_options: Any) -> Runtime:
         request_verification_enabled=not settings.socket_mode,
         process_before_response=False,  # ack first; the listener goes on after the answer
     )
-    workflow = Workflow(settings, store, provider.client, client)
-    handlers.register(app, workflow)
-    return Runtime(settings, store, provider, app, workflow, Watcher(workflow))
+    services = Services.assemble(settings, store, provider, client, Tasks())
+    handlers.register(app, services)
+    return Runtime(settings, store, provider, app, services, Watcher(services), on_stop)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(runtime: Runtime) -> None:
     """`python -m bot run`: until SIGINT or SIGTERM, then a graceful stop (work in flight
     finishes; what a hard kill interrupts is resumed at the next start)."""
+    settings = runtime.settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runtime = await build(settings)
     socket_handler = None
     try:
         if settings.socket_mode:
@@ -121,7 +141,7 @@ async def serve(settings: Settings) -> None:
             port = await runtime.start_http()
             log.info("ready: listening for Slack on port %d at %s", port, EVENTS_PATH)
         # Slack is served first; what a crash interrupted is finished alongside.
-        runtime.workflow.spawn(runtime.workflow.resume())
+        runtime.tasks.spawn(runtime.services.lifecycle.resume())
         runtime.start_watching()
         await stop.wait()
         log.info("stopping")

@@ -29,8 +29,8 @@ from slack_sdk.models.views import View
 from bot import validation as form
 from bot.i18n import code_text, t
 from bot.mrkdwn import escape, mention, quote, when
-from bot.pac.models import CancelReason
-from bot.pac.status import Outcome, nuance_of
+from bot.sat.outcomes import Outcome, nuance_of
+from bot.sat.reasons import CancelReason
 
 Row = dict[str, Any]
 SECTION_MAX = 3000

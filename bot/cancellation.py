@@ -14,14 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.actors import SYSTEM, Actor
 from bot.faults import crash_point
-from bot.pac.client import PacClient
-from bot.pac.errors import PacError
-from bot.pac.models import CancelItem, InvoiceOutcome, InvoiceRef, SendRequest
-from bot.pac.status import Outcome
+from bot.provider import InvoiceOutcome, Provider, ProviderError, SendRequest
+from bot.sat.cancellation import CancelItem
+from bot.sat.outcomes import Outcome
+from bot.sat.refs import InvoiceRef
 from storage import queries
+from storage.domain import NewInvoice, Row
 from storage.states import FINAL_INVOICE
-from storage.store import SYSTEM, Actor, AuditStore, NewInvoice, Row, StaleState, Tx, iso
+from storage.states import InvoiceStatus as IS
+from storage.states import RequestStatus as RS
+from storage.store import AuditStore, StaleState, Tx, iso
 
 # Default re-check schedule for pending invoices: 1 min, 5 min, 15 min, then hourly.
 DEFAULT_BACKOFF_S: tuple[float, ...] = (60, 300, 900, 3600)
@@ -83,10 +87,9 @@ def send_request_of(request: Row, refs: Sequence[InvoiceRef]) -> SendRequest:
 
 def _still_awaiting(tx: Tx, request_id: int) -> None:
     """A decision counts only while the request awaits one (StaleState otherwise)."""
-    row = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))
-    if row is None or row["status"] != "awaiting_approval":
-        raise StaleState("request", request_id, {"awaiting_approval"},
-                         row["status"] if row else "missing")
+    status = tx.request_status(request_id)
+    if status != RS.AWAITING_APPROVAL:
+        raise StaleState("request", request_id, {RS.AWAITING_APPROVAL}, status or "missing")
 
 
 def approve(store: AuditStore, request_id: int, approver: Actor, required: int) -> bool:
@@ -102,8 +105,8 @@ def approve(store: AuditStore, request_id: int, approver: Actor, required: int) 
             tx.enqueue(request_id, "approval_counted",
                        {"user": approver.id, "count": approvals, "required": required})
             return False
-        tx.transition("request", request_id, "approved", approver if required else SYSTEM,
-                      expect="awaiting_approval", details={"approvals": approvals})
+        tx.transition("request", request_id, RS.APPROVED, approver if required else SYSTEM,
+                      expect=RS.AWAITING_APPROVAL, details={"approvals": approvals})
         if required:
             tx.enqueue(request_id, "approved", {"user": approver.id})
     crash_point("after_approval")
@@ -122,7 +125,7 @@ class Recheck:
     asked: int                                   # due invoices asked about
     answered: int                                # those the provider answered
     changed: list[tuple[Row, InvoiceOutcome]]    # those whose status changed
-    error: PacError | None                       # the first whole-call failure, if any
+    error: ProviderError | None                       # the first whole-call failure, if any
 
     @property
     def outage(self) -> bool:
@@ -136,28 +139,29 @@ def outcome_line(invoice: Row, outcome: InvoiceOutcome) -> dict[str, Any]:
             "detalle": outcome.detalle}
 
 
-async def submit(store: AuditStore, pac: PacClient, request_id: int, actor: Actor = SYSTEM, *,
+async def submit(store: AuditStore, pac: Provider, request_id: int, actor: Actor = SYSTEM, *,
                  backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Submission:
     """Approved (or failed, to resubmit) -> submitting -> call the provider -> record it."""
     with store.transaction() as tx:
-        row = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))
-        tx.transition("request", request_id, "submitting", actor, expect={"approved", "failed"})
-        if row and row["status"] == "failed":
+        before = tx.request_status(request_id)
+        tx.transition("request", request_id, RS.SUBMITTING, actor,
+                      expect={RS.APPROVED, RS.FAILED})
+        if before == RS.FAILED:
             tx.enqueue(request_id, "resubmitted", {"user": actor.id})
-            for invoice in queries.request_invoices(store.db, request_id):
-                if invoice["status"] == "failed":
-                    tx.transition("invoice", invoice["id"], "requested", actor,
+            for invoice in queries.request_invoices(store, request_id):
+                if invoice["status"] == IS.FAILED:
+                    tx.transition("invoice", invoice["id"], IS.REQUESTED, actor,
                                   action="invoice_resubmitted")
     return await run_submission(store, pac, request_id, backoff_s=backoff_s)
 
 
-async def run_submission(store: AuditStore, pac: PacClient, request_id: int, *,
+async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
                          backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Submission:
     """Call the provider for a request in `submitting`; also resumes one left by a crash."""
-    request = queries.get_request(store.db, request_id)
-    assert request is not None and request["status"] == "submitting", request
-    invoices = [i for i in queries.request_invoices(store.db, request_id)
-                if i["status"] == "requested"]
+    request = queries.get_request(store, request_id)
+    assert request is not None and request["status"] == RS.SUBMITTING, request
+    invoices = [i for i in queries.request_invoices(store, request_id)
+                if i["status"] == IS.REQUESTED]
     refs = [ref_of(i) for i in invoices]
     if request["kind"] == "cancel":
         result = await pac.cancel([CancelItem(ref=r, reason=request["reason"],
@@ -176,19 +180,19 @@ async def run_submission(store: AuditStore, pac: PacClient, request_id: int, *,
         if whole_call_failed:
             first = outcomes[0]
             failure = {"code": first.code, "message": first.detalle, "class": first.error_class}
-            tx.transition("request", request_id, "failed", SYSTEM, action="submission_failed",
+            tx.transition("request", request_id, RS.FAILED, SYSTEM, action="submission_failed",
                           details=failure)
             tx.enqueue(request_id, "failed", failure)
         else:
-            tx.transition("request", request_id, "submitted", SYSTEM)
+            tx.transition("request", request_id, RS.SUBMITTED, SYSTEM)
             tx.enqueue(request_id, "outcomes", {"invoices": [
                 outcome_line(i, o) for i, o in zip(invoices, outcomes, strict=True)]})
             _complete_if_final(tx, request_id)
-        status = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))["status"]
+        status = tx.request_status(request_id) or "missing"
     return Submission(request_id, status, list(zip(invoices, outcomes, strict=True)))
 
 
-async def recheck_pending(store: AuditStore, pac: PacClient, *, limit: int | None = None,
+async def recheck_pending(store: AuditStore, pac: Provider, *, limit: int | None = None,
                           backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Recheck:
     """Ask again for the pending invoices that are due, in calls of the client's batch size.
 
@@ -196,13 +200,10 @@ async def recheck_pending(store: AuditStore, pac: PacClient, *, limit: int | Non
     A whole-call failure changes nothing: those invoices stay due and are asked next time.
     """
     now = store.clock()
-    due = queries.due_pending(store.db, now, limit or -1)
+    due = queries.due_pending(store, now, limit or -1)
     if not due:
         return Recheck(0, 0, [], None)
-    request_ids = sorted({i["request_id"] for i in due})
-    requests = {r["id"]: r for r in store.db.query(
-        f"SELECT id, reason, replacement_uuid FROM requests WHERE id IN "
-        f"({','.join('?' * len(request_ids))})", request_ids)}
+    requests = queries.requests_by_id(store, sorted({i["request_id"] for i in due}))
     items = [CancelItem(ref=ref_of(i), reason=requests[i["request_id"]]["reason"],
                         replacement=requests[i["request_id"]]["replacement_uuid"]) for i in due]
     result = await pac.cancel(items)
@@ -251,11 +252,9 @@ def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime
 
 
 def _complete_if_final(tx: Tx, request_id: int) -> None:
-    rows = tx.conn.execute("SELECT status FROM invoices WHERE request_id = ?", (request_id,))
-    request = tx.one("SELECT status FROM requests WHERE id = ?", (request_id,))
-    if request and request["status"] == "submitted" and all(
-            status in FINAL_INVOICE for (status,) in rows):
-        tx.transition("request", request_id, "completed", SYSTEM)
+    if tx.request_status(request_id) == RS.SUBMITTED and all(
+            status in FINAL_INVOICE for status in tx.invoice_statuses(request_id)):
+        tx.transition("request", request_id, RS.COMPLETED, SYSTEM)
         tx.enqueue(request_id, "completed")
 
 
@@ -280,8 +279,8 @@ def reject(store: AuditStore, request_id: int, approver: Actor, reason: str) -> 
     with store.transaction() as tx:
         _still_awaiting(tx, request_id)
         tx.decide(request_id, approver, "reject", reason)
-        tx.transition("request", request_id, "rejected", approver, expect="awaiting_approval",
-                      details={"reason": reason})
+        tx.transition("request", request_id, RS.REJECTED, approver,
+                      expect=RS.AWAITING_APPROVAL, details={"reason": reason})
         tx.enqueue(request_id, "rejected", {"user": approver.id, "reason": reason})
 
 
@@ -289,11 +288,11 @@ def expire_overdue(store: AuditStore, ttl_h: float) -> list[int]:
     """Expire the requests that waited for approval longer than `ttl_h`; their ids."""
     cutoff = store.clock() - timedelta(hours=ttl_h)
     expired = []
-    for request in queries.awaiting_approval(store.db, older_than=cutoff):
+    for request in queries.awaiting_approval(store, older_than=cutoff):
         try:
             with store.transaction() as tx:
-                tx.transition("request", request["id"], "expired", SYSTEM,
-                              expect="awaiting_approval", details={"ttl_h": ttl_h})
+                tx.transition("request", request["id"], RS.EXPIRED, SYSTEM,
+                              expect=RS.AWAITING_APPROVAL, details={"ttl_h": ttl_h})
                 tx.enqueue(request["id"], "expired", {"hours": ttl_h})
         except StaleState:
             continue  # approved or rejected in the meantime

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "audit":
         return _audit(args, settings)
     if args.command == "demo":
-        from bot.demo import run_demo
+        from bot.sandbox.demo import run_demo
         return asyncio.run(run_demo(settings))
     return _run(settings)
 
@@ -81,11 +81,22 @@ def _run(settings: Settings) -> int:
     problems = settings.problems_for_run()
     if problems:
         return _config_problems(problems)
-    from bot.app import serve
-
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings))
+        asyncio.run(_serve(settings))
     return 0
+
+
+async def _serve(settings: Settings) -> None:
+    """The composition root: the real provider, or (CFDI_ENDPOINT=sandbox) the simulator."""
+    from bot.app import build, connect_provider, serve
+
+    if settings.sandbox:
+        from bot.sandbox.stage import sandbox_runtime
+
+        runtime, _ = await sandbox_runtime(settings)
+    else:
+        runtime = await build(settings, await connect_provider(settings))
+    await serve(runtime)
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -102,7 +113,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import chain, export
+    from storage import export
     from storage.store import AuditStore
 
     if not Path(settings.audit_db).exists():
@@ -111,7 +122,7 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
     store = AuditStore.open(settings.audit_db)
     try:
         if args.audit_command == "verify":
-            verdict = chain.verify(store.db)
+            verdict = store.verify()
             if verdict.ok:
                 print(f"OK: {verdict.checked} events checked; the chain is intact. "
                       f"Head hash: {verdict.head}")
@@ -119,7 +130,7 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
             print(f"BROKEN: event {verdict.bad_event} does not match: {verdict.problem}. "
                   f"{verdict.checked} events before it are intact.")
             return 1
-        rows = export.select_events(store.db, since=args.since, until=args.until,
+        rows = export.select_events(store, since=args.since, until=args.until,
                                     requester=args.requester)
         if args.output:
             with args.output.open("w", encoding="utf-8", newline="") as out:

@@ -1,40 +1,126 @@
-"""The provider client as configured: the real service, or the sandbox started in-process."""
+"""The provider contract the use cases are typed against: cancel, send, close.
+
+`bot.pac` (Solución Factible) implements it; a second provider would be a package beside it
+implementing the same three calls and answering with these types. Errors carry a class that
+says what to do next (retry, fix the credentials, fix the configuration, give up).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Protocol
 
-from bot.config import Settings
-from bot.pac.client import PacClient, RetryPolicy
-from bot.sandbox.pac_server import SandboxPac
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
-
-@dataclass
-class Provider:
-    client: PacClient
-    sandbox: SandboxPac | None
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-        if self.sandbox is not None:
-            self.sandbox.stop()
+from bot.sat.cancellation import CancelItem
+from bot.sat.outcomes import Nuance, Outcome
+from bot.sat.refs import InvoiceRef
 
 
-async def start_provider(settings: Settings, **sandbox_options: Any) -> Provider:
-    """Build the client once (WSDL parsed off the event loop); start the sandbox if asked.
+class StatusClass(StrEnum):
+    SUCCESS = "success"
+    PENDING = "pending"
+    FINAL = "final_failure"
+    RETRY = "retry"
+    CREDENTIALS = "credentials"
+    CONFIGURATION = "configuration"
 
-    `sandbox_options` tune the built-in sandbox (resolve_after_s, slow_s…) for demos and tests.
-    """
-    sandbox = None
-    endpoint = settings.cfdi_endpoint
-    if settings.sandbox:
-        sandbox = SandboxPac(**sandbox_options).start()
-        endpoint = sandbox.endpoint
-    client = await PacClient.create(
-        settings.cfdi_wsdl, endpoint, usuario=settings.cfdi_usuario,
-        password=settings.cfdi_password.get_secret_value(), timeout_s=settings.cfdi_timeout_s,
-        batch_size=settings.cfdi_batch_size,
-        retry=RetryPolicy(attempts=settings.cfdi_retry_attempts,
-                          total_s=settings.cfdi_retry_max_s))
-    return Provider(client, sandbox)
+
+class ProviderError(Exception):
+    """A call to the provider failed. `code` names the failure in the audit log; the text
+    is one sentence and never holds a secret."""
+
+    code: str = "error"
+    status_class: StatusClass = StatusClass.FINAL
+
+    def __init__(self, message: str, *, code: str | None = None,
+                 status_class: StatusClass | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status_class is not None:
+            self.status_class = status_class
+
+    @property
+    def retryable(self) -> bool:
+        return self.status_class is StatusClass.RETRY
+
+
+class InvoiceOutcome(BaseModel):
+    """What the provider said about one invoice, classified, with its raw words kept."""
+
+    ref: InvoiceRef
+    outcome: Outcome
+    code: str | None = None          # e.g. "211", "sat:205", "601", "timeout"
+    nuance: Nuance | None = None
+    detalle: str | None = None
+    estatus_uuid: str | None = None
+    acuse: str | None = None         # the SAT acknowledgment, base64-decoded
+    error_class: StatusClass | None = None  # set when the whole call failed for this invoice
+
+
+def check_email(value: str) -> str:
+    """Syntax only (no DNS): the normalised address, or a typed error."""
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise PydanticCustomError(
+            "invalid_email", "'{value}' is not an e-mail address: {why}",
+            {"value": value.strip()[:80], "why": str(exc)},
+        ) from None
+
+
+class SendRequest(BaseModel):
+    """Invoices to e-mail to contacts."""
+
+    refs: list[InvoiceRef] = Field(min_length=1)
+    emails: list[str] = Field(min_length=1)
+    subject: str | None = Field(None, max_length=200)
+    message: str | None = Field(None, max_length=2000)
+    attach_pdf: bool = True
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        return [check_email(item) for item in value]
+
+
+class SendOutcome(BaseModel):
+    ref: InvoiceRef
+    email: str
+    outcome: Outcome      # SENT or FAILED
+    code: str | None = None
+    detalle: str | None = None
+    error_class: StatusClass | None = None
+
+
+class CancelResult(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    outcomes: list[InvoiceOutcome]     # one per requested invoice, in the caller's order
+    calls: int                         # provider calls made, retries included
+    error: ProviderError | None = None  # the first whole-call failure, if any batch failed
+
+
+class SendResult(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    status: int | None
+    mensaje: str | None
+    outcomes: list[SendOutcome]        # one per (invoice, e-mail)
+    calls: int
+    error: ProviderError | None = None
+
+
+class Provider(Protocol):
+    calls: int  # HTTP calls made so far (tests, benchmarks)
+
+    async def cancel(self, items: Sequence[CancelItem]) -> CancelResult: ...
+
+    async def send(self, request: SendRequest) -> SendResult: ...
+
+    async def aclose(self) -> None: ...

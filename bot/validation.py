@@ -14,7 +14,9 @@ from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 from bot.i18n import t
-from bot.pac.models import CancelReason, InvoiceRef, SendRequest, check_email, normalize_uuid
+from bot.provider import SendRequest, check_email
+from bot.sat.reasons import CancelReason
+from bot.sat.refs import InvoiceRef, normalize_uuid
 
 JUSTIFICATION_MAX = 1000
 _UUID_ANYWHERE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"

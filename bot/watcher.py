@@ -14,11 +14,11 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from bot.actors import SYSTEM
 from bot.cancellation import Recheck, recheck_pending
 from bot.i18n import t
-from bot.workflow import Workflow
+from bot.services import Services
 from storage import queries
-from storage.store import SYSTEM
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,9 @@ LONG_PENDING_SHOWN = 20
 
 
 class Watcher:
-    def __init__(self, workflow: Workflow) -> None:
-        self.workflow = workflow
-        self.settings = workflow.settings
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = services.settings
         self.failed_cycles = 0
         self.outage_told = False
         self._lock = asyncio.Lock()
@@ -52,17 +52,17 @@ class Watcher:
 
     async def cycle(self) -> Recheck:
         async with self._lock:
-            workflow = self.workflow
-            result = await recheck_pending(workflow.store, workflow.pac,
+            services = self.services
+            result = await recheck_pending(services.store, services.provider,
                                            backoff_s=self.settings.watch_backoff_s)
             await self._track_outage(result)
-            await workflow.flush()
-            await workflow.expire()
+            await services.outbox.flush()
+            await services.lifecycle.expire()
             await self._long_pending()
             return result
 
     async def _track_outage(self, result: Recheck) -> None:
-        lang = self.workflow.lang
+        lang = self.services.lang
         if result.outage:
             self.failed_cycles += 1
             error = result.error
@@ -70,7 +70,7 @@ class Watcher:
                         error.code if error else "?", self.failed_cycles)
             if self.failed_cycles == OUTAGE_ALERT_AFTER:
                 self.outage_told = True
-                await self.workflow.tell_admins(t(
+                await self.services.io.tell_admins(t(
                     "admin.outage", lang, cycles=self.failed_cycles,
                     error=error.message if error else "?"), "watcher_outage_alerted")
             return
@@ -78,24 +78,24 @@ class Watcher:
             self.failed_cycles = 0
             if self.outage_told:
                 self.outage_told = False
-                await self.workflow.tell_admins(t("admin.recovered", lang),
+                await self.services.io.tell_admins(t("admin.recovered", lang),
                                                 "watcher_recovered")
 
     async def _long_pending(self) -> None:
         """One alert per invoice still pending well past the receiver's window."""
-        store, hours = self.workflow.store, self.settings.pending_alert_h
-        late = queries.pending_since_before(store.db, store.clock() - timedelta(hours=hours))
+        store, hours = self.services.store, self.settings.pending_alert_h
+        late = queries.pending_since_before(store, store.clock() - timedelta(hours=hours))
         if not late:
             return
         refs = ", ".join(f"`{i['ref_key']}` (#{i['request_id']})"
                          for i in late[:LONG_PENDING_SHOWN])
         if len(late) > LONG_PENDING_SHOWN:
-            refs += " " + t("card.more_invoices", self.workflow.lang,
+            refs += " " + t("card.more_invoices", self.services.lang,
                             count=len(late) - LONG_PENDING_SHOWN)
         with store.transaction() as tx:
             for invoice in late:
                 tx.set_fields("invoice", invoice["id"], {"alerted_at": store.now()})
             tx.record(SYSTEM, "long_pending_alerted", details={
                 "invoices": [i["ref_key"] for i in late], "hours": hours})
-        await self.workflow.tell_admins(t("admin.long_pending", self.workflow.lang,
+        await self.services.io.tell_admins(t("admin.long_pending", self.services.lang,
                                           count=len(late), hours=f"{hours:g}", refs=refs))

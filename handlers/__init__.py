@@ -1,15 +1,16 @@
-"""Slack listeners: read the payload, acknowledge at once, hand the work to bot.workflow."""
+"""Slack listeners: read the payload, acknowledge at once, hand the work to the bot's
+services (bot.services). Handlers import nothing from storage."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.workflow import Workflow
+from bot.services import Services
 from handlers import actions, commands, events, views
 
 
-def register(app: AsyncApp, workflow: Workflow) -> None:
-    commands.register(app, workflow)
-    views.register(app, workflow)
-    actions.register(app, workflow)
-    events.register(app, workflow)
+def register(app: AsyncApp, services: Services) -> None:
+    commands.register(app, services)
+    views.register(app, services)
+    actions.register(app, services)
+    events.register(app, services)

@@ -8,9 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import blocks
-from bot.i18n import t
-from bot.pac.models import normalize_uuid
-from bot.workflow import Workflow
+from bot.sat.refs import normalize_uuid
+from bot.services import Services
 from handlers.payloads import actor
 
 SUBCOMMANDS = {
@@ -41,8 +40,8 @@ def prefill(arguments: str) -> str:
     return "\n".join(lines)
 
 
-def register(app: AsyncApp, workflow: Workflow) -> None:
-    lang, sandbox = workflow.lang, workflow.sandbox
+def register(app: AsyncApp, services: Services) -> None:
+    lang, sandbox = services.lang, services.sandbox
 
     @app.command("/cfdi")
     async def cfdi(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -50,19 +49,20 @@ def register(app: AsyncApp, workflow: Workflow) -> None:
         subcommand = SUBCOMMANDS.get(word.lower())
         who = actor(body)
         if subcommand in ("cancel", "send"):
-            if not await workflow.may_request(who.id):
-                await ack(**blocks.message(t("refused.requester", lang), sandbox=sandbox,
-                                           lang=lang))
-                await workflow.refuse(who, "requester", command=subcommand)
+            refusal = await services.policy.may_request(who)
+            if refusal is not None:
+                await ack(**blocks.message(refusal.text, sandbox=sandbox, lang=lang))
+                services.lifecycle.refused(who, refusal, command=subcommand)
                 return
             await ack()
-            workflow.spawn(workflow.open_form(subcommand, body["trigger_id"],
-                                              body.get("channel_id"), who.id, prefill(rest)))
+            services.tasks.spawn(services.lifecycle.open_form(
+                subcommand, body["trigger_id"], body.get("channel_id"), who.id, prefill(rest)))
         elif subcommand == "status":
-            await ack(**await workflow.invoice_status(rest))
+            await ack(**await services.lookup.invoice_status(rest))
         elif subcommand == "history":
             mentioned = MENTION.search(rest)
             pending = bool(PENDING.search(rest))
-            await ack(**await workflow.history(who, mentioned and mentioned.group(1), pending))
+            await ack(**await services.lookup.history(who, mentioned and mentioned.group(1),
+                                                      pending))
         else:
             await ack(**blocks.help_blocks(lang, sandbox))

@@ -6,12 +6,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.workflow import Workflow
+from bot.services import Services
 
 
-def register(app: AsyncApp, workflow: Workflow) -> None:
+def register(app: AsyncApp, services: Services) -> None:
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any]) -> None:
         # Events are acknowledged by Bolt at once; the view is published after.
         if event.get("tab", "home") == "home":
-            workflow.spawn(workflow.publish_home(event["user"]))
+            services.tasks.spawn(services.lookup.publish_home(event["user"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.store import Actor
+from bot.actors import Actor
 
 
 def actor(body: dict[str, Any]) -> Actor:

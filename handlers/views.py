@@ -10,9 +10,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import blocks
 from bot import validation as form
 from bot.i18n import t
-from bot.workflow import Workflow
+from bot.services import Services
 from handlers.payloads import actor, value
-from storage import queries
 
 
 async def answered(ack: AsyncAck, errors: dict[str, str]) -> bool:
@@ -28,8 +27,8 @@ def source_channel(view: dict[str, Any]) -> str | None:
     return json.loads(view.get("private_metadata") or "{}").get("channel")
 
 
-def register(app: AsyncApp, workflow: Workflow) -> None:
-    lang = workflow.lang
+def register(app: AsyncApp, services: Services) -> None:
+    lang = services.lang
 
     @app.view(blocks.CANCEL_VIEW)
     async def cancel_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
@@ -39,10 +38,10 @@ def register(app: AsyncApp, workflow: Workflow) -> None:
             invoices=value(values, form.INVOICES) or "", reason=value(values, form.REASON),
             replacement=value(values, form.REPLACEMENT),
             justification=value(values, form.JUSTIFICATION),
-            notify=value(values, form.NOTIFY) or [], limit=workflow.settings.max_invoices,
-            lang=lang, active=lambda keys: queries.active_elsewhere(workflow.store.db, keys))
+            notify=value(values, form.NOTIFY) or [], limit=services.settings.max_invoices,
+            lang=lang, active=services.lifecycle.active_elsewhere)
         if await answered(ack, errors) and clean is not None:
-            workflow.spawn(workflow.create_cancel(actor(body), clean,
+            services.tasks.spawn(services.lifecycle.create_cancel(actor(body), clean,
                                                   source_channel=source_channel(view),
                                                   client_key=view["id"]))
 
@@ -55,9 +54,9 @@ def register(app: AsyncApp, workflow: Workflow) -> None:
             recipients=value(values, form.RECIPIENTS), subject=value(values, form.SUBJECT),
             message=value(values, form.MESSAGE),
             attach_pdf="pdf" in (value(values, form.ATTACH) or []),
-            limit=workflow.settings.max_invoices, lang=lang)
+            limit=services.settings.max_invoices, lang=lang)
         if await answered(ack, errors) and request is not None:
-            workflow.spawn(workflow.create_send(actor(body), request,
+            services.tasks.spawn(services.lifecycle.create_send(actor(body), request,
                                                 source_channel=source_channel(view),
                                                 client_key=view["id"]))
 
@@ -68,4 +67,5 @@ def register(app: AsyncApp, workflow: Workflow) -> None:
         errors = {} if reason else {blocks.REJECT_REASON: t("error.reject_reason_empty", lang)}
         if await answered(ack, errors):
             request_id = int(json.loads(view["private_metadata"])["request"])
-            workflow.spawn(workflow.reject_submitted(request_id, actor(body), reason))
+            services.tasks.spawn(services.lifecycle.reject_submitted(request_id, actor(body),
+                                                                     reason))

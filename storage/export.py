@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any, TextIO
 
-import sqlite_utils
+from storage.store import AuditStore
 
 COLUMNS = ("id", "at", "actor_id", "actor_name", "action", "request_id", "invoice_ref",
            "details", "prev_hash", "hash")
@@ -22,7 +22,7 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def select_events(db: sqlite_utils.Database, *, since: date | None = None,
+def select_events(store: AuditStore, *, since: date | None = None,
                   until: date | None = None, requester: str | None = None
                   ) -> Iterator[dict[str, Any]]:
     """Events from `since` (inclusive) to `until` (inclusive, whole day), oldest first."""
@@ -39,7 +39,7 @@ def select_events(db: sqlite_utils.Database, *, since: date | None = None,
     sql = (f"SELECT {', '.join('e.' + c for c in COLUMNS)} FROM events e "
            "LEFT JOIN requests r ON r.id = e.request_id"
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY e.id")
-    yield from db.query(sql, params)
+    yield from store.db.query(sql, params)
 
 
 def write(rows: Iterator[dict[str, Any]], out: TextIO, fmt: str) -> int:

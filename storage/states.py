@@ -1,38 +1,76 @@
-"""The allowed moves of DESIGN.md's "States". `None` is "not yet written" (creation)."""
+"""Every status a request or an invoice can have, and the allowed moves between them
+(DESIGN.md's "States", docs/architecture.md). The one home of status names: the state
+machine, the queries, the use cases and the tests all use these enums.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 Entity = Literal["request", "invoice"]
 
+
+class RequestStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class InvoiceStatus(StrEnum):
+    """The values of the provider outcomes (bot.sat.outcomes.Outcome) are among these."""
+
+    REQUESTED = "requested"
+    CANCELED = "canceled"
+    ALREADY_CANCELED = "already_canceled"
+    PENDING = "pending"
+    DENIED = "denied"
+    NOT_CANCELABLE = "not_cancelable"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    SENT = "sent"
+
+
+R, IS = RequestStatus, InvoiceStatus
+
 REQUEST_MOVES: dict[str | None, frozenset[str]] = {
-    None: frozenset({"awaiting_approval"}),
-    "awaiting_approval": frozenset({"approved", "rejected", "expired", "failed"}),
-    "approved": frozenset({"submitting", "failed"}),
-    "submitting": frozenset({"submitted", "failed"}),
-    "submitted": frozenset({"completed"}),
+    None: frozenset({R.AWAITING_APPROVAL}),
+    R.AWAITING_APPROVAL: frozenset({R.APPROVED, R.REJECTED, R.EXPIRED, R.FAILED}),
+    R.APPROVED: frozenset({R.SUBMITTING, R.FAILED}),
+    R.SUBMITTING: frozenset({R.SUBMITTED, R.FAILED}),
+    R.SUBMITTED: frozenset({R.COMPLETED}),
     # An approver may resubmit a failed request (cancelling twice is safe).
-    "failed": frozenset({"submitting"}),
+    R.FAILED: frozenset({R.SUBMITTING}),
 }
 
-_ANSWERS = frozenset({"canceled", "already_canceled", "pending", "denied", "not_cancelable",
-                      "failed", "sent"})
+_ANSWERS = frozenset({IS.CANCELED, IS.ALREADY_CANCELED, IS.PENDING, IS.DENIED, IS.NOT_CANCELABLE,
+                      IS.FAILED, IS.SENT})
 INVOICE_MOVES: dict[str | None, frozenset[str]] = {
-    None: frozenset({"requested"}),
-    "requested": _ANSWERS,
+    None: frozenset({IS.REQUESTED}),
+    IS.REQUESTED: _ANSWERS,
     # The watcher's outcomes; `failed` is a final provider error found while watching.
-    "pending": frozenset({"canceled", "denied", "not_cancelable", "expired", "failed"}),
+    IS.PENDING: frozenset({IS.CANCELED, IS.DENIED, IS.NOT_CANCELABLE, IS.EXPIRED, IS.FAILED}),
     # Resubmission of a failed request puts its failed invoices back in line.
-    "failed": frozenset({"requested"}),
+    IS.FAILED: frozenset({IS.REQUESTED}),
 }
 
 MOVES: dict[Entity, dict[str | None, frozenset[str]]] = {
     "request": REQUEST_MOVES, "invoice": INVOICE_MOVES,
 }
-FINAL_INVOICE = frozenset({"canceled", "already_canceled", "denied", "not_cancelable",
-                           "failed", "expired", "sent"})
-FINAL_REQUEST = frozenset({"completed", "rejected", "expired", "failed"})
+FINAL_INVOICE = frozenset({IS.CANCELED, IS.ALREADY_CANCELED, IS.DENIED, IS.NOT_CANCELABLE,
+                           IS.FAILED, IS.EXPIRED, IS.SENT})
+FINAL_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED, R.FAILED})
+# Requests that no longer need a card or count as open (a failed one may still be retried).
+CLOSED_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED})
+# Invoice states that keep an invoice out of a new request: in flight, or already cancelled.
+OPEN_OR_DONE = (IS.REQUESTED, IS.PENDING, IS.CANCELED, IS.ALREADY_CANCELED)
+# Requests interrupted between approval and the provider's answer (resumed at start).
+TO_RESUME = (R.APPROVED, R.SUBMITTING)
 
 
 def allowed(entity: Entity, current: str | None, target: str) -> bool:

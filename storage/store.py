@@ -13,7 +13,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,11 @@ from typing import Any
 import sqlite_utils
 
 from storage import schema
-from storage.chain import GENESIS, canonical_json, event_hash
-from storage.states import Entity, allowed
+from storage.chain import GENESIS, Verdict, canonical_json, event_hash
+from storage.chain import verify as verify_chain
+from storage.domain import NewInvoice, Row, Who
+from storage.states import Entity, RequestStatus, allowed
 
-Row = dict[str, Any]
 # How long a write waits for another writer. Short: the bot writes on its event loop, and
 # a wait longer than this would delay Slack's answers; a write that gives up is reported.
 BUSY_TIMEOUT_MS = 2_000
@@ -37,25 +37,6 @@ def utc_now() -> datetime:
 def iso(moment: datetime) -> str:
     """Fixed-width UTC text, so that comparing strings compares times."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something: a Slack user (id and the name at that moment) or the system."""
-
-    id: str
-    name: str
-
-
-SYSTEM = Actor("system", "system")
-
-
-@dataclass(frozen=True)
-class NewInvoice:
-    ref_key: str            # the UUID, or SERIE-FOLIO
-    uuid: str | None = None
-    serie: str | None = None
-    folio: int | None = None
 
 
 class TransitionError(Exception):
@@ -95,6 +76,10 @@ _SETTABLE: dict[Entity, frozenset[str]] = {
     "invoice": frozenset({"code", "detalle", "estatus_uuid", "acuse", "attempts",
                           "next_check_at", "pending_since", "uuid", "alerted_at"}),
 }
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[Row]:
@@ -152,14 +137,21 @@ class AuditStore:
                 self._tx = None
 
     # One-transaction shortcuts for the common single moves.
-    def transition(self, entity: Entity, entity_id: int, to: str, actor: Actor,
+    def transition(self, entity: Entity, entity_id: int, to: str, actor: Who,
                    **options: Any) -> Row:
         with self.transaction() as tx:
             return tx.transition(entity, entity_id, to, actor, **options)
 
-    def record(self, actor: Actor, action: str, **options: Any) -> Row:
+    def record(self, actor: Who, action: str, **options: Any) -> Row:
         with self.transaction() as tx:
             return tx.record(actor, action, **options)
+
+    def verify(self) -> Verdict:
+        """Walk the event chain (audit verify, the demo, checks)."""
+        return verify_chain(self.db)
+
+    def last_event_id(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -178,7 +170,24 @@ class Tx:
         rows = _rows(self.conn.execute(sql, params))
         return rows[0] if rows else None
 
-    def create_request(self, *, kind: str, requester: Actor, invoices: Sequence[NewInvoice],
+    def request_status(self, request_id: int) -> str | None:
+        row = self.one("SELECT status FROM requests WHERE id = ?", (request_id,))
+        return row["status"] if row else None
+
+    def invoice_statuses(self, request_id: int) -> list[str]:
+        return [status for (status,) in self.conn.execute(
+            "SELECT status FROM invoices WHERE request_id = ?", (request_id,))]
+
+    def outbox_attempted(self, ids: Sequence[int]) -> None:
+        """These replies are about to be posted: after a crash, look in the thread first."""
+        self.conn.execute(f"UPDATE outbox SET attempted_at = ? WHERE id IN ({_marks(ids)})",
+                          [self.store.now(), *ids])
+
+    def outbox_posted(self, ids: Sequence[int], ts: str) -> None:
+        self.conn.execute(f"UPDATE outbox SET posted_ts = ?, posted_at = ? WHERE id IN "
+                          f"({_marks(ids)})", [ts, self.store.now(), *ids])
+
+    def create_request(self, *, kind: str, requester: Who, invoices: Sequence[NewInvoice],
                        source_channel: str | None = None, reason: str | None = None,
                        replacement_uuid: str | None = None, justification: str | None = None,
                        recipients: Sequence[str] | None = None, approvals_required: int = 1,
@@ -204,7 +213,7 @@ class Tx:
              justification, json.dumps(list(recipients)) if recipients is not None else None,
              approvals_required, approvals_channel, client_key, json.dumps(list(notify)),
              json.dumps(send_options) if send_options is not None else None,
-             "awaiting_approval", now, now))
+             RequestStatus.AWAITING_APPROVAL, now, now))
         request_id = int(cursor.lastrowid or 0)
         self.conn.executemany(
             "INSERT INTO invoices (request_id, position, ref_key, uuid, serie, folio, status, "
@@ -212,7 +221,7 @@ class Tx:
             [(request_id, pos, inv.ref_key, inv.uuid, inv.serie, inv.folio, now)
              for pos, inv in enumerate(invoices)])
         self.record(requester, "request_created", request_id=request_id, details={
-            "kind": kind, "to": "awaiting_approval", "reason": reason,
+            "kind": kind, "to": RequestStatus.AWAITING_APPROVAL, "reason": reason,
             "replacement_uuid": replacement_uuid, "justification": justification,
             "recipients": list(recipients) if recipients is not None else None,
             "invoices": [inv.ref_key for inv in invoices], "source_channel": source_channel,
@@ -220,7 +229,7 @@ class Tx:
             "send_options": send_options})
         return request_id
 
-    def transition(self, entity: Entity, entity_id: int, to: str, actor: Actor, *,
+    def transition(self, entity: Entity, entity_id: int, to: str, actor: Who, *,
                    expect: str | Iterable[str] | None = None, action: str | None = None,
                    fields: dict[str, Any] | None = None,
                    details: dict[str, Any] | None = None) -> Row:
@@ -278,7 +287,7 @@ class Tx:
              self.store.now()))
         return int(cursor.lastrowid or 0)
 
-    def decide(self, request_id: int, actor: Actor, decision: str,
+    def decide(self, request_id: int, actor: Who, decision: str,
                reason: str | None = None) -> int:
         """Record one approver's decision; returns how many approvals the request now has.
 
@@ -291,10 +300,10 @@ class Tx:
         self.record(actor, f"decision_{decision}", request_id=request_id,
                     details={"reason": reason} if reason else {})
         row = self.one("SELECT count(*) AS n FROM approvals WHERE request_id = ? AND "
-                       "decision = 'approve'", (request_id,))
+                       "decision = ?", (request_id, "approve"))
         return int(row["n"]) if row else 0
 
-    def record(self, actor: Actor, action: str, *, request_id: int | None = None,
+    def record(self, actor: Who, action: str, *, request_id: int | None = None,
                invoice_ref: str | None = None, details: dict[str, Any] | None = None) -> Row:
         """Append one event to the chain (the caller holds the write lock)."""
         last = self.one("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")

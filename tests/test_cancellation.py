@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from bot.actors import Actor
 from bot.cancellation import (
     approve,
     create_cancel_request,
@@ -14,10 +15,10 @@ from bot.cancellation import (
     submit,
 )
 from bot.pac.client import PacClient
-from bot.pac.models import InvoiceRef
 from bot.sandbox.pac_server import SandboxPac
+from bot.sat.refs import InvoiceRef
 from storage import chain, queries
-from storage.store import Actor, AuditStore, StaleState
+from storage.store import AuditStore, StaleState
 from tests.conftest import uuid_with
 
 ANA, BETO = Actor("U0ANA", "Ana"), Actor("U0BETO", "Beto")
@@ -31,7 +32,7 @@ def new_request(store: AuditStore, codes: list[str]) -> int:
 
 
 def statuses(store: AuditStore, request_id: int) -> list[str]:
-    return [i["status"] for i in queries.request_invoices(store.db, request_id)]
+    return [i["status"] for i in queries.request_invoices(store, request_id)]
 
 
 async def test_an_approved_request_is_submitted_and_recorded(store: AuditStore,
@@ -41,7 +42,7 @@ async def test_an_approved_request_is_submitted_and_recorded(store: AuditStore,
     assert submission.status == "completed"
     assert statuses(store, request_id) == ["canceled", "not_cancelable", "already_canceled",
                                            "denied"]
-    first = queries.request_invoices(store.db, request_id)[0]
+    first = queries.request_invoices(store, request_id)[0]
     assert first["acuse"].startswith("<?xml") and first["attempts"] == 1
     assert chain.verify(store.db).ok
 
@@ -67,7 +68,7 @@ async def test_pending_invoices_are_watched_until_they_resolve(store: AuditStore
     changed = (await recheck_pending(store, pac, backoff_s=(0.05,))).changed
     assert sorted(o.outcome for _, o in changed) == ["canceled", "denied"]
     assert statuses(store, request_id) == ["canceled", "denied", "canceled"]
-    assert queries.get_request(store.db, request_id)["status"] == "completed"
+    assert queries.get_request(store, request_id)["status"] == "completed"
 
 
 async def test_a_provider_outage_fails_the_request_and_a_resubmission_works(
@@ -77,7 +78,7 @@ async def test_a_provider_outage_fails_the_request_and_a_resubmission_works(
     submission = await submit(store, pac, request_id, BETO)
     assert submission.status == "failed"
     assert statuses(store, request_id) == ["failed", "failed"]
-    failed = [e for e in queries.events(store.db, request_id)
+    failed = [e for e in queries.events(store, request_id)
               if e["action"] == "submission_failed"]
     assert '"code":"503"' in failed[0]["details"]
     sandbox.state.transient_failures = 0
@@ -99,8 +100,8 @@ async def test_a_watch_cycle_during_an_outage_changes_nothing(
         store: AuditStore, pac: PacClient, sandbox: SandboxPac) -> None:
     request_id = new_request(store, ["A11"])
     await submit(store, pac, request_id, BETO, backoff_s=(0.0,))
-    before = (statuses(store, request_id), len(queries.events(store.db)))
+    before = (statuses(store, request_id), len(queries.events(store)))
     sandbox.stop()
     outage = await recheck_pending(store, pac, backoff_s=(0.0,))
     assert outage.outage and outage.changed == [] and outage.error is not None
-    assert (statuses(store, request_id), len(queries.events(store.db))) == before
+    assert (statuses(store, request_id), len(queries.events(store))) == before

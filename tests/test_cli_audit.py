@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from storage.store import Actor, AuditStore, NewInvoice
+from bot.actors import Actor
+from storage.domain import NewInvoice
+from storage.store import AuditStore
 
 
 def bot(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -23,11 +23,11 @@ import pytest
 import sqlite_utils
 
 from bot.config import Settings
+from bot.outbox import REPLY_EVENT
 from bot.sandbox.pac_server import SandboxPac
 from bot.sandbox.slack_driver import SlackDriver
 from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import APPROVALS, FINANCE, PEOPLE
-from bot.workflow import REPLY_EVENT
 from storage import chain
 from tests.conftest import uuid_with
 from tests.faults import injected

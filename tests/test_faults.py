@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from bot.i18n import t
-from bot.pac.status import OPERATION, StatusClass
+from bot.pac.status import OPERATION
+from bot.provider import StatusClass
 from bot.sandbox.stage import ADMIN, APPROVALS, FINANCE, Stage
 from storage import queries
 from tests.conftest import uuid_with
@@ -28,7 +29,7 @@ async def stage(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
 
 
 def status(stage: Stage, request_id: int = 1) -> str:
-    return queries.get_request(stage.runtime.store.db, request_id)["status"]
+    return queries.get_request(stage.runtime.store, request_id)["status"]
 
 
 async def failed_with(stage: Stage, code: str, what: str) -> str:
@@ -37,7 +38,7 @@ async def failed_with(stage: Stage, code: str, what: str) -> str:
         card = await card_of(stage, lines=[uuid_with(code)])
         await click(stage, "U0BETO", card)
         assert status(stage) == "failed"
-        invoice = queries.request_invoices(stage.runtime.store.db, 1)[0]
+        invoice = queries.request_invoices(stage.runtime.store, 1)[0]
         assert invoice["status"] == "failed" and invoice["code"]
         reply = stage.slack.thread(APPROVALS, card.ts)[-1]
         assert buttons(reply) == ["cfdi_resubmit"]
@@ -94,7 +95,7 @@ async def test_slack_refuses_the_card_then_recovers(stage: Stage, error: str,
         await stage.settle()
         assert status(stage) == "awaiting_approval"  # recorded, though Slack refused the card
         assert stage.slack.channel_messages(APPROVALS) == []
-        assert "slack_error" in [e["action"] for e in queries.events(stage.runtime.store.db)]
+        assert "slack_error" in [e["action"] for e in queries.events(stage.runtime.store)]
         await stage.runtime.watcher.cycle()  # Slack is back: the card goes out
         (card,) = stage.slack.channel_messages(APPROVALS)
         await click(stage, "U0BETO", card)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import string
 
 from bot.i18n import CATALOGUES, code_text, t
-from bot.pac.status import CANCELLATION, OPERATION, SAT_UUID, Nuance, Outcome
+from bot.pac.status import CANCELLATION, OPERATION
+from bot.sat.estatus_uuid import SAT_UUID
+from bot.sat.outcomes import Nuance, Outcome
 
 
 def placeholders(text: str) -> set[str]:

@@ -36,7 +36,7 @@ async def test_the_scopes_are_exactly_those_of_the_methods_called(tmp_path: Path
         with store.transaction() as tx:                # a reply a crash left "maybe posted"
             tx.enqueue(1, "completed")
             tx.conn.execute("UPDATE outbox SET attempted_at = 'x' WHERE posted_ts IS NULL")
-        await stage.runtime.workflow.flush()           # looks in the thread first
+        await stage.runtime.services.outbox.flush()           # looks in the thread first
     finally:
         await stage.close()
     called = {call.method for call in stage.slack.calls}

@@ -18,9 +18,11 @@ from bot.pac.errors import (
     PacSoapFault,
     PacTimeout,
 )
-from bot.pac.models import CancelItem, InvoiceRef, SendRequest
-from bot.pac.status import Nuance, Outcome, StatusClass
+from bot.provider import SendRequest, StatusClass
 from bot.sandbox.pac_server import SandboxPac
+from bot.sat.cancellation import CancelItem
+from bot.sat.outcomes import Nuance, Outcome
+from bot.sat.refs import InvoiceRef
 from tests.conftest import FAST_RETRY, uuid_with
 
 SEED_204 = ["E329DD15-7D0B-44E9-A204-51A7443D1FBE", "5B4B180D-5B6C-4392-B204-252215A1AB84",

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bot.pac.models import CancelItem, CancelReason, InvoiceRef, SendRequest
+from bot.pac import wire
+from bot.provider import SendRequest
+from bot.sat.cancellation import CancelItem
+from bot.sat.reasons import CancelReason
+from bot.sat.refs import InvoiceRef
 
 UUID = "3f2a9c10-4d1b-4e8a-9c21-0b7d5e6f1a2b"
 OTHER = "9D8C7B6A-5E4F-4A3B-8213-1C2D3E4F5A6B"
@@ -65,8 +69,9 @@ def test_reasons_carry_the_official_sat_wording() -> None:
 
 def test_soap_shapes() -> None:
     item = CancelItem(ref=InvoiceRef(uuid=UUID), reason="01", replacement=OTHER.lower())
-    assert item.soap() == {"uuid": f"{UUID.upper()}|01|{OTHER}", "motivoCancelacion": "01"}
+    assert wire.cancel_item(item) == {"uuid": f"{UUID.upper()}|01|{OTHER}",
+                                      "motivoCancelacion": "01"}
     by_folio = CancelItem(ref=InvoiceRef.parse("B 7"), reason="03")
-    assert by_folio.soap() == {"serie": "B", "folio": 7, "motivoCancelacion": "03"}
+    assert wire.cancel_item(by_folio) == {"serie": "B", "folio": 7, "motivoCancelacion": "03"}
     send = SendRequest(refs=[by_folio.ref], emails=[" Ana@Example.COM "])
-    assert send.soap()["emails"] == ["Ana@example.com"]
+    assert wire.send_request(send)["emails"] == ["Ana@example.com"]

@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 from pydantic_core import PydanticCustomError
 
 from bot.pac.client import _cancel_outcomes
-from bot.pac.models import CancelItem, InvoiceRef, check_email
-from bot.pac.status import Outcome, classify_invoice
+from bot.pac.status import classify_invoice
+from bot.provider import check_email
 from bot.sandbox.stage import FINANCE, Stage
+from bot.sat.cancellation import CancelItem
+from bot.sat.outcomes import Outcome
+from bot.sat.refs import InvoiceRef
 from bot.validation import parse_line, validate_cancel, validate_send
 from handlers.commands import prefill
 from handlers.payloads import value

@@ -8,8 +8,10 @@ import pytest
 
 from bot.logs import RedactingFormatter
 from bot.pac.client import PacClient
-from bot.pac.models import CancelItem, InvoiceRef, SendRequest
+from bot.provider import SendRequest
 from bot.sandbox.pac_server import SandboxPac
+from bot.sat.cancellation import CancelItem
+from bot.sat.refs import InvoiceRef
 from tests.conftest import FAST_RETRY, uuid_with
 
 PASSWORD = "Zr9-unique-PAC-pass-Q7"

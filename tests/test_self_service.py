@@ -55,7 +55,7 @@ async def test_send_to_every_recipient_and_audit_it(stage: Stage) -> None:
     assert f"`{OK_UUID}` — *Enviada*" in shown and "`FAC-7` — *Enviada*" in shown
     assert "a@cliente.example" in shown and "b@cliente.example" in shown
     assert stage.slack.ephemerals[-1]["user"] == "U0ANA"
-    created = queries.events(stage.runtime.store.db)[0]
+    created = queries.events(stage.runtime.store)[0]
     details = json.loads(created["details"])
     assert details["recipients"] == ["a@cliente.example", "b@cliente.example"]
     assert details["invoices"] == [OK_UUID, "FAC-7"]
@@ -75,7 +75,7 @@ async def test_a_provider_error_on_send_is_reported(stage: Stage) -> None:
     await send(stage, [uuid_with("601")], "a@cliente.example")
     shown = last_ephemeral(stage)
     assert "*Falló*" in shown and "credenciales" in shown
-    assert queries.get_request(stage.runtime.store.db, 1)["status"] == "failed"
+    assert queries.get_request(stage.runtime.store, 1)["status"] == "failed"
 
 
 @pytest.mark.parametrize(("recipients", "invoices", "block", "expected"), [
@@ -92,7 +92,7 @@ async def test_bad_send_input_is_refused_on_its_field(stage: Stage, recipients: 
                                                       expected: str) -> None:
     answer = await send(stage, invoices, recipients)
     assert expected in answer.json()["errors"][block]
-    assert queries.events(stage.runtime.store.db) == []
+    assert queries.events(stage.runtime.store) == []
     assert stage.pac.calls["enviar"] == 0
 
 
@@ -136,7 +136,7 @@ async def test_history_for_oneself_and_for_others(stage: Stage) -> None:
     assert "Solicitudes abiertas de <@U0ANA>" in other and "Esperando aprobación" in other
     refused = (await stage.driver.command("U0DIEGO", "history <@U0ANA>", FINANCE)).json()
     assert "Solo los aprobadores" in refused["text"]
-    assert [e["action"] for e in queries.events(stage.runtime.store.db)][-1] == \
+    assert [e["action"] for e in queries.events(stage.runtime.store)][-1] == \
         "refused_history_other"
 
 
@@ -156,7 +156,7 @@ async def test_the_home_of_a_requester_and_of_an_approver(stage: Stage) -> None:
     answer = await stage.driver.click_home("U0BETO", APPROVE_ACTION, "1")  # from the Home
     assert answer.status_code == 200
     await stage.settle()
-    assert queries.get_request(stage.runtime.store.db, 1)["status"] == "completed"
+    assert queries.get_request(stage.runtime.store, 1)["status"] == "completed"
     assert buttons(stage.slack.message(APPROVALS, card.ts)) == []
     refreshed = json.dumps(stage.slack.homes["U0BETO"], ensure_ascii=False)
     assert "Nada por decidir" in refreshed
@@ -171,7 +171,7 @@ async def test_approving_from_the_home_follows_the_same_rules(stage: Stage) -> N
     await stage.driver.open_home("U0BETO")
     await stage.settle()
     assert "*#1*" not in json.dumps(stage.slack.homes["U0BETO"])  # own request not listed
-    assert queries.get_request(stage.runtime.store.db, 1)["status"] == "completed"
+    assert queries.get_request(stage.runtime.store, 1)["status"] == "completed"
 
 
 def _visible_strings(path: Path) -> list[str]:

@@ -74,13 +74,13 @@ async def click(stage: Stage, user: str, card: Message, action: str = APPROVE_AC
 
 
 def request_row(stage: Stage, request_id: int = 1) -> dict[str, Any]:
-    row = queries.get_request(stage.runtime.store.db, request_id)
+    row = queries.get_request(stage.runtime.store, request_id)
     assert row is not None
     return row
 
 
 def actions(stage: Stage) -> list[str]:
-    return [e["action"] for e in queries.events(stage.runtime.store.db)]
+    return [e["action"] for e in queries.events(stage.runtime.store)]
 
 
 async def test_the_happy_path(stage: Stage) -> None:
@@ -147,11 +147,11 @@ async def test_refused_deciders_change_nothing_and_are_audited(
     for action in (APPROVE_ACTION, REJECT_ACTION):
         await click(stage, clicker, card, action)
     assert request_row(stage)["status"] == "awaiting_approval"
-    refusals = [e for e in queries.events(stage.runtime.store.db) if e["action"] == why]
+    refusals = [e for e in queries.events(stage.runtime.store) if e["action"] == why]
     assert [e["actor_id"] for e in refusals] == [clicker, clicker]
     told = [e for e in stage.slack.ephemerals if e["user"] == clicker and e["channel"] == APPROVALS]
     assert len(told) == 2 and all(message in e["text"] for e in told)
-    assert stage.runtime.provider.client.calls == 0
+    assert stage.runtime.provider.calls == 0
     assert stage.slack.thread(APPROVALS, card.ts) == []
 
 
@@ -165,7 +165,7 @@ async def test_bad_signatures_and_old_timestamps_get_401_and_write_nothing(
                                                     "application/x-www-form-urlencoded"})
     assert [r.status_code for r in (forged, old, missing)] == [401, 401, 401]
     assert stage.slack.calls_of("views.open") == []
-    assert queries.events(stage.runtime.store.db) == []
+    assert queries.events(stage.runtime.store) == []
 
 
 MANY = [uuid_with("000", n) for n in range(1, 6)]
@@ -199,7 +199,7 @@ async def test_each_modal_error_is_shown_on_its_field_and_writes_nothing(
     body = answer.json()
     assert body["response_action"] == "errors"
     assert expected in body["errors"][block], body
-    assert queries.events(stage.runtime.store.db) == []
+    assert queries.events(stage.runtime.store) == []
     assert stage.slack.channel_messages(APPROVALS) == []
 
 
@@ -219,7 +219,7 @@ async def test_a_double_click_and_two_approvers_at_once_submit_once(stage: Stage
                                    stage.driver.post(other))
     assert [a.status_code for a in answers] == [200, 200, 200]
     await stage.settle()
-    assert stage.runtime.provider.client.calls == 1
+    assert stage.runtime.provider.calls == 1
     assert actions(stage).count("request_approved") == 1
     assert actions(stage).count("refused_already_decided") + \
         actions(stage).count("refused_already_voted") == 2
@@ -306,7 +306,7 @@ async def test_reject_asks_a_reason_then_tells_the_thread_and_the_requester(
     assert buttons(stage.slack.message(APPROVALS, card.ts)) == []
     assert "rechazó la solicitud" in texts(stage.slack.thread(APPROVALS, card.ts)[-1])
     assert "fue rechazada" in texts(stage.slack.dms("U0ANA")[-1])
-    assert stage.runtime.provider.client.calls == 0
+    assert stage.runtime.provider.calls == 0
 
 
 @pytest.mark.parametrize("stage", [{"required_approvals": 2}], indirect=True)
@@ -343,13 +343,13 @@ async def test_only_listed_requesters_may_ask(stage: Stage) -> None:
 async def test_requests_waiting_too_long_expire(stage: Stage) -> None:
     card = await card_of(stage)
     await asyncio.sleep(0.5)
-    assert await stage.runtime.workflow.expire() == [1]
+    assert await stage.runtime.services.lifecycle.expire() == [1]
     assert request_row(stage)["status"] == "expired"
     assert buttons(stage.slack.message(APPROVALS, card.ts)) == []
     assert "venció sin aprobación" in texts(stage.slack.thread(APPROVALS, card.ts)[-1])
     assert "venció" in texts(stage.slack.dms("U0ANA")[-1])
     await click(stage, "U0BETO", card, APPROVE_ACTION) if buttons(card) else None
-    assert stage.runtime.provider.client.calls == 0
+    assert stage.runtime.provider.calls == 0
 
 
 async def test_typed_text_cannot_ping_the_channel_or_hide_links(stage: Stage) -> None:

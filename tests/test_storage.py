@@ -11,17 +11,11 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from bot.actors import SYSTEM, Actor
 from bot.cancellation import approve
 from storage import chain, queries, schema
-from storage.store import (
-    BUSY_TIMEOUT_MS,
-    SYSTEM,
-    Actor,
-    AuditStore,
-    IllegalTransition,
-    NewInvoice,
-    StaleState,
-)
+from storage.domain import NewInvoice
+from storage.store import BUSY_TIMEOUT_MS, AuditStore, IllegalTransition, StaleState
 
 ANA = Actor("U0ANA", "Ana")
 BETO = Actor("U0BETO", "Beto")
@@ -53,11 +47,11 @@ def test_a_legal_path_records_every_move(store: AuditStore) -> None:
     request_id = new_request(store)
     for target in ("approved", "submitting", "submitted", "completed"):
         store.transition("request", request_id, target, BETO)
-    trail = [(e["action"], e["actor_id"]) for e in queries.events(store.db, request_id)]
+    trail = [(e["action"], e["actor_id"]) for e in queries.events(store, request_id)]
     assert trail == [("request_created", "U0ANA"), ("request_approved", "U0BETO"),
                      ("request_submitting", "U0BETO"), ("request_submitted", "U0BETO"),
                      ("request_completed", "U0BETO")]
-    assert queries.get_request(store.db, request_id)["status"] == "completed"
+    assert queries.get_request(store, request_id)["status"] == "completed"
 
 
 @pytest.mark.parametrize(("path", "illegal"), [
@@ -71,15 +65,15 @@ def test_an_illegal_move_raises_and_writes_nothing(store: AuditStore, path: tupl
     request_id = new_request(store)
     for target in path:
         store.transition("request", request_id, target, BETO)
-    before = (event_count(store), queries.get_request(store.db, request_id))
+    before = (event_count(store), queries.get_request(store, request_id))
     with pytest.raises(IllegalTransition, match=f"cannot move from .* to {illegal}"):
         store.transition("request", request_id, illegal, BETO)
-    assert (event_count(store), queries.get_request(store.db, request_id)) == before
+    assert (event_count(store), queries.get_request(store, request_id)) == before
 
 
 def test_invoice_moves_follow_design_states(store: AuditStore) -> None:
     request_id = new_request(store)
-    first, second = queries.request_invoices(store.db, request_id)
+    first, second = queries.request_invoices(store, request_id)
     store.transition("invoice", first["id"], "pending", SYSTEM, fields={"code": "211"})
     store.transition("invoice", first["id"], "denied", SYSTEM)
     with pytest.raises(IllegalTransition):
@@ -92,19 +86,19 @@ def test_invoice_moves_follow_design_states(store: AuditStore) -> None:
 
 def test_a_failure_inside_a_transaction_leaves_no_partial_state(store: AuditStore) -> None:
     request_id = new_request(store)
-    invoices = queries.request_invoices(store.db, request_id)
+    invoices = queries.request_invoices(store, request_id)
     before = event_count(store)
     with pytest.raises(IllegalTransition), store.transaction() as tx:
         tx.transition("request", request_id, "approved", BETO)
         tx.transition("invoice", invoices[0]["id"], "canceled", SYSTEM)
         tx.transition("invoice", invoices[1]["id"], "expired", SYSTEM)  # illegal: all undone
     assert event_count(store) == before
-    assert queries.get_request(store.db, request_id)["status"] == "awaiting_approval"
-    assert {i["status"] for i in queries.request_invoices(store.db, request_id)} == {"requested"}
+    assert queries.get_request(store, request_id)["status"] == "awaiting_approval"
+    assert {i["status"] for i in queries.request_invoices(store, request_id)} == {"requested"}
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.transition("request", request_id, "approved", BETO)
         raise RuntimeError("the process failed between two writes")
-    assert queries.get_request(store.db, request_id)["status"] == "awaiting_approval"
+    assert queries.get_request(store, request_id)["status"] == "awaiting_approval"
 
 
 def test_compare_and_set_refuses_a_stale_expectation(store: AuditStore) -> None:
@@ -139,7 +133,7 @@ def test_racing_approvers_in_threads_submit_once(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert sorted(results) == ["lost"] * 7 + ["won"]
-    approved = [e for e in queries.events(store.db, request_id)
+    approved = [e for e in queries.events(store, request_id)
                 if e["action"] == "request_approved"]
     assert len(approved) == 1
     assert chain.verify(store.db).ok
@@ -220,7 +214,7 @@ def test_verify_catches_a_deleted_event(store: AuditStore) -> None:
 def test_secrets_given_to_the_store_are_never_written(tmp_path: Path) -> None:
     store = AuditStore.open(tmp_path / "a.db", secrets=["Sup3r-Secret-PW"])
     store.record(SYSTEM, "provider_error", details={"message": "login Sup3r-Secret-PW refused"})
-    assert "login *** refused" in queries.events(store.db)[0]["details"]
+    assert "login *** refused" in queries.events(store)[0]["details"]
     assert chain.verify(store.db).ok
     store.close()  # checkpoints the WAL into the file
     assert b"Sup3r-Secret-PW" not in (tmp_path / "a.db").read_bytes()
@@ -257,7 +251,7 @@ def test_the_queries_answer_and_use_their_index(tmp_path: Path) -> None:
     old = new_request(store, refs=("3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B", "FAC-7"))
     clock.now += timedelta(hours=80)
     fresh = new_request(store, refs=("B-9",), requester=BETO)
-    uuid_row, folio_row = queries.request_invoices(store.db, old)
+    uuid_row, folio_row = queries.request_invoices(store, old)
     store.db.execute("UPDATE invoices SET uuid = ref_key WHERE id = ?", [uuid_row["id"]])
     store.db.execute("UPDATE invoices SET serie = 'FAC', folio = 7 WHERE id = ?",
                      [folio_row["id"]])
@@ -265,19 +259,19 @@ def test_the_queries_answer_and_use_their_index(tmp_path: Path) -> None:
     store.transition("invoice", folio_row["id"], "pending", SYSTEM,
                      fields={"next_check_at": due_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
 
-    trail = queries.invoice_trail(store.db, uuid=uuid_row["ref_key"])
+    trail = queries.invoice_trail(store, uuid=uuid_row["ref_key"])
     assert [i["request_id"] for i in trail["invoices"]] == [old]
     assert [e["action"] for e in trail["events"]] == ["request_created"]
-    by_folio = queries.invoice_trail(store.db, serie="FAC", folio=7)
+    by_folio = queries.invoice_trail(store, serie="FAC", folio=7)
     assert [e["action"] for e in by_folio["events"]] == ["request_created", "invoice_pending"]
-    assert [r["id"] for r in queries.recent_requests(store.db, "U0ANA")] == [old]
-    assert [r["id"] for r in queries.awaiting_approval(store.db)] == [old, fresh]
-    older = queries.awaiting_approval(store.db, older_than=clock.now - timedelta(hours=72))
+    assert [r["id"] for r in queries.recent_requests(store, "U0ANA")] == [old]
+    assert [r["id"] for r in queries.awaiting_approval(store)] == [old, fresh]
+    older = queries.awaiting_approval(store, older_than=clock.now - timedelta(hours=72))
     assert [r["id"] for r in older] == [old]
-    assert [i["id"] for i in queries.due_pending(store.db, clock.now)] == [folio_row["id"]]
-    assert queries.due_pending(store.db, due_at - timedelta(seconds=1)) == []
-    assert queries.counts(store.db)["invoices"] == {"pending": 1, "requested": 2}
-    assert [r["ref_key"] for r in queries.active_elsewhere(store.db, ["FAC-7", "Z-1"])] == \
+    assert [i["id"] for i in queries.due_pending(store, clock.now)] == [folio_row["id"]]
+    assert queries.due_pending(store, due_at - timedelta(seconds=1)) == []
+    assert queries.counts(store)["invoices"] == {"pending": 1, "requested": 2}
+    assert [r["ref_key"] for r in queries.active_elsewhere(store, ["FAC-7", "Z-1"])] == \
         ["FAC-7"]
 
     plans = {

@@ -31,7 +31,7 @@ async def submitted(stage: Stage, codes: list[str]) -> str:
 
 
 def statuses(stage: Stage) -> list[str]:
-    return [i["status"] for i in queries.request_invoices(stage.runtime.store.db, 1)]
+    return [i["status"] for i in queries.request_invoices(stage.runtime.store, 1)]
 
 
 @pytest.mark.parametrize(("code", "first", "final", "words"), [
@@ -63,7 +63,7 @@ async def test_each_resolution_is_one_reply_mentioning_the_requester(
 async def test_an_outage_changes_nothing_alerts_once_and_recovers(stage: Stage) -> None:
     ts = await submitted(stage, ["A11", "211"])
     replies = len(stage.slack.thread(APPROVALS, ts))
-    events = len(queries.events(stage.runtime.store.db))
+    events = len(queries.events(stage.runtime.store))
     await asyncio.sleep(0.6)
     stage.pac.down = True
     watcher = stage.runtime.watcher
@@ -74,7 +74,7 @@ async def test_an_outage_changes_nothing_alerts_once_and_recovers(stage: Stage) 
     assert delays == sorted(delays) and delays[0] < delays[-1]  # backing off
     assert statuses(stage) == ["pending", "pending"]
     assert len(stage.slack.thread(APPROVALS, ts)) == replies
-    outage_events = [e["action"] for e in queries.events(stage.runtime.store.db)[events:]]
+    outage_events = [e["action"] for e in queries.events(stage.runtime.store)[events:]]
     assert outage_events == ["watcher_outage_alerted"]
     alerts = stage.slack.channel_messages(ADMIN)
     assert len(alerts) == 1 and "no responde" in texts(alerts[0])
@@ -96,7 +96,7 @@ async def test_an_invoice_pending_too_long_is_reported_once_and_still_watched(
         await stage.runtime.watcher.cycle()
     (alert,) = stage.slack.channel_messages(ADMIN)
     assert uuid_with("211", 1) in texts(alert) and "siguen pendientes" in texts(alert)
-    invoice = queries.request_invoices(stage.runtime.store.db, 1)[0]
+    invoice = queries.request_invoices(stage.runtime.store, 1)[0]
     assert invoice["status"] == "pending" and invoice["attempts"] >= 3
 
 

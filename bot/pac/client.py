@@ -20,7 +20,6 @@ import httpx
 import zeep
 import zeep.exceptions
 from lxml import etree
-from pydantic import BaseModel, ConfigDict
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -33,6 +32,7 @@ from tenacity import (
 from zeep.proxy import AsyncServiceProxy
 from zeep.wsdl.bindings.soap import Soap11Binding
 
+from bot.pac import wire
 from bot.pac.errors import (
     PacConnectionError,
     PacError,
@@ -43,16 +43,19 @@ from bot.pac.errors import (
     PacSoapFault,
     PacTimeout,
 )
-from bot.pac.models import (
-    CancelItem,
+from bot.pac.status import CANCELLATION, classify_invoice, operation_class
+from bot.pac.transport import QuietAsyncTransport
+from bot.provider import (
+    CancelResult,
     InvoiceOutcome,
-    InvoiceRef,
     SendOutcome,
     SendRequest,
-    normalize_uuid,
+    SendResult,
+    StatusClass,
 )
-from bot.pac.status import CANCELLATION, Outcome, StatusClass, classify_invoice, operation_class
-from bot.pac.transport import QuietAsyncTransport
+from bot.sat.cancellation import CancelItem
+from bot.sat.outcomes import Outcome
+from bot.sat.refs import InvoiceRef, normalize_uuid
 
 log = logging.getLogger(__name__)
 
@@ -69,25 +72,9 @@ class RetryPolicy:
     total_s: float = 60.0
 
 
-class CancelResult(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    outcomes: list[InvoiceOutcome]   # one per requested invoice, in the caller's order
-    calls: int                       # provider calls made, retries included
-    error: PacError | None = None    # the first whole-call failure, if any batch failed
-
-
-class SendResult(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    status: int | None
-    mensaje: str | None
-    outcomes: list[SendOutcome]      # one per (invoice, e-mail)
-    calls: int
-    error: PacError | None = None
-
-
 class PacClient:
+    """Solución Factible behind the provider contract (bot.provider.Provider)."""
+
     def __init__(self, service: AsyncServiceProxy, transport: QuietAsyncTransport, *,
                  usuario: str, password: str, timeout_s: float, batch_size: int,
                  retry: RetryPolicy) -> None:
@@ -133,8 +120,9 @@ class PacClient:
                 outcomes += [_failed(item.ref, first_error) for item in chunk]
                 continue
             try:
-                answer = await self._call("cancelar", retry_timeouts=True,
-                                          solicitudesCancelacion=[i.soap() for i in chunk])
+                answer = await self._call(
+                    "cancelar", retry_timeouts=True,
+                    solicitudesCancelacion=[wire.cancel_item(i) for i in chunk])
             except PacError as exc:
                 first_error = first_error or exc
                 outcomes += [_failed(item.ref, exc) for item in chunk]
@@ -154,7 +142,7 @@ class PacClient:
         pairs = [(ref, email) for ref in request.refs for email in request.emails]
         try:
             answer = await self._call("enviar", retry_timeouts=False,
-                                      solicitudEnvio=request.soap())
+                                      solicitudEnvio=wire.send_request(request))
         except PacError as exc:
             return SendResult(status=None, mensaje=None, calls=self.calls - before, error=exc,
                               outcomes=[_send_failed(ref, email, exc) for ref, email in pairs])

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from bot.pac.status import StatusClass
+from bot.provider import ProviderError, StatusClass
 
 
-class PacError(Exception):
-    """A call to the provider failed. `code` names the failure in the audit log."""
-
-    code: str = "error"
-    status_class: StatusClass = StatusClass.FINAL
-
-    def __init__(self, message: str, *, code: str | None = None,
-                 status_class: StatusClass | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        if status_class is not None:
-            self.status_class = status_class
-
-    @property
-    def retryable(self) -> bool:
-        return self.status_class is StatusClass.RETRY
+class PacError(ProviderError):
+    """A call to Solución Factible failed."""
 
 
 class PacTimeout(PacError):

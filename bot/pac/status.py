@@ -1,51 +1,21 @@
-"""Every code the provider can answer, its class, and how one invoice's answer is classified.
+"""Every code Solución Factible can answer, its class, and how one invoice's answer is
+classified.
 
 Three code spaces overlap in numbers, so they are kept apart:
 - operation codes (`status` of any method: 200, 500-503, 601-633),
 - cancellation codes (per invoice `estatus`, or `status` of a one-invoice call: 201-213),
-- the SAT's `EstatusUUID` (201-205), whose 201/202/204 mean other things than above.
+- the SAT's `EstatusUUID` (201-205, in bot.sat), whose 201/202/204 mean other things.
 The words a finance user reads for each code live in the catalogues (`pac.op.*`,
 `pac.cancel.*`, `pac.sat.*`); this module holds only the classification.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class StatusClass(StrEnum):
-    SUCCESS = "success"
-    PENDING = "pending"
-    FINAL = "final_failure"
-    RETRY = "retry"
-    CREDENTIALS = "credentials"
-    CONFIGURATION = "configuration"
-
-
-class Outcome(StrEnum):
-    """One invoice's classified answer; the values are the invoice states of DESIGN.md."""
-
-    CANCELED = "canceled"
-    ALREADY_CANCELED = "already_canceled"
-    PENDING = "pending"
-    DENIED = "denied"
-    NOT_CANCELABLE = "not_cancelable"
-    FAILED = "failed"
-    SENT = "sent"
-
-
-class Nuance(StrEnum):
-    """What the SAT's wording adds to an outcome (watchers and people need the difference)."""
-
-    ACCEPTED_BY_RECEIVER = "accepted_by_receiver"
-    ACCEPTED_BY_SILENCE = "accepted_by_silence"
-    WITHOUT_ACCEPTANCE = "without_acceptance"
-    AWAITING_RECEIVER = "awaiting_receiver"
-    NOT_DELIVERED = "not_delivered"
-    IN_PROCESS = "in_process"
-
+from bot.provider import StatusClass
+from bot.sat.estatus_uuid import SAT_UUID
+from bot.sat.outcomes import Nuance, Outcome, nuance_of
 
 _S, _P, _F, _R, _C, _K = (StatusClass.SUCCESS, StatusClass.PENDING, StatusClass.FINAL,
                           StatusClass.RETRY, StatusClass.CREDENTIALS, StatusClass.CONFIGURATION)
@@ -70,29 +40,6 @@ CANCELLATION: dict[int, Outcome] = {
     213: Outcome.DENIED,
 }
 
-# The SAT's per-invoice EstatusUUID.
-SAT_UUID: dict[int, Outcome] = {
-    201: Outcome.CANCELED,        # request received
-    202: Outcome.ALREADY_CANCELED,
-    203: Outcome.FAILED,          # not found, or not this issuer's
-    204: Outcome.NOT_CANCELABLE,
-    205: Outcome.FAILED,          # does not exist
-}
-
-# SAT wording in `detalle`/`mensaje`, Spanish and English, lower-cased, accents optional.
-_NUANCES: list[tuple[re.Pattern[str], Nuance]] = [
-    (re.compile(r"plazo vencido|accepted by silence|deadline expired"), Nuance.ACCEPTED_BY_SILENCE),
-    (re.compile(r"con aceptaci[oó]n|accepted by the receiver"), Nuance.ACCEPTED_BY_RECEIVER),
-    (re.compile(r"sin aceptaci[oó]n|without acceptance"), Nuance.WITHOUT_ACCEPTANCE),
-    (re.compile(r"no (ha sido )?entregado|a[uú]n no entregado|not yet delivered"),
-     Nuance.NOT_DELIVERED),
-    (re.compile(r"autorizaci[oó]n|aceptaci[oó]n del receptor"
-                r"|receiver'?s? (authorization|acceptance)"),
-     Nuance.AWAITING_RECEIVER),
-    (re.compile(r"en proceso|in process"), Nuance.IN_PROCESS),
-]
-
-
 def operation_class(code: int) -> StatusClass | None:
     """The class of an operation code, None when the provider answered a code we do not know."""
     return OPERATION.get(code)
@@ -103,23 +50,6 @@ def _as_int(value: object) -> int | None:
         return int(str(value).strip())
     except (TypeError, ValueError):
         return None
-
-
-def nuance_of(text: str | None, outcome: Outcome) -> Nuance | None:
-    """Read the SAT's wording for what it adds; only nuances that fit the outcome count."""
-    if not text:
-        return None
-    lowered = text.lower()
-    for pattern, nuance in _NUANCES:
-        if pattern.search(lowered):
-            fits = {
-                Outcome.CANCELED: {Nuance.ACCEPTED_BY_RECEIVER, Nuance.ACCEPTED_BY_SILENCE,
-                                   Nuance.WITHOUT_ACCEPTANCE},
-                Outcome.PENDING: {Nuance.AWAITING_RECEIVER, Nuance.NOT_DELIVERED,
-                                  Nuance.IN_PROCESS},
-            }.get(outcome, set())
-            return nuance if nuance in fits else None
-    return None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.pac.status import OPERATION, StatusClass
+from bot.pac.status import OPERATION
+from bot.provider import StatusClass
 
 _FOLIO_NAMESPACE = uuidlib.UUID("6f1c2a54-4b8e-4f7e-9d2a-0c5e3b1a7d10")
 

@@ -1,5 +1,8 @@
 """Everything offline at once: the sandbox provider, the Slack stand-in, the bot serving
 HTTP on a free port, and a driver that plays the people. Used by the demo and the tests.
+
+`sandbox_runtime` is also what `python -m bot run` uses when CFDI_ENDPOINT=sandbox: the
+sandbox is chosen here, where the app is assembled, so no production module imports it.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.app import EVENTS_PATH, Runtime, build
+from bot.app import EVENTS_PATH, Runtime, build, connect_provider
 from bot.config import Settings
 from bot.sandbox.pac_server import SandboxPac
 from bot.sandbox.slack_driver import SlackDriver
@@ -25,6 +28,22 @@ PEOPLE = {
     "U0CARLA": "carla.diaz",    # approver through the user group
     "U0DIEGO": "diego.mora",    # neither
 }
+
+
+async def sandbox_runtime(settings: Settings, **sandbox_options: Any
+                          ) -> tuple[Runtime, SandboxPac]:
+    """The bot on the built-in sandbox provider (started here, stopped with the runtime).
+
+    `sandbox_options` tune it (resolve_after_s, slow_s…) for demos and tests.
+    """
+    assert settings.sandbox, "CFDI_ENDPOINT is not sandbox"
+    pac = SandboxPac(**sandbox_options).start()
+    try:
+        provider = await connect_provider(settings, pac.endpoint)
+        return await build(settings, provider, on_stop=[pac.stop]), pac
+    except BaseException:
+        pac.stop()
+        raise
 
 
 @dataclass
@@ -51,10 +70,8 @@ class Stage:
             "cfdi_retry_max_s": 5, "cfdi_timeout_s": 30, "cfdi_password": provider_password,
         }
         settings = Settings(_env_file=None, **{**options, **overrides})  # type: ignore[call-arg]
-        runtime = await build(settings, resolve_after_s=resolve_after_s, slow_s=slow_s,
-                              password=provider_password)
-        pac = runtime.provider.sandbox
-        assert pac is not None, "the stage runs on the built-in sandbox provider"
+        runtime, pac = await sandbox_runtime(settings, resolve_after_s=resolve_after_s,
+                                             slow_s=slow_s, password=provider_password)
         port = await runtime.start_http(host="127.0.0.1", port=0)
         driver = SlackDriver(f"http://127.0.0.1:{port}{EVENTS_PATH}", signing_secret, slack)
         return cls(settings, pac, slack, runtime, driver)
@@ -66,4 +83,4 @@ class Stage:
 
     async def settle(self) -> None:
         """Wait until the bot's background work (provider calls, replies) is done."""
-        await self.runtime.workflow.drain()
+        await self.runtime.tasks.drain()

@@ -21,7 +21,7 @@ from bot.i18n import t
 from bot.sandbox.render import blocks_to_lines
 from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
-from storage import chain
+from storage import queries
 
 REQUESTER, APPROVER = "U0ANA", "U0BETO"
 DEMO_INVOICES = [
@@ -103,7 +103,7 @@ async def run_demo(settings: Settings, say: Callable[[str], None] = print,
     stage = await Stage.open(demo_db(settings), resolve_after_s=RESOLVE_AFTER_S, language=lang,
                              watch_backoff_s=[0.5])
     store = stage.runtime.store
-    first_event = (store.db.execute("SELECT max(id) FROM events").fetchone()[0] or 0) + 1
+    first_event = store.last_event_id() + 1
     shown = Transcript(stage.slack, say, lang)
     people = stage.slack.users
     try:
@@ -137,9 +137,8 @@ async def run_demo(settings: Settings, say: Callable[[str], None] = print,
 
         say("\n" + t("demo.step.watch", lang, seconds=f"{RESOLVE_AFTER_S:g}"))
         waited = 0.0
-        while waited < max_wait_s and store.db.execute(
-                "SELECT count(*) FROM invoices WHERE status = 'pending' AND ref_key != ?",
-                [STAYS_PENDING]).fetchone()[0]:
+        while waited < max_wait_s and any(
+                i["ref_key"] != STAYS_PENDING for i in queries.pending_invoices(store)[0]):
             await asyncio.sleep(0.5)
             waited += 0.5
             await stage.runtime.watcher.cycle()
@@ -175,13 +174,13 @@ async def _send(stage: Stage, shown: Transcript, say: Callable[[str], None], lan
 def _print_trail(stage: Stage, say: Callable[[str], None], lang: str, first_event: int) -> None:
     store = stage.runtime.store
     say(t("demo.trail", lang, path=stage.settings.audit_db))
-    for event in store.db.query("SELECT * FROM events WHERE id >= ? ORDER BY id", [first_event]):
+    for event in queries.events(store, since_id=first_event):
         details = json.loads(event["details"])
         brief = {k: v for k, v in details.items() if v not in (None, "", [], {})
                  and k in ("from", "to", "code", "nuance", "reason", "approvals", "kind")}
         say(f"  #{event['id']:<5} {event['at'][11:19]}Z  {event['actor_name']:<11} "
             f"{event['action']:<19} req={event['request_id'] or '-':<3} "
             f"{event['invoice_ref'] or '':<37} {json.dumps(brief, ensure_ascii=False)}")
-    verdict = chain.verify(store.db)
+    verdict = store.verify()
     say(t("demo.chain_ok", lang, count=verdict.checked) if verdict.ok
         else f"CHAIN BROKEN at event {verdict.bad_event}: {verdict.problem}")

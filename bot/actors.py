@@ -1,0 +1,18 @@
+"""Who did something: a Slack user (id and the name at that moment) or the system.
+
+A small domain module of its own so that handlers, use cases and tests name an actor
+without importing the store; the store records anything with an `id` and a `name`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str
+    name: str
+
+
+SYSTEM = Actor("system", "system")

@@ -1,0 +1,253 @@
+"""A request's life as people drive it from Slack: create, approve, reject, retry, submit,
+resume after a stop, expire.
+
+Handlers call these after they have acknowledged Slack; the provider is called in
+background tasks. The state changes themselves are the use cases of bot.cancellation,
+shared with the watcher; this module adds who may act (bot.policy) and what people are told.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot import blocks
+from bot.actors import SYSTEM, Actor
+from bot.cancellation import (
+    approve,
+    create_cancel_request,
+    create_send_request,
+    expire_overdue,
+    outcome_line,
+    reject,
+    run_submission,
+    submit,
+)
+from bot.config import Settings
+from bot.i18n import t
+from bot.mrkdwn import escape, mention
+from bot.outbox import Outbox
+from bot.policy import Policy, Refusal
+from bot.provider import Provider, SendRequest
+from bot.slack_io import SlackIO
+from bot.tasks import Tasks
+from bot.validation import CancelForm
+from storage import queries
+from storage.domain import Row
+from storage.states import RequestStatus as RS
+from storage.store import AuditStore, DuplicateRequest, StaleState
+
+log = logging.getLogger(__name__)
+
+
+class Lifecycle:
+    def __init__(self, settings: Settings, store: AuditStore, provider: Provider,
+                 io: SlackIO, outbox: Outbox, policy: Policy, tasks: Tasks) -> None:
+        self.settings = settings
+        self.store = store
+        self.provider = provider
+        self.io = io
+        self.outbox = outbox
+        self.policy = policy
+        self.tasks = tasks
+        self.lang = settings.language
+        self.sandbox = settings.sandbox
+
+    def refused(self, actor: Actor, refusal: Refusal, request_id: int | None = None,
+                **details: Any) -> str:
+        """Audit a refusal; the text to show the person."""
+        self.store.record(actor, f"refused_{refusal.why}", request_id=request_id,
+                          details=details)
+        return refusal.text
+
+    def active_elsewhere(self, ref_keys: Sequence[str]) -> list[Row]:
+        """Which of these invoices are already in a live request, or cancelled."""
+        return queries.active_elsewhere(self.store, ref_keys)
+
+    async def open_form(self, kind: str, trigger_id: str, channel_id: str | None,
+                        user_id: str, prefill: str) -> None:
+        """The cancel or the send modal, prefilled from the command's arguments."""
+        build = blocks.cancel_modal if kind == "cancel" else blocks.send_modal
+        view = build(prefill=prefill, channel_id=channel_id, lang=self.lang,
+                     limit=self.settings.max_invoices, sandbox=self.sandbox)
+        if not await self.io.open_view(trigger_id, view):
+            await self.io.ephemeral(channel_id, user_id, t("ephemeral.open_failed", self.lang))
+
+    # -- creating ------------------------------------------------------------------------
+
+    async def _write(self, requester: Actor, write: Callable[[], int]) -> int | None:
+        """Write a new request; None when this delivery was handled before or the write
+        failed (the requester is told; nothing reaches the provider)."""
+        try:
+            return write()
+        except DuplicateRequest:
+            return None  # Slack delivered the same submission again: already handled
+        except sqlite3.Error as exc:
+            log.error("could not record a request: %s", exc)
+            await self.io.direct(requester.id, t("ephemeral.not_recorded", self.lang))
+            return None
+
+    async def create_cancel(self, requester: Actor, form: CancelForm, *,
+                            source_channel: str | None, client_key: str) -> int | None:
+        required = self.policy.approvals_required("cancel")
+        request_id = await self._write(requester, lambda: create_cancel_request(
+            self.store, requester, form.refs, reason=form.reason.value,
+            replacement=form.replacement, justification=form.justification,
+            source_channel=source_channel, approvals_required=required,
+            approvals_channel=self.settings.approvals_channel, client_key=client_key,
+            notify=form.notify))
+        if request_id is None:
+            return None
+        request = await self.outbox.post_card(request_id)
+        link = await self.io.permalink(request) if request["thread_ts"] else ""
+        if required == 0:
+            approve(self.store, request_id, SYSTEM, required=0)
+            await self.outbox.update_card(request_id)
+            self.tasks.spawn(self.submit_in_background(request_id, SYSTEM))
+            note = t("ephemeral.submitted_at_once", self.lang, id=request_id, link=link)
+        else:
+            note = t("ephemeral.created", self.lang, id=request_id, link=link)
+        await self.io.ephemeral(source_channel, requester.id, note)
+        for user in form.notify:
+            if user != requester.id:
+                await self.io.direct(user, note, request_id)
+        return request_id
+
+    async def create_send(self, requester: Actor, request: SendRequest, *,
+                          source_channel: str | None, client_key: str) -> int | None:
+        """E-mail invoices: at once, or through the approval thread when
+        SEND_REQUIRES_APPROVAL is on (with REQUIRED_APPROVALS, at least one)."""
+        required = self.policy.approvals_required("send")
+        request_id = await self._write(requester, lambda: create_send_request(
+            self.store, requester, request, source_channel=source_channel,
+            approvals_required=required,
+            approvals_channel=self.settings.approvals_channel if required else None,
+            client_key=client_key))
+        if request_id is None:
+            return None
+        if required:
+            row = await self.outbox.post_card(request_id)
+            link = await self.io.permalink(row) if row["thread_ts"] else ""
+            await self.io.ephemeral(source_channel, requester.id,
+                                    t("ephemeral.send_created", self.lang, id=request_id,
+                                      link=link))
+            return request_id
+        approve(self.store, request_id, SYSTEM, required=0)
+        submission = await submit(self.store, self.provider, request_id, requester)
+        lines = [t("reply.send_outcomes", self.lang, id=request_id)] + [
+            blocks.invoice_line(outcome_line(invoice, outcome), self.lang)
+            for invoice, outcome in submission.outcomes]
+        await self.io.ephemeral(source_channel, requester.id, "\n".join(lines))
+        return request_id
+
+    # -- deciding ------------------------------------------------------------------------
+
+    async def _decision_refused(self, request_id: int, actor: Actor, action: str,
+                                needs: RS | None = None) -> tuple[Row | None, str | None]:
+        request = queries.get_request(self.store, request_id)
+        refusal = await self.policy.may_decide(request, actor, needs)
+        if refusal is None:
+            return request, None
+        if request is None:
+            return None, refusal.text  # no such request: nothing to audit it against
+        return request, self.refused(actor, refusal, request["id"], action=action)
+
+    def _lost_race(self, request_id: int, actor: Actor, action: str) -> str:
+        request = queries.get_request(self.store, request_id) or {"id": request_id,
+                                                                  "status": "?"}
+        return self.refused(actor, self.policy.already_decided(request), request_id,
+                            action=action)
+
+    async def approve_clicked(self, request_id: int, actor: Actor, channel: str | None) -> None:
+        request, refusal = await self._decision_refused(request_id, actor, "approve")
+        approved = False
+        if refusal is None and request is not None:
+            try:
+                approved = approve(self.store, request_id, actor,
+                                   required=self.policy.approvals_to_approve(request))
+            except StaleState:
+                refusal = self._lost_race(request_id, actor, "approve")
+            except sqlite3.IntegrityError:  # the same approver twice (needs distinct people)
+                refusal = self.refused(actor, self.policy.already_voted(request_id),
+                                       request_id, action="approve")
+        if refusal is not None:
+            await self.io.ephemeral(channel, actor.id, refusal)
+            return
+        await self.outbox.flush()  # the card and the thread: approved, or one more counted
+        if approved:
+            self.tasks.spawn(self.submit_in_background(request_id, actor))
+
+    async def reject_clicked(self, request_id: int, actor: Actor, channel: str | None,
+                             trigger_id: str) -> None:
+        request, refusal = await self._decision_refused(request_id, actor, "reject",
+                                                        RS.AWAITING_APPROVAL)
+        if refusal is not None or request is None:
+            await self.io.ephemeral(channel, actor.id, refusal or "")
+            return
+        view = blocks.reject_modal(request, lang=self.lang, sandbox=self.sandbox)
+        if not await self.io.open_view(trigger_id, view, request_id):
+            await self.io.ephemeral(channel, actor.id, t("ephemeral.open_failed", self.lang))
+
+    async def reject_submitted(self, request_id: int, actor: Actor, reason: str) -> None:
+        _, refusal = await self._decision_refused(request_id, actor, "reject")
+        if refusal is None:
+            try:
+                reject(self.store, request_id, actor, reason)
+            except (StaleState, sqlite3.IntegrityError):
+                refusal = self._lost_race(request_id, actor, "reject")
+        if refusal is not None:
+            await self.io.direct(actor.id, refusal, request_id)
+            return
+        await self.outbox.flush()
+        request = queries.get_request(self.store, request_id)
+        await self.io.direct(request["requester_id"], t(
+            "dm.rejected", self.lang, id=request_id, user=mention(actor.id),
+            reason=escape(reason), link=await self.io.permalink(request)), request_id)
+
+    async def resubmit_clicked(self, request_id: int, actor: Actor, channel: str | None) -> None:
+        _, refusal = await self._decision_refused(request_id, actor, "resubmit", RS.FAILED)
+        if refusal is not None:
+            await self.io.ephemeral(channel, actor.id, refusal)
+            return
+        self.tasks.spawn(self.submit_in_background(request_id, actor))
+
+    # -- the provider, in the background -------------------------------------------------
+
+    async def submit_in_background(self, request_id: int, actor: Actor) -> None:
+        try:
+            await submit(self.store, self.provider, request_id, actor,
+                         backoff_s=self.settings.watch_backoff_s)
+        except StaleState:
+            return  # a double click or a racing resubmission: the first one runs
+        await self.outbox.flush()
+
+    async def resume(self) -> None:
+        """At start, finish what a stop interrupted: replies owed, requests approved but
+        not yet submitted, and submissions left in `submitting` (cancelling twice is safe:
+        the second answer is "already cancelled")."""
+        await self.outbox.flush()
+        for request in queries.requests_to_resume(self.store):
+            self.store.record(SYSTEM, "submission_resumed", request_id=request["id"],
+                              details={"status": request["status"]})
+            if request["status"] == RS.APPROVED:
+                await submit(self.store, self.provider, request["id"],
+                             backoff_s=self.settings.watch_backoff_s)
+            else:
+                await run_submission(self.store, self.provider, request["id"],
+                                     backoff_s=self.settings.watch_backoff_s)
+        await self.outbox.flush()
+
+    async def expire(self) -> list[int]:
+        """Requests that waited for approval too long: card, thread, requester, audit."""
+        ttl = self.settings.approval_ttl_h
+        expired = expire_overdue(self.store, ttl)
+        if expired:
+            await self.outbox.flush()
+        for request_id in expired:
+            request = queries.get_request(self.store, request_id)
+            await self.io.direct(request["requester_id"], t(
+                "dm.expired", self.lang, id=request_id, hours=f"{ttl:g}",
+                link=await self.io.permalink(request)), request_id)
+        return expired

@@ -1,0 +1,51 @@
+"""The bot's parts, assembled once (bot.app.build) and handed to the handlers and the watcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.approvers import Directory
+from bot.config import Settings
+from bot.lifecycle import Lifecycle
+from bot.lookup import Lookup
+from bot.outbox import Outbox
+from bot.policy import Policy
+from bot.provider import Provider
+from bot.slack_io import SlackIO
+from bot.tasks import Tasks
+from storage.store import AuditStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: AuditStore
+    provider: Provider
+    tasks: Tasks
+    io: SlackIO
+    policy: Policy
+    outbox: Outbox
+    lookup: Lookup
+    lifecycle: Lifecycle
+
+    @property
+    def lang(self) -> str:
+        return self.settings.language
+
+    @property
+    def sandbox(self) -> bool:
+        return self.settings.sandbox
+
+    @classmethod
+    def assemble(cls, settings: Settings, store: AuditStore, provider: Provider,
+                 client: AsyncWebClient, tasks: Tasks) -> Services:
+        io = SlackIO(settings, store, client)
+        policy = Policy(settings, Directory(client, settings.approvers),
+                        Directory(client, settings.requesters))
+        outbox = Outbox(settings, store, io)
+        lookup = Lookup(settings, store, io, policy)
+        outbox.after_posting = lookup.refresh_homes
+        lifecycle = Lifecycle(settings, store, provider, io, outbox, policy, tasks)
+        return cls(settings, store, provider, tasks, io, policy, outbox, lookup, lifecycle)

@@ -1,0 +1,123 @@
+"""Every Slack call the bot makes after the ack: posting, ephemeral with DM fallback,
+permalinks, operator alerts.
+
+A failed call is logged and audited instead of raised: the database already holds the
+truth, and a missed post is visible in the audit log. Setup errors (token, scopes,
+membership) also reach the operators, at most hourly per error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import blocks
+from bot.actors import SYSTEM
+from bot.config import Settings
+from bot.i18n import t
+from storage.domain import Row
+from storage.store import AuditStore
+
+log = logging.getLogger(__name__)
+
+ADMIN_ALERT_EVERY_S = 3600
+# Slack answers that mean the app's setup is wrong (token, scopes, channel membership).
+SLACK_SETUP_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked",
+                      "missing_scope", "channel_not_found", "not_in_channel", "is_archived"}
+Link = Callable[[Row], str]
+
+
+class SlackIO:
+    def __init__(self, settings: Settings, store: AuditStore, client: AsyncWebClient) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.lang = settings.language
+        self.sandbox = settings.sandbox
+        self._alerted: dict[str, float] = {}
+        self._team_url: str | None = None
+
+    async def call(self, method: str, call: Callable[..., Awaitable[Any]],
+                   request_id: int | None = None, **kwargs: Any) -> Any:
+        """The answer, or None when Slack refused or could not be reached (audited)."""
+        try:
+            return await call(**kwargs)
+        except SlackApiError as exc:
+            error = exc.response.get("error", "unknown")
+        except Exception as exc:  # network errors are not SlackApiError
+            error = type(exc).__name__
+        log.warning("Slack %s failed: %s", method, error)
+        self.store.record(SYSTEM, "slack_error", request_id=request_id,
+                          details={"method": method, "error": error})
+        if error in SLACK_SETUP_ERRORS and method != "chat.postMessage:admin":
+            await self.alert_admin(f"slack:{error}", request_id, t(
+                "admin.slack_setup", self.lang, method=method, error=error))
+        return None
+
+    def msg(self, text: str) -> dict[str, Any]:
+        return blocks.message(text, sandbox=self.sandbox, lang=self.lang)
+
+    async def ephemeral(self, channel: str | None, user: str, text: str) -> None:
+        """Only `user` sees it, where they are; a DM when the bot cannot post there."""
+        shown = channel and await self.call(
+            "chat.postEphemeral", self.client.chat_postEphemeral, channel=channel, user=user,
+            **self.msg(text))
+        if not shown:
+            await self.direct(user, text)
+
+    async def direct(self, user: str, text: str, request_id: int | None = None) -> None:
+        opened = await self.call("conversations.open", self.client.conversations_open,
+                                 request_id, users=user)
+        if opened:
+            await self.call("chat.postMessage", self.client.chat_postMessage, request_id,
+                            channel=opened["channel"]["id"], **self.msg(text))
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any],
+                        request_id: int | None = None) -> bool:
+        return await self.call("views.open", self.client.views_open, request_id,
+                               trigger_id=trigger_id, view=view) is not None
+
+    async def permalink(self, request: Row) -> str:
+        answer = await self.call("chat.getPermalink", self.client.chat_getPermalink,
+                                 request["id"], channel=request["approvals_channel"],
+                                 message_ts=request["thread_ts"])
+        return answer["permalink"] if answer else f"<#{request['approvals_channel']}>"
+
+    async def linker(self) -> Link:
+        """Thread links built from the workspace URL (one auth.test per process), so that
+        answering a command needs no API call per request."""
+        if self._team_url is None:
+            answer = await self.call("auth.test", self.client.auth_test)
+            self._team_url = str(answer.get("url") or "") if answer else ""
+        base, word = self._team_url, t("history.thread", self.lang)
+
+        def link(request: Row) -> str:
+            channel, ts = request.get("approvals_channel"), request.get("thread_ts")
+            if base and channel and ts:
+                return f"<{base}archives/{channel}/p{ts.replace('.', '')}|{word}>"
+            return f"<#{channel}>" if channel else "—"
+        return link
+
+    async def tell_admins(self, text: str, action: str | None = None) -> None:
+        """A message to ADMIN_CHANNEL (when set); `action` also records it in the audit log."""
+        if action:
+            self.store.record(SYSTEM, action, details={"text": text})
+        if self.settings.admin_channel:
+            await self.call("chat.postMessage:admin", self.client.chat_postMessage,
+                            channel=self.settings.admin_channel, **self.msg(text))
+
+    async def alert_admin(self, code: str, request_id: int | None, text: str) -> None:
+        """Credential, contract and Slack setup problems reach the operators, at most
+        hourly per code."""
+        channel = self.settings.admin_channel
+        last = self._alerted.get(code)
+        if not channel or (last is not None and time.monotonic() - last < ADMIN_ALERT_EVERY_S):
+            return
+        self._alerted[code] = time.monotonic()
+        self.store.record(SYSTEM, "admin_alerted", request_id=request_id, details={"code": code})
+        await self.tell_admins(text)

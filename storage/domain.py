@@ -1,0 +1,26 @@
+"""The shapes the store reads and writes, beside the states (storage/states.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+
+
+class Who(Protocol):
+    """Whoever acted (bot.actors.Actor): recorded as actor_id and actor_name."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class NewInvoice:
+    ref_key: str            # the UUID, or SERIE-FOLIO
+    uuid: str | None = None
+    serie: str | None = None
+    folio: int | None = None
