@@ -31,8 +31,11 @@ from bot.i18n import code_text, t
 from bot.mrkdwn import escape, mention, quote, when
 from bot.sat.outcomes import Outcome, nuance_of
 from bot.sat.reasons import CancelReason
+from storage.domain import Row
+from storage.states import InvoiceStatus as IS
+from storage.states import ReplyKind as Reply
+from storage.states import RequestStatus as RS
 
-Row = dict[str, Any]
 SECTION_MAX = 3000
 CARD_INVOICE_LINES = 40
 
@@ -46,10 +49,11 @@ RESUBMIT_ACTION = "cfdi_resubmit"
 REJECT_REASON = "reject_reason"
 
 _OUTCOMES = {outcome.value for outcome in Outcome}
+# How the card counts invoices (the placeholders of card.counts).
 _COUNT_GROUPS = {
-    "canceled": "canceled", "already_canceled": "canceled", "pending": "pending",
-    "denied": "refused", "not_cancelable": "refused", "expired": "refused", "failed": "failed",
-    "sent": "canceled",
+    IS.CANCELED: "done", IS.ALREADY_CANCELED: "done", IS.SENT: "done",
+    IS.PENDING: "waiting", IS.DENIED: "refused", IS.NOT_CANCELABLE: "refused",
+    IS.EXPIRED: "refused", IS.FAILED: "errors",
 }
 
 
@@ -113,19 +117,19 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
     lines = [t("card.invoices", lang, count=len(invoices))]
     for invoice in shown:
         status_key = f"outcome.{invoice['status']}"
-        state = "" if invoice["status"] == "requested" else f" — {t(status_key, lang)}"
+        state = "" if invoice["status"] == IS.REQUESTED else f" — {t(status_key, lang)}"
         lines.append(f"`{escape(invoice['ref_key'])}`{state}")
     if len(invoices) > len(shown):
         lines.append(t("card.more_invoices", lang, count=len(invoices) - len(shown)))
     blocks += sections(lines)
-    if status in ("submitted", "completed", "failed"):
-        counts = dict.fromkeys(("canceled", "pending", "refused", "failed"), 0)
+    if status in (RS.SUBMITTED, RS.COMPLETED, RS.FAILED):
+        counts = dict.fromkeys(("done", "waiting", "refused", "errors"), 0)
         for invoice in invoices:
             if group := _COUNT_GROUPS.get(invoice["status"]):
                 counts[group] += 1
         blocks.append(ContextBlock(elements=[md(t("card.counts", lang, **counts))]))
     blocks += _decision_lines(request, decisions, lang, ttl_h)
-    if status == "awaiting_approval":
+    if status == RS.AWAITING_APPROVAL:
         value = str(request["id"])
         blocks.append(ActionsBlock(block_id="decision", elements=[
             ButtonElement(text=t("card.approve", lang), action_id=APPROVE_ACTION, value=value,
@@ -147,10 +151,10 @@ def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: fl
     if rejection is not None:
         lines.append(t("card.rejected_by", lang, user=mention(rejection["user_id"]),
                        when=when(rejection["decided_at"]), reason=escape(rejection["reason"])))
-    elif status == "expired":
+    elif status == RS.EXPIRED:
         lines.append(t("card.expired", lang, hours=f"{ttl_h:g}",
                        when=when(request["updated_at"])))
-    elif status == "awaiting_approval" and approvals:
+    elif status == RS.AWAITING_APPROVAL and approvals:
         lines.append(t("card.approvals_so_far", lang, names=names, count=len(approvals),
                        required=request["approvals_required"]))
     elif approvals:
@@ -177,34 +181,34 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
     lines: list[str] = []
     extra: list[Block] = []
     for kind, data in entries:
-        if kind == "approved":
+        if kind == Reply.APPROVED:
             lines.append(t("reply.approved", lang, user=mention(data["user"])))
-        elif kind == "approval_counted":
+        elif kind == Reply.APPROVAL_COUNTED:
             lines.append(t("reply.approval_counted", lang, user=mention(data["user"]),
                            count=data["count"], required=data["required"]))
-        elif kind == "resubmitted":
+        elif kind == Reply.RESUBMITTED:
             lines.append(t("reply.resubmitted", lang, user=mention(data["user"])))
-        elif kind == "outcomes":
+        elif kind == Reply.OUTCOMES:
             lines.append(t("reply.outcomes", lang, mention=requester, id=request_id))
             lines += [invoice_line(line, lang) for line in data["invoices"]]
-        elif kind == "resolved":
+        elif kind == Reply.RESOLVED:
             head = t("reply.resolved", lang, mention=requester, id=request_id)
             if head not in lines:
                 lines.append(head)
             lines.append(invoice_line(data, lang))
-        elif kind == "completed":
+        elif kind == Reply.COMPLETED:
             lines.append(t("reply.completed", lang, id=request_id))
-        elif kind == "failed":
+        elif kind == Reply.FAILED:
             lines.append(t("reply.failed", lang, mention=requester, id=request_id,
                            why=code_text(data.get("code"), lang, data.get("message"))))
             lines.append(t(f"reply.failed.{data.get('class') or 'final_failure'}", lang))
             extra = [ActionsBlock(block_id="resubmit", elements=[
                 ButtonElement(text=t("reply.resubmit", lang), action_id=RESUBMIT_ACTION,
                               value=str(request_id))])]
-        elif kind == "rejected":
+        elif kind == Reply.REJECTED:
             lines.append(t("reply.rejected", lang, mention=requester,
                            user=mention(data["user"]), reason=escape(data["reason"])))
-        elif kind == "expired":
+        elif kind == Reply.EXPIRED:
             lines.append(t("reply.expired", lang, mention=requester, hours=f"{data['hours']:g}"))
     return message("\n".join(lines), sandbox=sandbox, lang=lang, extra=extra)
 

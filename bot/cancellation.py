@@ -4,6 +4,9 @@ The Slack handlers, the watcher and the demo all call these, so an invoice resol
 once by an approval and one resolved later by the watcher go through one code path.
 Each step's writes are one transaction of the audit store; the provider is called
 between transactions, never while holding the write lock.
+
+Why this module is long: every state change of a request lives here, so that the Slack
+path and the watcher share one code path (split it by use case if it grows further).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from storage import queries
 from storage.domain import NewInvoice, Row
 from storage.states import FINAL_INVOICE
 from storage.states import InvoiceStatus as IS
+from storage.states import ReplyKind as Reply
 from storage.states import RequestStatus as RS
 from storage.store import AuditStore, StaleState, Tx, iso
 
@@ -102,13 +106,13 @@ def approve(store: AuditStore, request_id: int, approver: Actor, required: int) 
         _still_awaiting(tx, request_id)
         approvals = tx.decide(request_id, approver, "approve") if required else 0
         if approvals < required:
-            tx.enqueue(request_id, "approval_counted",
+            tx.enqueue(request_id, Reply.APPROVAL_COUNTED,
                        {"user": approver.id, "count": approvals, "required": required})
             return False
         tx.transition("request", request_id, RS.APPROVED, approver if required else SYSTEM,
                       expect=RS.AWAITING_APPROVAL, details={"approvals": approvals})
         if required:
-            tx.enqueue(request_id, "approved", {"user": approver.id})
+            tx.enqueue(request_id, Reply.APPROVED, {"user": approver.id})
     crash_point("after_approval")
     return True
 
@@ -147,7 +151,7 @@ async def submit(store: AuditStore, pac: Provider, request_id: int, actor: Actor
         tx.transition("request", request_id, RS.SUBMITTING, actor,
                       expect={RS.APPROVED, RS.FAILED})
         if before == RS.FAILED:
-            tx.enqueue(request_id, "resubmitted", {"user": actor.id})
+            tx.enqueue(request_id, Reply.RESUBMITTED, {"user": actor.id})
             for invoice in queries.request_invoices(store, request_id):
                 if invoice["status"] == IS.FAILED:
                     tx.transition("invoice", invoice["id"], IS.REQUESTED, actor,
@@ -182,10 +186,10 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
             failure = {"code": first.code, "message": first.detalle, "class": first.error_class}
             tx.transition("request", request_id, RS.FAILED, SYSTEM, action="submission_failed",
                           details=failure)
-            tx.enqueue(request_id, "failed", failure)
+            tx.enqueue(request_id, Reply.FAILED, failure)
         else:
             tx.transition("request", request_id, RS.SUBMITTED, SYSTEM)
-            tx.enqueue(request_id, "outcomes", {"invoices": [
+            tx.enqueue(request_id, Reply.OUTCOMES, {"invoices": [
                 outcome_line(i, o) for i, o in zip(invoices, outcomes, strict=True)]})
             _complete_if_final(tx, request_id)
         status = tx.request_status(request_id) or "missing"
@@ -218,7 +222,7 @@ async def recheck_pending(store: AuditStore, pac: Provider, *, limit: int | None
                 # means it went through.
                 outcome = outcome.model_copy(update={"outcome": Outcome.CANCELED})
             if _record_outcome(tx, invoice, outcome, now, backoff_s):
-                tx.enqueue(invoice["request_id"], "resolved", outcome_line(invoice, outcome))
+                tx.enqueue(invoice["request_id"], Reply.RESOLVED, outcome_line(invoice, outcome))
                 changed.append((invoice, outcome))
         for request_id in sorted({invoice["request_id"] for invoice, _ in changed}):
             _complete_if_final(tx, request_id)
@@ -255,7 +259,7 @@ def _complete_if_final(tx: Tx, request_id: int) -> None:
     if tx.request_status(request_id) == RS.SUBMITTED and all(
             status in FINAL_INVOICE for status in tx.invoice_statuses(request_id)):
         tx.transition("request", request_id, RS.COMPLETED, SYSTEM)
-        tx.enqueue(request_id, "completed")
+        tx.enqueue(request_id, Reply.COMPLETED)
 
 
 def _per_invoice(refs: Sequence[InvoiceRef], outcomes: Sequence[Any]) -> list[InvoiceOutcome]:
@@ -281,7 +285,7 @@ def reject(store: AuditStore, request_id: int, approver: Actor, reason: str) -> 
         tx.decide(request_id, approver, "reject", reason)
         tx.transition("request", request_id, RS.REJECTED, approver,
                       expect=RS.AWAITING_APPROVAL, details={"reason": reason})
-        tx.enqueue(request_id, "rejected", {"user": approver.id, "reason": reason})
+        tx.enqueue(request_id, Reply.REJECTED, {"user": approver.id, "reason": reason})
 
 
 def expire_overdue(store: AuditStore, ttl_h: float) -> list[int]:
@@ -293,7 +297,7 @@ def expire_overdue(store: AuditStore, ttl_h: float) -> list[int]:
             with store.transaction() as tx:
                 tx.transition("request", request["id"], RS.EXPIRED, SYSTEM,
                               expect=RS.AWAITING_APPROVAL, details={"ttl_h": ttl_h})
-                tx.enqueue(request["id"], "expired", {"hours": ttl_h})
+                tx.enqueue(request["id"], Reply.EXPIRED, {"hours": ttl_h})
         except StaleState:
             continue  # approved or rejected in the meantime
         expired.append(request["id"])

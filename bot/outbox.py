@@ -22,6 +22,7 @@ from bot.i18n import code_text, t
 from bot.slack_io import SlackIO
 from storage import queries
 from storage.domain import Row
+from storage.states import ReplyKind as Reply
 from storage.store import AuditStore
 
 log = logging.getLogger(__name__)
@@ -88,9 +89,9 @@ class Outbox:
         crash_point("after_post")
         self._mark_posted(request, entries, str(posted["ts"]))
         for kind, data in kinds:
-            if kind == "outcomes":
+            if kind == Reply.OUTCOMES:
                 await self.upload_acuses(request)
-            if kind == "failed" and data.get("class") in _ALERT_CLASSES:
+            if kind == Reply.FAILED and data.get("class") in _ALERT_CLASSES:
                 code = data.get("code") or "?"
                 await self.io.alert_admin(code, request_id, t(
                     "admin.alert", self.lang, code=code, id=request_id,

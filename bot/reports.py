@@ -23,8 +23,8 @@ from slack_sdk.models.views import View
 from bot.blocks import APPROVE_ACTION, REJECT_ACTION, banner, md, message, sections
 from bot.i18n import t
 from bot.mrkdwn import escape, mention, when
+from storage.domain import Row
 
-Row = dict[str, Any]
 Link = Callable[[Row], str]  # a request's thread link, as mrkdwn
 TRAIL_EVENTS = 30
 HOME_LIST = 10

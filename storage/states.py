@@ -36,6 +36,20 @@ class InvoiceStatus(StrEnum):
     SENT = "sent"
 
 
+class ReplyKind(StrEnum):
+    """What a thread reply queued in the outbox tells (several may share one message)."""
+
+    APPROVAL_COUNTED = "approval_counted"
+    APPROVED = "approved"
+    RESUBMITTED = "resubmitted"
+    OUTCOMES = "outcomes"
+    RESOLVED = "resolved"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
 R, IS = RequestStatus, InvoiceStatus
 
 REQUEST_MOVES: dict[str | None, frozenset[str]] = {

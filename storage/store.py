@@ -4,6 +4,9 @@ Every state change goes through `Tx.transition`: it checks the move against `sta
 updates the row with compare-and-set on its status, and appends the hashed event, all in
 one `BEGIN IMMEDIATE` transaction (so two writers, threads or processes, serialize and the
 chain never forks). An illegal or stale move raises and writes nothing.
+
+Why this module is long: the transaction, the checked transition and the chained event
+append must stay one unit that no caller can take apart.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from storage import schema
 from storage.chain import GENESIS, Verdict, canonical_json, event_hash
 from storage.chain import verify as verify_chain
 from storage.domain import NewInvoice, Row, Who
-from storage.states import Entity, RequestStatus, allowed
+from storage.states import Entity, InvoiceStatus, RequestStatus, allowed
 
 # How long a write waits for another writer. Short: the bot writes on its event loop, and
 # a wait longer than this would delay Slack's answers; a write that gives up is reported.
@@ -217,8 +220,9 @@ class Tx:
         request_id = int(cursor.lastrowid or 0)
         self.conn.executemany(
             "INSERT INTO invoices (request_id, position, ref_key, uuid, serie, folio, status, "
-            "updated_at) VALUES (?,?,?,?,?,?,'requested',?)",
-            [(request_id, pos, inv.ref_key, inv.uuid, inv.serie, inv.folio, now)
+            "updated_at) VALUES (?,?,?,?,?,?,?,?)",
+            [(request_id, pos, inv.ref_key, inv.uuid, inv.serie, inv.folio,
+              InvoiceStatus.REQUESTED, now)
              for pos, inv in enumerate(invoices)])
         self.record(requester, "request_created", request_id=request_id, details={
             "kind": kind, "to": RequestStatus.AWAITING_APPROVAL, "reason": reason,

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.pac.client import PacClient, RetryPolicy
+from bot.pac.client import PacClient
 from bot.sandbox.pac_server import SandboxPac
 from storage.store import AuditStore
-
-FAST_RETRY = RetryPolicy(attempts=3, initial_s=0.01, max_wait_s=0.05, total_s=5)
+from tests.helpers import FAST_RETRY
 
 
 @pytest.fixture
@@ -34,11 +33,6 @@ def store(tmp_path: Path) -> Iterator[AuditStore]:
     audit = AuditStore.open(tmp_path / "audit.db")
     yield audit
     audit.close()
-
-
-def uuid_with(code: str, seed: int = 1) -> str:
-    """A test UUID whose fourth group carries a sandbox code (see README conventions)."""
-    return f"{seed:08X}-1111-4111-F{code}-{seed:012X}"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

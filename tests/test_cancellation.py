@@ -19,7 +19,7 @@ from bot.sandbox.pac_server import SandboxPac
 from bot.sat.refs import InvoiceRef
 from storage import chain, queries
 from storage.store import AuditStore, StaleState
-from tests.conftest import uuid_with
+from tests.helpers import uuid_with
 
 ANA, BETO = Actor("U0ANA", "Ana"), Actor("U0BETO", "Beto")
 

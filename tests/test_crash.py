@@ -29,8 +29,8 @@ from bot.sandbox.slack_driver import SlackDriver
 from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import APPROVALS, FINANCE, PEOPLE
 from storage import chain
-from tests.conftest import uuid_with
 from tests.faults import injected
+from tests.helpers import uuid_with
 
 TOKEN, SECRET = "xoxb-crash-test", "crash-test-secret"
 

@@ -16,9 +16,8 @@ from bot.pac.status import OPERATION
 from bot.provider import StatusClass
 from bot.sandbox.stage import ADMIN, APPROVALS, FINANCE, Stage
 from storage import queries
-from tests.conftest import uuid_with
 from tests.faults import injected
-from tests.test_slack_flow import OK_UUID, ask, buttons, card_of, click, texts
+from tests.helpers import OK_UUID, ask, buttons, card_of, click, texts, uuid_with
 
 
 @pytest.fixture

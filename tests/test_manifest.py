@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from bot.sandbox.stage import APPROVALS, Stage
-from tests.test_slack_flow import card_of, click
+from tests.helpers import card_of, click
 
 MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
 

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
-from tests.conftest import uuid_with
 from tests.faults import injected
-from tests.test_slack_flow import OK_UUID, card_of, click
+from tests.helpers import OK_UUID, card_of, click, uuid_with
 
 PASSWORD = "Pw-unique-9f2c7e41-provider"
 

@@ -23,7 +23,7 @@ from bot.sandbox.pac_server import SandboxPac
 from bot.sat.cancellation import CancelItem
 from bot.sat.outcomes import Nuance, Outcome
 from bot.sat.refs import InvoiceRef
-from tests.conftest import FAST_RETRY, uuid_with
+from tests.helpers import FAST_RETRY, uuid_with
 
 SEED_204 = ["E329DD15-7D0B-44E9-A204-51A7443D1FBE", "5B4B180D-5B6C-4392-B204-252215A1AB84",
             "51D8A114-2BA6-40B8-C204-B9721791863B", "1BCA95C3-DA01-44C2-D204-59A9114F94BE",

@@ -12,7 +12,7 @@ from bot.provider import SendRequest
 from bot.sandbox.pac_server import SandboxPac
 from bot.sat.cancellation import CancelItem
 from bot.sat.refs import InvoiceRef
-from tests.conftest import FAST_RETRY, uuid_with
+from tests.helpers import FAST_RETRY, uuid_with
 
 PASSWORD = "Zr9-unique-PAC-pass-Q7"
 WRONG = "Wr0ng-unique-PAC-pass-K2"

@@ -14,8 +14,7 @@ from bot.blocks import APPROVE_ACTION
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 from handlers.commands import prefill
 from storage import queries
-from tests.conftest import uuid_with
-from tests.test_slack_flow import OK_UUID, buttons, card_of, click, texts
+from tests.helpers import OK_UUID, buttons, card_of, click, texts, uuid_with
 
 ROOT = Path(__file__).parent.parent
 

@@ -15,13 +15,20 @@ from typing import Any
 import pytest
 
 from bot.blocks import APPROVE_ACTION, REJECT_ACTION, RESUBMIT_ACTION
-from bot.sandbox.slack_server import Message
 from bot.sandbox.stage import ADMIN, APPROVALS, FINANCE, Stage
 from storage import chain, queries
-from tests.conftest import uuid_with
-
-SEED_204 = "E329DD15-7D0B-44E9-A204-51A7443D1FBE"
-OK_UUID = "3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B"
+from tests.helpers import (
+    OK_UUID,
+    SEED_204,
+    actions,
+    ask,
+    buttons,
+    card_of,
+    click,
+    request_row,
+    texts,
+    uuid_with,
+)
 
 
 @pytest.fixture
@@ -30,57 +37,6 @@ async def stage(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
     opened = await Stage.open(tmp_path / "audit.db", resolve_after_s=0.5, **overrides)
     yield opened
     await opened.close(drain=not overrides.get("_no_drain", False))
-
-
-def texts(message: Message) -> str:
-    """Everything a person reads in a message: its sections, fields and context lines."""
-    parts = [message.text]
-    for block in message.blocks:
-        for item in [block.get("text"), *(block.get("fields") or []),
-                     *(block.get("elements") or [])]:
-            if isinstance(item, dict):
-                text = item.get("text")
-                parts.append(text["text"] if isinstance(text, dict) else str(text or ""))
-    return "\n".join(parts)
-
-
-def buttons(message: Message) -> list[str]:
-    return [e["action_id"] for b in message.blocks if b["type"] == "actions"
-            for e in b["elements"]]
-
-
-async def ask(stage: Stage, user: str, lines: list[str], **fields: Any) -> Any:
-    """The requester types `/cfdi cancelar`, fills the modal and submits it."""
-    answer = await stage.driver.command(user, "cancelar", FINANCE)
-    assert answer.status_code == 200
-    await stage.settle()
-    values = {"invoices": "\n".join(lines), "reason": "02",
-              "justification": "Factura duplicada", **fields}
-    return await stage.driver.submit_view(user, stage.driver.last_view(), values)
-
-
-async def card_of(stage: Stage, user: str = "U0ANA", lines: list[str] | None = None,
-                  **fields: Any) -> Message:
-    answer = await ask(stage, user, lines or [OK_UUID], **fields)
-    assert answer.status_code == 200 and not answer.content, answer.text
-    await stage.settle()
-    return stage.slack.channel_messages(APPROVALS)[-1]
-
-
-async def click(stage: Stage, user: str, card: Message, action: str = APPROVE_ACTION) -> None:
-    answer = await stage.driver.click(user, card.channel, card.ts, action)
-    assert answer.status_code == 200
-    await stage.settle()
-
-
-def request_row(stage: Stage, request_id: int = 1) -> dict[str, Any]:
-    row = queries.get_request(stage.runtime.store, request_id)
-    assert row is not None
-    return row
-
-
-def actions(stage: Stage) -> list[str]:
-    return [e["action"] for e in queries.events(stage.runtime.store)]
 
 
 async def test_the_happy_path(stage: Stage) -> None:

@@ -10,8 +10,7 @@ import pytest
 
 from bot.sandbox.stage import ADMIN, APPROVALS, Stage
 from storage import chain, queries
-from tests.conftest import uuid_with
-from tests.test_slack_flow import card_of, click, request_row, texts
+from tests.helpers import card_of, click, request_row, texts, uuid_with
 
 FAST = {"watch_backoff_s": [0.1], "watch_interval_s": 0.1}
 

@@ -95,7 +95,7 @@ MESSAGES: dict[str, str] = {
     "card.approved_by": "✅ Approved by {names} — {when}",
     "card.rejected_by": "⛔ Rejected by {user} — {when}: {reason}",
     "card.expired": "⌛ Expired without approval ({hours} h) — {when}",
-    "card.counts": "Cancelled {canceled} · Pending {pending} · Not cancelled {refused} · Failed {failed}",
+    "card.counts": "Cancelled {done} · Pending {waiting} · Not cancelled {refused} · Failed {errors}",
     "reply.approved": "✅ {user} approved. Submitting to the provider…",
     "reply.approval_counted": "👍 {user} approved ({count} of {required}).",
     "reply.outcomes": "{mention} the provider's answer for request #{id}:",

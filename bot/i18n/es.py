@@ -103,7 +103,7 @@ MESSAGES: dict[str, str] = {
     "card.approved_by": "✅ Aprobada por {names} — {when}",
     "card.rejected_by": "⛔ Rechazada por {user} — {when}: {reason}",
     "card.expired": "⌛ Venció sin aprobación ({hours} h) — {when}",
-    "card.counts": "Canceladas {canceled} · Pendientes {pending} · No canceladas {refused} · Fallidas {failed}",
+    "card.counts": "Canceladas {done} · Pendientes {waiting} · No canceladas {refused} · Fallidas {errors}",
     # Slack: respuestas en el hilo
     "reply.approved": "✅ {user} aprobó. Enviando al proveedor…",
     "reply.approval_counted": "👍 {user} aprobó ({count} de {required}).",

@@ -4,6 +4,9 @@ Built once at start (`PacClient.create` parses the WSDL in a worker thread, off 
 loop). Every call is bounded by `timeout_s` as a whole, retried with jittered exponential
 backoff only when the failure says "try again", and every failure becomes a typed PacError
 whose text never holds the password.
+
+Why this module is long: a call to the provider and the reading of its answer are one
+concern (what the provider said, per invoice); the wire mapping is in bot.pac.wire.
 """
 
 from __future__ import annotations

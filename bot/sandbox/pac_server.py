@@ -4,6 +4,9 @@ GET  /ws/services/CFDI?wsdl  the WSDL, its service address rewritten to this ser
 POST /ws/services/CFDI       `cancelar` and `enviar`; requests are validated against the
                              WSDL's schema (a mismatch is a SOAP fault, as a real service)
 What each invoice answers is decided in `pac_rules`.
+
+Why this module is long: it is a whole SOAP service (parsing, refusing, answering every
+operation); what each invoice answers is kept apart in pac_rules.
 """
 
 from __future__ import annotations

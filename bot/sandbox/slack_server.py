@@ -4,6 +4,9 @@ against Slack's documented limits, and answers errors or 429 on demand.
 It knows the channels, users and user groups it was given, issues trigger ids (usable once,
 within 3 s), keeps messages with their threads, opened views and uploaded files, so that
 tests and the demo can read back what each person would see.
+
+Why this module is long: it imitates every Web API method the bot calls, each checked
+against Slack's own limits.
 """
 
 from __future__ import annotations

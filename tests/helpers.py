@@ -1,0 +1,71 @@
+"""What many tests share: test UUIDs, and playing a person through the running bot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks import APPROVE_ACTION
+from bot.pac.client import RetryPolicy
+from bot.sandbox.slack_server import Message
+from bot.sandbox.stage import APPROVALS, FINANCE, Stage
+from storage import queries
+
+FAST_RETRY = RetryPolicy(attempts=3, initial_s=0.01, max_wait_s=0.05, total_s=5)
+SEED_204 = "E329DD15-7D0B-44E9-A204-51A7443D1FBE"
+OK_UUID = "3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B"
+
+
+def uuid_with(code: str, seed: int = 1) -> str:
+    """A test UUID whose fourth group carries a sandbox code (see README conventions)."""
+    return f"{seed:08X}-1111-4111-F{code}-{seed:012X}"
+
+
+def texts(message: Message) -> str:
+    """Everything a person reads in a message: its sections, fields and context lines."""
+    parts = [message.text]
+    for block in message.blocks:
+        for item in [block.get("text"), *(block.get("fields") or []),
+                     *(block.get("elements") or [])]:
+            if isinstance(item, dict):
+                text = item.get("text")
+                parts.append(text["text"] if isinstance(text, dict) else str(text or ""))
+    return "\n".join(parts)
+
+
+def buttons(message: Message) -> list[str]:
+    return [e["action_id"] for b in message.blocks if b["type"] == "actions"
+            for e in b["elements"]]
+
+
+async def ask(stage: Stage, user: str, lines: list[str], **fields: Any) -> Any:
+    """The requester types `/cfdi cancelar`, fills the modal and submits it."""
+    answer = await stage.driver.command(user, "cancelar", FINANCE)
+    assert answer.status_code == 200
+    await stage.settle()
+    values = {"invoices": "\n".join(lines), "reason": "02",
+              "justification": "Factura duplicada", **fields}
+    return await stage.driver.submit_view(user, stage.driver.last_view(), values)
+
+
+async def card_of(stage: Stage, user: str = "U0ANA", lines: list[str] | None = None,
+                  **fields: Any) -> Message:
+    answer = await ask(stage, user, lines or [OK_UUID], **fields)
+    assert answer.status_code == 200 and not answer.content, answer.text
+    await stage.settle()
+    return stage.slack.channel_messages(APPROVALS)[-1]
+
+
+async def click(stage: Stage, user: str, card: Message, action: str = APPROVE_ACTION) -> None:
+    answer = await stage.driver.click(user, card.channel, card.ts, action)
+    assert answer.status_code == 200
+    await stage.settle()
+
+
+def request_row(stage: Stage, request_id: int = 1) -> dict[str, Any]:
+    row = queries.get_request(stage.runtime.store, request_id)
+    assert row is not None
+    return row
+
+
+def actions(stage: Stage) -> list[str]:
+    return [e["action"] for e in queries.events(stage.runtime.store)]

@@ -1,0 +1,106 @@
+"""The dependency rule and the homes of each concern (docs/architecture.md), checked on the
+source itself, so that a change that breaks them fails here rather than in a review."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from storage.states import InvoiceStatus, RequestStatus
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = ("bot", "handlers", "storage")
+MAX_LINES = 300
+LONG_REASON = "Why this module is long:"
+SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
+                 r"BEGIN\s+IMMEDIATE)\b", re.IGNORECASE | re.DOTALL)
+STATUSES = {s.value for s in RequestStatus} | {s.value for s in InvoiceStatus}
+
+
+def modules(*packages: str) -> list[Path]:
+    return sorted(p for package in packages for p in (ROOT / package).rglob("*.py"))
+
+
+def name_of(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def reaches(path: Path, *targets: str) -> list[str]:
+    return sorted(i for i in imports(path) for t in targets if i == t or i.startswith(t + "."))
+
+
+# (modules, what they must not import, why)
+RULES = [
+    ([p for p in modules("bot") if "sandbox" not in p.parts and p.name != "cli.py"],
+     ("bot.sandbox",), "only the composition root (bot/cli.py) chooses the sandbox"),
+    (modules("handlers"), ("storage",), "handlers go through bot.services"),
+    (modules("storage"), ("bot", "handlers", "slack_sdk", "slack_bolt"), "storage is the bottom"),
+    (modules("bot/sat"), ("bot.pac", "bot.provider", "storage", "handlers", "slack_sdk",
+                          "slack_bolt", "zeep"), "the SAT's domain knows no provider"),
+    (modules("bot/pac"), ("storage", "handlers", "slack_sdk", "slack_bolt", "bot.services",
+                          "bot.lifecycle", "bot.cancellation"), "the provider knows no Slack"),
+]
+
+
+@pytest.mark.parametrize(("paths", "forbidden", "why"), RULES, ids=[r[2] for r in RULES])
+def test_the_dependency_rule(paths: list[Path], forbidden: tuple[str, ...], why: str) -> None:
+    broken = {name_of(p): reaches(p, *forbidden) for p in paths if reaches(p, *forbidden)}
+    assert not broken, f"{why}: {broken}"
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    """String constants of a module, leaving out docstrings and StrEnum members."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
+                isinstance(body[0].value, ast.Constant):
+            skip.add(id(body[0].value))
+        if isinstance(node, ast.ClassDef) and any(
+                getattr(b, "id", None) == "StrEnum" for b in node.bases):
+            skip |= {id(n) for n in ast.walk(node) if isinstance(n, ast.Constant)}
+    return [(n.lineno, n.value) for n in ast.walk(tree) if isinstance(n, ast.Constant)
+            and isinstance(n.value, str) and id(n) not in skip]
+
+
+def test_no_sql_above_storage() -> None:
+    found = [f"{name_of(p)}:{line}" for p in modules("bot", "handlers")
+             for line, text in _strings(p) if SQL.search(text)]
+    assert not found, found
+
+
+def test_status_names_live_in_the_states_module() -> None:
+    allowed = {ROOT / "storage" / "states.py", *modules("bot/i18n")}
+    found = [f"{name_of(p)}:{line} {text!r}" for p in modules(*PRODUCTION) if p not in allowed
+             for line, text in _strings(p) if text in STATUSES]
+    assert not found, found
+
+
+def test_long_modules_say_why() -> None:
+    long = [name_of(p) for p in modules(*PRODUCTION)
+            if len(p.read_text(encoding="utf-8").splitlines()) > MAX_LINES
+            and LONG_REASON not in (ast.get_docstring(ast.parse(p.read_text())) or "")]
+    assert not long, long
+
+
+def test_one_row_type_and_one_actor() -> None:
+    declared = [name_of(p) for p in modules(*PRODUCTION)
+                for node in ast.parse(p.read_text(encoding="utf-8")).body
+                if isinstance(node, ast.Assign | ast.ClassDef) and
+                ("Row" in [getattr(t, "id", None) for t in getattr(node, "targets", [])] or
+                 getattr(node, "name", None) == "Actor")]
+    assert sorted(declared) == ["bot.actors", "storage.domain"], declared
