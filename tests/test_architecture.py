@@ -104,3 +104,10 @@ def test_one_row_type_and_one_actor() -> None:
                 ("Row" in [getattr(t, "id", None) for t in getattr(node, "targets", [])] or
                  getattr(node, "name", None) == "Actor")]
     assert sorted(declared) == ["bot.actors", "storage.domain"], declared
+
+
+def test_every_provider_outcome_is_an_invoice_state() -> None:
+    """The SAT's outcomes are recorded as invoice states (bot.sat cannot import storage)."""
+    from bot.sat.outcomes import Outcome
+
+    assert {o.value for o in Outcome} <= {s.value for s in InvoiceStatus}
