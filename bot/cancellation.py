@@ -19,9 +19,9 @@ from typing import Any
 
 from bot.actors import SYSTEM, Actor
 from bot.faults import crash_point
-from bot.provider import InvoiceOutcome, Provider, ProviderError, SendRequest
+from bot.provider import InvoiceOutcome, Provider, ProviderError, SendOutcome, SendRequest
 from bot.sat.cancellation import CancelItem
-from bot.sat.outcomes import Outcome
+from bot.sat.outcomes import Nuance, Outcome
 from bot.sat.refs import InvoiceRef
 from storage import queries
 from storage.domain import NewInvoice, Row
@@ -33,6 +33,8 @@ from storage.store import AuditStore, StaleState, Tx, iso
 
 # Default re-check schedule for pending invoices: 1 min, 5 min, 15 min, then hourly.
 DEFAULT_BACKOFF_S: tuple[float, ...] = (60, 300, 900, 3600)
+RECEIVED_CODE = "sat:201"   # the SAT received the request: not yet known to be cancelled
+UNNAMED_ASKS = 3            # asks without the answer naming an invoice before it is unknown
 
 
 def next_check(now: datetime, attempts: int, backoff_s: Sequence[float]) -> str:
@@ -160,18 +162,18 @@ async def submit(store: AuditStore, pac: Provider, request_id: int, actor: Actor
 
 
 async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
-                         backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Submission:
-    """Call the provider for a request in `submitting`; also resumes one left by a crash."""
+                         backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
+                         resumed: bool = False) -> Submission:
+    """Call the provider for a request in `submitting`; also resumes one left by a stop
+    (`resumed`: then "already cancelled" is most likely our own interrupted call's work)."""
     request = queries.get_request(store, request_id)
     assert request is not None and request["status"] == RS.SUBMITTING, request
     invoices = [i for i in queries.request_invoices(store, request_id)
                 if i["status"] == IS.REQUESTED]
     refs = [ref_of(i) for i in invoices]
     if request["kind"] == "cancel":
-        result = await pac.cancel([CancelItem(ref=r, reason=request["reason"],
-                                              replacement=request["replacement_uuid"])
-                                   for r in refs])
-        outcomes = result.outcomes
+        result = await pac.cancel([_item(i, request) for i in invoices])
+        outcomes = [_ours(o) for o in result.outcomes] if resumed else result.outcomes
     else:
         sent = await pac.send(send_request_of(request, refs))
         outcomes = _per_invoice(refs, sent.outcomes)
@@ -198,29 +200,40 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
 
 async def recheck_pending(store: AuditStore, pac: Provider, *, limit: int | None = None,
                           backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Recheck:
-    """Ask again for the pending invoices that are due, in calls of the client's batch size.
+    """Ask again for the pending invoices that are due (the watcher)."""
+    return await _recheck(store, pac, queries.due_pending(store, store.clock(), limit or -1),
+                          backoff_s)
 
-    Each change is one transition with its thread reply queued in the same transaction.
-    A whole-call failure changes nothing: those invoices stay due and are asked next time.
-    """
-    now = store.clock()
-    due = queries.due_pending(store, now, limit or -1)
+
+async def confirm_received(store: AuditStore, pac: Provider, request_id: int, *,
+                           backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Recheck:
+    """Right after a submission, ask once more about the invoices the SAT only said it
+    received (EstatusUUID 201): a direct cancellation is confirmed by "previously
+    cancelled"; one that needs the receiver says so. What stays pending, the watcher follows."""
+    received = [i for i in queries.request_invoices(store, request_id)
+                if i["status"] == IS.PENDING and i["code"] == RECEIVED_CODE]
+    return await _recheck(store, pac, received, backoff_s)
+
+
+async def _recheck(store: AuditStore, pac: Provider, due: list[Row],
+                   backoff_s: Sequence[float]) -> Recheck:
+    """Ask about each pending invoice alone (the provider's in-process and denied codes, 211
+    and 213, are a one-invoice call's answer). Each change is one transition with its thread
+    reply queued in the same transaction. A whole-call failure changes nothing: those
+    invoices stay due and are asked next time."""
     if not due:
         return Recheck(0, 0, [], None)
+    now = store.clock()
     requests = queries.requests_by_id(store, sorted({i["request_id"] for i in due}))
-    items = [CancelItem(ref=ref_of(i), reason=requests[i["request_id"]]["reason"],
-                        replacement=requests[i["request_id"]]["replacement_uuid"]) for i in due]
-    result = await pac.cancel(items)
+    items = [_item(i, requests[i["request_id"]]) for i in due]
+    result = await pac.cancel(items, one_per_call=True)
     crash_point("provider_answered")
     changed = []
     with store.transaction() as tx:
         for invoice, outcome in zip(due, result.outcomes, strict=True):
             if outcome.error_class:
                 continue
-            if outcome.outcome is Outcome.ALREADY_CANCELED:
-                # Asking again about our own pending cancellation: "already cancelled"
-                # means it went through.
-                outcome = outcome.model_copy(update={"outcome": Outcome.CANCELED})
+            outcome = _ours(outcome)
             if _record_outcome(tx, invoice, outcome, now, backoff_s):
                 tx.enqueue(invoice["request_id"], Reply.RESOLVED, outcome_line(invoice, outcome))
                 changed.append((invoice, outcome))
@@ -230,10 +243,26 @@ async def recheck_pending(store: AuditStore, pac: Provider, *, limit: int | None
     return Recheck(len(due), answered, changed, result.error)
 
 
+def _ours(outcome: InvoiceOutcome) -> InvoiceOutcome:
+    """Asking again about our own cancellation (pending, or interrupted by a stop): "already
+    cancelled" means it went through."""
+    if outcome.outcome is Outcome.ALREADY_CANCELED:
+        return outcome.model_copy(update={"outcome": Outcome.CANCELED})
+    return outcome
+
+
+def _item(invoice: Row, request: Row) -> CancelItem:
+    return CancelItem(ref=ref_of(invoice), reason=request["reason"],
+                      replacement=request["replacement_uuid"])
+
+
 def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime,
                     backoff_s: Sequence[float]) -> bool:
     """Write one provider answer; True when it changed the invoice's status."""
     attempts = invoice["attempts"] + 1
+    if outcome.nuance is Nuance.UNNAMED and attempts >= UNNAMED_ASKS:
+        # Asked again and again, the provider's answers never named it: nobody can tell.
+        outcome = outcome.model_copy(update={"outcome": Outcome.UNKNOWN, "nuance": None})
     fields: dict[str, Any] = {"code": outcome.code, "detalle": outcome.detalle,
                               "estatus_uuid": outcome.estatus_uuid, "attempts": attempts}
     if outcome.acuse:
@@ -262,19 +291,21 @@ def _complete_if_final(tx: Tx, request_id: int) -> None:
         tx.enqueue(request_id, Reply.COMPLETED)
 
 
-def _per_invoice(refs: Sequence[InvoiceRef], outcomes: Sequence[Any]) -> list[InvoiceOutcome]:
-    """An invoice is sent when every recipient got it; the details keep each recipient."""
+def _per_invoice(refs: Sequence[InvoiceRef], outcomes: Sequence[SendOutcome]
+                 ) -> list[InvoiceOutcome]:
+    """The provider answers an e-mail call as a whole: each invoice takes the worst of its
+    recipients' outcomes. An unknown one is never a failure to retry: the mail may be out."""
     result = []
     for ref in refs:
         mine = [o for o in outcomes if o.ref.key == ref.key]
-        failed = [o for o in mine if o.outcome is Outcome.FAILED]
-        first = failed[0] if failed else (mine[0] if mine else None)
+        worst = next((kind for kind in (Outcome.UNKNOWN, Outcome.FAILED)
+                      if any(o.outcome is kind for o in mine)), Outcome.SENT)
+        first = next((o for o in mine if o.outcome is worst), None)
         result.append(InvoiceOutcome(
-            ref=ref, outcome=Outcome.FAILED if failed or not mine else Outcome.SENT,
+            ref=ref, outcome=worst if mine else Outcome.UNKNOWN,
             code=first.code if first else "missing_result",
-            detalle="; ".join(f"{o.email}: {o.detalle}" for o in mine),
-            error_class=first.error_class if first and all(o.error_class for o in mine)
-            else None))
+            detalle=first.detalle if first else None,
+            error_class=first.error_class if first and worst is Outcome.FAILED else None))
     return result
 
 

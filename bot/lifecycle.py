@@ -17,6 +17,7 @@ from bot import blocks
 from bot.actors import SYSTEM, Actor
 from bot.cancellation import (
     approve,
+    confirm_received,
     create_cancel_request,
     create_send_request,
     expire_overdue,
@@ -94,7 +95,8 @@ class Lifecycle:
         required = self.policy.approvals_required("cancel")
         request_id = await self._write(requester, lambda: create_cancel_request(
             self.store, requester, form.refs, reason=form.reason.value,
-            replacement=form.replacement, justification=form.justification,
+            replacement=form.replacement.key if form.replacement else None,
+            justification=form.justification,
             source_channel=source_channel, approvals_required=required,
             approvals_channel=self.settings.approvals_channel, client_key=client_key,
             notify=form.notify))
@@ -216,12 +218,15 @@ class Lifecycle:
     # -- the provider, in the background -------------------------------------------------
 
     async def submit_in_background(self, request_id: int, actor: Actor) -> None:
+        backoff = self.settings.watch_backoff_s
         try:
-            await submit(self.store, self.provider, request_id, actor,
-                         backoff_s=self.settings.watch_backoff_s)
+            await submit(self.store, self.provider, request_id, actor, backoff_s=backoff)
         except StaleState:
             return  # a double click or a racing resubmission: the first one runs
-        await self.outbox.flush()
+        await self.outbox.flush()  # what the provider said, "received" included
+        if (await confirm_received(self.store, self.provider, request_id,
+                                   backoff_s=backoff)).changed:
+            await self.outbox.flush()
 
     async def resume(self) -> None:
         """At start, finish what a stop interrupted: replies owed, requests approved but
@@ -236,7 +241,7 @@ class Lifecycle:
                              backoff_s=self.settings.watch_backoff_s)
             else:
                 await run_submission(self.store, self.provider, request["id"],
-                                     backoff_s=self.settings.watch_backoff_s)
+                                     backoff_s=self.settings.watch_backoff_s, resumed=True)
         await self.outbox.flush()
 
     async def expire(self) -> list[int]:

@@ -88,6 +88,15 @@ class SendRequest(BaseModel):
     def _emails(cls, value: list[str]) -> list[str]:
         return [check_email(item) for item in value]
 
+    @field_validator("refs")
+    @classmethod
+    def _by_uuid(cls, value: list[InvoiceRef]) -> list[InvoiceRef]:
+        if any(ref.uuid is None for ref in value):
+            raise PydanticCustomError(
+                "send_needs_uuid", "invoices are sent by UUID (the provider's enviar names "
+                "invoices by UUID only)")
+        return value
+
 
 class SendOutcome(BaseModel):
     ref: InvoiceRef
@@ -119,7 +128,11 @@ class SendResult(BaseModel):
 class Provider(Protocol):
     calls: int  # HTTP calls made so far (tests, benchmarks)
 
-    async def cancel(self, items: Sequence[CancelItem]) -> CancelResult: ...
+    async def cancel(self, items: Sequence[CancelItem], *, one_per_call: bool = False
+                     ) -> CancelResult:
+        """One outcome per item, in order. `one_per_call` asks about each invoice alone
+        (re-asking a pending one: some answers exist only for a one-invoice call)."""
+        ...
 
     async def send(self, request: SendRequest) -> SendResult: ...
 

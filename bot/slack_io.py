@@ -48,7 +48,7 @@ class SlackIO:
         try:
             return await call(**kwargs)
         except SlackApiError as exc:
-            error = exc.response.get("error", "unknown")
+            error = exc.response.get("error") or "no_error_given"
         except Exception as exc:  # network errors are not SlackApiError
             error = type(exc).__name__
         log.warning("Slack %s failed: %s", method, error)

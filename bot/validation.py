@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 from bot.i18n import t
 from bot.provider import SendRequest, check_email
 from bot.sat.reasons import CancelReason
-from bot.sat.refs import InvoiceRef, normalize_uuid
+from bot.sat.refs import InvoiceRef
 
 JUSTIFICATION_MAX = 1000
 _UUID_ANYWHERE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
@@ -39,7 +39,7 @@ SUBJECT_MAX, MESSAGE_MAX = 200, 2000
 class CancelForm:
     refs: list[InvoiceRef]
     reason: CancelReason
-    replacement: str | None
+    replacement: InvoiceRef | None
     justification: str
     notify: list[str] = field(default_factory=list)
 
@@ -104,9 +104,6 @@ def validate_cancel(*, invoices: str, reason: str | None, replacement: str | Non
     chosen = CancelReason(reason) if reason in {r.value for r in CancelReason} else None
     if chosen is None:
         errors[REASON] = t("error.reason_missing", lang)
-    if chosen is CancelReason.WITH_RELATION:
-        problems += [t("error.line.reason01_needs_uuid", lang, line=n)
-                     for n, ref in zip(lines, refs, strict=True) if ref.uuid is None]
 
     if refs and not problems:
         taken = {row["ref_key"]: row for row in active([ref.key for ref in refs])}
@@ -118,15 +115,17 @@ def validate_cancel(*, invoices: str, reason: str | None, replacement: str | Non
     if problems and INVOICES not in errors:
         errors[INVOICES] = _joined(problems, lang)
 
+    # The replacing invoice, like the cancelled ones, by UUID or by serie + folio.
     typed_replacement = (replacement or "").strip()
-    clean_replacement = normalize_uuid(typed_replacement) if typed_replacement else None
+    parsed = parse_line(typed_replacement, 1, lang) if typed_replacement else None
+    clean_replacement = parsed if isinstance(parsed, InvoiceRef) else None
     if chosen is CancelReason.WITH_RELATION:
         if not typed_replacement:
             errors[REPLACEMENT] = t("error.replacement_required", lang)
         elif clean_replacement is None:
             errors[REPLACEMENT] = t("error.replacement_invalid", lang,
                                     text=typed_replacement[:40])
-        elif clean_replacement in first_seen:
+        elif clean_replacement.key in first_seen:
             errors[REPLACEMENT] = t("error.replacement_is_cancelled", lang)
     elif typed_replacement and chosen is not None:
         errors[REPLACEMENT] = t("error.replacement_not_allowed", lang)
@@ -150,7 +149,10 @@ def validate_send(*, invoices: str, recipients: str | None, subject: str | None,
     """The send form: invoices as for a cancellation, recipients one per line or separated
     by commas or semicolons (syntax only, no DNS), optional subject and message."""
     errors: dict[str, str] = {}
-    refs, _, problems, invalid = invoice_lines(invoices, limit, lang)
+    refs, lines, problems, invalid = invoice_lines(invoices, limit, lang)
+    # The provider's enviar names invoices by UUID only (bot.pac.wire.send_request).
+    problems += [t("error.line.send_needs_uuid", lang, line=n)
+                 for n, ref in zip(lines, refs, strict=True) if ref.uuid is None]
     if invalid or problems:
         errors[INVOICES] = invalid or _joined(problems, lang)
 

@@ -34,6 +34,7 @@ class InvoiceStatus(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     SENT = "sent"
+    UNKNOWN = "unknown"  # the outcome cannot be known from here: a person checks and decides
 
 
 class ReplyKind(StrEnum):
@@ -63,12 +64,13 @@ REQUEST_MOVES: dict[str | None, frozenset[str]] = {
 }
 
 _ANSWERS = frozenset({IS.CANCELED, IS.ALREADY_CANCELED, IS.PENDING, IS.DENIED, IS.NOT_CANCELABLE,
-                      IS.FAILED, IS.SENT})
+                      IS.FAILED, IS.SENT, IS.UNKNOWN})
 INVOICE_MOVES: dict[str | None, frozenset[str]] = {
     None: frozenset({IS.REQUESTED}),
     IS.REQUESTED: _ANSWERS,
     # The watcher's outcomes; `failed` is a final provider error found while watching.
-    IS.PENDING: frozenset({IS.CANCELED, IS.DENIED, IS.NOT_CANCELABLE, IS.EXPIRED, IS.FAILED}),
+    IS.PENDING: frozenset({IS.CANCELED, IS.DENIED, IS.NOT_CANCELABLE, IS.EXPIRED, IS.FAILED,
+                           IS.UNKNOWN}),
     # Resubmission of a failed request puts its failed invoices back in line.
     IS.FAILED: frozenset({IS.REQUESTED}),
 }
@@ -77,7 +79,7 @@ MOVES: dict[Entity, dict[str | None, frozenset[str]]] = {
     "request": REQUEST_MOVES, "invoice": INVOICE_MOVES,
 }
 FINAL_INVOICE = frozenset({IS.CANCELED, IS.ALREADY_CANCELED, IS.DENIED, IS.NOT_CANCELABLE,
-                           IS.FAILED, IS.EXPIRED, IS.SENT})
+                           IS.FAILED, IS.EXPIRED, IS.SENT, IS.UNKNOWN})
 FINAL_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED, R.FAILED})
 # Requests that no longer need a card or count as open (a failed one may still be retried).
 CLOSED_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED})

@@ -9,6 +9,7 @@ import pytest
 from bot.actors import Actor
 from bot.cancellation import (
     approve,
+    confirm_received,
     create_cancel_request,
     recheck_pending,
     run_submission,
@@ -39,12 +40,31 @@ async def test_an_approved_request_is_submitted_and_recorded(store: AuditStore,
                                                              pac: PacClient) -> None:
     request_id = new_request(store, ["000", "204", "202", "213"])
     submission = await submit(store, pac, request_id, BETO)
-    assert submission.status == "completed"
-    assert statuses(store, request_id) == ["canceled", "not_cancelable", "already_canceled",
-                                           "denied"]
+    # The SAT only received the first (201): pending until a confirming ask. 213 exists
+    # only as a one-invoice call's answer: in a batch the SAT has the request (201).
+    assert submission.status == "submitted"
+    assert statuses(store, request_id) == ["pending", "not_cancelable", "already_canceled",
+                                           "pending"]
     first = queries.request_invoices(store, request_id)[0]
     assert first["acuse"].startswith("<?xml") and first["attempts"] == 1
+    assert first["code"] == "sat:201"
+    confirmed = await confirm_received(store, pac, request_id)
+    assert [o.outcome for _, o in confirmed.changed] == ["canceled", "denied"]
+    assert statuses(store, request_id) == ["canceled", "not_cancelable", "already_canceled",
+                                           "denied"]
+    assert queries.get_request(store, request_id)["status"] == "completed"
     assert chain.verify(store.db).ok
+
+
+async def test_sat_201_is_never_cancelled_before_a_confirming_ask(
+        store: AuditStore, pac: PacClient) -> None:
+    request_id = new_request(store, ["000"])
+    await submit(store, pac, request_id, BETO)
+    assert statuses(store, request_id) == ["pending"]
+    events = [e["action"] for e in queries.events(store, request_id)]
+    assert "invoice_canceled" not in events
+    await confirm_received(store, pac, request_id)
+    assert statuses(store, request_id) == ["canceled"]
 
 
 async def test_a_second_approval_cannot_submit_again(store: AuditStore, pac: PacClient) -> None:
@@ -62,8 +82,11 @@ async def test_pending_invoices_are_watched_until_they_resolve(store: AuditStore
     request_id = new_request(store, ["A11", "B11", "000"])
     submission = await submit(store, pac, request_id, BETO, backoff_s=(0.05,))
     assert submission.status == "submitted"
-    assert statuses(store, request_id) == ["pending", "pending", "canceled"]
-    assert (await recheck_pending(store, pac, backoff_s=(0.05,))).changed == []  # too early
+    assert statuses(store, request_id) == ["pending", "pending", "pending"]
+    await asyncio.sleep(0.06)
+    early = (await recheck_pending(store, pac, backoff_s=(0.05,))).changed
+    assert [(i["ref_key"], o.outcome) for i, o in early] == [(uuid_with("000", 3), "canceled")]
+    await asyncio.sleep(0.06)  # the first two are due again
     await asyncio.sleep(0.6)
     changed = (await recheck_pending(store, pac, backoff_s=(0.05,))).changed
     assert sorted(o.outcome for _, o in changed) == ["canceled", "denied"]
@@ -83,7 +106,9 @@ async def test_a_provider_outage_fails_the_request_and_a_resubmission_works(
     assert '"code":"503"' in failed[0]["details"]
     sandbox.state.transient_failures = 0
     again = await submit(store, pac, request_id, BETO)
-    assert again.status == "completed"
+    assert again.status == "submitted"
+    assert statuses(store, request_id) == ["pending", "pending"]  # received
+    await confirm_received(store, pac, request_id)
     assert statuses(store, request_id) == ["canceled", "canceled"]
 
 
@@ -91,9 +116,9 @@ async def test_a_request_left_in_submitting_is_resumed(store: AuditStore,
                                                        pac: PacClient) -> None:
     request_id = new_request(store, ["000", "211"])
     store.transition("request", request_id, "submitting", BETO)  # then the process died
-    resumed = await run_submission(store, pac, request_id)
+    resumed = await run_submission(store, pac, request_id, resumed=True)
     assert resumed.status == "submitted"
-    assert statuses(store, request_id) == ["canceled", "pending"]
+    assert statuses(store, request_id) == ["pending", "pending"]
 
 
 async def test_a_watch_cycle_during_an_outage_changes_nothing(

@@ -46,8 +46,6 @@ def test_lines_people_type_are_read(text: str, expected: dict) -> None:
      "replacement_is_self"),
     (lambda: CancelItem(ref=InvoiceRef(uuid=UUID), reason="01", replacement="xyz"),
      "replacement", "invalid_uuid"),
-    (lambda: CancelItem(ref=InvoiceRef(serie="A", folio=1), reason="01", replacement=OTHER), "",
-     "replacement_needs_uuid"),
     (lambda: CancelItem(ref=InvoiceRef(uuid=UUID), reason="02", replacement=OTHER), "",
      "replacement_not_allowed"),
     (lambda: SendRequest(refs=[InvoiceRef(uuid=UUID)], emails=["no-at-sign"]), "emails",
@@ -67,11 +65,18 @@ def test_reasons_carry_the_official_sat_wording() -> None:
     assert [r.needs_replacement for r in CancelReason] == [True, False, False, False]
 
 
-def test_soap_shapes() -> None:
+def test_reason_01_works_for_invoices_named_by_serie_and_folio() -> None:
+    by_folio = CancelItem(ref=InvoiceRef(serie="A", folio=1), reason="01", replacement=OTHER)
+    assert by_folio.replacement == InvoiceRef(uuid=OTHER)
+    replaced_by_folio = CancelItem(ref=InvoiceRef(uuid=UUID), reason="01", replacement="B-7")
+    assert replaced_by_folio.replacement == InvoiceRef(serie="B", folio=7)
+
+
+def test_the_reason_always_travels_in_the_uuid_pipe() -> None:
     item = CancelItem(ref=InvoiceRef(uuid=UUID), reason="01", replacement=OTHER.lower())
-    assert wire.cancel_item(item) == {"uuid": f"{UUID.upper()}|01|{OTHER}",
-                                      "motivoCancelacion": "01"}
+    assert wire.cancel_item(item) == {"uuid": f"{UUID.upper()}|01|{OTHER}"}
     by_folio = CancelItem(ref=InvoiceRef.parse("B 7"), reason="03")
-    assert wire.cancel_item(by_folio) == {"serie": "B", "folio": 7, "motivoCancelacion": "03"}
-    send = SendRequest(refs=[by_folio.ref], emails=[" Ana@Example.COM "])
-    assert wire.send_request(send)["emails"] == ["Ana@example.com"]
+    assert wire.cancel_item(by_folio) == {"uuid": "|03|", "serie": "B", "folio": 7}
+    assert wire.cancel_item(by_folio, motivo=True)["motivoCancelacion"] == "03"
+    send = SendRequest(refs=[item.ref], emails=[" Ana@Example.COM "])
+    assert wire.send_request(send)["email"] == ["Ana@example.com"]

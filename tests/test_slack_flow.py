@@ -68,12 +68,15 @@ async def test_the_happy_path(stage: Stage) -> None:
     assert buttons(card) == []
     assert "Aprobada por <@U0BETO>" in texts(card)
     assert "Canceladas 1 · Pendientes 0 · No canceladas 1 · Fallidas 0" in texts(card)
-    approved, outcomes = stage.slack.thread(APPROVALS, card.ts)
+    approved, outcomes, confirmed = stage.slack.thread(APPROVALS, card.ts)
     assert "<@U0BETO> aprobó" in texts(approved)
     result = texts(outcomes)
     assert "<@U0ANA>" in result
     assert f"`{SEED_204}` — *No cancelable*" in result
-    assert f"`{OK_UUID}` — *Cancelada*" in result
+    # The SAT's 201 only says "received": cancelled once a later ask confirms it.
+    assert f"`{OK_UUID}` — *Pendiente*: recibida por el SAT, confirmando" in result
+    assert "Cancelada" not in result
+    assert f"`{OK_UUID}` — *Cancelada*" in texts(confirmed)
     (upload,) = stage.slack.uploads.values()
     assert upload["thread_ts"] == card.ts and upload["filename"] == "acuse-solicitud-1.xml"
     assert b"<Acuse" in upload["content"] and OK_UUID.encode() in upload["content"]
@@ -134,12 +137,12 @@ MANY = [uuid_with("000", n) for n in range(1, 6)]
     ([OK_UUID, "FAC 1", OK_UUID.lower()], {}, "invoices", "Línea 3: repite la línea 1."),
     (MANY, {}, "invoices", "Son 5 facturas; el máximo por solicitud es 4."),
     ([], {}, "invoices", "Escriba al menos una factura."),
-    ([OK_UUID], {"reason": "01"}, "replacement", "requiere el UUID de la factura"),
+    ([OK_UUID], {"reason": "01"}, "replacement", "requiere la factura que sustituye"),
     ([OK_UUID], {"reason": "01", "replacement": "nope"}, "replacement", "«nope» no es un UUID"),
     ([OK_UUID], {"reason": "01", "replacement": OK_UUID}, "replacement",
      "no puede ser una de las que se cancelan"),
-    (["FAC 1"], {"reason": "01", "replacement": SEED_204}, "invoices",
-     "Línea 1: con el motivo 01 la factura debe indicarse por UUID."),
+    (["FAC 1"], {"reason": "01", "replacement": "fac-1"}, "replacement",
+     "no puede ser una de las que se cancelan"),
     ([OK_UUID], {"replacement": SEED_204}, "replacement", "Solo se indica con el motivo 01."),
     ([OK_UUID], {"reason": None}, "reason", "Elija un motivo."),
     ([OK_UUID], {"justification": "   "}, "justification", "Escriba la justificación."),
@@ -159,6 +162,15 @@ async def test_each_modal_error_is_shown_on_its_field_and_writes_nothing(
     assert stage.slack.channel_messages(APPROVALS) == []
 
 
+async def test_reason_01_by_serie_and_folio_travels_in_the_pipe(stage: Stage) -> None:
+    card = await card_of(stage, lines=["FAC 1001"], reason="01", replacement="FAC 1002")
+    assert "FAC-1002" in texts(card)
+    await click(stage, "U0BETO", card)
+    assert b"<folio>1001</folio>" in stage.pac.last_request
+    assert b"<uuid>|01||1002|FAC</uuid>" in stage.pac.last_request
+    assert request_row(stage)["status"] == "completed"
+
+
 async def test_an_invoice_already_requested_elsewhere_is_refused(stage: Stage) -> None:
     await card_of(stage, lines=[OK_UUID])
     answer = await ask(stage, "U0ANA", [SEED_204, OK_UUID])
@@ -175,7 +187,8 @@ async def test_a_double_click_and_two_approvers_at_once_submit_once(stage: Stage
                                    stage.driver.post(other))
     assert [a.status_code for a in answers] == [200, 200, 200]
     await stage.settle()
-    assert stage.runtime.provider.calls == 1
+    assert stage.runtime.provider.calls == 2  # one submission, one confirming ask
+    assert stage.pac.asked[OK_UUID] == 2
     assert actions(stage).count("request_approved") == 1
     assert actions(stage).count("refused_already_decided") + \
         actions(stage).count("refused_already_voted") == 2

@@ -55,3 +55,14 @@ class PacOperationError(PacError):
                          status_class=status_class)
         self.status = status
         self.mensaje = mensaje
+
+
+class PacContractError(PacError):
+    """The loaded WSDL lacks what the bot sends or reads: one sentence per problem."""
+
+    code = "contract"
+    status_class = StatusClass.CONFIGURATION
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems

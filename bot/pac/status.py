@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.provider import StatusClass
-from bot.sat.estatus_uuid import SAT_UUID
+from bot.sat.estatus_uuid import RECEIVED, SAT_UUID
 from bot.sat.outcomes import Nuance, Outcome, nuance_of
 
 _S, _P, _F, _R, _C, _K = (StatusClass.SUCCESS, StatusClass.PENDING, StatusClass.FINAL,
@@ -30,15 +30,19 @@ OPERATION: dict[int, StatusClass] = {
     630: _K, 631: _K, 632: _K, 633: _K,
 }
 
-# The 3.3 cancellation's additional codes, with the outcome each one means.
+# The cancellation's own codes (operation `estatus` of a one-invoice call, or an invoice's
+# own code where a WSDL has one), with the outcome each one means. 201 says "the SAT
+# answered": the SAT's EstatusUUID then tells (bot.sat.estatus_uuid).
 CANCELLATION: dict[int, Outcome] = {
     200: Outcome.CANCELED,
-    201: Outcome.FAILED,          # the SAT answered with an error code, e.g. 205
+    201: Outcome.FAILED,          # the SAT answered, and no EstatusUUID says what
     202: Outcome.ALREADY_CANCELED,
     204: Outcome.NOT_CANCELABLE,
     211: Outcome.PENDING,
     213: Outcome.DENIED,
 }
+SAT_ANSWERED = 201
+
 
 def operation_class(code: int) -> StatusClass | None:
     """The class of an operation code, None when the provider answered a code we do not know."""
@@ -59,27 +63,27 @@ class Classified:
     nuance: Nuance | None
 
 
-def classify_invoice(
-    estatus: object, estatus_uuid: object, detalle: str | None, operation_status: int
-) -> Classified:
+def classify_invoice(estatus: object, estatus_uuid: object, detalle: str | None,
+                     operation_status: int, *, alone: bool) -> Classified:
     """One invoice's outcome, read in this order of precedence:
 
-    1. its own cancellation code (`estatus`), as the seed's per-invoice examples show it;
-    2. the SAT's EstatusUUID;
-    3. the operation status, as a one-invoice call reports it.
+    1. its own provider code, where the loaded WSDL has one (201 defers to the SAT's word);
+    2. for a one-invoice call (`alone`), the operation's code, unless it is 201;
+    3. the SAT's EstatusUUID, where 201 (received) is pending until a later ask confirms it;
+    4. for a one-invoice call without either, the operation's code.
     A code outside the catalogue is FAILED with the code kept, never silently unknown.
     """
     own = _as_int(estatus)
     sat = _as_int(estatus_uuid)
-    if own is not None:
-        outcome = CANCELLATION.get(own, Outcome.FAILED)
-        if outcome is Outcome.CANCELED and sat == 202:
-            outcome = Outcome.ALREADY_CANCELED
-        code = str(own)
+    if own is None and alone and operation_status != SAT_ANSWERED:
+        own = operation_status
+    if own is not None and own != SAT_ANSWERED and not (own == 200 and sat is not None):
+        outcome, code = CANCELLATION.get(own, Outcome.FAILED), str(own)
     elif sat is not None:
-        outcome = SAT_UUID.get(sat, Outcome.FAILED)
-        code = f"sat:{sat}"
+        outcome, code = SAT_UUID.get(sat, Outcome.FAILED), f"sat:{sat}"
     else:
-        outcome = CANCELLATION.get(operation_status, Outcome.FAILED)
-        code = str(operation_status)
-    return Classified(outcome, code, nuance_of(detalle, outcome))
+        outcome, code = CANCELLATION.get(own or operation_status, Outcome.FAILED), \
+            str(own or operation_status)
+    received = code == f"sat:{RECEIVED}"
+    nuance = Nuance.RECEIVED if received else nuance_of(detalle, outcome)
+    return Classified(outcome, code, nuance)

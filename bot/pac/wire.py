@@ -1,5 +1,11 @@
 """What the bot's requests look like on Solución Factible's wire: the one place that maps
-the SAT's and the contract's types to the WSDL's element names."""
+the SAT's and the contract's types to the WSDL's element names.
+
+The reason always travels inside `uuid`, as the provider's 2025 page and production clients
+send it: `UUID|Motivo|UUIDSustituye|FolioSustituye|SerieSustituye`, with the UUID left empty
+when the invoice is named by `folio` + `serie`. A separate `motivoCancelacion` element goes
+only where the loaded WSDL declares one (bot.pac.checks).
+"""
 
 from __future__ import annotations
 
@@ -7,28 +13,35 @@ from typing import Any
 
 from bot.provider import SendRequest
 from bot.sat.cancellation import CancelItem
-from bot.sat.refs import InvoiceRef
 
 
-def reference(ref: InvoiceRef) -> dict[str, Any]:
-    return {"uuid": ref.uuid} if ref.uuid else {"serie": ref.serie, "folio": ref.folio}
+def pipe(item: CancelItem) -> str:
+    uuid, reason, replacement = item.ref.uuid or "", item.reason.value, item.replacement
+    if replacement is None:
+        return f"{uuid}|{reason}|"
+    if replacement.uuid:
+        return f"{uuid}|{reason}|{replacement.uuid}"
+    return f"{uuid}|{reason}||{replacement.folio}|{replacement.serie}"
 
 
-def cancel_item(item: CancelItem) -> dict[str, Any]:
-    """One `solicitudesCancelacion` item; a replacement travels as `UUID|01|UUIDSustituye`."""
-    fields = reference(item.ref)
-    if item.replacement:
-        fields["uuid"] = f"{item.ref.uuid}|{item.reason.value}|{item.replacement}"
-    fields["motivoCancelacion"] = item.reason.value
+def cancel_item(item: CancelItem, *, motivo: bool = False) -> dict[str, Any]:
+    """One `solicitudesCancelacion` item."""
+    fields: dict[str, Any] = {"uuid": pipe(item)}
+    if item.ref.uuid is None:
+        fields |= {"folio": item.ref.folio, "serie": item.ref.serie}
+    if motivo:
+        fields["motivoCancelacion"] = item.reason.value
     return fields
 
 
 def send_request(request: SendRequest) -> dict[str, Any]:
-    """The shape of `solicitudEnvio`; kept here alone so a real WSDL can replace it."""
+    """`solicitudEnvio`. Its fields are not published: modelled on the provider's
+    single-invoice sender (uuid, enviarPDF, asunto, cuerpo, email), which names invoices by
+    UUID only; `provider check` compares them with the loaded WSDL."""
     return {
         "asunto": request.subject,
-        "comprobantes": [reference(ref) for ref in request.refs],
-        "emails": request.emails,
-        "incluirPDF": request.attach_pdf,
-        "mensaje": request.message,
+        "cuerpo": request.message,
+        "email": list(request.emails),
+        "enviarPDF": request.attach_pdf,
+        "uuid": [ref.uuid for ref in request.refs],
     }

@@ -1,5 +1,8 @@
 """What the sandbox provider answers for each invoice: the documented test conventions.
 
+A direct cancellation answers as the SAT does since 2022: "received" (EstatusUUID 201) the
+first time, "previously cancelled" (202) when asked again.
+
 The last three characters of a UUID's fourth group pick the answer, as on the provider's
 test environment (the seed's `…-A204-…` gives 204, `…-A211-…` gives 211). An invoice named
 by serie + folio behaves like the code formed by the folio's last three digits. The README's
@@ -35,28 +38,33 @@ TRANSIENT = {"500", "501", "502", "503"}
 
 @dataclass(frozen=True)
 class Answer:
-    """One invoice's answer: its cancellation code, the SAT's EstatusUUID and the wording."""
+    """One invoice's answer: the code a one-invoice call answers (operation `estatus`), the
+    SAT's EstatusUUID that a result carries, and the wording."""
 
-    estatus: str
-    estatus_uuid: str | None
+    code: int
+    estatus_uuid: str
     detalle: str
     reached_sat: bool = True
 
 
-CANCELED = Answer("200", "201", "Cancelado sin aceptación")
-CANCELED_ACCEPTED = Answer("200", "201", "Cancelado con aceptación")
-CANCELED_BY_SILENCE = Answer("200", "201", "Plazo vencido")
-ALREADY = Answer("202", "202", "El comprobante ya había sido cancelado previamente")
-NOT_CANCELABLE = Answer("204", "204", "El comprobante no se puede cancelar")
-SAT_ERROR = Answer("201", "205", "No se pudo cancelar el comprobante. "
+# Direct cancellations: the SAT first says "received" (201); asked again, "previously
+# cancelled" (202), as since 2022. A one-invoice call answers 201 with the result.
+RECEIVED = Answer(201, "201", "Solicitud de cancelación recibida")
+CANCELED = Answer(202, "202", "Cancelado sin aceptación")
+CANCELED_ACCEPTED = Answer(202, "202", "Cancelado con aceptación")
+CANCELED_BY_SILENCE = Answer(202, "202", "Plazo vencido")
+ALREADY = Answer(202, "202", "El comprobante ya había sido cancelado previamente")
+NOT_CANCELABLE = Answer(204, "204", "El comprobante no se puede cancelar")
+SAT_ERROR = Answer(201, "205", "No se pudo cancelar el comprobante. "
                    "El SAT respondió con código de error: [205]")
-IN_PROCESS = Answer("211", None, "La cancelación está en proceso", reached_sat=False)
-AWAITING = Answer("211", None,
-                  "La solicitud de cancelación requiere autorización del receptor; "
-                  "en espera de aceptación", reached_sat=False)
-NOT_DELIVERED = Answer("211", None, "El comprobante aún no ha sido entregado al SAT; "
+# Provider-level codes (211, 213) exist only as a one-invoice call's estatus; in a batch
+# the SAT has the request: its result says 201 (received), with the provider's wording.
+IN_PROCESS = Answer(211, "201", "La cancelación está en proceso", reached_sat=False)
+AWAITING = Answer(211, "201", "La solicitud de cancelación requiere autorización del "
+                  "receptor; en espera de aceptación", reached_sat=False)
+NOT_DELIVERED = Answer(211, "201", "El comprobante aún no ha sido entregado al SAT; "
                        "intente más tarde", reached_sat=False)
-DENIED = Answer("213", None, "Solicitud rechazada por el receptor")
+DENIED = Answer(213, "201", "Solicitud rechazada por el receptor")
 
 # Codes that answer the same every time.
 FIXED: dict[str, Answer] = {
@@ -102,6 +110,7 @@ class SandboxState:
     transient_failures: int = 2
     first_seen: dict[str, float] = field(default_factory=dict)
     tries: dict[str, int] = field(default_factory=dict)
+    asked: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count_try(self, key: str) -> int:
@@ -112,9 +121,11 @@ class SandboxState:
     def answer(self, key: str, code: str) -> Answer:
         if code in FIXED:
             return FIXED[code]
+        with self.lock:
+            seen = self.first_seen.setdefault(key, time.monotonic())
+            self.asked[key] = self.asked.get(key, 0) + 1
+            asked = self.asked[key]
         if code in RESOLVING:
             waiting, resolved = RESOLVING[code]
-            with self.lock:
-                seen = self.first_seen.setdefault(key, time.monotonic())
             return resolved if time.monotonic() - seen >= self.resolve_after_s else waiting
-        return CANCELED
+        return RECEIVED if asked == 1 else CANCELED

@@ -1,9 +1,16 @@
-"""The sandbox provider: a real HTTP server that speaks the shipped WSDL.
+"""The sandbox provider: a real HTTP server that speaks Solución Factible's CFDI33 contract.
 
-GET  /ws/services/CFDI?wsdl  the WSDL, its service address rewritten to this server
-POST /ws/services/CFDI       `cancelar` and `enviar`; requests are validated against the
-                             WSDL's schema (a mismatch is a SOAP fault, as a real service)
-What each invoice answers is decided in `pac_rules`.
+GET  /ERPWebServices/soap/CFDI33?wsdl  the WSDL, its service address rewritten to this server
+POST /ERPWebServices/soap/CFDI33       `cancelar` and `enviar`
+
+It reads requests as a JAX-WS service does: the wrapper must be in the service's namespace
+(otherwise a SOAP fault: no such operation), children are unqualified and read by name in
+any order (a qualified child is not seen, so the field is missing: 611 naming it), and a
+folio that is not a number is an unmarshalling fault. The reason must travel in the `uuid`
+pipe (`UUID|Motivo|UUIDSustituye|FolioSustituye|SerieSustituye`): without it, 611; with an
+unknown reason, 621; reason 01 without its replacement, 611. Answers use the wire's names
+(`estatus`, `mensaje`, `resultados`, `acuseSAT`), unqualified. What each invoice answers is
+decided in `pac_rules`.
 
 Why this module is long: it is a whole SOAP service (parsing, refusing, answering every
 operation); what each invoice answers is kept apart in pac_rules.
@@ -30,13 +37,12 @@ from bot.sandbox.serving import BackgroundServer, QuietHandler
 
 log = logging.getLogger(__name__)
 
-PATH = "/ws/services/CFDI"
+PATH = "/ERPWebServices/soap/CFDI33"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-XS = "http://www.w3.org/2001/XMLSchema"
 _WSDL_TEXT = SHIPPED_WSDL.read_text(encoding="utf-8")
 _WSDL_DOC = etree.fromstring(_WSDL_TEXT.encode())
 TNS = _WSDL_DOC.get("targetNamespace")
-_SCHEMA = etree.XMLSchema(_WSDL_DOC.find(f".//{{{XS}}}schema"))
+REASONS = {"01", "02", "03", "04"}
 
 
 class SoapFault(Exception):
@@ -46,7 +52,7 @@ class SoapFault(Exception):
 
 
 def _el(parent: etree._Element, name: str, text: Any = None) -> etree._Element:
-    node = etree.SubElement(parent, f"{{{TNS}}}{name}")
+    node = etree.SubElement(parent, name)  # unqualified, as the service's children are
     if text is not None:
         node.text = str(text).lower() if isinstance(text, bool) else str(text)
     return node
@@ -56,8 +62,8 @@ def _envelope(operation: str, namespace: str | None = None) -> tuple[bytes, etre
     env = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soapenv": SOAP_ENV})
     body = etree.SubElement(env, f"{{{SOAP_ENV}}}Body")
     wrapper = etree.SubElement(body, f"{{{namespace or TNS}}}{operation}Response",
-                               nsmap={"ns": namespace or TNS})
-    ret = etree.SubElement(wrapper, f"{{{namespace or TNS}}}return")
+                               nsmap={"ns2": namespace or TNS})
+    ret = etree.SubElement(wrapper, "return")
     return env, ret
 
 
@@ -69,9 +75,28 @@ def _fault_xml(code: str, text: str) -> bytes:
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
 
+class Refused(Exception):
+    """An operation error the service answers with a code (611 missing field, 621 invalid)."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(text)
+        self.code, self.text = code, text
+
+
 def _text(node: etree._Element, name: str) -> str | None:
-    found = node.find(f"{{{TNS}}}{name}")
+    """An unqualified child's text (a qualified one is not seen, as JAXB does not)."""
+    found = node.find(name)
     return found.text.strip() if found is not None and found.text else None
+
+
+def _folio(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise SoapFault("Client", f"Unmarshalling Error: For input string: \"{text[:40]}\""
+                        ) from None
 
 
 def _acuse(uuids: list[tuple[str, str]]) -> str:
@@ -106,6 +131,7 @@ class SandboxPac(BackgroundServer):
         self.in_flight = self.most_in_flight = 0
         self._flight = threading.Lock()
         self.last_request: bytes = b""        # for tests that check what went on the wire
+        self.sent: list[tuple[str, str]] = []  # (uuid, e-mail) of every e-mail sent
         super().__init__(self._handler(), host, port)
 
     @property
@@ -143,12 +169,17 @@ class SandboxPac(BackgroundServer):
             request = self._parse(body)
             operation = etree.QName(request).localname
             self.calls[operation] += 1
-            if (request.findtext(f"{{{TNS}}}usuario"), request.findtext(f"{{{TNS}}}password")) \
-                    != (self.usuario, self.password):
+            for field in ("usuario", "password"):
+                if _text(request, field) is None:
+                    raise Refused(611, f"Falta el campo requerido: {field}")
+            if (_text(request, "usuario"), _text(request, "password")) != \
+                    (self.usuario, self.password):
                 return self._ok(*self._status_only(operation, 601, "Error de autenticación, "
                                                    "verifique sus credenciales"))
             handler = self._cancelar if operation == "cancelar" else self._enviar
             return handler(request)
+        except Refused as refused:
+            return self._ok(*self._status_only(operation, refused.code, refused.text))
         except SoapFault as fault:
             return 500, "text/xml; charset=utf-8", _fault_xml(fault.code, fault.text)
 
@@ -163,10 +194,7 @@ class SandboxPac(BackgroundServer):
         request = found[0]
         if etree.QName(request).localname not in ("cancelar", "enviar") or \
                 etree.QName(request).namespace != TNS:
-            raise SoapFault("Client", f"Unknown operation {request.tag}")
-        if not _SCHEMA.validate(request):
-            raise SoapFault("Client", "Request does not match the schema: "
-                            f"{_SCHEMA.error_log.last_error}")
+            raise SoapFault("Client", f"Cannot find dispatch method for {request.tag}")
         return request
 
     @staticmethod
@@ -177,8 +205,8 @@ class SandboxPac(BackgroundServer):
     @staticmethod
     def _status_only(operation: str, status: int, mensaje: str) -> tuple[etree._Element]:
         env, ret = _envelope(operation)
+        _el(ret, "estatus", status)
         _el(ret, "mensaje", mensaje)
-        _el(ret, "status", status)
         return (env,)
 
     def _whole_call(self, operation: str, codes: list[tuple[str, str]]) -> Any:
@@ -207,80 +235,76 @@ class SandboxPac(BackgroundServer):
             _, _, whole = self._ok(*self._status_only(operation, 200, "ok"))
             return 200, "text/xml; charset=utf-8", whole[: len(whole) // 2]
         env, ret = _envelope(operation, namespace="http://wrong.example/ns")
-        etree.SubElement(ret, "{http://wrong.example/ns}status").text = "200"
+        _el(ret, "estatus", 200)
         return self._ok(env)
 
+    def _cancel_item(self, node: etree._Element) -> tuple[str, str | None, int | None, str]:
+        """(uuid, serie, folio, convention code) of one solicitudesCancelacion."""
+        parts = (_text(node, "uuid") or "").split("|")
+        serie, folio = _text(node, "serie"), _folio(_text(node, "folio"))
+        if len(parts) < 2 or not parts[1]:
+            raise Refused(611, "Falta el motivo de cancelación en uuid "
+                          "(UUID|Motivo|UUIDSustituye|FolioSustituye|SerieSustituye)")
+        if parts[1] not in REASONS:
+            raise Refused(621, f"Motivo de cancelación inválido: {parts[1][:10]}")
+        replacement = parts[2:5] + [""] * (5 - len(parts))
+        if parts[1] == "01" and not (replacement[0] or (replacement[1] and replacement[2])):
+            raise Refused(611, "El motivo 01 requiere UUIDSustituye, o FolioSustituye y "
+                          "SerieSustituye")
+        raw_uuid = parts[0].upper() or None
+        uuid = raw_uuid or (rules.uuid_for_folio(serie, folio) if serie and folio else None)
+        if uuid is None:
+            raise Refused(611, "Cada solicitud requiere el UUID, o el folio y la serie")
+        return uuid, serie, folio, rules.code_of(raw_uuid, folio)
+
     def _cancelar(self, request: etree._Element) -> tuple[int, str, bytes]:
-        items = []
-        for node in request.findall(f"{{{TNS}}}solicitudesCancelacion"):
-            raw_uuid = (_text(node, "uuid") or "").split("|")[0].upper() or None
-            serie, folio_text = _text(node, "serie"), _text(node, "folio")
-            folio = int(folio_text) if folio_text else None
-            uuid = raw_uuid or (rules.uuid_for_folio(serie, folio) if serie and folio else None)
-            if uuid is None:
-                raise SoapFault("Client", "Each solicitudesCancelacion needs uuid or serie+folio")
-            items.append((uuid, serie, folio, rules.code_of(raw_uuid, folio)))
+        items = [self._cancel_item(node) for node in request.findall("solicitudesCancelacion")]
+        if not items:
+            raise Refused(611, "Falta el campo requerido: solicitudesCancelacion")
+        for uuid, *_ in items:
             self.asked[uuid] += 1
         broken = self._whole_call("cancelar", [(u, c) for u, _, _, c in items])
         if broken is not None:
             return broken
         env, ret = _envelope("cancelar")
         answers = [(item, self.state.answer(item[0], item[3])) for item in items]
-        acuse = [(u, a.estatus_uuid or "201") for (u, *_), a in answers if a.reached_sat]
-        if acuse:
-            _el(ret, "acuseSAT", _acuse(acuse))
-        _el(ret, "mensaje", "Proceso de cancelación terminado")
+        alone = len(answers) == 1
+        status = answers[0][1].code if alone else 201  # a batch: "the SAT answered"
+        _el(ret, "estatus", status)
+        _el(ret, "mensaje", answers[0][1].detalle if alone else "Proceso de cancelación "
+            "terminado; consulte el resultado de cada comprobante")
         for (uuid, serie, folio, _), answer in answers:
-            result = _el(ret, "resultadosCancelacion")
+            result = _el(ret, "resultados")
             _el(result, "detalle", answer.detalle)
-            _el(result, "estatus", answer.estatus)
-            if answer.estatus_uuid:
-                _el(result, "estatusUUID", answer.estatus_uuid)
+            _el(result, "estatusUUID", answer.estatus_uuid)
             if folio is not None:
                 _el(result, "folio", folio)
-            _el(result, "mensaje", answer.detalle)
             if serie:
                 _el(result, "serie", serie)
             _el(result, "uuid", uuid)
-        _el(ret, "status", 200)
+        acuse = [(u, a.estatus_uuid) for (u, *_), a in answers if a.reached_sat]
+        if acuse:
+            _el(ret, "acuseSAT", _acuse(acuse))
         return self._ok(env)
 
     def _enviar(self, request: etree._Element) -> tuple[int, str, bytes]:
-        solicitud = request.find(f"{{{TNS}}}solicitudEnvio")
-        refs = []
-        for node in solicitud.findall(f"{{{TNS}}}comprobantes"):
-            uuid = (_text(node, "uuid") or "").upper() or None
-            folio_text = _text(node, "folio")
-            folio = int(folio_text) if folio_text else None
-            refs.append((uuid, _text(node, "serie"), folio, rules.code_of(uuid, folio)))
-        broken = self._whole_call("enviar", [(u or f"{s}-{f}", c) for u, s, f, c in refs])
+        solicitud = request.find("solicitudEnvio")
+        if solicitud is None:
+            raise Refused(611, "Falta el campo requerido: solicitudEnvio")
+        uuids = [(e.text or "").strip().upper() for e in solicitud.findall("uuid")]
+        emails = [e.text.strip() for e in solicitud.findall("email") if e.text]
+        if not uuids or not all(uuids):
+            raise Refused(611, "Falta el campo requerido: uuid")
+        if not emails:
+            raise Refused(611, "Falta el campo requerido: email")
+        broken = self._whole_call("enviar", [(u, rules.code_of(u, None)) for u in uuids])
         if broken is not None:
             return broken
-        emails = [e.text.strip() for e in solicitud.findall(f"{{{TNS}}}emails") if e.text]
-        env, ret = _envelope("enviar")
-        failures = 0
-        results = []
-        for uuid, serie, folio, _ in refs:
-            for email in emails:
-                bounced = email.lower().startswith(("falla", "fail"))
-                failures += bounced
-                results.append((uuid, serie, folio, email, 500 if bounced else 200,
-                                "No se pudo entregar el correo" if bounced else "Correo enviado"))
-        _el(ret, "mensaje", "Correos enviados" if not failures else
-            f"{failures} envío(s) no se pudieron completar")
-        for uuid, serie, folio, email, status, mensaje in results:
-            node = _el(ret, "resultados")
-            _el(node, "email", email)
-            if folio is not None:
-                _el(node, "folio", folio)
-            _el(node, "mensaje", mensaje)
-            if serie:
-                _el(node, "serie", serie)
-            _el(node, "status", status)
-            if uuid:
-                _el(node, "uuid", uuid)
-        _el(ret, "status", 500 if failures else 200)
-        return self._ok(env)
+        if any(email.lower().startswith(("falla", "fail")) for email in emails):
+            return self._ok(*self._status_only("enviar", 500, "Ocurrió un error: no se pudo "
+                                               "entregar el correo (sandbox)"))
+        self.sent += [(uuid, email) for uuid in uuids for email in emails]
+        return self._ok(*self._status_only("enviar", 200, "Correo enviado"))
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sandbox = self

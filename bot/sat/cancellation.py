@@ -1,4 +1,5 @@
-"""One invoice to cancel: the reference, the SAT reason and (reason 01) the replacement."""
+"""One invoice to cancel: the reference, the SAT reason and (reason 01) the replacement,
+which, like the cancelled invoice, may be named by UUID or by serie + folio."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.sat.reasons import CancelReason
-from bot.sat.refs import InvoiceRef, uuid_or_error
+from bot.sat.refs import InvoiceRef, normalize_uuid, uuid_or_error
 
 
 class CancelItem(BaseModel):
@@ -16,27 +17,30 @@ class CancelItem(BaseModel):
 
     ref: InvoiceRef
     reason: CancelReason
-    replacement: str | None = None
+    replacement: InvoiceRef | None = None
 
     @field_validator("replacement", mode="before")
     @classmethod
     def _replacement(cls, value: Any) -> Any:
-        return None if value in (None, "") else uuid_or_error(value, "replacement")
+        """A reference, or its text: a UUID or a stored SERIE-FOLIO key."""
+        if value in (None, ""):
+            return None
+        if isinstance(value, str):
+            if normalize_uuid(value):
+                return InvoiceRef(uuid=value)
+            if "-" not in value.strip("-"):
+                uuid_or_error(value, "replacement")  # neither form: say what a UUID is
+            return InvoiceRef.from_key(value)
+        return value
 
     @model_validator(mode="after")
     def _replacement_rules(self) -> CancelItem:
         if self.reason.needs_replacement:
             if self.replacement is None:
                 raise PydanticCustomError(
-                    "replacement_required", "reason 01 needs the UUID of the replacing invoice"
+                    "replacement_required", "reason 01 needs the replacing invoice"
                 )
-            if self.ref.uuid is None:
-                raise PydanticCustomError(
-                    "replacement_needs_uuid",
-                    "reason 01 needs the cancelled invoice by UUID: the provider takes the "
-                    "replacement only beside a UUID",
-                )
-            if self.replacement == self.ref.uuid:
+            if self.replacement.key == self.ref.key:
                 raise PydanticCustomError(
                     "replacement_is_self", "the replacement must differ from the cancelled invoice"
                 )

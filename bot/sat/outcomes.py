@@ -16,6 +16,7 @@ class Outcome(StrEnum):
     NOT_CANCELABLE = "not_cancelable"
     FAILED = "failed"
     SENT = "sent"
+    UNKNOWN = "unknown"   # nobody can tell (unnamed in the answer, a send interrupted): check
 
 
 class Nuance(StrEnum):
@@ -27,6 +28,8 @@ class Nuance(StrEnum):
     AWAITING_RECEIVER = "awaiting_receiver"
     NOT_DELIVERED = "not_delivered"
     IN_PROCESS = "in_process"
+    RECEIVED = "received"            # EstatusUUID 201: the SAT took the request; confirming
+    UNNAMED = "unnamed"              # the answer did not name this invoice: asked again
 
 
 # SAT wording in `detalle`/`mensaje`, Spanish and English, lower-cased, accents optional.
@@ -40,11 +43,14 @@ _NUANCES: list[tuple[re.Pattern[str], Nuance]] = [
                 r"|receiver'?s? (authorization|acceptance)"),
      Nuance.AWAITING_RECEIVER),
     (re.compile(r"en proceso|in process"), Nuance.IN_PROCESS),
+    (re.compile(r"solicitud de cancelaci[oó]n recibida|cancellation request received"),
+     Nuance.RECEIVED),
 ]
 _FITS = {
     Outcome.CANCELED: {Nuance.ACCEPTED_BY_RECEIVER, Nuance.ACCEPTED_BY_SILENCE,
                        Nuance.WITHOUT_ACCEPTANCE},
-    Outcome.PENDING: {Nuance.AWAITING_RECEIVER, Nuance.NOT_DELIVERED, Nuance.IN_PROCESS},
+    Outcome.PENDING: {Nuance.AWAITING_RECEIVER, Nuance.NOT_DELIVERED, Nuance.IN_PROCESS,
+                      Nuance.RECEIVED},
 }
 
 

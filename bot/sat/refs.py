@@ -88,6 +88,14 @@ class InvoiceRef(BaseModel):
                 cls.__name__, [{"type": error, "loc": (), "input": line}])
         return cls(serie=match["serie"], folio=int(match["folio"]))
 
+    @classmethod
+    def from_key(cls, key: str) -> InvoiceRef:
+        """The reference a stored key stands for (the inverse of `key`)."""
+        if uuid := normalize_uuid(key):
+            return cls(uuid=uuid)
+        serie, _, folio = key.rpartition("-")
+        return cls(serie=serie, folio=int(folio))
+
     @property
     def key(self) -> str:
         """Canonical text: the UUID, or SERIE-FOLIO. Used in the audit log and lookups."""
