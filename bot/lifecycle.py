@@ -138,7 +138,8 @@ class Lifecycle:
             return request_id
         approve(self.store, request_id, SYSTEM, required=0)
         submission = await submit(self.store, self.provider, request_id, requester)
-        lines = [t("reply.send_outcomes", self.lang, id=request_id)] + [
+        emails = ", ".join(escape(e) for e in request.emails)
+        lines = [t("reply.send_outcomes", self.lang, id=request_id, emails=emails)] + [
             blocks.invoice_line(outcome_line(invoice, outcome), self.lang)
             for invoice, outcome in submission.outcomes]
         await self.io.ephemeral(source_channel, requester.id, "\n".join(lines))

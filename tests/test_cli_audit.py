@@ -101,7 +101,8 @@ def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: P
     assert "`9D8C7B6A-5E4F-4A3B-F213-1C2D3E4F5A6B` — *Denied by the receiver*" in out
     assert "— *Cancelled*: the receiver accepted the cancellation" in out
     assert "file acuse-solicitud-1.xml" in out
-    assert "Outcome of e-mail request #2:" in out and "— *Sent*" in out
+    assert "Result of e-mail #2 to cuentasporpagar@cliente.example" in out and "— *Sent*" in out
+    assert "— *Pending*: received by the SAT, confirming" in out
     assert "Audit chain intact" in out
     assert "Traceback" not in done.stderr
     verify = bot("audit", "verify", db=tmp_path / "demo.db")

@@ -3,10 +3,10 @@ message, never an unhandled exception, never a 500 to Slack."""
 
 from __future__ import annotations
 
+import contextlib
 import string
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_core import PydanticCustomError
 
+from bot.pac.answers import Answer, Result, read
 from bot.pac.client import _cancel_outcomes
+from bot.pac.errors import PacError
 from bot.pac.status import classify_invoice
 from bot.provider import check_email
 from bot.sandbox.stage import FINANCE, Stage
@@ -105,30 +107,44 @@ SCALAR = st.one_of(st.none(), st.text(max_size=20), st.integers(-5, 999).map(str
 
 
 @FAST
-@given(SCALAR, SCALAR, st.one_of(st.none(), st.text(max_size=60)), st.integers(0, 999))
+@given(SCALAR, SCALAR, st.one_of(st.none(), st.text(max_size=60)), st.integers(0, 999),
+       st.booleans())
 def test_any_provider_answer_is_classified(estatus: Any, sat: Any, detalle: str | None,
-                                           status: int) -> None:
-    classified = classify_invoice(estatus, sat, detalle, status)
+                                           status: int, alone: bool) -> None:
+    classified = classify_invoice(estatus, sat, detalle, status, alone=alone)
     assert classified.outcome in Outcome and classified.code
+    if str(sat).strip() == "201" and estatus is None and not alone:
+        assert classified.outcome is Outcome.PENDING  # "received" is never "cancelled"
 
 
-RESULT = st.builds(SimpleNamespace, uuid=st.one_of(st.none(), UUIDS, st.text(max_size=20)),
+RESULT = st.builds(Result, uuid=st.one_of(st.none(), UUIDS, st.text(max_size=20)),
                    serie=st.one_of(st.none(), st.text(max_size=5)),
-                   folio=st.one_of(st.none(), st.integers(1, 10**6)), estatus=SCALAR,
-                   estatusUUID=SCALAR, detalle=st.one_of(st.none(), st.text(max_size=30)),
-                   mensaje=st.none())
+                   folio=st.one_of(st.none(), st.integers(1, 10**6).map(str)), estatus=SCALAR,
+                   estatus_uuid=SCALAR, detalle=st.one_of(st.none(), st.text(max_size=30)))
 
 
 @FAST
 @given(st.lists(UUIDS, min_size=1, max_size=6, unique=True), st.lists(RESULT, max_size=8),
        st.one_of(st.none(), st.text(max_size=40)), st.integers(0, 999))
 def test_any_set_of_results_gives_one_outcome_per_invoice(
-        uuids: list[str], results: list[Any], acuse: str | None, status: int) -> None:
+        uuids: list[str], results: list[Result], acuse: str | None, status: int) -> None:
     chunk = [CancelItem(ref=InvoiceRef(uuid=u), reason="02") for u in uuids]
-    answer = SimpleNamespace(acuseSAT=acuse, resultadosCancelacion=results, status=status,
-                             mensaje="x")
+    answer = Answer(estatus=status, mensaje="x", resultados=results, acuse=acuse)
     outcomes = _cancel_outcomes(chunk, answer)
     assert [o.ref.uuid for o in outcomes] == uuids
+    named = {(r.uuid or "").split("|")[0].strip().upper() for r in results}
+    if len(uuids) > 1:
+        for outcome in outcomes:
+            if outcome.ref.uuid not in named and len(results) != len(uuids):
+                # An invoice no result names never gets a final state: it is asked again.
+                assert outcome.outcome is Outcome.PENDING and outcome.code == "unnamed"
+
+
+@FAST
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode)))
+def test_any_answer_body_is_read_or_refused_with_a_typed_error(body: bytes) -> None:
+    with contextlib.suppress(PacError):
+        read(body, "cancelar", "http://facturacion.erp.solucionfactible.com")
 
 
 @FAST

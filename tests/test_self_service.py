@@ -46,28 +46,34 @@ def last_ephemeral(stage: Stage) -> str:
 
 
 async def test_send_to_every_recipient_and_audit_it(stage: Stage) -> None:
-    answer = await send(stage, [OK_UUID, "FAC 7"], "a@cliente.example; b@cliente.example",
+    other = uuid_with("000", 7)
+    answer = await send(stage, [OK_UUID, other], "a@cliente.example; b@cliente.example",
                         subject="Sus facturas", attach=[])
     assert answer.status_code == 200 and not answer.content
     shown = last_ephemeral(stage)
     assert "Resultado del envío #1" in shown
-    assert f"`{OK_UUID}` — *Enviada*" in shown and "`FAC-7` — *Enviada*" in shown
+    assert f"`{OK_UUID}` — *Enviada*" in shown and f"`{other}` — *Enviada*" in shown
     assert "a@cliente.example" in shown and "b@cliente.example" in shown
     assert stage.slack.ephemerals[-1]["user"] == "U0ANA"
     created = queries.events(stage.runtime.store)[0]
     details = json.loads(created["details"])
     assert details["recipients"] == ["a@cliente.example", "b@cliente.example"]
-    assert details["invoices"] == [OK_UUID, "FAC-7"]
+    assert details["invoices"] == [OK_UUID, other]
     assert details["send_options"] == {"subject": "Sus facturas", "message": None,
                                        "attach_pdf": False}
-    assert b"<ns0:incluirPDF>false</ns0:incluirPDF>" in stage.pac.last_request
+    assert b"<enviarPDF>false</enviarPDF>" in stage.pac.last_request
+    assert f"<uuid>{other}</uuid>".encode() in stage.pac.last_request
     assert stage.slack.channel_messages(APPROVALS) == []  # no approval by default
 
 
 async def test_a_recipient_the_provider_cannot_reach_is_shown_failed(stage: Stage) -> None:
     await send(stage, [OK_UUID], "ok@cliente.example\nfalla@cliente.example")
     shown = last_ephemeral(stage)
-    assert "*Falló*" in shown and "falla@cliente.example: No se pudo entregar" in shown
+    # enviar answers for the whole call: 500 is "the provider could not send it", in the
+    # provider's words, with no promise of a retry (none happens).
+    assert "*Falló*" in shown and "El proveedor no pudo enviar el correo." in shown
+    assert "no se pudo entregar el correo" in shown and "reintent" not in shown
+    assert stage.pac.calls["enviar"] == 1 and stage.pac.sent == []
 
 
 async def test_a_provider_error_on_send_is_reported(stage: Stage) -> None:
@@ -85,6 +91,8 @@ async def test_a_provider_error_on_send_is_reported(stage: Stage) -> None:
     (",".join(f"u{n}@x.example" for n in range(21)), [OK_UUID], "recipients",
      "Son 21 destinatarios; el máximo es 20."),
     ("a@x.example", ["FAC 1X"], "invoices", "Línea 1: el folio «1X» no es un número."),
+    ("a@x.example", ["FAC 7"], "invoices",
+     "Línea 1: para enviar una factura por correo indícala por su UUID."),
 ])
 async def test_bad_send_input_is_refused_on_its_field(stage: Stage, recipients: str,
                                                       invoices: list[str], block: str,
@@ -115,7 +123,8 @@ async def test_status_of_a_cancelled_a_pending_and_an_unknown_invoice(stage: Sta
     assert "Historia de la factura" in shown and "*Cancelada*" in shown
     assert "Solicitud #1 (cancelación) — Terminada" not in shown  # one invoice still pending
     assert "creó la solicitud #1" in shown and "beto.ruiz · aprobó" in shown
-    assert "el proveedor respondió: Cancelada (código 200)" in shown
+    assert "el proveedor respondió: Pendiente (código sat:201)" in shown
+    assert "el proveedor respondió: Cancelada (código 202)" in shown
     assert f"archives/{APPROVALS}/p{card.ts.replace('.', '')}" in shown
     pending = json.dumps((await stage.driver.command(
         "U0ANA", f"status {uuid_with('211')}", FINANCE)).json(), ensure_ascii=False)

@@ -93,7 +93,7 @@ MESSAGES: dict[str, str] = {
     "modal.send.message.label": "Message",
     "modal.send.attach.label": "Attachments",
     "modal.send.attach_option": "Attach the PDF",
-    "reply.send_outcomes": "Outcome of e-mail request #{id}:",
+    "reply.send_outcomes": "Result of e-mail #{id} to {emails}:",
     "ephemeral.send_created": "E-mail request #{id} created and sent for approval: {link}",
     "card.approve": "Approve",
     "card.reject": "Reject",

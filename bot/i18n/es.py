@@ -101,7 +101,7 @@ MESSAGES: dict[str, str] = {
     "modal.send.message.label": "Mensaje",
     "modal.send.attach.label": "Adjuntos",
     "modal.send.attach_option": "Adjuntar el PDF",
-    "reply.send_outcomes": "Resultado del envío #{id}:",
+    "reply.send_outcomes": "Resultado del envío #{id} a {emails}:",
     "ephemeral.send_created": "Solicitud de envío #{id} creada y enviada a aprobación: {link}",
     "card.approve": "Aprobar",
     "card.reject": "Rechazar",
