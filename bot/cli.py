@@ -1,4 +1,4 @@
-"""`python -m bot <command>`: run, demo, sandbox, audit verify|export."""
+"""`python -m bot <command>`: run, demo, sandbox, provider check, audit verify|export."""
 
 from __future__ import annotations
 
@@ -35,6 +35,18 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--password", default="sandbox",
                          help="accepted password (default sandbox)")
 
+    provider = commands.add_parser("provider", help="check the provider's WSDL and service",
+                                   description="Check the provider's web service.")
+    provider_commands = provider.add_subparsers(dest="provider_command", required=True,
+                                                metavar="ACTION")
+    provider_check = provider_commands.add_parser(
+        "check", help="every operation and element the bot needs: found or missing",
+        description="Show the WSDL in use and its address, and for each operation and "
+        "element the bot sends or reads: found or missing. Exit 0 when all is well.")
+    provider_check.add_argument(
+        "--live", action="store_true", help="also cancel the provider's documented test "
+        "UUIDs with the configured account and show how each answer is read")
+
     audit = commands.add_parser("audit", help="verify or export the audit log",
                                 description="Verify or export the audit log in AUDIT_DB.")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -64,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return _sandbox(args)
     if args.command == "audit":
         return _audit(args, settings)
+    if args.command == "provider":
+        return asyncio.run(_provider_check(settings, live=args.live))
     if args.command == "demo":
         from bot.sandbox.demo import run_demo
         return asyncio.run(run_demo(settings))
@@ -82,21 +96,39 @@ def _run(settings: Settings) -> int:
     if problems:
         return _config_problems(problems)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings))
+        return asyncio.run(_serve(settings))
     return 0
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings) -> int:
     """The composition root: the real provider, or (CFDI_ENDPOINT=sandbox) the simulator."""
     from bot.app import build, connect_provider, serve
+    from bot.pac.errors import PacContractError
 
-    if settings.sandbox:
-        from bot.sandbox.stage import sandbox_runtime
+    try:
+        if settings.sandbox:
+            from bot.sandbox.stage import sandbox_runtime
 
-        runtime, _ = await sandbox_runtime(settings)
-    else:
-        runtime = await build(settings, await connect_provider(settings))
+            runtime, _ = await sandbox_runtime(settings)
+        else:
+            runtime = await build(settings, await connect_provider(settings))
+    except PacContractError as exc:
+        return _config_problems(exc.problems)
     await serve(runtime)
+    return 0
+
+
+async def _provider_check(settings: Settings, *, live: bool) -> int:
+    """Against CFDI_ENDPOINT, or a sandbox started for the check when it says `sandbox`."""
+    from bot.provider_check import check
+
+    if not settings.sandbox:
+        return await check(settings, settings.cfdi_endpoint, live=live)
+    from bot.sandbox.pac_server import SandboxPac
+
+    with SandboxPac(usuario=settings.cfdi_usuario,
+                    password=settings.cfdi_password.get_secret_value()) as sandbox:
+        return await check(settings, sandbox.endpoint, live=live)
 
 
 def _sandbox(args: argparse.Namespace) -> int:

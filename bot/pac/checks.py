@@ -80,7 +80,7 @@ def _type_name(xsd_type: Any) -> str:
 
 
 def _spell(step: Step) -> str:
-    return step[0] if len(step) == 1 else f"{step[0]} (or {', '.join(step[1:])})"
+    return "|".join(step)
 
 
 def _walk(root: Any, path: Path, operation: str, direction: str) -> tuple[bool, str]:
