@@ -168,7 +168,7 @@ def invoice_line(line: dict[str, Any], lang: str) -> str:
     status, detalle = line["status"], line.get("detalle")
     nuance = nuance_of(detalle, Outcome(status)) if status in _OUTCOMES else None
     detail = t(f"nuance.{nuance}", lang) if nuance else code_text(line.get("code"), lang, detalle)
-    if detalle and detalle not in detail:
+    if detalle and escape(detalle) not in detail:
         detail = f"{detail} _{escape(detalle)}_"
     return t("reply.outcome_line", lang, ref=escape(line["ref"]),
              outcome=t(f"outcome.{status}", lang), detail=detail)

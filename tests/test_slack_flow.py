@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot.blocks import APPROVE_ACTION, REJECT_ACTION, RESUBMIT_ACTION
+from bot.sandbox.pac_rules import Answer
 from bot.sandbox.stage import ADMIN, APPROVALS, FINANCE, Stage
 from storage import chain, queries
 from tests.helpers import (
@@ -337,3 +338,30 @@ async def test_a_resolved_pending_invoice_is_told_in_its_thread(stage: Stage) ->
     assert request_row(stage)["status"] == "completed"
     assert "Canceladas 2 · Pendientes 0" in texts(stage.slack.message(APPROVALS, card.ts))
     assert (await stage.runtime.watcher.cycle()).changed == []  # nothing twice
+
+
+async def test_provider_words_for_an_unknown_code_are_shown_inert(stage: Stage) -> None:
+    """Text the provider wrote reaches the thread escaped: no `<!channel>`, no link."""
+    words = "Avise a <!channel> y entre a <https://phish.example/login|su portal> & <@U0BETO>"
+    stage.pac.state.answer = (  # type: ignore[method-assign]
+        lambda key, code: Answer("299", None, words))
+    card = await card_of(stage)
+    await click(stage, "U0BETO", card)
+    reply = texts(stage.slack.thread(APPROVALS, card.ts)[-1])
+    assert "299" in reply
+    assert "&lt;!channel&gt;" in reply and "&lt;https://phish.example/login|su portal&gt;" in reply
+    assert "<!channel>" not in reply and "<https://phish" not in reply
+    assert "&lt;@U0BETO&gt;" in reply and "&amp;" in reply
+
+
+@pytest.mark.parametrize("stage", [{"pending_alert_h": 0.0001, "watch_backoff_s": [0.1]}],
+                         indirect=True)
+async def test_a_serie_in_the_long_pending_alert_is_shown_inert(stage: Stage) -> None:
+    card = await card_of(stage, lines=["<!here>&X 211"])  # folio …211: pending in the sandbox
+    await click(stage, "U0BETO", card)
+    assert request_row(stage)["status"] == "submitted"
+    await asyncio.sleep(0.5)  # past the 0.36 s alert threshold
+    await stage.runtime.watcher.cycle()
+    (alert,) = stage.slack.channel_messages(ADMIN)
+    shown = texts(alert)
+    assert "`&lt;!HERE&gt;&amp;X-211`" in shown and "<!" not in shown
