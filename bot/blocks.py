@@ -1,6 +1,5 @@
 """Block Kit for every message and modal, built with slack_sdk's models (they check Slack's
-limits). Everything is rendered from the database rows, so an update is "render again".
-"""
+limits). Everything is rendered from the database rows, so an update is "render again"."""
 
 from __future__ import annotations
 
@@ -46,7 +45,7 @@ REJECT_VIEW = "cfdi_reject"
 APPROVE_ACTION = "cfdi_approve"
 REJECT_ACTION = "cfdi_reject"
 RESUBMIT_ACTION = "cfdi_resubmit"
-REJECT_REASON = "reject_reason"
+REJECT_REASON = form.REJECT_REASON
 
 _OUTCOMES = {outcome.value for outcome in Outcome}
 # How the card counts invoices (the placeholders of card.counts).
@@ -168,7 +167,7 @@ def invoice_line(line: dict[str, Any], lang: str) -> str:
     status, detalle = line["status"], line.get("detalle")
     nuance = nuance_of(detalle, Outcome(status)) if status in _OUTCOMES else None
     detail = t(f"nuance.{nuance}", lang) if nuance else code_text(line.get("code"), lang, detalle)
-    if detalle and detalle not in detail:
+    if detalle and escape(detalle) not in detail:
         detail = f"{detail} _{escape(detalle)}_"
     return t("reply.outcome_line", lang, ref=escape(line["ref"]),
              outcome=t(f"outcome.{status}", lang), detail=detail)
@@ -254,7 +253,8 @@ def cancel_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
                    element=PlainTextInputElement(action_id="value", multiline=True,
                                                  max_length=form.JUSTIFICATION_MAX)),
         InputBlock(block_id=form.NOTIFY, optional=True, label=t("modal.notify.label", lang),
-                   element=UserMultiSelectElement(action_id="value")),
+                   element=UserMultiSelectElement(action_id="value",
+                                                  max_selected_items=form.NOTIFY_MAX)),
     ]
     return _form(CANCEL_VIEW, t("modal.cancel.title", lang), t("modal.submit", lang), blocks,
                  channel_id, lang)

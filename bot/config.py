@@ -163,10 +163,15 @@ class Settings(BaseSettings):
         return self.slack_app_token is not None
 
     def secrets(self) -> list[str]:
-        """Every secret value in force, for the log redactor and the leak tests."""
+        """Every secret value in force, for the log redactor and the leak tests (with the
+        user name and password written in a URL, `https://user:pass@host`)."""
         values = [self.slack_bot_token, self.slack_app_token, self.slack_signing_secret,
                   self.cfdi_password]
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        for url in (self.cfdi_endpoint, self.cfdi_wsdl, self.slack_api_url):
+            if (userinfo := _userinfo(url)) is not None:
+                found += [userinfo, *[part for part in userinfo.split(":", 1)[1:] if part]]
+        return found
 
     def problems_for_run(self) -> list[str]:
         """What `python -m bot run` needs beyond what every command needs."""
@@ -196,9 +201,27 @@ def _missing(var: str, when: str = "") -> str:
     return f"{var} is required{when}: set it to {form}, for example {var}={example}."
 
 
+_AUTHORITY = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:(?=/))?/*(?P<authority>[^/?#]*)")
+_BEFORE_LAST_AT = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?.*@", re.DOTALL)
+
+
+def _userinfo(value: str) -> str | None:
+    """The `user:pass` of `scheme://user:pass@host/…` (scheme and slashes optional), if any."""
+    match = _AUTHORITY.match(value)
+    authority = match["authority"] if match else ""
+    return authority.rpartition("@")[0] if "@" in authority else None
+
+
+def without_userinfo(value: str) -> str:
+    """A URL-like value safe to show: whatever comes before its last `@` becomes `***`
+    (a malformed URL may hold a password with `/` in it; showing less is safe)."""
+    return _BEFORE_LAST_AT.sub(lambda m: f"{m['scheme'] or ''}***@", value, count=1)
+
+
 def _invalid(var: str, got: Any, why: str = "") -> str:
     form, example = HINTS.get(var, ("a valid value", "…"))
-    shown = "" if var in SECRET_VARS or got is None else f" {str(got)[:60]!r}"
+    shown = ("" if var in SECRET_VARS or got is None
+             else f" {without_userinfo(str(got))[:60]!r}")
     why = f" ({why})" if why else ""
     return f"{var}{shown} is not valid{why}: expected {form}, for example {var}={example}."
 

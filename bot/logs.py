@@ -1,4 +1,5 @@
-"""Logging for every command: one line per record, secrets replaced by *** in the final text.
+"""Logging for every command: one line per record, secrets replaced by *** in the final text
+(raw, and in every escaped or encoded form: see storage/redact.py).
 
 Redacting the formatted line (message, arguments and traceback together) covers what a
 library logs too, whatever its level; the provider transport logs no bodies to begin with.
@@ -9,18 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from storage.redact import Redactor
+
 
 class RedactingFormatter(logging.Formatter):
     def __init__(self, secrets: Iterable[str], fmt: str) -> None:
         super().__init__(fmt)
-        # Longest first, so a secret that contains another is replaced whole.
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.redactor = Redactor(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self.redactor.scrub(super().format(record))
 
 
 def setup_logging(secrets: Iterable[str], level: int = logging.INFO) -> logging.Handler:

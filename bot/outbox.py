@@ -19,6 +19,7 @@ from bot.actors import SYSTEM
 from bot.config import Settings
 from bot.faults import crash_point
 from bot.i18n import code_text, t
+from bot.mrkdwn import escape
 from bot.slack_io import SlackIO
 from storage import queries
 from storage.domain import Row
@@ -94,7 +95,7 @@ class Outbox:
             if kind == Reply.FAILED and data.get("class") in _ALERT_CLASSES:
                 code = data.get("code") or "?"
                 await self.io.alert_admin(code, request_id, t(
-                    "admin.alert", self.lang, code=code, id=request_id,
+                    "admin.alert", self.lang, code=escape(code), id=request_id,
                     text=code_text(data.get("code"), self.lang, data.get("message"))))
 
     def _mark_posted(self, request: Row, entries: list[Row], ts: str) -> None:

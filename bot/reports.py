@@ -62,7 +62,7 @@ def invoice_status(text: str, trail: dict[str, list[Row]], requests: dict[int, R
         details = json.loads(event["details"])
         what = t(f"trail.{event['action']}", lang, id=event["request_id"],
                  to=t(f"outcome.{details.get('to')}", lang) if event["action"] ==
-                 "provider_answered" else "", code=details.get("code") or "-")
+                 "provider_answered" else "", code=escape(details.get("code")) or "-")
         lines.append(t("status.event", lang, when=when(event["at"]),
                        who=escape(event["actor_name"]), what=what))
     return message("\n".join(lines), sandbox=sandbox, lang=lang)

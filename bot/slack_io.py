@@ -20,6 +20,7 @@ from bot import blocks
 from bot.actors import SYSTEM
 from bot.config import Settings
 from bot.i18n import t
+from bot.mrkdwn import escape
 from storage.domain import Row
 from storage.store import AuditStore
 
@@ -56,7 +57,7 @@ class SlackIO:
                           details={"method": method, "error": error})
         if error in SLACK_SETUP_ERRORS and method != "chat.postMessage:admin":
             await self.alert_admin(f"slack:{error}", request_id, t(
-                "admin.slack_setup", self.lang, method=method, error=error))
+                "admin.slack_setup", self.lang, method=method, error=escape(error)))
         return None
 
     def msg(self, text: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from datetime import timedelta
 from bot.actors import SYSTEM
 from bot.cancellation import Recheck, recheck_pending
 from bot.i18n import t
+from bot.mrkdwn import escape
 from bot.services import Services
 from storage import queries
 
@@ -72,7 +73,7 @@ class Watcher:
                 self.outage_told = True
                 await self.services.io.tell_admins(t(
                     "admin.outage", lang, cycles=self.failed_cycles,
-                    error=error.message if error else "?"), "watcher_outage_alerted")
+                    error=escape(error.message) if error else "?"), "watcher_outage_alerted")
             return
         if result.asked:
             self.failed_cycles = 0
@@ -87,7 +88,7 @@ class Watcher:
         late = queries.pending_since_before(store, store.clock() - timedelta(hours=hours))
         if not late:
             return
-        refs = ", ".join(f"`{i['ref_key']}` (#{i['request_id']})"
+        refs = ", ".join(f"`{escape(i['ref_key'])}` (#{i['request_id']})"
                          for i in late[:LONG_PENDING_SHOWN])
         if len(late) > LONG_PENDING_SHOWN:
             refs += " " + t("card.more_invoices", self.services.lang,

@@ -9,7 +9,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import blocks
 from bot import validation as form
-from bot.i18n import t
 from bot.services import Services
 from handlers.payloads import actor, value
 
@@ -63,9 +62,9 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.view(blocks.REJECT_VIEW)
     async def reject_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
                                ) -> None:
-        reason = (value(view["state"]["values"], blocks.REJECT_REASON) or "").strip()
-        errors = {} if reason else {blocks.REJECT_REASON: t("error.reject_reason_empty", lang)}
-        if await answered(ack, errors):
+        reason, errors = form.validate_reject(value(view["state"]["values"],
+                                                    blocks.REJECT_REASON), lang)
+        if await answered(ack, errors) and reason is not None:
             request_id = int(json.loads(view["private_metadata"])["request"])
             services.tasks.spawn(services.lifecycle.reject_submitted(request_id, actor(body),
                                                                      reason))

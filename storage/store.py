@@ -26,6 +26,7 @@ from storage import schema
 from storage.chain import GENESIS, Verdict, canonical_json, event_hash
 from storage.chain import verify as verify_chain
 from storage.domain import NewInvoice, Row, Who
+from storage.redact import Redactor
 from storage.states import Entity, InvoiceStatus, RequestStatus, allowed
 
 # How long a write waits for another writer. Short: the bot writes on its event loop, and
@@ -80,6 +81,9 @@ _SETTABLE: dict[Entity, frozenset[str]] = {
                           "next_check_at", "pending_since", "uuid", "alerted_at"}),
 }
 
+# Columns kept exactly as received: a signed document altered would no longer verify.
+_VERBATIM = frozenset({"acuse"})
+
 
 def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
@@ -95,7 +99,7 @@ class AuditStore:
                  secrets: Iterable[str] = ()) -> None:
         self.db = db
         self.clock = clock
-        self._secrets = [s for s in secrets if s]
+        self.redactor = Redactor(secrets)
         self._lock = threading.RLock()
         self._tx: Tx | None = None
 
@@ -157,9 +161,18 @@ class AuditStore:
         return int(self.db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
 
     def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        """`text` without any secret, raw or escaped (see storage/redact.py)."""
+        return self.redactor.scrub(text)
+
+    def scrub_json(self, value: dict[str, Any] | None) -> str:
+        """Canonical JSON of `value`, each string scrubbed before it is encoded."""
+        return canonical_json(self.redactor.scrub_value(value or {}))
+
+    def scrub_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Column values as they may be written: every text scrubbed, except the SAT's
+        signed acuse, which is kept byte for byte (it is the SAT's document, not an echo)."""
+        return {name: self.scrub(v) if isinstance(v, str) and name not in _VERBATIM else v
+                for name, v in fields.items()}
 
 
 class Tx:
@@ -207,6 +220,9 @@ class Tx:
             if earlier is not None:
                 raise DuplicateRequest(int(earlier["id"]))
         now = self.store.now()
+        # What people typed, scrubbed like every other text (a pasted password stays out).
+        scrub = self.store.redactor.scrub_value
+        justification, send_options = scrub(justification), scrub(send_options)
         cursor = self.conn.execute(
             "INSERT INTO requests (kind, requester_id, requester_name, source_channel, reason, "
             "replacement_uuid, justification, recipients, approvals_required, approvals_channel, "
@@ -239,7 +255,7 @@ class Tx:
                    details: dict[str, Any] | None = None) -> Row:
         """Move one request or invoice to `to`, or raise and leave everything as it was."""
         table = _TABLE[entity]
-        fields = fields or {}
+        fields = self.store.scrub_fields(fields or {})
         unknown = set(fields) - _SETTABLE[entity]
         if unknown:
             raise ValueError(f"a transition cannot set {sorted(unknown)} on {table}")
@@ -272,6 +288,7 @@ class Tx:
         unknown = set(fields) - _SETTABLE[entity]
         if unknown:
             raise ValueError(f"cannot set {sorted(unknown)} on {_TABLE[entity]}")
+        fields = self.store.scrub_fields(fields)
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.conn.execute(f"UPDATE {_TABLE[entity]} SET {assignments} WHERE id = ?",
                           (*fields.values(), entity_id))
@@ -287,7 +304,7 @@ class Tx:
             return None
         cursor = self.conn.execute(
             "INSERT INTO outbox (request_id, kind, payload, created_at) VALUES (?,?,?,?)",
-            (request_id, kind, self.store.scrub(canonical_json(payload or {})),
+            (request_id, kind, self.store.scrub_json(payload),
              self.store.now()))
         return int(cursor.lastrowid or 0)
 
@@ -300,7 +317,8 @@ class Tx:
         self.conn.execute(
             "INSERT INTO approvals (request_id, user_id, user_name, decision, reason, decided_at)"
             " VALUES (?,?,?,?,?,?)",
-            (request_id, actor.id, actor.name, decision, reason, self.store.now()))
+            (request_id, actor.id, actor.name, decision, self.store.redactor.scrub_value(reason),
+             self.store.now()))
         self.record(actor, f"decision_{decision}", request_id=request_id,
                     details={"reason": reason} if reason else {})
         row = self.one("SELECT count(*) AS n FROM approvals WHERE request_id = ? AND "
@@ -320,7 +338,7 @@ class Tx:
             "action": action,
             "request_id": request_id,
             "invoice_ref": invoice_ref,
-            "details": self.store.scrub(canonical_json(details or {})),
+            "details": self.store.scrub_json(details),
         }
         event["prev_hash"] = prev_hash
         event["hash"] = event_hash(event, prev_hash)

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.sandbox.pac_rules import Answer
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
+from storage import queries
 from tests.faults import injected
-from tests.helpers import OK_UUID, card_of, click, uuid_with
+from tests.helpers import OK_UUID, card_of, click, texts, uuid_with
 
 PASSWORD = "Pw-unique-9f2c7e41-provider"
 
@@ -60,3 +62,52 @@ async def test_no_secret_anywhere(tmp_path: Path, caplog: pytest.LogCaptureFixtu
         assert secret not in logged
         assert secret.encode() not in stored
         assert secret not in sent
+
+
+# A provider that answers an unknown code and repeats the password in `detalle`, and one
+# that repeats it in the message of an operation error: raw and escaped, the password must
+# appear in no column, event, outbox payload, Slack message or log line.
+ECHOED = [PASSWORD, "p\"a\\s's<w&o>rd-7f3Q"]
+
+
+def _forms(secret: str) -> set[str]:
+    escaped = secret.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return {secret, escaped, json.dumps(secret)[1:-1], json.dumps(escaped)[1:-1],
+            escaped.replace('"', "&quot;").replace("'", "&apos;"),
+            escaped.replace('"', "&quot;").replace("'", "&#39;")}
+
+
+@pytest.mark.parametrize("password", ECHOED, ids=["plain", "punctuation"])
+async def test_a_password_the_provider_echoes_is_stored_and_shown_nowhere(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, password: str) -> None:
+    caplog.set_level(logging.DEBUG)
+    stage = await Stage.open(tmp_path / "audit.db", provider_password=password,
+                             watch_backoff_s=[0.05])
+    unknown = Answer(201, "299", f"Usuario acme con password {password} no autorizado")
+    waiting = Answer(211, "201", f"En espera (password={password})", reached_sat=False)
+    stage.pac.state.answer = (  # type: ignore[method-assign]
+        lambda key, code: waiting if code == "A11" else unknown)
+    try:
+        with injected("provider: echoes the password in detalle", stage.runtime.store.db):
+            card = await card_of(stage, lines=[OK_UUID, uuid_with("A11", 2)])
+            await click(stage, "U0BETO", card)
+            reply = texts(stage.slack.thread(APPROVALS, card.ts)[-1])
+            assert "299" in reply and "no autorizado" in reply and "***" in reply
+            await asyncio.sleep(0.1)
+            await stage.runtime.watcher.cycle()  # still pending: the columns are written again
+            final, pending = queries.request_invoices(stage.runtime.store, 1)
+            assert final["code"] == "sat:299" and "***" in final["detalle"]
+            # asked three times: the submission, the confirming ask, the watcher
+            assert pending["status"] == "pending" and pending["attempts"] == 3
+            assert "***" in pending["detalle"]
+    finally:
+        await stage.close()
+    logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("audit.db*"))
+    sent = json.dumps([c.params for c in stage.slack.calls], default=str) + json.dumps(
+        [m.blocks for m in stage.slack.messages]) + "\n".join(
+        texts(m) for m in stage.slack.messages)
+    for form in _forms(password):
+        assert form not in logged, form
+        assert form.encode() not in stored, form
+        assert form not in sent, form

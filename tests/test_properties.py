@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import string
+import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_core import PydanticCustomError
 
+from bot.i18n import t
 from bot.pac.answers import Answer, Result, read
 from bot.pac.client import _cancel_outcomes
 from bot.pac.errors import PacError
@@ -22,8 +24,8 @@ from bot.provider import check_email
 from bot.sandbox.stage import FINANCE, Stage
 from bot.sat.cancellation import CancelItem
 from bot.sat.outcomes import Outcome
-from bot.sat.refs import InvoiceRef
-from bot.validation import parse_line, validate_cancel, validate_send
+from bot.sat.refs import BIDI, FOLIO_MAX, ZERO_WIDTH, InvoiceRef
+from bot.validation import NOTIFY_MAX, parse_line, validate_cancel, validate_send
 from handlers.commands import prefill
 from handlers.payloads import value
 from storage.export import neutralise
@@ -44,14 +46,18 @@ def test_a_typed_line_is_an_invoice_or_a_message_naming_it(line: str) -> None:
 
 @FAST
 @given(st.lists(LINES, max_size=12), st.sampled_from([None, "01", "02", "03", "04", "xx"]),
-       st.one_of(st.none(), st.text(max_size=40), UUIDS), st.text(max_size=1200))
+       st.one_of(st.none(), st.text(max_size=40), UUIDS), st.text(max_size=1200),
+       st.lists(st.text(max_size=8), max_size=30))
 def test_the_cancel_form_never_raises(lines: list[str], reason: str | None,
-                                      replacement: str | None, justification: str) -> None:
+                                      replacement: str | None, justification: str,
+                                      notify: list[str]) -> None:
     form, errors = validate_cancel(invoices="\n".join(lines), reason=reason,
                                    replacement=replacement, justification=justification,
-                                   limit=10, lang="en", active=lambda keys: [])
+                                   notify=notify, limit=10, lang="en", active=lambda keys: [])
     assert (form is None) == bool(errors)
-    assert set(errors) <= {"invoices", "reason", "replacement", "justification"}
+    assert set(errors) <= {"invoices", "reason", "replacement", "justification", "notify"}
+    if form is not None:
+        assert len(form.notify) <= NOTIFY_MAX and form.justification.strip()
 
 
 @FAST
@@ -186,3 +192,132 @@ async def test_any_form_input_is_answered_without_a_500(stage: Stage, invoices: 
         assert answer.status_code == 200
         assert not answer.content or answer.json()["response_action"] == "errors"
         await stage.settle()
+
+
+# -- what a person types: invisible characters, typos, limits (issue 12, item 14) ---------
+
+HEX = "0123456789ABCDEF"
+# UUIDs whose last group is all digits: with a typo they could pass for SERIE-FOLIO.
+DIGIT_TAIL_UUIDS = st.builds(
+    lambda head, tail: f"{head[:8]}-{head[8:12]}-{head[12:16]}-{head[16:20]}-{tail}",
+    st.text(HEX, min_size=20, max_size=20), st.text(string.digits, min_size=12, max_size=12))
+TYPO_CHARS = st.sampled_from(string.ascii_uppercase + string.digits + "-")
+
+
+@st.composite
+def mistyped_uuids(draw: st.DrawFn) -> str:
+    """A UUID with one slip: a character deleted, added or changed, or a space for a hyphen."""
+    uuid = draw(st.one_of(UUIDS, DIGIT_TAIL_UUIDS))
+    at = draw(st.integers(0, len(uuid) - 1))
+    slip = draw(st.sampled_from(["delete", "insert", "replace", "space"]))
+    if slip == "delete":
+        return uuid[:at] + uuid[at + 1:]
+    if slip == "insert":
+        return uuid[:at] + draw(TYPO_CHARS) + uuid[at:]
+    if slip == "space":
+        hyphens = [i for i, c in enumerate(uuid) if c == "-"]
+        at = draw(st.sampled_from(hyphens))
+        return uuid[:at] + " " + uuid[at + 1:]
+    return uuid[:at] + draw(TYPO_CHARS) + uuid[at + 1:]
+
+
+@FAST
+@given(mistyped_uuids())
+def test_a_mistyped_uuid_is_never_read_as_a_serie_and_folio(line: str) -> None:
+    parsed = parse_line(line, 7, "en")
+    if isinstance(parsed, InvoiceRef):
+        assert parsed.uuid is not None and parsed.serie is None  # the slip kept it a UUID
+    else:
+        assert parsed.startswith("Line 7")
+
+
+@FAST
+@given(DIGIT_TAIL_UUIDS, st.integers(0, 11))
+def test_a_uuid_one_digit_short_is_called_a_mistyped_uuid(uuid: str, at: int) -> None:
+    line = uuid[:24 + at] + uuid[25 + at:]
+    assert parse_line(line, 3, "es") == t("error.line.mistyped_uuid", "es", line=3, text=line)
+
+
+@FAST
+@given(UUIDS, st.booleans())
+def test_a_braced_uuid_is_a_uuid(uuid: str, lower: bool) -> None:
+    typed = "{" + (uuid.lower() if lower else uuid) + "}"
+    assert parse_line(typed, 1, "es") == InvoiceRef(uuid=uuid)
+
+
+@FAST
+@given(st.integers(1, FOLIO_MAX), st.integers(FOLIO_MAX + 1, 10**19 - 1))
+def test_every_xs_long_folio_is_accepted_and_a_bigger_one_named(folio: int, big: int) -> None:
+    assert parse_line(f"FAC {folio}", 1, "es") == InvoiceRef(serie="FAC", folio=folio)
+    assert parse_line(f"FAC-{big}", 2, "es") == t("error.line.folio_too_big", "es", line=2,
+                                                  limit=FOLIO_MAX)
+
+
+INVISIBLE = st.sampled_from(list(ZERO_WIDTH))
+
+
+@FAST
+@given(st.text(string.ascii_uppercase, min_size=1, max_size=5), st.integers(1, 10**9),
+       st.lists(st.tuples(st.integers(0, 40), INVISIBLE), min_size=1, max_size=4))
+def test_zero_width_characters_never_make_a_different_invoice(
+        serie: str, folio: int, hidden: list[tuple[int, str]]) -> None:
+    plain = f"{serie} {folio}"
+    disguised = plain
+    for at, char in hidden:
+        disguised = disguised[:at] + char + disguised[at:]
+    form, errors = validate_cancel(invoices=f"{plain}\n{disguised}", reason="02",
+                                   replacement=None, justification="x", limit=10, lang="es",
+                                   active=lambda keys: [])
+    assert form is None
+    assert errors == {"invoices": t("error.line.duplicate", "es", line=2, first=1)}
+
+
+def test_nfc_and_nfd_spellings_are_one_invoice() -> None:
+    nfc, nfd = "AÑO 7", unicodedata.normalize("NFD", "AÑO 7")
+    assert nfc != nfd and parse_line(nfc, 1, "es") == parse_line(nfd, 2, "es")
+
+
+UNSAFE = st.one_of(st.characters(categories=["Cc"]), st.sampled_from(sorted(BIDI)))
+
+
+@FAST
+@given(st.sampled_from(["FAC 1001", "A123", "3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B"]),
+       st.integers(0, 40), UNSAFE)
+def test_a_control_or_direction_character_is_refused_naming_the_line(
+        line: str, at: int, char: str) -> None:
+    typed_line = line[:at] + char + line[at:]
+    if typed_line.strip() == line:
+        return  # at an edge, whitespace-like controls (tab, line breaks) are simply trimmed
+    assert parse_line(typed_line, 4, "es") == t("error.unsafe_char", "es", line=4,
+                                                char=f"U+{ord(char):04X}")
+
+
+@FAST
+@given(st.text(string.whitespace + "\x00\x01\x7f\u200b\u2060\ufeff", max_size=20))
+def test_a_justification_of_whitespace_and_controls_is_empty(text: str) -> None:
+    _, errors = validate_cancel(invoices="FAC 1", reason="02", replacement=None,
+                                justification=text, limit=10, lang="es",
+                                active=lambda keys: [])
+    assert errors == {"justification": t("error.justification_empty", "es")}
+
+
+@FAST
+@given(st.lists(st.from_regex(r"U0[A-Z0-9]{6}", fullmatch=True), min_size=NOTIFY_MAX + 1,
+                max_size=1000, unique=True))
+def test_people_to_notify_are_capped(people: list[str]) -> None:
+    _, errors = validate_cancel(invoices="FAC 1", reason="02", replacement=None,
+                                justification="x", notify=people, limit=10, lang="en",
+                                active=lambda keys: [])
+    assert errors == {"notify": t("error.too_many_notify", "en", count=len(people),
+                                  limit=NOTIFY_MAX)}
+
+
+@FAST
+@given(st.text(string.ascii_letters, min_size=1, max_size=20),
+       st.sampled_from(["\n", "\r", "\r\n"]), st.text(string.ascii_letters, min_size=1,
+                                                      max_size=20))
+def test_a_subject_is_one_line(before: str, newline: str, after: str) -> None:
+    _, errors = validate_send(invoices="3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B", recipients="a@example.com",
+                              subject=before + newline + after, message=None,
+                              attach_pdf=False, limit=5, lang="es")
+    assert errors == {"subject": t("error.subject_one_line", "es")}

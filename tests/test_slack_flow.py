@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot.blocks import APPROVE_ACTION, REJECT_ACTION, RESUBMIT_ACTION
+from bot.sandbox.pac_rules import Answer
 from bot.sandbox.stage import ADMIN, APPROVALS, FINANCE, Stage
 from storage import chain, queries
 from tests.helpers import (
@@ -148,6 +149,20 @@ MANY = [uuid_with("000", n) for n in range(1, 6)]
     ([OK_UUID], {"justification": "   "}, "justification", "Escriba la justificación."),
     ([OK_UUID], {"justification": "x" * 1001}, "justification",
      "tiene 1001 caracteres; el máximo es 1000"),
+    # Refused on the form, on the line that has it (a NUL used to reach the provider).
+    (["FAC\x00 1001"], {}, "invoices",
+     "Línea 1: tiene un carácter de control o de dirección de texto (U+0000)"),
+    ([OK_UUID, "FAC\u202e 1"], {}, "invoices", "Línea 2: tiene un carácter de control o de "
+     "dirección de texto (U+202E)"),
+    (["FAC 1", "FAC\u200b 1"], {}, "invoices", "Línea 2: repite la línea 1."),
+    (["3F2A9C10-4D1B-4E8A-9C21-01234567890"], {}, "invoices",
+     "Línea 1: «3F2A9C10-4D1B-4E8A-9C21-01234567890» parece un UUID mal escrito"),
+    ([OK_UUID], {"justification": " \x00 \n\u200b"}, "justification",
+     "Escriba la justificación."),
+    ([OK_UUID], {"justification": "Duplicada\nver\x07 nota"}, "justification",
+     "Línea 2: tiene un carácter de control"),
+    ([OK_UUID], {"notify": [f"U0P{n:06d}" for n in range(1000)]}, "notify",
+     "Son 1000 personas; el máximo es 20."),
 ])
 @pytest.mark.parametrize("stage", [{"max_invoices": 4}], indirect=True)
 async def test_each_modal_error_is_shown_on_its_field_and_writes_nothing(
@@ -350,3 +365,42 @@ async def test_a_resolved_pending_invoice_is_told_in_its_thread(stage: Stage) ->
     assert request_row(stage)["status"] == "completed"
     assert "Canceladas 2 · Pendientes 0" in texts(stage.slack.message(APPROVALS, card.ts))
     assert (await stage.runtime.watcher.cycle()).changed == []  # nothing twice
+
+
+async def test_provider_words_for_an_unknown_code_are_shown_inert(stage: Stage) -> None:
+    """Text the provider wrote reaches the thread escaped: no `<!channel>`, no link."""
+    words = "Avise a <!channel> y entre a <https://phish.example/login|su portal> & <@U0BETO>"
+    stage.pac.state.answer = (  # type: ignore[method-assign]
+        lambda key, code: Answer("299", None, words))
+    card = await card_of(stage)
+    await click(stage, "U0BETO", card)
+    reply = texts(stage.slack.thread(APPROVALS, card.ts)[-1])
+    assert "299" in reply
+    assert "&lt;!channel&gt;" in reply and "&lt;https://phish.example/login|su portal&gt;" in reply
+    assert "<!channel>" not in reply and "<https://phish" not in reply
+    assert "&lt;@U0BETO&gt;" in reply and "&amp;" in reply
+
+
+@pytest.mark.parametrize("stage", [{"pending_alert_h": 0.0001, "watch_backoff_s": [0.1]}],
+                         indirect=True)
+async def test_a_serie_in_the_long_pending_alert_is_shown_inert(stage: Stage) -> None:
+    card = await card_of(stage, lines=["<!here>&X 211"])  # folio …211: pending in the sandbox
+    await click(stage, "U0BETO", card)
+    assert request_row(stage)["status"] == "submitted"
+    await asyncio.sleep(0.5)  # past the 0.36 s alert threshold
+    await stage.runtime.watcher.cycle()
+    (alert,) = stage.slack.channel_messages(ADMIN)
+    shown = texts(alert)
+    assert "`&lt;!HERE&gt;&amp;X-211`" in shown and "<!" not in shown
+
+
+async def test_a_braced_uuid_and_a_19_digit_folio_are_requested_and_cancelled(
+        stage: Stage) -> None:
+    folio = 2**63 - 1  # the largest xs:long; the sandbox answers by its last digits (807)
+    card = await card_of(stage, lines=["{" + OK_UUID.lower() + "}", f"FAC {folio}"])
+    assert f"`{OK_UUID}`" in texts(card) and f"`FAC-{folio}`" in texts(card)
+    await click(stage, "U0BETO", card)
+    assert request_row(stage)["status"] == "completed"
+    invoices = queries.request_invoices(stage.runtime.store, 1)
+    assert [(i["folio"], i["status"]) for i in invoices] == [(None, "canceled"),
+                                                              (folio, "canceled")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.i18n import en, es
+from bot.mrkdwn import escape
 
 CATALOGUES: dict[str, dict[str, str]] = {"es": es.MESSAGES, "en": en.MESSAGES}
 DEFAULT = "es"
@@ -20,7 +21,8 @@ def t(key: str, lang: str = DEFAULT, **params: Any) -> str:
 
 
 def code_text(code: str | None, lang: str = DEFAULT, provider_text: str | None = None) -> str:
-    """What a provider code means to a finance user; an unknown code keeps code and words."""
+    """What a provider code means to a finance user; an unknown code keeps code and words,
+    escaped for mrkdwn (the provider wrote them, not the bot)."""
     catalogue = CATALOGUES.get(lang, CATALOGUES[DEFAULT])
     if code:
         if code.isdigit():
@@ -31,4 +33,4 @@ def code_text(code: str | None, lang: str = DEFAULT, provider_text: str | None =
             key = f"pac.{code.split(':')[0]}"
         if key in catalogue:
             return catalogue[key]
-    return t("pac.unknown", lang, code=code or "?", text=provider_text or "")
+    return t("pac.unknown", lang, code=escape(code) or "?", text=escape(provider_text))

@@ -183,6 +183,11 @@ MESSAGES: dict[str, str] = {
     "error.too_many_recipients": "Son {count} destinatarios; el máximo es {limit}.",
     "error.too_long": "Tiene {count} caracteres; el máximo es {limit}.",
     "error.reject_reason_empty": "Escriba el motivo del rechazo.",
+    "error.unsafe_char": "Línea {line}: tiene un carácter de control o de dirección de texto ({char}); bórralo y escribe el texto de nuevo.",
+    "error.line.mistyped_uuid": "Línea {line}: «{text}» parece un UUID mal escrito (son 32 dígitos hexadecimales en grupos 8-4-4-4-12); revísalo.",
+    "error.line.folio_too_big": "Línea {line}: el folio es demasiado grande; el máximo es {limit}.",
+    "error.too_many_notify": "Son {count} personas; el máximo es {limit}.",
+    "error.subject_one_line": "El asunto va en una sola línea; quita los saltos de línea.",
     # Consultas: /cfdi estado, /cfdi historial, App Home
     "kind.cancel": "cancelación",
     "kind.send": "envío por correo",
