@@ -317,7 +317,8 @@ def test_people_to_notify_are_capped(people: list[str]) -> None:
        st.sampled_from(["\n", "\r", "\r\n"]), st.text(string.ascii_letters, min_size=1,
                                                       max_size=20))
 def test_a_subject_is_one_line(before: str, newline: str, after: str) -> None:
-    _, errors = validate_send(invoices="3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B", recipients="a@example.com",
+    _, errors = validate_send(invoices="3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B",
+                              recipients="a@example.com",
                               subject=before + newline + after, message=None,
                               attach_pdf=False, limit=5, lang="es")
     assert errors == {"subject": t("error.subject_one_line", "es")}
