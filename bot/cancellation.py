@@ -185,7 +185,9 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
         whole_call_failed = bool(outcomes) and all(o.error_class for o in outcomes)
         if whole_call_failed:
             first = outcomes[0]
-            failure = {"code": first.code, "message": first.detalle, "class": first.error_class}
+            # An unreadable answer is not a refusal: the cancellation may have happened.
+            klass = "unreadable" if first.code == "malformed" else first.error_class
+            failure = {"code": first.code, "message": first.detalle, "class": klass}
             tx.transition("request", request_id, RS.FAILED, SYSTEM, action="submission_failed",
                           details=failure)
             tx.enqueue(request_id, Reply.FAILED, failure)
@@ -309,6 +311,30 @@ def _per_invoice(refs: Sequence[InvoiceRef], outcomes: Sequence[SendOutcome]
     return result
 
 
+def interrupted_send(store: AuditStore, request_id: int) -> None:
+    """A send the process stopped in the middle of (the provider may have mailed it): never
+    sent again on the bot's own; its invoices become unknown and a person decides."""
+    with store.transaction() as tx:
+        detail = {"code": "interrupted", "detalle": None}
+        lines = []
+        for invoice in tx.request_invoices(request_id):
+            if invoice["status"] == IS.REQUESTED:
+                tx.transition("invoice", invoice["id"], IS.UNKNOWN, SYSTEM,
+                              action="provider_answered", fields={"code": "interrupted"},
+                              details=detail)
+                lines.append({"ref": invoice["ref_key"], "status": IS.UNKNOWN, **detail})
+        tx.transition("request", request_id, RS.SUBMITTED, SYSTEM, action="send_interrupted")
+        tx.enqueue(request_id, Reply.OUTCOMES, {"invoices": lines})
+        _complete_if_final(tx, request_id)
+
+
+def _close_invoices(tx: Tx, request_id: int, to: IS, actor: Actor) -> None:
+    """A request that will never reach the provider releases its invoices at once."""
+    for invoice in tx.request_invoices(request_id):
+        if invoice["status"] == IS.REQUESTED:
+            tx.transition("invoice", invoice["id"], to, actor, action=f"invoice_{to}")
+
+
 def reject(store: AuditStore, request_id: int, approver: Actor, reason: str) -> None:
     """Reject a request awaiting approval (StaleState when someone decided first)."""
     with store.transaction() as tx:
@@ -316,6 +342,7 @@ def reject(store: AuditStore, request_id: int, approver: Actor, reason: str) -> 
         tx.decide(request_id, approver, "reject", reason)
         tx.transition("request", request_id, RS.REJECTED, approver,
                       expect=RS.AWAITING_APPROVAL, details={"reason": reason})
+        _close_invoices(tx, request_id, IS.REJECTED, approver)
         tx.enqueue(request_id, Reply.REJECTED, {"user": approver.id, "reason": reason})
 
 
@@ -328,6 +355,7 @@ def expire_overdue(store: AuditStore, ttl_h: float) -> list[int]:
             with store.transaction() as tx:
                 tx.transition("request", request["id"], RS.EXPIRED, SYSTEM,
                               expect=RS.AWAITING_APPROVAL, details={"ttl_h": ttl_h})
+                _close_invoices(tx, request["id"], IS.EXPIRED, SYSTEM)
                 tx.enqueue(request["id"], Reply.EXPIRED, {"hours": ttl_h})
         except StaleState:
             continue  # approved or rejected in the meantime

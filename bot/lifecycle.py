@@ -21,6 +21,7 @@ from bot.cancellation import (
     create_cancel_request,
     create_send_request,
     expire_overdue,
+    interrupted_send,
     outcome_line,
     reject,
     run_submission,
@@ -32,13 +33,14 @@ from bot.mrkdwn import escape, mention
 from bot.outbox import Outbox
 from bot.policy import Policy, Refusal
 from bot.provider import Provider, SendRequest
+from bot.sat.outcomes import Outcome
 from bot.slack_io import SlackIO
 from bot.tasks import Tasks
-from bot.validation import CancelForm
+from bot.validation import INVOICES, CancelForm
 from storage import queries
 from storage.domain import Row
 from storage.states import RequestStatus as RS
-from storage.store import AuditStore, DuplicateRequest, StaleState
+from storage.store import AuditStore, DuplicateRequest, InvoicesTaken, StaleState
 
 log = logging.getLogger(__name__)
 
@@ -90,21 +92,37 @@ class Lifecycle:
             await self.io.direct(requester.id, t("ephemeral.not_recorded", self.lang))
             return None
 
-    async def create_cancel(self, requester: Actor, form: CancelForm, *,
-                            source_channel: str | None, client_key: str) -> int | None:
-        required = self.policy.approvals_required("cancel")
-        request_id = await self._write(requester, lambda: create_cancel_request(
-            self.store, requester, form.refs, reason=form.reason.value,
-            replacement=form.replacement.key if form.replacement else None,
-            justification=form.justification,
-            source_channel=source_channel, approvals_required=required,
-            approvals_channel=self.settings.approvals_channel, client_key=client_key,
-            notify=form.notify))
-        if request_id is None:
-            return None
+    def record_cancel(self, requester: Actor, form: CancelForm, *,
+                      source_channel: str | None, client_key: str
+                      ) -> tuple[int | None, dict[str, str]]:
+        """Write the request before the form closes: the "already requested" check and the
+        write are one transaction (and a unique index backs it), so of two people asking for
+        the same invoice at once, one gets the error on the invoices field. Returns the new
+        request's id (None when this delivery was handled before) or the form's errors;
+        nothing is written with errors."""
+        try:
+            return create_cancel_request(
+                self.store, requester, form.refs, reason=form.reason.value,
+                replacement=form.replacement.key if form.replacement else None,
+                justification=form.justification, source_channel=source_channel,
+                approvals_required=self.policy.approvals_required("cancel"),
+                approvals_channel=self.settings.approvals_channel, client_key=client_key,
+                notify=form.notify), {}
+        except DuplicateRequest:
+            return None, {}  # Slack delivered the same submission again: already handled
+        except InvoicesTaken as taken:
+            return None, form.taken(taken.rows, self.lang)
+        except sqlite3.Error as exc:  # locked past the bound, disk full, read-only
+            log.error("could not record a request: %s", exc)
+            return None, {INVOICES: t("error.not_recorded", self.lang)}
+
+    async def announce_cancel(self, request_id: int, requester: Actor, form: CancelForm, *,
+                              source_channel: str | None) -> None:
+        """After the form closed: the card, the requester's link, the people to notify, and
+        at once to the provider when no approval is needed."""
         request = await self.outbox.post_card(request_id)
         link = await self.io.permalink(request) if request["thread_ts"] else ""
-        if required == 0:
+        if request["approvals_required"] == 0:
             approve(self.store, request_id, SYSTEM, required=0)
             await self.outbox.update_card(request_id)
             self.tasks.spawn(self.submit_in_background(request_id, SYSTEM))
@@ -115,7 +133,6 @@ class Lifecycle:
         for user in form.notify:
             if user != requester.id:
                 await self.io.direct(user, note, request_id)
-        return request_id
 
     async def create_send(self, requester: Actor, request: SendRequest, *,
                           source_channel: str | None, client_key: str) -> int | None:
@@ -142,6 +159,8 @@ class Lifecycle:
         lines = [t("reply.send_outcomes", self.lang, id=request_id, emails=emails)] + [
             blocks.invoice_line(outcome_line(invoice, outcome), self.lang)
             for invoice, outcome in submission.outcomes]
+        if any(outcome.outcome is Outcome.UNKNOWN for _, outcome in submission.outcomes):
+            lines.append(t("reply.send_unknown", self.lang))
         await self.io.ephemeral(source_channel, requester.id, "\n".join(lines))
         return request_id
 
@@ -186,6 +205,10 @@ class Lifecycle:
                              trigger_id: str) -> None:
         request, refusal = await self._decision_refused(request_id, actor, "reject",
                                                         RS.AWAITING_APPROVAL)
+        if refusal is None and any(d["user_id"] == actor.id
+                                   for d in queries.decisions(self.store, request_id)):
+            refusal = self.refused(actor, self.policy.already_voted(request_id), request_id,
+                                   action="reject")
         if refusal is not None or request is None:
             await self.io.ephemeral(channel, actor.id, refusal or "")
             return
@@ -237,9 +260,14 @@ class Lifecycle:
         for request in queries.requests_to_resume(self.store):
             self.store.record(SYSTEM, "submission_resumed", request_id=request["id"],
                               details={"status": request["status"]})
-            if request["status"] == RS.APPROVED:
+            if request["status"] == RS.APPROVED:  # the provider was never called
                 await submit(self.store, self.provider, request["id"],
                              backoff_s=self.settings.watch_backoff_s)
+            elif request["kind"] == "send":
+                # The provider may have mailed it already: never sent twice on our own.
+                interrupted_send(self.store, request["id"])
+                await self.io.direct(request["requester_id"], t(
+                    "dm.send_unknown", self.lang, id=request["id"]), request["id"])
             else:
                 await run_submission(self.store, self.provider, request["id"],
                                      backoff_s=self.settings.watch_backoff_s, resumed=True)

@@ -53,6 +53,15 @@ class CancelForm:
     replacement: InvoiceRef | None
     justification: str
     notify: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # the form line of each ref
+
+    def taken(self, rows: Sequence[dict], lang: str) -> dict[str, str]:
+        """The invoices field's error when some of these are already live elsewhere."""
+        line_of = {ref.key: number for ref, number in zip(self.refs, self.lines, strict=True)}
+        problems = [t("error.line.active", lang, line=line_of.get(row["ref_key"], "?"),
+                      status=t(f"outcome.{row['status']}", lang), request=row["request_id"])
+                    for row in sorted(rows, key=lambda r: line_of.get(r["ref_key"], 0))]
+        return {INVOICES: _joined(problems, lang)}
 
 
 def parse_line(line: str, number: int, lang: str) -> InvoiceRef | str:
@@ -188,7 +197,7 @@ def validate_cancel(*, invoices: str, reason: str | None, replacement: str | Non
     if errors or chosen is None:
         return None, errors
     return CancelForm(refs=refs, reason=chosen, replacement=clean_replacement,
-                      justification=text, notify=people), {}
+                      justification=text, notify=people, lines=lines), {}
 
 
 def validate_send(*, invoices: str, recipients: str | None, subject: str | None,

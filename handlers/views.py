@@ -39,10 +39,13 @@ def register(app: AsyncApp, services: Services) -> None:
             justification=value(values, form.JUSTIFICATION),
             notify=value(values, form.NOTIFY) or [], limit=services.settings.max_invoices,
             lang=lang, active=services.lifecycle.active_elsewhere)
-        if await answered(ack, errors) and clean is not None:
-            services.tasks.spawn(services.lifecycle.create_cancel(actor(body), clean,
-                                                  source_channel=source_channel(view),
-                                                  client_key=view["id"]))
+        request_id = None
+        if clean is not None:  # written before the form closes: the loser of a race is told
+            request_id, errors = services.lifecycle.record_cancel(
+                actor(body), clean, source_channel=source_channel(view), client_key=view["id"])
+        if await answered(ack, errors) and clean is not None and request_id is not None:
+            services.tasks.spawn(services.lifecycle.announce_cancel(
+                request_id, actor(body), clean, source_channel=source_channel(view)))
 
     @app.view(blocks.SEND_VIEW)
     async def send_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]

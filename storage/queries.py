@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.domain import Row
-from storage.states import CLOSED_REQUEST, OPEN_OR_DONE, TO_RESUME
+from storage.states import CLOSED_REQUEST, TO_RESUME
 from storage.states import InvoiceStatus as IS
 from storage.states import RequestStatus as R
 from storage.store import AuditStore, _marks, iso
@@ -65,12 +65,12 @@ def request_invoices(store: AuditStore, request_id: int) -> list[Row]:
 
 
 def active_elsewhere(store: AuditStore, ref_keys: Sequence[str]) -> list[Row]:
-    """invoices_by_ref: which of these are already requested, pending or cancelled."""
+    """invoices_live: which of these are in a live cancellation, or cancelled (a send, a
+    rejected or an expired request blocks nothing)."""
     if not ref_keys:
         return []
-    return list(store.db.query(f"SELECT * FROM invoices WHERE ref_key IN ({_marks(ref_keys)}) "
-                               f"AND status IN ({_marks(OPEN_OR_DONE)})",
-                               [*ref_keys, *OPEN_OR_DONE]))
+    return list(store.db.query(f"SELECT * FROM invoices WHERE live = 1 AND ref_key IN "
+                               f"({_marks(ref_keys)})", list(ref_keys)))
 
 
 def counts(store: AuditStore) -> dict[str, dict[str, int]]:
@@ -162,7 +162,8 @@ def decisions(store: AuditStore, request_id: int) -> list[Row]:
 def requests_to_resume(store: AuditStore) -> list[Row]:
     """requests_by_status: approved or submitting when the process stopped."""
     return list(store.db.query(
-        f"SELECT id, status FROM requests WHERE status IN ({_marks(TO_RESUME)}) ORDER BY id",
+        f"SELECT id, kind, status, requester_id FROM requests WHERE status IN "
+        f"({_marks(TO_RESUME)}) ORDER BY id",
         list(TO_RESUME)))
 
 

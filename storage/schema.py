@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from storage.states import OPEN_OR_DONE, RequestStatus
+
 V1_TABLES = """
 CREATE TABLE requests (
     id                 INTEGER PRIMARY KEY,
@@ -125,6 +127,22 @@ ALTER TABLE requests ADD COLUMN send_options TEXT;
 """
 
 
+def _v6_live(db: sqlite_utils.Database) -> None:
+    """One live row per invoice, enforced by the database: two people asking to cancel the
+    same invoice at once cannot both win. Existing rows: the newest open or cancelled row of
+    a cancellation that was not rejected or expired is the live one."""
+    db.execute("ALTER TABLE invoices ADD COLUMN live INTEGER NOT NULL DEFAULT 0")
+    states = list(OPEN_OR_DONE)
+    closed = [RequestStatus.REJECTED, RequestStatus.EXPIRED]
+    db.execute(
+        f"UPDATE invoices SET live = 1 WHERE id IN (SELECT max(i.id) FROM invoices i JOIN "
+        f"requests r ON r.id = i.request_id WHERE r.kind = 'cancel' AND i.status IN "
+        f"({','.join('?' * len(states))}) AND r.status NOT IN (?, ?) GROUP BY i.ref_key)",
+        [*states, *closed])
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS invoices_live ON invoices (ref_key) "
+               "WHERE live = 1")
+
+
 def _script(sql: str) -> Callable[[sqlite_utils.Database], None]:
     def apply(db: sqlite_utils.Database) -> None:
         for statement in _statements(sql):
@@ -149,6 +167,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V3_SLACK),
     _script(V4_OUTBOX),
     _script(V5_SEND_OPTIONS),
+    _v6_live,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -35,6 +35,7 @@ class InvoiceStatus(StrEnum):
     EXPIRED = "expired"
     SENT = "sent"
     UNKNOWN = "unknown"  # the outcome cannot be known from here: a person checks and decides
+    REJECTED = "rejected"  # its request was rejected before reaching the provider
 
 
 class ReplyKind(StrEnum):
@@ -67,7 +68,8 @@ _ANSWERS = frozenset({IS.CANCELED, IS.ALREADY_CANCELED, IS.PENDING, IS.DENIED, I
                       IS.FAILED, IS.SENT, IS.UNKNOWN})
 INVOICE_MOVES: dict[str | None, frozenset[str]] = {
     None: frozenset({IS.REQUESTED}),
-    IS.REQUESTED: _ANSWERS,
+    # Rejection and expiry close the invoices of a request that never reached the provider.
+    IS.REQUESTED: _ANSWERS | {IS.REJECTED, IS.EXPIRED},
     # The watcher's outcomes; `failed` is a final provider error found while watching.
     IS.PENDING: frozenset({IS.CANCELED, IS.DENIED, IS.NOT_CANCELABLE, IS.EXPIRED, IS.FAILED,
                            IS.UNKNOWN}),
@@ -79,12 +81,18 @@ MOVES: dict[Entity, dict[str | None, frozenset[str]]] = {
     "request": REQUEST_MOVES, "invoice": INVOICE_MOVES,
 }
 FINAL_INVOICE = frozenset({IS.CANCELED, IS.ALREADY_CANCELED, IS.DENIED, IS.NOT_CANCELABLE,
-                           IS.FAILED, IS.EXPIRED, IS.SENT, IS.UNKNOWN})
+                           IS.FAILED, IS.EXPIRED, IS.SENT, IS.UNKNOWN, IS.REJECTED})
 FINAL_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED, R.FAILED})
 # Requests that no longer need a card or count as open (a failed one may still be retried).
 CLOSED_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED})
-# Invoice states that keep an invoice out of a new request: in flight, or already cancelled.
+# States of an invoice in a cancellation that keep it out of a new one: in flight, or
+# cancelled. Such a row is `live`, and a unique index allows one live row per invoice.
 OPEN_OR_DONE = (IS.REQUESTED, IS.PENDING, IS.CANCELED, IS.ALREADY_CANCELED)
+
+
+def live(kind: str, status: str) -> int:
+    """1 when an invoice row in a request of `kind` blocks a new cancellation of it."""
+    return int(kind == "cancel" and status in OPEN_OR_DONE)
 # Requests interrupted between approval and the provider's answer (resumed at start).
 TO_RESUME = (R.APPROVED, R.SUBMITTING)
 

@@ -27,7 +27,7 @@ from storage.chain import GENESIS, Verdict, canonical_json, event_hash
 from storage.chain import verify as verify_chain
 from storage.domain import NewInvoice, Row, Who
 from storage.redact import Redactor
-from storage.states import Entity, InvoiceStatus, RequestStatus, allowed
+from storage.states import Entity, InvoiceStatus, RequestStatus, allowed, live
 
 # How long a write waits for another writer. Short: the bot writes on its event loop, and
 # a wait longer than this would delay Slack's answers; a write that gives up is reported.
@@ -63,6 +63,15 @@ class IllegalTransition(TransitionError):
     def __init__(self, entity: Entity, entity_id: int, current: str | None, target: str) -> None:
         super().__init__(f"{entity} {entity_id} cannot move from {current} to {target}")
         self.current, self.target = current, target
+
+
+class InvoicesTaken(TransitionError):
+    """Some invoices are already in a live cancellation (or cancelled); nothing was written.
+    `rows` are the live rows that hold them."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        super().__init__(f"already requested: {[r['ref_key'] for r in rows]}")
+        self.rows = rows
 
 
 class StaleState(TransitionError):
@@ -138,7 +147,10 @@ class AuditStore:
                 yield self._tx
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite may have rolled back already (SQLITE_FULL, an I/O error): a second
+                # ROLLBACK would hide the real error behind "no transaction is active".
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             finally:
                 self._tx = None
@@ -186,9 +198,21 @@ class Tx:
         rows = _rows(self.conn.execute(sql, params))
         return rows[0] if rows else None
 
+    def live_rows(self, ref_keys: Sequence[str]) -> list[Row]:
+        """The rows that keep these invoices out of a new cancellation (index invoices_live)."""
+        if not ref_keys:
+            return []
+        return _rows(self.conn.execute(
+            f"SELECT * FROM invoices WHERE live = 1 AND ref_key IN ({_marks(ref_keys)})",
+            list(ref_keys)))
+
     def request_status(self, request_id: int) -> str | None:
         row = self.one("SELECT status FROM requests WHERE id = ?", (request_id,))
         return row["status"] if row else None
+
+    def request_invoices(self, request_id: int) -> list[Row]:
+        return _rows(self.conn.execute(
+            "SELECT * FROM invoices WHERE request_id = ? ORDER BY position", (request_id,)))
 
     def invoice_statuses(self, request_id: int) -> list[str]:
         return [status for (status,) in self.conn.execute(
@@ -234,11 +258,15 @@ class Tx:
              json.dumps(send_options) if send_options is not None else None,
              RequestStatus.AWAITING_APPROVAL, now, now))
         request_id = int(cursor.lastrowid or 0)
+        if kind == "cancel":
+            taken = self.live_rows([inv.ref_key for inv in invoices])
+            if taken:
+                raise InvoicesTaken(taken)
         self.conn.executemany(
             "INSERT INTO invoices (request_id, position, ref_key, uuid, serie, folio, status, "
-            "updated_at) VALUES (?,?,?,?,?,?,?,?)",
+            "live, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
             [(request_id, pos, inv.ref_key, inv.uuid, inv.serie, inv.folio,
-              InvoiceStatus.REQUESTED, now)
+              InvoiceStatus.REQUESTED, live(kind, InvoiceStatus.REQUESTED), now)
              for pos, inv in enumerate(invoices)])
         self.record(requester, "request_created", request_id=request_id, details={
             "kind": kind, "to": RequestStatus.AWAITING_APPROVAL, "reason": reason,
@@ -270,6 +298,9 @@ class Tx:
         if not allowed(entity, current, to):
             raise IllegalTransition(entity, entity_id, current, to)
         changes = {**fields, "status": to, "updated_at": self.store.now()}
+        if entity == "invoice":
+            kind = self.one("SELECT kind FROM requests WHERE id = ?", (row["request_id"],))
+            changes["live"] = live(kind["kind"] if kind else "", to)
         assignments = ", ".join(f"{name} = ?" for name in changes)
         cursor = self.conn.execute(
             f"UPDATE {table} SET {assignments} WHERE id = ? AND status = ?",

@@ -42,3 +42,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"Faults injected: {len(LEDGER.injected)}, survived: {len(LEDGER.survived)}, "
             f"requests lost: {LEDGER.lost}")
+        terminalreporter.write_line(f"Duplicate side effects: {LEDGER.duplicates}")

@@ -22,6 +22,16 @@ class Ledger:
     injected: list[str] = field(default_factory=list)
     survived: list[str] = field(default_factory=list)
     lost: int = 0
+    duplicates: int = 0  # side effects done twice: an e-mail sent twice, an invoice in two
+    #                      live cancellations
+
+
+def duplicate_side_effects(sent: list[tuple[str, str]], db: sqlite_utils.Database) -> int:
+    """E-mails (invoice, address) sent more than once, and invoices live in two requests."""
+    twice = len(sent) - len(set(sent))
+    live = db.execute("SELECT count(*) - count(DISTINCT ref_key) FROM invoices WHERE live = 1"
+                      ).fetchone()[0]
+    return twice + int(live)
 
 
 LEDGER = Ledger()
@@ -37,13 +47,18 @@ def lost_requests(db: sqlite_utils.Database) -> int:
 
 
 @contextmanager
-def injected(what: str, db: sqlite_utils.Database | None = None) -> Iterator[None]:
+def injected(what: str, db: sqlite_utils.Database | None = None,
+             sent: list[tuple[str, str]] | None = None) -> Iterator[None]:
     """Record a fault; it counts as survived when the test body passes, and the database
-    (when given) holds every request in a known state with an intact chain."""
+    (when given) holds every request in a known state with an intact chain, and nothing was
+    done twice (`sent`: the e-mails the provider sent)."""
     LEDGER.injected.append(what)
     yield
     if db is not None:
         lost = lost_requests(db)
         LEDGER.lost += lost
         assert lost == 0, f"{lost} request(s) lost after: {what}"
+        twice = duplicate_side_effects(sent or [], db)
+        LEDGER.duplicates += twice
+        assert twice == 0, f"{twice} side effect(s) done twice after: {what}"
     LEDGER.survived.append(what)

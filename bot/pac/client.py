@@ -277,10 +277,12 @@ def _decode_acuse(acuse: str | None) -> str | None:
     if not acuse:
         return None
     try:
-        return base64.b64decode(acuse, validate=False).decode("utf-8", errors="replace")
+        return base64.b64decode("".join(acuse.split()), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
-        log.warning("acuseSAT is not valid base64; kept as received")
-        return acuse
+        # Not an acknowledgment we can read: nothing is uploaded (a garbage file in the
+        # thread would pass for the SAT's document); the outcome is kept as answered.
+        log.warning("acuseSAT is not base64 of UTF-8 text; not kept")
+        return None
 
 
 def _result_keys(result: answers.Result) -> list[str]:
