@@ -34,7 +34,9 @@ async def _one_request(folder: Path, sandbox: SandboxPac, batch: int) -> tuple[i
     start = time.perf_counter()
     submission = await submit(store, client, request_id)
     elapsed = time.perf_counter() - start
-    assert submission.status == "completed", submission.status
+    # Direct cancellations are "received" (pending, confirmed by a later ask); asked a second
+    # time (the baseline run, same invoices) they are "previously cancelled".
+    assert submission.status in ("submitted", "completed"), submission.status
     calls = client.calls
     await client.aclose()
     store.close()
@@ -46,7 +48,7 @@ async def _run(folder: Path) -> None:
         calls, elapsed = await _one_request(folder, sandbox, 50)
         one_calls, one_elapsed = await _one_request(folder, sandbox, 1)
     print(f"  {INVOICES:,} invoices in one request, batch 50: {calls} provider calls, "
-          f"{elapsed:.2f} s (recorded, all cancelled)")
+          f"{elapsed:.2f} s (every answer recorded)")
     print(f"  baseline, one invoice per call: {one_calls:,} calls, {one_elapsed:.2f} s")
     print(f"  {one_calls / calls:.0f}x fewer calls (target >= 20x: "
           f"{'met' if one_calls / calls >= 20 else 'MISSED'}), {one_elapsed / elapsed:.1f}x faster")
