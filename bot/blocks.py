@@ -1,5 +1,9 @@
 """Block Kit for every message and modal, built with slack_sdk's models (they check Slack's
-limits). Everything is rendered from the database rows, so an update is "render again"."""
+limits). Everything is rendered from the database rows, so an update is "render again".
+
+Why this module is long: every message and modal the bot shows is built here, so that
+Slack's limits (50 blocks, 3,000 characters a section) are kept in one place.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ from storage.states import ReplyKind as Reply
 from storage.states import RequestStatus as RS
 
 SECTION_MAX = 3000
+MESSAGE_BLOCKS = 50   # Slack refuses a message with more blocks (invalid_blocks)
+FALLBACK_MAX = 3000   # the notification text of a message (Slack allows 40,000)
 CARD_INVOICE_LINES = 40
 
 # Callback and action ids: the contract between these views and handlers/.
@@ -88,6 +94,24 @@ def message(text: str, *, sandbox: bool, lang: str, extra: Sequence[Block] = ()
     """A plain thread reply or DM: the text in sections, then the sandbox banner."""
     blocks = [*sections(text.split("\n")), *extra, *banner(sandbox, lang)]
     return {"text": text[:3000], "blocks": _dump(blocks[:50])}
+
+
+def messages(text: str, *, sandbox: bool, lang: str, extra: Sequence[Block] = ()
+             ) -> list[dict[str, Any]]:
+    """A thread reply in as many messages as Slack's 50 blocks need: every line in some
+    message, each message ending with the sandbox banner, `extra` (a button) on the last."""
+    tail = banner(sandbox, lang)
+    room = MESSAGE_BLOCKS - len(tail) - len(extra)
+    body = sections(text.split("\n"))
+    parts = [body[start:start + room] for start in range(0, len(body), room)] or [[]]
+    payloads = []
+    for number, part in enumerate(parts, start=1):
+        shown = "\n".join(block.text.text for block in part
+                          if isinstance(block, SectionBlock) and block.text is not None)
+        blocks = [*part, *(extra if number == len(parts) else ()), *tail]
+        payloads.append({"text": shown[:FALLBACK_MAX] or text[:FALLBACK_MAX],
+                         "blocks": _dump(blocks)})
+    return payloads
 
 
 def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row], *,
@@ -174,8 +198,9 @@ def invoice_line(line: dict[str, Any], lang: str) -> str:
 
 
 def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *, lang: str,
-                 sandbox: bool) -> dict[str, Any]:
-    """One reply for the outbox entries (kind, payload) owed to a request's thread."""
+                 sandbox: bool) -> list[dict[str, Any]]:
+    """One reply for the outbox entries (kind, payload) owed to a request's thread, in as
+    many messages as it needs (see `messages`)."""
     requester, request_id = mention(request["requester_id"]), request["id"]
     lines: list[str] = []
     extra: list[Block] = []
@@ -209,7 +234,7 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
                            user=mention(data["user"]), reason=escape(data["reason"])))
         elif kind == Reply.EXPIRED:
             lines.append(t("reply.expired", lang, mention=requester, hours=f"{data['hours']:g}"))
-    return message("\n".join(lines), sandbox=sandbox, lang=lang, extra=extra)
+    return messages("\n".join(lines), sandbox=sandbox, lang=lang, extra=extra)
 
 
 def help_blocks(lang: str, sandbox: bool) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 
-POINTS = ("after_request_written", "after_approval", "provider_answered", "after_post")
+POINTS = ("after_request_written", "after_approval", "provider_answered", "between_parts",
+          "after_post", "after_upload")
 
 
 def crash_point(name: str) -> None:

@@ -153,6 +153,26 @@ def cards_missing(store: AuditStore) -> list[Row]:
         f"AND status NOT IN ({_marks(CLOSED_REQUEST)}) ORDER BY id", sorted(CLOSED_REQUEST)))
 
 
+def cards_owed(store: AuditStore) -> list[Row]:
+    """requests_card_owed: posted cards that changed since Slack last accepted them."""
+    return list(store.db.query(
+        "SELECT id FROM requests WHERE card_shown < card_version AND thread_ts IS NOT NULL "
+        "ORDER BY id"))
+
+
+def uploads_owed(store: AuditStore, request_id: int) -> list[Row]:
+    """uploads_owed: the request's acuse uploads not yet shared, each with its document."""
+    return list(store.db.query(
+        "SELECT u.*, i.acuse FROM uploads u JOIN invoices i ON i.id = u.invoice_id "
+        "WHERE u.file_id IS NULL AND u.request_id = ? ORDER BY u.id", [request_id]))
+
+
+def requests_with_uploads_owed(store: AuditStore) -> list[int]:
+    """uploads_owed."""
+    return [row["request_id"] for row in store.db.query(
+        "SELECT DISTINCT request_id FROM uploads WHERE file_id IS NULL ORDER BY request_id")]
+
+
 def decisions(store: AuditStore, request_id: int) -> list[Row]:
     """The approvals and rejection of a request, in the order they were given."""
     return list(store.db.query("SELECT * FROM approvals WHERE request_id = ? ORDER BY id",

@@ -126,6 +126,30 @@ V5_SEND_OPTIONS = """
 ALTER TABLE requests ADD COLUMN send_options TEXT;
 """
 
+# What the thread still owes besides replies. The card: every change it shows bumps
+# `card_version`; `card_shown` is the version Slack last accepted, so a refused chat.update
+# stays owed until a later flush brings the card up to date. The acuse uploads: owed in the
+# transaction that marks the outcomes reply posted, marked with Slack's file id once shared.
+V7_CARD_AND_UPLOADS = """
+ALTER TABLE requests ADD COLUMN card_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN card_shown INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS requests_card_owed ON requests (id) WHERE card_shown < card_version;
+CREATE TABLE uploads (
+    id           INTEGER PRIMARY KEY,
+    request_id   INTEGER NOT NULL REFERENCES requests(id),
+    invoice_id   INTEGER NOT NULL REFERENCES invoices(id),  -- whose acuse column is the file
+    digest       TEXT NOT NULL,      -- sha256 of the acuse: the same document is owed once
+    filename     TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    attempted_at TEXT,               -- set just before uploading: a crash after it means "maybe"
+    file_id      TEXT,               -- Slack's file id once shared in the thread
+    uploaded_at  TEXT,
+    UNIQUE (request_id, digest),
+    UNIQUE (request_id, filename)
+);
+CREATE INDEX IF NOT EXISTS uploads_owed ON uploads (id) WHERE file_id IS NULL;
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -168,6 +192,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V4_OUTBOX),
     _script(V5_SEND_OPTIONS),
     _v6_live,
+    _script(V7_CARD_AND_UPLOADS),
 ]
 LATEST = len(MIGRATIONS)
 

@@ -11,6 +11,7 @@ append must stay one unit that no caller can take apart.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -227,6 +228,48 @@ class Tx:
         self.conn.execute(f"UPDATE outbox SET posted_ts = ?, posted_at = ? WHERE id IN "
                           f"({_marks(ids)})", [ts, self.store.now(), *ids])
 
+    def card_changed(self, request_id: int) -> None:
+        """What the request's card shows changed: it is owed an update (see `card_shown`)."""
+        self.conn.execute("UPDATE requests SET card_version = card_version + 1 WHERE id = ?",
+                          (request_id,))
+
+    def card_shown(self, request_id: int, version: int) -> None:
+        """Slack accepted the card as rendered at `version` (a later change stays owed)."""
+        self.conn.execute("UPDATE requests SET card_shown = max(card_shown, ?) WHERE id = ?",
+                          (version, request_id))
+
+    def owe_acuses(self, request_id: int) -> list[int]:
+        """Each distinct acuse of the request not yet owed becomes an upload owed to its
+        thread (`acuse-solicitud-<id>.xml`, or `-<n>` when there are several); their ids."""
+        owed = {digest for (digest,) in self.conn.execute(
+            "SELECT digest FROM uploads WHERE request_id = ?", (request_id,))}
+        new: dict[str, int] = {}
+        for invoice_id, acuse in self.conn.execute(
+                "SELECT id, acuse FROM invoices WHERE request_id = ? AND acuse IS NOT NULL "
+                "ORDER BY position", (request_id,)):
+            digest = hashlib.sha256(acuse.encode()).hexdigest()
+            if digest not in owed:
+                new.setdefault(digest, invoice_id)
+        ids = []
+        for number, (digest, invoice_id) in enumerate(new.items(), start=len(owed) + 1):
+            suffix = f"-{number}" if owed or len(new) > 1 else ""
+            cursor = self.conn.execute(
+                "INSERT INTO uploads (request_id, invoice_id, digest, filename, created_at) "
+                "VALUES (?,?,?,?,?)", (request_id, invoice_id, digest,
+                                       f"acuse-solicitud-{request_id}{suffix}.xml",
+                                       self.store.now()))
+            ids.append(int(cursor.lastrowid or 0))
+        return ids
+
+    def upload_attempted(self, upload_id: int) -> None:
+        """This file is about to be uploaded: after a crash, look in the thread first."""
+        self.conn.execute("UPDATE uploads SET attempted_at = ? WHERE id = ?",
+                          (self.store.now(), upload_id))
+
+    def upload_done(self, upload_id: int, file_id: str) -> None:
+        self.conn.execute("UPDATE uploads SET file_id = ?, uploaded_at = ? WHERE id = ?",
+                          (file_id, self.store.now(), upload_id))
+
     def create_request(self, *, kind: str, requester: Who, invoices: Sequence[NewInvoice],
                        source_channel: str | None = None, reason: str | None = None,
                        replacement_uuid: str | None = None, justification: str | None = None,
@@ -309,6 +352,7 @@ class Tx:
             raise StaleState(entity, entity_id, {current}, "changed")
         request_id = row["request_id"] if entity == "invoice" else entity_id
         invoice_ref = row["ref_key"] if entity == "invoice" else None
+        self.card_changed(request_id)
         self.record(actor, action or f"{entity}_{to}", request_id=request_id,
                     invoice_ref=invoice_ref, details={"from": current, "to": to,
                                                       **(details or {})})
@@ -350,6 +394,7 @@ class Tx:
             " VALUES (?,?,?,?,?,?)",
             (request_id, actor.id, actor.name, decision, self.store.redactor.scrub_value(reason),
              self.store.now()))
+        self.card_changed(request_id)
         self.record(actor, f"decision_{decision}", request_id=request_id,
                     details={"reason": reason} if reason else {})
         row = self.one("SELECT count(*) AS n FROM approvals WHERE request_id = ? AND "

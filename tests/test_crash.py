@@ -30,7 +30,7 @@ from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import APPROVALS, FINANCE, PEOPLE
 from storage import chain
 from tests.faults import injected
-from tests.helpers import uuid_with
+from tests.helpers import texts, uuid_with
 
 TOKEN, SECRET = "xoxb-crash-test", "crash-test-secret"
 
@@ -215,7 +215,8 @@ async def test_killed_during_a_watch_cycle(world: World) -> None:
     await restarted_and_finished(world)
 
 
-@pytest.mark.parametrize("crash_at", ["after_post", "after_approval", "provider_answered"])
+@pytest.mark.parametrize("crash_at", ["after_post", "after_approval", "provider_answered",
+                                      "after_upload"])
 async def test_killed_at_a_crash_point(world: World, crash_at: str) -> None:
     await world.start(crash_at=crash_at)
     await world.ask_and_approve(CODES)
@@ -224,3 +225,41 @@ async def test_killed_at_a_crash_point(world: World, crash_at: str) -> None:
     await restarted_and_finished(world)
     if crash_at == "after_post":  # the reply was out: found in the thread, not posted again
         assert world.slack.calls_of("conversations.replies")
+    if crash_at == "after_upload":  # the acuse was shared: found in the thread, not again
+        shared = [u for u in world.slack.uploads.values() if u.get("thread_ts")]
+        assert [u["filename"] for u in shared] == ["acuse-solicitud-1.xml"], shared
+        uploaded = world.db.query("SELECT * FROM events WHERE action = 'acuse_uploaded'")
+        assert len(list(uploaded)) == 1
+
+
+async def test_killed_between_the_parts_of_a_long_reply(world: World) -> None:
+    """A reply in several messages: the parts already in the thread are not posted again."""
+    world.env["MAX_INVOICES"] = "1000"
+    await world.start(crash_at="between_parts")
+    refs = [uuid_with("202", n) for n in range(1, 1001)]  # "already cancelled": long lines
+    card_ts = await world.ask_and_approve(["202"] * len(refs))
+    await world.until(lambda: world.process is not None and world.process.poll() is not None,
+                      seconds=60)
+    assert world.process.returncode == 137, world.logs()
+    await world.start()
+    await world.until(lambda: world.status() == "completed")
+    await world.until(lambda: not list(world.db.query(
+        "SELECT id FROM outbox WHERE posted_ts IS NULL")))
+    with injected("crash: bot killed between the parts of a reply", world.db):
+        parts: Counter[tuple[tuple[int, ...], int]] = Counter()
+        expected: dict[tuple[int, ...], int] = {}
+        for message in world.slack.thread(APPROVALS, card_ts):
+            if message.metadata and message.metadata.get("event_type") == REPLY_EVENT:
+                payload = message.metadata["event_payload"]
+                key = tuple(payload["outbox"])
+                parts[(key, payload.get("part", 1))] += 1
+                expected[key] = payload.get("parts", 1)
+        assert all(count == 1 for count in parts.values()), parts
+        assert max(expected.values()) > 1  # the outcomes did take several messages
+        for key, total in expected.items():
+            assert {part for (k, part) in parts if k == key} == set(range(1, total + 1))
+        outbox = {row["id"] for row in world.db.query("SELECT id FROM outbox")}
+        assert {i for key in expected for i in key} == outbox
+        shown = "\n".join(texts(m) for m in world.slack.thread(APPROVALS, card_ts))
+        assert [ref for ref in refs if f"`{ref}`" not in shown] == []
+        assert chain.verify(world.db).ok

@@ -162,3 +162,67 @@ async def test_sqlite_refuses_the_write(stage: Stage, fault: str) -> None:
         card = await card_of(stage)
         await click(stage, "U0BETO", card)
         assert status(stage) == "completed"
+
+
+def card_is_final(stage: Stage, card: Any) -> bool:
+    """The card shows the request's final status, with no button left to press."""
+    shown = stage.slack.message(APPROVALS, card.ts)
+    return buttons(shown) == [] and t("request.completed", "es") in texts(shown)
+
+
+async def test_slack_refuses_the_card_update_then_recovers(stage: Stage) -> None:
+    with injected("slack: chat.update answers 500 until Slack is back", stage.runtime.store.db):
+        stage.slack.fail("chat.update", "internal_error", status=500, times=99)
+        card = await card_of(stage)
+        await click(stage, "U0BETO", card)
+        assert status(stage) == "completed"
+        assert buttons(stage.slack.message(APPROVALS, card.ts)) != []  # Slack refused it
+        stage.slack.fail("chat.update", "internal_error", times=0)      # Slack is back
+        await stage.runtime.watcher.cycle()
+        assert card_is_final(stage, card)
+        updates = len(stage.slack.calls_of("chat.update"))
+        await stage.runtime.watcher.cycle()  # up to date: nothing more owed
+        assert len(stage.slack.calls_of("chat.update")) == updates
+
+
+@pytest.mark.parametrize("method", ["files.getUploadURLExternal",
+                                    "files.completeUploadExternal"])
+async def test_a_failed_acuse_upload_is_tried_again_once(stage: Stage, method: str) -> None:
+    with injected(f"slack: {method} answers 500", stage.runtime.store.db):
+        stage.slack.fail(method, "internal_error", status=500, times=99)
+        card = await card_of(stage)
+        await click(stage, "U0BETO", card)
+        assert status(stage) == "completed"
+
+        def shared() -> list[dict[str, Any]]:
+            return [u for u in stage.slack.uploads.values() if u.get("thread_ts") == card.ts]
+
+        assert shared() == []
+        stage.slack.fail(method, "internal_error", times=0)  # Slack is back
+        for _ in range(3):  # the next cycles: uploaded once, never again
+            await stage.runtime.watcher.cycle()
+        (upload,) = shared()
+        assert upload["filename"] == "acuse-solicitud-1.xml" and b"<Acuse" in upload["content"]
+        events = queries.events(stage.runtime.store, 1)
+        assert [e["action"] for e in events].count("acuse_uploaded") == 1
+
+
+@pytest.mark.parametrize("stage", [{"max_invoices": 1000}], indirect=True)
+async def test_a_reply_with_a_thousand_invoices_is_split_not_cut(stage: Stage) -> None:
+    with injected("slack: a reply longer than 50 blocks", stage.runtime.store.db):
+        refs = [uuid_with("204", n) for n in range(1, 1001)]
+        card = await card_of(stage, lines=refs)
+        await click(stage, "U0BETO", card)
+        assert status(stage) == "completed"
+        thread = stage.slack.thread(APPROVALS, card.ts)
+        assert len(thread) > 2  # approved, then the outcomes in more than one message
+        shown = "\n".join(texts(m) for m in thread)
+        assert [ref for ref in refs if f"`{ref}`" not in shown] == []
+        for message in thread:
+            assert len(message.blocks) <= 50
+            assert "SANDBOX" in texts_of_block(message.blocks[-1]), message.blocks[-1]
+        assert not [e for e in queries.unposted(stage.runtime.store)]
+
+
+def texts_of_block(block: dict[str, Any]) -> str:
+    return " ".join(e.get("text", "") for e in block.get("elements") or [])

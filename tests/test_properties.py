@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_core import PydanticCustomError
 
+from bot.blocks import RESUBMIT_ACTION, messages
 from bot.i18n import t
 from bot.pac.answers import Answer, Result, read
 from bot.pac.client import _cancel_outcomes
@@ -322,3 +323,30 @@ def test_a_subject_is_one_line(before: str, newline: str, after: str) -> None:
                               subject=before + newline + after, message=None,
                               attach_pdf=False, limit=5, lang="es")
     assert errors == {"subject": t("error.subject_one_line", "es")}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(string.ascii_letters + " `*_", min_size=1, max_size=3500),
+                min_size=1, max_size=300),
+       st.booleans(), st.booleans())
+def test_a_reply_of_any_length_is_split_keeping_every_line(
+        lines: list[str], sandbox: bool, retry: bool) -> None:
+    """Every line in some message, each within Slack's 50 blocks and 3,000 characters a
+    section, the sandbox banner closing each, the Retry button on the last one only."""
+    from slack_sdk.models.blocks import ActionsBlock, ButtonElement
+
+    extra = [ActionsBlock(elements=[ButtonElement(text="Reintentar", action_id=RESUBMIT_ACTION,
+                                                  value="1")])] if retry else []
+    payloads = messages("\n".join(lines), sandbox=sandbox, lang="es", extra=extra)
+    shown = []
+    for number, payload in enumerate(payloads, start=1):
+        blocks = payload["blocks"]
+        assert 0 < len(blocks) <= 50 and 0 < len(payload["text"]) <= 3000
+        assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
+        if sandbox:
+            assert blocks[-1]["type"] == "context"
+            assert blocks[-1]["elements"][0]["text"] == t("sandbox.banner", "es")
+        has_button = any(b["type"] == "actions" for b in blocks)
+        assert has_button == (retry and number == len(payloads))
+        shown += [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert "\n".join(shown).split("\n") == [line[:2999] for line in lines]

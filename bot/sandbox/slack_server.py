@@ -245,10 +245,19 @@ class SlackStandIn(BackgroundServer):
         with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
         thread = [m for m in self.messages if m.channel == channel and
                   (m.ts == root or m.thread_ts == root)]
-        return {"messages": [
+        messages = [
             {"ts": m.ts, "text": m.text, "thread_ts": root, "user": m.user,
              **({"metadata": m.metadata} if with_metadata and m.metadata else {})}
-            for m in thread], "has_more": False, "response_metadata": {"next_cursor": ""}}
+            for m in thread]
+        # A file shared in the thread is a message of the thread carrying the file.
+        messages += [{"ts": u["ts"], "text": "", "thread_ts": root, "user": BOT_USER,
+                      "upload": True, "files": [{"id": file_id, "name": u["filename"],
+                                                 "title": u.get("title")}]}
+                     for file_id, u in self.uploads.items()
+                     if u.get("channel") == channel and u.get("thread_ts") == root]
+        messages.sort(key=lambda m: float(m["ts"]))
+        return {"messages": messages, "has_more": False,
+                "response_metadata": {"next_cursor": ""}}
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("users", ""))
@@ -316,7 +325,7 @@ class SlackStandIn(BackgroundServer):
             if upload is None:
                 raise SlackError("file_not_found")
             upload.update(title=item.get("title"), channel=channel,
-                          thread_ts=params.get("thread_ts"))
+                          thread_ts=params.get("thread_ts"), ts=self._ts())
             shared.append({"id": item["id"], "title": item.get("title"),
                            "name": upload["filename"]})
         return {"files": shared}
