@@ -58,7 +58,7 @@ _OUTCOMES = {outcome.value for outcome in Outcome}
 _COUNT_GROUPS = {
     IS.CANCELED: "done", IS.ALREADY_CANCELED: "done", IS.SENT: "done",
     IS.PENDING: "waiting", IS.DENIED: "refused", IS.NOT_CANCELABLE: "refused",
-    IS.EXPIRED: "refused", IS.FAILED: "errors",
+    IS.EXPIRED: "refused", IS.FAILED: "errors", IS.UNKNOWN: "unsure",
 }
 
 
@@ -146,7 +146,7 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
         lines.append(t("card.more_invoices", lang, count=len(invoices) - len(shown)))
     blocks += sections(lines)
     if status in (RS.SUBMITTED, RS.COMPLETED, RS.FAILED):
-        counts = dict.fromkeys(("done", "waiting", "refused", "errors"), 0)
+        counts = dict.fromkeys(("done", "waiting", "refused", "errors", "unsure"), 0)
         for invoice in invoices:
             if group := _COUNT_GROUPS.get(invoice["status"]):
                 counts[group] += 1
@@ -215,6 +215,9 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
         elif kind == Reply.OUTCOMES:
             lines.append(t("reply.outcomes", lang, mention=requester, id=request_id))
             lines += [invoice_line(line, lang) for line in data["invoices"]]
+            if request["kind"] == "send" and any(
+                    line["status"] == IS.UNKNOWN for line in data["invoices"]):
+                lines.append(t("reply.send_unknown", lang))  # what to check, in the thread
         elif kind == Reply.RESOLVED:
             head = t("reply.resolved", lang, mention=requester, id=request_id)
             if head not in lines:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from bot.sandbox.serving import BackgroundServer, QuietHandler
 from bot.sat.cancellation import CancelItem
 from bot.sat.outcomes import Nuance, Outcome
 from bot.sat.refs import InvoiceRef
+from storage.store import AuditStore
 from tests.helpers import FAST_RETRY, uuid_with
 
 NS = "http://facturacion.erp.solucionfactible.com"
@@ -251,7 +251,7 @@ async def test_a_wrapper_in_another_namespace_or_a_bad_folio_is_a_soap_fault(
 
 
 async def test_an_invoice_the_answers_never_name_ends_unknown_not_cancelled(
-        store: object, scripted: Scripted) -> None:
+        store: AuditStore, scripted: Scripted) -> None:
     from bot.actors import Actor
     from bot.cancellation import approve, create_cancel_request, recheck_pending, submit
     from storage import queries
@@ -262,18 +262,18 @@ async def test_an_invoice_the_answers_never_name_ends_unknown_not_cancelled(
     client = PacClient.build(str(SHIPPED_WSDL), scripted.base_url + "/x", usuario="u",
                              password="p", retry=FAST_RETRY)
     ana, beto = Actor("U0ANA", "Ana"), Actor("U0BETO", "Beto")
-    request_id = create_cancel_request(store, ana, [InvoiceRef(uuid=first),  # type: ignore
+    request_id = create_cancel_request(store, ana, [InvoiceRef(uuid=first),
                                                     InvoiceRef(uuid=second)],
                                        reason="02", justification="x")
-    approve(store, request_id, beto, required=1)  # type: ignore[arg-type]
-    await submit(store, client, request_id, beto, backoff_s=(0,))  # type: ignore[arg-type]
-    invoices = queries.request_invoices(store, request_id)  # type: ignore[arg-type]
+    approve(store, request_id, beto, required=1)
+    await submit(store, client, request_id, beto, backoff_s=(0,))
+    invoices = queries.request_invoices(store, request_id)
     assert [(i["status"], i["code"]) for i in invoices] == [("pending", "unnamed")] * 2
     for _ in range(2):
-        await recheck_pending(store, client, backoff_s=(0,))  # type: ignore[arg-type]
-    invoices = queries.request_invoices(store, request_id)  # type: ignore[arg-type]
+        await recheck_pending(store, client, backoff_s=(0,))
+    invoices = queries.request_invoices(store, request_id)
     assert [i["status"] for i in invoices] == ["unknown", "unknown"]
-    assert queries.get_request(store, request_id)["status"] == "completed"  # type: ignore
+    assert queries.get_request(store, request_id)["status"] == "completed"
     await client.aclose()
 
 
@@ -290,6 +290,3 @@ def test_outcomes_pair_by_position_only_when_nothing_is_named() -> None:
     empty = Answer(200, "m", [])
     assert [o.outcome for o in _cancel_outcomes(chunk, empty)] == [Outcome.PENDING] * 2
 
-
-def test_threads_are_not_left_behind() -> None:
-    assert not [t for t in threading.enumerate() if "Scripted" in t.name]

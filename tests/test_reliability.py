@@ -134,3 +134,20 @@ async def test_a_malformed_answer_is_unknown_not_refused(stage: Stage) -> None:
     await click(stage, "U0BETO", card)
     last = texts(stage.slack.thread(APPROVALS, card.ts)[-1])
     assert "pudo haberse hecho o no" in last and "rechazó" not in last
+
+
+@pytest.mark.parametrize("stage", [{"cfdi_timeout_s": 0.3, "slow_s": 2.0,
+                                    "send_requires_approval": True}], indirect=True)
+async def test_a_gated_send_that_timed_out_says_what_to_check_in_its_thread(
+        stage: Stage) -> None:
+    await stage.driver.command("U0ANA", f"enviar {uuid_with('900')}", FINANCE)
+    await stage.settle()
+    await stage.driver.submit_view("U0ANA", stage.driver.last_view(), {
+        "invoices": uuid_with("900"), "recipients": "a@cliente.example"})
+    await stage.settle()
+    (card,) = stage.slack.channel_messages(APPROVALS)
+    await click(stage, "U0BETO", card)
+    last = texts(stage.slack.thread(APPROVALS, card.ts)[-1])
+    assert "*Resultado desconocido*" in last and "pudo haberse enviado o no" in last
+    assert "Desconocidas 1" in texts(stage.slack.message(APPROVALS, card.ts))
+    assert request_row(stage)["status"] == "completed" and stage.pac.calls["enviar"] == 1

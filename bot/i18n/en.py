@@ -102,7 +102,7 @@ MESSAGES: dict[str, str] = {
     "card.approved_by": "✅ Approved by {names} — {when}",
     "card.rejected_by": "⛔ Rejected by {user} — {when}: {reason}",
     "card.expired": "⌛ Expired without approval ({hours} h) — {when}",
-    "card.counts": "Cancelled {done} · Pending {waiting} · Not cancelled {refused} · Failed {errors}",
+    "card.counts": "Cancelled {done} · Pending {waiting} · Not cancelled {refused} · Failed {errors} · Unknown {unsure}",
     "reply.approved": "✅ {user} approved. Submitting to the provider…",
     "reply.approval_counted": "👍 {user} approved ({count} of {required}).",
     "reply.outcomes": "{mention} the provider's answer for request #{id}:",

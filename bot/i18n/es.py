@@ -110,7 +110,7 @@ MESSAGES: dict[str, str] = {
     "card.approved_by": "✅ Aprobada por {names} — {when}",
     "card.rejected_by": "⛔ Rechazada por {user} — {when}: {reason}",
     "card.expired": "⌛ Venció sin aprobación ({hours} h) — {when}",
-    "card.counts": "Canceladas {done} · Pendientes {waiting} · No canceladas {refused} · Fallidas {errors}",
+    "card.counts": "Canceladas {done} · Pendientes {waiting} · No canceladas {refused} · Fallidas {errors} · Desconocidas {unsure}",
     # Slack: respuestas en el hilo
     "reply.approved": "✅ {user} aprobó. Enviando al proveedor…",
     "reply.approval_counted": "👍 {user} aprobó ({count} de {required}).",
