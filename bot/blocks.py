@@ -43,6 +43,7 @@ SECTION_MAX = 3000
 MESSAGE_BLOCKS = 50   # Slack refuses a message with more blocks (invalid_blocks)
 FALLBACK_MAX = 3000   # the notification text of a message (Slack allows 40,000)
 CARD_INVOICE_LINES = 40
+COMMAND_SHOWN = 40    # characters of a mistyped subcommand repeated back
 
 # Callback and action ids: the contract between these views and handlers/.
 CANCEL_VIEW = "cfdi_cancel"
@@ -54,6 +55,10 @@ RESUBMIT_ACTION = "cfdi_resubmit"
 REJECT_REASON = form.REJECT_REASON
 
 _OUTCOMES = {outcome.value for outcome in Outcome}
+# Statuses whose reason the bot explains (the code's words); the others say it themselves.
+_EXPLAINED = frozenset({IS.NOT_CANCELABLE, IS.FAILED, IS.UNKNOWN})
+# Codes whose words only restate "cannot be cancelled": the status word says it already.
+_SAID_BY_STATUS = frozenset({"204", "sat:204"})
 # How the card counts invoices (the placeholders of card.counts).
 _COUNT_GROUPS = {
     IS.CANCELED: "done", IS.ALREADY_CANCELED: "done", IS.SENT: "done",
@@ -187,14 +192,22 @@ def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: fl
 
 
 def invoice_line(line: dict[str, Any], lang: str) -> str:
-    """`ref` — *status*: what it means (the SAT's nuance when it gives one) _provider words_."""
-    status, detalle = line["status"], line.get("detalle")
-    nuance = nuance_of(detalle, Outcome(status)) if status in _OUTCOMES else None
-    detail = t(f"nuance.{nuance}", lang) if nuance else code_text(line.get("code"), lang, detalle)
-    if detalle and escape(detalle) not in detail:
-        detail = f"{detail} _{escape(detalle)}_"
-    return t("reply.outcome_line", lang, ref=escape(line["ref"]),
-             outcome=t(f"outcome.{status}", lang), detail=detail)
+    """`ref` — *status*: the bot's words when they add to the status (the SAT's nuance, or
+    why it failed), then the provider's own words once, labelled as theirs."""
+    status, said, code = line["status"], line.get("detalle"), line.get("code")
+    nuance = nuance_of(said, Outcome(status)) if status in _OUTCOMES else None
+    ours = ""
+    if nuance:  # read from the provider's words: they are not repeated
+        ours, said = t(f"nuance.{nuance}", lang), None
+    elif status in _EXPLAINED and code not in _SAID_BY_STATUS:
+        ours = code_text(code, lang, said)
+    shown = t("reply.outcome_line", lang, ref=escape(line["ref"]),
+              outcome=t(f"outcome.{status}", lang))
+    if ours:
+        shown = t("reply.outcome_detail", lang, line=shown, detail=ours)
+    if said and escape(said) not in ours:
+        shown = t("reply.provider_said", lang, line=shown, text=escape(said))
+    return shown
 
 
 def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *, lang: str,
@@ -240,9 +253,12 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
     return messages("\n".join(lines), sandbox=sandbox, lang=lang, extra=extra)
 
 
-def help_blocks(lang: str, sandbox: bool) -> dict[str, Any]:
+def help_blocks(lang: str, sandbox: bool, unknown: str = "") -> dict[str, Any]:
+    """The commands; after a word that is none of them, first that it is not one."""
     lines = [t(key, lang) for key in ("help.title", "help.cancel", "help.send", "help.status",
                                       "help.history", "help.help")]
+    if unknown:
+        lines.insert(0, t("help.unknown", lang, word=escape(unknown[:COMMAND_SHOWN])))
     return {"text": lines[0], "blocks": _dump([*sections(lines), *banner(sandbox, lang)])}
 
 

@@ -111,8 +111,10 @@ def approve(store: AuditStore, request_id: int, approver: Actor, required: int) 
             tx.enqueue(request_id, Reply.APPROVAL_COUNTED,
                        {"user": approver.id, "count": approvals, "required": required})
             return False
+        # No approval needed: say so in the log, not "approved with 0 approvals".
         tx.transition("request", request_id, RS.APPROVED, approver if required else SYSTEM,
-                      expect=RS.AWAITING_APPROVAL, details={"approvals": approvals})
+                      expect=RS.AWAITING_APPROVAL, details={"approvals": approvals} if required
+                      else {}, action=None if required else "approval_not_needed")
         if required:
             tx.enqueue(request_id, Reply.APPROVED, {"user": approver.id})
     crash_point("after_approval")

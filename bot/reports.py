@@ -20,8 +20,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.actors import SYSTEM
 from bot.blocks import APPROVE_ACTION, REJECT_ACTION, banner, md, message, sections
-from bot.i18n import t
+from bot.i18n import known, t
 from bot.mrkdwn import escape, mention, when
 from storage.domain import Row
 
@@ -29,11 +30,33 @@ Link = Callable[[Row], str]  # a request's thread link, as mrkdwn
 TRAIL_EVENTS = 30
 HOME_LIST = 10
 
+# What `/cfdi estado` shows of an invoice's trail (the rest is the bot's own bookkeeping).
 _TRAIL_ACTIONS = {
     "request_created", "decision_approve", "decision_reject", "request_approved",
-    "request_rejected", "request_expired", "request_submitting", "provider_answered",
-    "submission_failed", "request_completed", "invoice_resubmitted", "submission_resumed",
+    "approval_not_needed", "request_rejected", "request_expired", "request_submitting",
+    "provider_answered", "submission_failed", "send_interrupted", "request_completed",
+    "invoice_resubmitted", "submission_resumed",
 }
+
+
+def who_did(event: Row, lang: str) -> str:
+    """The person who did it, or the bot itself."""
+    if event["actor_id"] == SYSTEM.id:
+        return t("trail.system", lang)
+    return escape(event["actor_name"])
+
+
+def what_happened(event: Row, lang: str) -> str:
+    """An audit event in the catalogue's words (its action code stays in the database and
+    the exports); an action the catalogue has no words for shows its code."""
+    action = event["action"]
+    if not known(f"trail.{action}", lang):
+        return escape(action)
+    details = json.loads(event["details"] or "{}")
+    to = details.get("to")
+    return t(f"trail.{action}", lang, id=event["request_id"],
+             to=t(f"outcome.{to}", lang) if known(f"outcome.{to}", lang) else escape(to),
+             code=escape(details.get("code")) or "-")
 
 
 def _kind(request: Row, lang: str) -> str:
@@ -59,12 +82,8 @@ def invoice_status(text: str, trail: dict[str, list[Row]], requests: dict[int, R
                        status=t(f"outcome.{invoice['status']}", lang), link=link(request)))
     events = [e for e in trail["events"] if e["action"] in _TRAIL_ACTIONS]
     for event in events[-TRAIL_EVENTS:]:
-        details = json.loads(event["details"])
-        what = t(f"trail.{event['action']}", lang, id=event["request_id"],
-                 to=t(f"outcome.{details.get('to')}", lang) if event["action"] ==
-                 "provider_answered" else "", code=escape(details.get("code")) or "-")
-        lines.append(t("status.event", lang, when=when(event["at"]),
-                       who=escape(event["actor_name"]), what=what))
+        lines.append(t("status.event", lang, when=when(event["at"]), who=who_did(event, lang),
+                       what=what_happened(event, lang)))
     return message("\n".join(lines), sandbox=sandbox, lang=lang)
 
 

@@ -1,4 +1,5 @@
-"""`/cfdi <subcommand>`: Spanish and English names; anything else shows the help."""
+"""`/cfdi <subcommand>`: Spanish and English names; anything else says it is not a command
+and shows the help."""
 
 from __future__ import annotations
 
@@ -64,5 +65,5 @@ def register(app: AsyncApp, services: Services) -> None:
             pending = bool(PENDING.search(rest))
             await ack(**await services.lookup.history(who, mentioned and mentioned.group(1),
                                                       pending))
-        else:
-            await ack(**blocks.help_blocks(lang, sandbox))
+        else:  # `ayuda`, nothing, or a word that is no command (said so before the help)
+            await ack(**blocks.help_blocks(lang, sandbox, "" if subcommand else word))

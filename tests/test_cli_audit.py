@@ -101,10 +101,24 @@ def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: P
     assert "`9D8C7B6A-5E4F-4A3B-F213-1C2D3E4F5A6B` — *Denied by the receiver*" in out
     assert "— *Cancelled*: the receiver accepted the cancellation" in out
     assert "file acuse-solicitud-1.xml" in out
-    assert "Result of e-mail #2 to cuentasporpagar@cliente.example" in out and "— *Sent*" in out
+    assert "Result of e-mail #3 to cuentasporpagar@cliente.example" in out and "— *Sent*" in out
     assert "— *Pending*: received by the SAT, confirming" in out
     assert "Audit chain intact" in out
     assert "Traceback" not in done.stderr
+    # The banner once, each card in full once (an update shows what changed).
+    assert out.count("SANDBOX") == 1
+    assert out.count("*Requester*: @ana.lopez") == 2 and "*Status*: Submitted" in out
+    # A mistyped folio, said on its line; a rejection; `/cfdi status`; the App Home.
+    assert "✗ Invoices: Line 1: folio “10O1” is not a number." in out
+    assert "⛔ @ana.lopez, @beto.ruiz rejected the request: FAC 1001" in out
+    assert "Request #2 (cancellation) — Rejected — invoice: *Not sent to the provider*" in out
+    assert "[CFDI Bot's Home tab, as @beto.ruiz sees it]" in out
+    assert "*#2* cancellation by @ana.lopez" in out
+    # The audit trail in words; a send without approval says so.
+    trail = out[out.index("Audit trail"):]
+    assert "ana.lopez  created request #1" in trail and "request_created" not in trail
+    assert "CFDI Bot   the request needs no approval: straight to the provider" in trail
+    assert "{\"approvals\": 0}" not in trail and "request_approved" not in trail
     verify = bot("audit", "verify", db=tmp_path / "demo.db")
     assert verify.returncode == 0
 

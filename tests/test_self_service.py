@@ -71,7 +71,7 @@ async def test_a_recipient_the_provider_cannot_reach_is_shown_failed(stage: Stag
     shown = last_ephemeral(stage)
     # enviar answers for the whole call: 500 is "the provider could not send it", in the
     # provider's words, with no promise of a retry (none happens).
-    assert "*Falló*" in shown and "El proveedor no pudo enviar el correo." in shown
+    assert "*Fallida*" in shown and "El proveedor no pudo enviar el correo." in shown
     assert "no se pudo entregar el correo" in shown and "reintent" not in shown
     assert stage.pac.calls["enviar"] == 1 and stage.pac.sent == []
 
@@ -79,7 +79,7 @@ async def test_a_recipient_the_provider_cannot_reach_is_shown_failed(stage: Stag
 async def test_a_provider_error_on_send_is_reported(stage: Stage) -> None:
     await send(stage, [uuid_with("601")], "a@cliente.example")
     shown = last_ephemeral(stage)
-    assert "*Falló*" in shown and "credenciales" in shown
+    assert "*Fallida*" in shown and "credenciales" in shown
     assert queries.get_request(stage.runtime.store, 1)["status"] == "failed"
 
 
@@ -87,7 +87,7 @@ async def test_a_provider_error_on_send_is_reported(stage: Stage) -> None:
     ("a@cliente.example, nope", [OK_UUID], "recipients",
      "Destinatario 2: «nope» no es un correo válido."),
     ("a@x.example; A@x.example", [OK_UUID], "recipients", "Destinatario 2: «A@x.example» está"),
-    ("", [OK_UUID], "recipients", "Escriba al menos un correo."),
+    ("", [OK_UUID], "recipients", "Escribe al menos un correo."),
     (",".join(f"u{n}@x.example" for n in range(21)), [OK_UUID], "recipients",
      "Son 21 destinatarios; el máximo es 20."),
     ("a@x.example", ["FAC 1X"], "invoices", "Línea 1: el folio «1X» no es un número."),

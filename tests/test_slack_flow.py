@@ -137,7 +137,7 @@ MANY = [uuid_with("000", n) for n in range(1, 6)]
     ([f"FAC 1 {OK_UUID}"], {}, "invoices", "Línea 1: tiene UUID y serie/folio a la vez"),
     ([OK_UUID, "FAC 1", OK_UUID.lower()], {}, "invoices", "Línea 3: repite la línea 1."),
     (MANY, {}, "invoices", "Son 5 facturas; el máximo por solicitud es 4."),
-    ([], {}, "invoices", "Escriba al menos una factura."),
+    ([], {}, "invoices", "Escribe al menos una factura."),
     ([OK_UUID], {"reason": "01"}, "replacement", "requiere la factura que sustituye"),
     ([OK_UUID], {"reason": "01", "replacement": "nope"}, "replacement", "«nope» no es un UUID"),
     ([OK_UUID], {"reason": "01", "replacement": OK_UUID}, "replacement",
@@ -145,8 +145,8 @@ MANY = [uuid_with("000", n) for n in range(1, 6)]
     (["FAC 1"], {"reason": "01", "replacement": "fac-1"}, "replacement",
      "no puede ser una de las que se cancelan"),
     ([OK_UUID], {"replacement": SEED_204}, "replacement", "Solo se indica con el motivo 01."),
-    ([OK_UUID], {"reason": None}, "reason", "Elija un motivo."),
-    ([OK_UUID], {"justification": "   "}, "justification", "Escriba la justificación."),
+    ([OK_UUID], {"reason": None}, "reason", "Elige un motivo."),
+    ([OK_UUID], {"justification": "   "}, "justification", "Escribe la justificación."),
     ([OK_UUID], {"justification": "x" * 1001}, "justification",
      "tiene 1001 caracteres; el máximo es 1000"),
     # Refused on the form, on the line that has it (a NUL used to reach the provider).
@@ -158,7 +158,7 @@ MANY = [uuid_with("000", n) for n in range(1, 6)]
     (["3F2A9C10-4D1B-4E8A-9C21-01234567890"], {}, "invoices",
      "Línea 1: «3F2A9C10-4D1B-4E8A-9C21-01234567890» parece un UUID mal escrito"),
     ([OK_UUID], {"justification": " \x00 \n\u200b"}, "justification",
-     "Escriba la justificación."),
+     "Escribe la justificación."),
     ([OK_UUID], {"justification": "Duplicada\nver\x07 nota"}, "justification",
      "Línea 2: tiene un carácter de control"),
     ([OK_UUID], {"notify": [f"U0P{n:06d}" for n in range(1000)]}, "notify",
@@ -278,7 +278,7 @@ async def test_reject_asks_a_reason_then_tells_the_thread_and_the_requester(
     await click(stage, "U0BETO", card, REJECT_ACTION)
     modal = stage.driver.last_view()
     empty = await stage.driver.submit_view("U0BETO", modal, {"reject_reason": "  "})
-    assert "Escriba el motivo del rechazo." in empty.json()["errors"]["reject_reason"]
+    assert "Escribe el motivo del rechazo." in empty.json()["errors"]["reject_reason"]
     assert request_row(stage)["status"] == "awaiting_approval"
     done = await stage.driver.submit_view("U0BETO", modal,
                                           {"reject_reason": "<!channel> no procede"})
@@ -312,6 +312,8 @@ async def test_without_approvals_the_request_is_submitted_at_once(stage: Stage) 
     assert request_row(stage)["status"] == "completed"
     assert buttons(stage.slack.message(APPROVALS, card.ts)) == []
     assert "no requiere aprobación" in stage.slack.ephemerals[-1]["text"]
+    # The log says what happened: no approval was needed (not "approved by 0").
+    assert "approval_not_needed" in actions(stage) and "request_approved" not in actions(stage)
 
 
 @pytest.mark.parametrize("stage", [{"requesters": ["U0ANA"]}], indirect=True)

@@ -37,7 +37,7 @@ def statuses(stage: Stage) -> list[str]:
 @pytest.mark.parametrize(("code", "first", "final", "words"), [
     ("A11", "en espera de que el receptor acepte", "*Cancelada*", "el receptor aceptó"),
     ("B11", "en espera de que el receptor acepte", "*Rechazada por el receptor*",
-     "El receptor rechazó la cancelación"),
+     "el proveedor dice: «Solicitud rechazada por el receptor»"),
     ("C11", "en espera de que el receptor acepte", "*Cancelada*", "plazo vencido"),
     ("D11", "aún no llega al SAT", "*Cancelada*", "no requirió aceptación"),
 ])

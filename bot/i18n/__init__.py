@@ -20,6 +20,11 @@ def t(key: str, lang: str = DEFAULT, **params: Any) -> str:
     return catalogue[key].format(**params)
 
 
+def known(key: str, lang: str = DEFAULT) -> bool:
+    """Whether the catalogue has words for `key` (audit actions added later may not)."""
+    return key in CATALOGUES.get(lang, CATALOGUES[DEFAULT])
+
+
 def code_text(code: str | None, lang: str = DEFAULT, provider_text: str | None = None) -> str:
     """What a provider code means to a finance user; an unknown code keeps code and words,
     escaped for mrkdwn (the provider wrote them, not the bot)."""

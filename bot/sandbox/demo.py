@@ -3,24 +3,31 @@
 The sandbox provider, the Slack stand-in and the bot (serving HTTP on a free port) start;
 a driver plays Ana, who asks to cancel five invoices (the provider's own test UUIDs among
 them), and Beto, who approves. The transcript shows what each person would see in Slack;
-the pending cancellation is asked again until the receiver accepts; Ana e-mails an invoice
-with `/cfdi enviar`;
-and the audit trail that all of it left in AUDIT_DB is printed and verified.
+the pending cancellations are asked again until the receiver accepts. Then Ana mistypes a
+folio (the form says so on its line), fixes it, Beto looks at his App Home and rejects that
+request, and Ana looks the invoice up with `/cfdi estado`. Ana e-mails an invoice with
+`/cfdi enviar`, and the audit trail that all of it left in AUDIT_DB is printed, in words,
+and verified.
+
+`Scenes` keeps what the pictures of the README show (bot/sandbox/pictures.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import copy
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bot.blocks import APPROVE_ACTION
+from bot.blocks import APPROVE_ACTION, REJECT_ACTION, REJECT_REASON
 from bot.config import Settings
 from bot.i18n import t
-from bot.sandbox.render import blocks_to_lines
-from bot.sandbox.slack_server import SlackStandIn
+from bot.reports import what_happened, who_did
+from bot.sandbox.slack_server import Message
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
+from bot.sandbox.transcript import Transcript
 from storage import queries
 
 REQUESTER, APPROVER = "U0ANA", "U0BETO"
@@ -32,55 +39,26 @@ DEMO_INVOICES = [
     "9D8C7B6A-5E4F-4A3B-F213-1C2D3E4F5A6B",  # refused by the receiver
 ]
 STAYS_PENDING = DEMO_INVOICES[1]
+MISTYPED, FIXED = "FAC 10O1", "FAC 1001"    # a letter O for a zero: refused on its line
 RESOLVE_AFTER_S = 3.0
+JUSTIFICATION = "Facturas emitidas por duplicado en el cierre de octubre"
+REJECTION = "FAC 1001 se corrige con una nota de crédito, no se cancela"
 
 
-class Transcript:
-    """Prints what appeared in the Slack stand-in since the last look."""
+@dataclass
+class Scenes:
+    """Copies of what people saw at the moments the README's pictures show."""
 
-    def __init__(self, slack: SlackStandIn, say: Callable[[str], None], lang: str) -> None:
-        self.slack, self.say, self.lang = slack, say, lang
-        self.seen: dict[tuple[str, str], int] = {}
-        self.ephemerals = self.views = 0
-        self.files: set[str] = set()
-
-    def _lines(self, where: str, blocks: list[dict]) -> None:
-        self.say("  " + where)
-        for line in blocks_to_lines(blocks, self.slack.users, self.slack.channels):
-            self.say("    " + line)
-
-    def show(self) -> None:
-        users, channels = self.slack.users, self.slack.channels
-        for view in list(self.slack.views.values())[self.views:]:
-            self._lines(t("demo.where.modal", self.lang, title=view["title"]["text"]),
-                        view["blocks"])
-        self.views = len(self.slack.views)
-        for note in self.slack.ephemerals[self.ephemerals:]:
-            self._lines(t("demo.where.ephemeral", self.lang, user=users[note["user"]],
-                          channel=channels.get(note["channel"], note["channel"])),
-                        json.loads(note["blocks"]) if isinstance(note["blocks"], str)
-                        else note["blocks"])
-        self.ephemerals = len(self.slack.ephemerals)
-        for message in self.slack.messages:
-            key = (message.channel, message.ts)
-            if self.seen.get(key) == message.edits:
-                continue
-            channel = channels.get(message.channel)
-            if message.channel.startswith("D"):
-                where = t("demo.where.dm", self.lang, user=users[message.channel[1:]])
-            elif key in self.seen:
-                where = t("demo.where.updated", self.lang, channel=channel)
-            elif message.thread_ts:
-                where = t("demo.where.thread", self.lang, channel=channel)
-            else:
-                where = t("demo.where.channel", self.lang, channel=channel)
-            self.seen[key] = message.edits
-            self._lines(where, message.blocks)
-        for file_id, upload in self.slack.uploads.items():
-            if file_id not in self.files and upload.get("channel"):
-                self.files.add(file_id)
-                self.say("  " + t("demo.where.file", self.lang, channel=channels[upload["channel"]],
-                                  name=upload["filename"], size=len(upload["content"])))
+    users: dict[str, str] = field(default_factory=dict)
+    channels: dict[str, str] = field(default_factory=dict)
+    form: dict[str, Any] = field(default_factory=dict)        # the modal, as opened
+    form_values: dict[str, Any] = field(default_factory=dict)  # what was typed into it
+    form_errors: dict[str, str] = field(default_factory=dict)  # what the bot answered
+    card: Message | None = None                                # the request's card
+    thread: list[Message] = field(default_factory=list)       # its replies
+    files: list[dict[str, Any]] = field(default_factory=list)  # files shared in the thread
+    home: dict[str, Any] = field(default_factory=dict)         # the approver's App Home
+    status: dict[str, Any] = field(default_factory=dict)       # `/cfdi estado`'s answer
 
 
 DEMO_DB = Path("data/demo.db")
@@ -97,55 +75,65 @@ def demo_db(settings: Settings) -> Path:
     return DEMO_DB
 
 
+class Demo:
+    """The people's steps, each followed by what appeared in Slack."""
+
+    def __init__(self, stage: Stage, say: Callable[[str], None], lang: str,
+                 scenes: Scenes) -> None:
+        self.stage, self.say, self.lang, self.scenes = stage, say, lang, scenes
+        self.shown = Transcript(stage.slack, say, lang)
+        self.people = stage.slack.users
+        scenes.users, scenes.channels = dict(self.people), dict(stage.slack.channels)
+
+    def step(self, key: str, user: str = "", **params: Any) -> None:
+        self.say("\n" + t(key, self.lang, user=self.people.get(user, user), **params))
+
+    async def settled(self) -> None:
+        await self.stage.settle()
+        self.shown.show()
+
+    async def command(self, user: str, command: str) -> dict[str, Any]:
+        """`/cfdi …` typed in #finanzas; its answer, when it has one, is shown."""
+        self.step("demo.step.command", user, command=command)
+        answer = await self.stage.driver.command(user, command.removeprefix("/cfdi "), FINANCE)
+        body = answer.json() if answer.content else {}
+        if body:
+            self.shown.answer(user, FINANCE, body)
+        await self.settled()
+        return body
+
+    async def submit(self, user: str, fields: dict[str, Any]) -> dict[str, str]:
+        """Submit the last form opened; the errors it came back with, shown."""
+        view = self.stage.driver.last_view()
+        answer = await self.stage.driver.submit_view(user, view, fields)
+        errors: dict[str, str] = answer.json()["errors"] if answer.content else {}
+        if errors:
+            self.shown.form_errors(view, errors)
+        await self.settled()
+        return errors
+
+    def card(self) -> Message:
+        return self.stage.slack.channel_messages(APPROVALS)[-1]
+
+    async def click(self, user: str, card: Message, action: str) -> None:
+        await self.stage.driver.click(user, APPROVALS, card.ts, action)
+        await self.settled()
+
+
 async def run_demo(settings: Settings, say: Callable[[str], None] = print,
-                   max_wait_s: float = 30.0) -> int:
+                   max_wait_s: float = 30.0, scenes: Scenes | None = None) -> int:
     lang = settings.language
     stage = await Stage.open(demo_db(settings), resolve_after_s=RESOLVE_AFTER_S, language=lang,
                              watch_backoff_s=[0.5])
-    store = stage.runtime.store
-    first_event = store.last_event_id() + 1
-    shown = Transcript(stage.slack, say, lang)
-    people = stage.slack.users
+    first_event = stage.runtime.store.last_event_id() + 1
+    demo = Demo(stage, say, lang, scenes or Scenes())
     try:
         say(t("demo.title", lang))
         say(t("sandbox.banner", lang))
-        command = "/cfdi cancelar " + " ".join(DEMO_INVOICES)
-        say("\n" + t("demo.step.command", lang, user=people[REQUESTER], command=command))
-        await stage.driver.command(REQUESTER, command.removeprefix("/cfdi "), FINANCE)
-        await stage.settle()
-        shown.show()
-
-        say("\n" + t("demo.step.submit", lang, user=people[REQUESTER], reason="02"))
-        view = stage.driver.last_view()
-        typed = next(b for b in view["blocks"] if b.get("block_id") == "invoices")
-        answer = await stage.driver.submit_view(REQUESTER, view, {
-            "invoices": typed["element"]["initial_value"], "reason": "02",
-            "justification": "Facturas emitidas por duplicado en el cierre de octubre"})
-        await stage.settle()
-        shown.show()
-        if answer.content:  # the form came back with errors: what Ana would read
-            for field, error in answer.json()["errors"].items():
-                say(f"  [{field}] {error}")
-            say(t("demo.refused", lang, path=stage.settings.audit_db))
+        if not await _cancel_and_approve(demo, max_wait_s):
             return 1
-
-        card = stage.slack.channel_messages(APPROVALS)[-1]
-        say("\n" + t("demo.step.approve", lang, user=people[APPROVER]))
-        await stage.driver.click(APPROVER, APPROVALS, card.ts, APPROVE_ACTION)
-        await stage.settle()
-        shown.show()
-
-        say("\n" + t("demo.step.watch", lang, seconds=f"{RESOLVE_AFTER_S:g}"))
-        waited = 0.0
-        while waited < max_wait_s and any(
-                i["ref_key"] != STAYS_PENDING for i in queries.pending_invoices(store)[0]):
-            await asyncio.sleep(0.5)
-            waited += 0.5
-            await stage.runtime.watcher.cycle()
-        shown.show()
-        say("  " + t("demo.still_pending", lang, ref=STAYS_PENDING))
-
-        await _send(stage, shown, say, lang)
+        await _mistype_and_reject(demo)
+        await _send(demo)
         say("")
         _print_trail(stage, say, lang, first_event)
         return 0
@@ -153,34 +141,81 @@ async def run_demo(settings: Settings, say: Callable[[str], None] = print,
         await stage.close()
 
 
-async def _send(stage: Stage, shown: Transcript, say: Callable[[str], None], lang: str
-                ) -> None:
-    """Ana e-mails the cancelled invoice's replacement paperwork: `/cfdi enviar`."""
-    people = stage.slack.users
-    command = f"/cfdi enviar {DEMO_INVOICES[2]}"
-    say("\n" + t("demo.step.command", lang, user=people[REQUESTER], command=command))
-    await stage.driver.command(REQUESTER, command.removeprefix("/cfdi "), FINANCE)
-    await stage.settle()
-    shown.show()
-    emails = "cuentasporpagar@cliente.example, contador@cliente.example"
-    say("\n" + t("demo.step.send", lang, user=people[REQUESTER], emails=emails))
+async def _cancel_and_approve(demo: Demo, max_wait_s: float) -> bool:
+    """Ana asks to cancel five invoices, Beto approves, the provider answers; the pending
+    ones are asked again until only the provider's "in process" test UUID is left."""
+    stage, scenes = demo.stage, demo.scenes
+    await demo.command(REQUESTER, "/cfdi cancelar " + " ".join(DEMO_INVOICES))
+    demo.step("demo.step.submit", REQUESTER, reason="02")
     view = stage.driver.last_view()
-    await stage.driver.submit_view(REQUESTER, view, {
-        "invoices": DEMO_INVOICES[2], "recipients": emails, "subject": "Su factura"})
+    typed = next(b for b in view["blocks"] if b.get("block_id") == "invoices")
+    if await demo.submit(REQUESTER, {"invoices": typed["element"]["initial_value"],
+                                     "reason": "02", "justification": JUSTIFICATION}):
+        demo.say(t("demo.refused", demo.lang, path=stage.settings.audit_db))
+        return False
+    card = demo.card()
+    demo.step("demo.step.approve", APPROVER)
+    await demo.click(APPROVER, card, APPROVE_ACTION)
+
+    demo.step("demo.step.watch", seconds=f"{RESOLVE_AFTER_S:g}")
+    store, waited = stage.runtime.store, 0.0
+    while waited < max_wait_s and any(
+            i["ref_key"] != STAYS_PENDING for i in queries.pending_invoices(store)[0]):
+        await asyncio.sleep(0.5)
+        waited += 0.5
+        await stage.runtime.watcher.cycle()
+    await demo.settled()
+    demo.say("  " + t("demo.still_pending", demo.lang, ref=STAYS_PENDING))
+    scenes.card = copy.deepcopy(stage.slack.message(APPROVALS, card.ts))
+    scenes.thread = copy.deepcopy(stage.slack.thread(APPROVALS, card.ts))
+    scenes.files = [copy.deepcopy(u) for u in stage.slack.uploads.values()
+                    if u.get("thread_ts") == card.ts]
+    return True
+
+
+async def _mistype_and_reject(demo: Demo) -> None:
+    """Ana mistypes a folio and fixes it on the line the form points at; Beto finds the
+    request on his App Home and rejects it; Ana looks the invoice up."""
+    stage, scenes = demo.stage, demo.scenes
+    await demo.command(REQUESTER, f"/cfdi cancelar {MISTYPED}")
+    demo.step("demo.step.submit", REQUESTER, reason="02")
+    scenes.form = copy.deepcopy(stage.driver.last_view())
+    fields = {"invoices": MISTYPED, "reason": "02", "justification": JUSTIFICATION}
+    scenes.form_values = fields
+    scenes.form_errors = await demo.submit(REQUESTER, fields)
+    demo.step("demo.step.fix", REQUESTER, typed=MISTYPED, fixed=FIXED)
+    await demo.submit(REQUESTER, {**fields, "invoices": FIXED})
+    card = demo.card()
+
+    demo.step("demo.step.home", APPROVER)
+    await stage.driver.open_home(APPROVER)
     await stage.settle()
-    shown.show()
+    demo.shown.home(APPROVER)
+    scenes.home = copy.deepcopy(stage.slack.homes[APPROVER])
+
+    demo.step("demo.step.reject", APPROVER, reason=REJECTION)
+    await demo.click(APPROVER, card, REJECT_ACTION)
+    await demo.submit(APPROVER, {REJECT_REASON: REJECTION})
+    scenes.status = await demo.command(REQUESTER, "/cfdi estado " + FIXED.replace(" ", "-"))
+
+
+async def _send(demo: Demo) -> None:
+    """Ana e-mails the cancelled invoice's replacement paperwork: `/cfdi enviar`."""
+    await demo.command(REQUESTER, f"/cfdi enviar {DEMO_INVOICES[2]}")
+    emails = "cuentasporpagar@cliente.example, contador@cliente.example"
+    demo.step("demo.step.send", REQUESTER, emails=emails)
+    await demo.submit(REQUESTER, {"invoices": DEMO_INVOICES[2], "recipients": emails,
+                                  "subject": "Su factura"})
 
 
 def _print_trail(stage: Stage, say: Callable[[str], None], lang: str, first_event: int) -> None:
+    """Every event, in the catalogue's words (the codes stay in the database and exports)."""
     store = stage.runtime.store
     say(t("demo.trail", lang, path=stage.settings.audit_db))
     for event in queries.events(store, since_id=first_event):
-        details = json.loads(event["details"])
-        brief = {k: v for k, v in details.items() if v not in (None, "", [], {})
-                 and k in ("from", "to", "code", "nuance", "reason", "approvals", "kind")}
-        say(f"  #{event['id']:<5} {event['at'][11:19]}Z  {event['actor_name']:<11} "
-            f"{event['action']:<19} req={event['request_id'] or '-':<3} "
-            f"{event['invoice_ref'] or '':<37} {json.dumps(brief, ensure_ascii=False)}")
+        ref = f" · {event['invoice_ref']}" if event["invoice_ref"] else ""
+        say(f"  #{event['id']:<3} {event['at'][11:19]}Z  {who_did(event, lang):<10} "
+            f"{what_happened(event, lang)}{ref}")
     verdict = store.verify()
     say(t("demo.chain_ok", lang, count=verdict.checked) if verdict.ok
-        else f"CHAIN BROKEN at event {verdict.bad_event}: {verdict.problem}")
+        else t("demo.chain_broken", lang, event=verdict.bad_event, problem=verdict.problem))

@@ -36,9 +36,7 @@ def blocks_to_lines(blocks: list[dict[str, Any]], users: dict[str, str],
         elif kind == "section":
             if block.get("text"):
                 lines += _text(block).splitlines()
-            fields = [_text(f).replace("\n", ": ", 1) for f in block.get("fields") or []]
-            if fields:
-                lines.append(" | ".join(fields))
+            lines += [_text(f).replace("\n", ": ", 1) for f in block.get("fields") or []]
         elif kind == "context":
             lines.append(" ".join(_text({"text": e}) for e in block.get("elements") or []))
         elif kind == "actions":

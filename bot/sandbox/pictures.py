@@ -1,0 +1,113 @@
+"""`python -m bot.sandbox.pictures` (`make pictures`): the README's pictures, drawn from the
+bot's real Block Kit so that they never drift from the code.
+
+It plays the demo's flow offline (bot/sandbox/demo.py) into a temporary database, renders
+what the Slack stand-in received to pages that resemble Slack (slack_html.py), and
+captures each page with headless Chromium into docs/pictures/. It is not part of
+`make test` (CI has no Chromium); tests/test_pictures.py checks the pages without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import Settings
+from bot.i18n import t
+from bot.sandbox import slack_html as ui
+from bot.sandbox.demo import Scenes, run_demo
+from bot.sandbox.stage import APPROVALS, FINANCE
+
+WIDTH = 720
+OUT = Path("docs/pictures")
+
+
+def _time(ts: str) -> str:
+    return datetime.fromtimestamp(float(ts), UTC).strftime("%H:%M")
+
+
+def pages(scenes: Scenes, lang: str) -> dict[str, str]:
+    """Each picture's HTML page, by file name (without .png)."""
+    render = ui.Renderer(scenes.users, scenes.channels, lang)
+    approvals, finance = "#" + scenes.channels[APPROVALS], "#" + scenes.channels[FINANCE]
+    card = scenes.card
+    assert card is not None, "the demo did not reach the card"
+    replies = t("picture.replies", lang, count=len(scenes.thread) + len(scenes.files))
+    thread = [(m.ts, ui.message(render, m.blocks, time=_time(m.ts))) for m in scenes.thread]
+    thread += [(f["ts"], ui.message(render, [], time=_time(f["ts"]), extra=ui.file_card(
+        f["filename"], f.get("title") or f["filename"]))) for f in scenes.files]
+    return {
+        "form-error": ui.page("form", ui.modal(render, scenes.form, scenes.form_values,
+                                               scenes.form_errors)),
+        "card": ui.page("card", ui.conversation(approvals, "", [ui.message(
+            render, card.blocks, time=_time(card.ts),
+            extra=f'<div class="replies">{ui.esc(replies)}</div>')])),
+        "thread": ui.page("thread", ui.conversation(t("picture.thread", lang), approvals, [
+            shown for _, shown in sorted(thread, key=lambda item: float(item[0]))])),
+        "home": ui.page("home", ui.home(render, scenes.home)),
+        "status": ui.page("status", ui.conversation(finance, "", [ui.message(
+            render, scenes.status["blocks"], note=t("picture.only_you", lang))])),
+    }
+
+
+def capture(page: Path, png: Path, chromium: str) -> None:
+    """Headless Chromium: once to measure the page's height, once to take the picture."""
+    common = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+              "--force-device-scale-factor=1"]
+    window = 2000
+    dom = subprocess.run([*common, f"--window-size={WIDTH},{window}", "--dump-dom",
+                          page.as_uri()], capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    height, viewport = (re.search(rf'data-{name}="(\d+)"', dom) for name in ("height", "viewport"))
+    if height and viewport:  # the window is taller than the page it shows
+        window = int(height.group(1)) + window - int(viewport.group(1))
+    subprocess.run([*common, f"--window-size={WIDTH},{window}", f"--screenshot={png}",
+                    page.as_uri()], capture_output=True, timeout=120, check=True)
+
+
+async def collect(lang: str) -> Scenes:
+    """The demo's flow, quietly, into a database of its own."""
+    scenes = Scenes()
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(_env_file=None, audit_db=Path(folder) / "pictures.db",  # type: ignore[call-arg]
+                            language=lang)
+        if await run_demo(settings, say=lambda _: None, scenes=scenes) != 0:
+            raise RuntimeError("the demo did not finish")
+    return scenes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.sandbox.pictures",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder (default {OUT})")
+    parser.add_argument("--lang", default="es", choices=["es", "en"])
+    parser.add_argument("--html-only", action="store_true",
+                        help="write the HTML pages, take no pictures (no Chromium needed)")
+    args = parser.parse_args(argv)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None and not args.html_only:
+        print("Chromium is not installed (Debian: apt-get install chromium); "
+              "use --html-only to write the pages alone.", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, html in pages(asyncio.run(collect(args.lang)), args.lang).items():
+        page = args.out / f"{name}.html"
+        page.write_text(html, encoding="utf-8")
+        if chromium is not None and not args.html_only:
+            capture(page, args.out / f"{name}.png", chromium)
+            page.unlink()
+            print(args.out / f"{name}.png")
+        else:
+            print(page)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
