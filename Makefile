@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo run sandbox bench lint clean
+.PHONY: test demo run sandbox bench lint clean pictures
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ run: $(STAMP)
 
 sandbox: $(STAMP)
 	$(PY) -m bot sandbox
+
+# The README's pictures (docs/pictures/), drawn from the demo's Block Kit; needs Chromium
+# (Debian: apt-get install chromium), so it is not part of `make test`.
+pictures: $(STAMP)
+	$(PY) -m bot.sandbox.pictures
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -1,4 +1,7 @@
-"""English catalogue."""
+"""English catalogue.
+
+Why this module is long: every text a person reads, one entry a line, in one place.
+"""
 
 MESSAGES: dict[str, str] = {
     "outcome.requested": "Requested",

@@ -1,4 +1,7 @@
-"""Catálogo en español (idioma por omisión)."""
+"""Catálogo en español (idioma por omisión).
+
+Why this module is long: every text a person reads, one entry a line, in one place.
+"""
 
 MESSAGES: dict[str, str] = {
     # Resultado por factura

@@ -3,7 +3,8 @@ bot's real Block Kit so that they never drift from the code.
 
 It plays the demo's flow offline (bot/sandbox/demo.py) into a temporary database, renders
 what the Slack stand-in received to pages that resemble Slack (slack_html.py), and
-captures each page with headless Chromium into docs/pictures/. It is not part of
+captures each page with headless Chromium into docs/pictures/ (made smaller with pngquant
+when it is installed). It is not part of
 `make test` (CI has no Chromium); tests/test_pictures.py checks the pages without it.
 """
 
@@ -61,15 +62,16 @@ def capture(page: Path, png: Path, chromium: str) -> None:
     """Headless Chromium: once to measure the page's height, once to take the picture."""
     common = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
               "--force-device-scale-factor=1"]
-    window = 2000
-    dom = subprocess.run([*common, f"--window-size={WIDTH},{window}", "--dump-dom",
-                          page.as_uri()], capture_output=True, text=True, timeout=120,
-                         check=True).stdout
-    height, viewport = (re.search(rf'data-{name}="(\d+)"', dom) for name in ("height", "viewport"))
-    if height and viewport:  # the window is taller than the page it shows
-        window = int(height.group(1)) + window - int(viewport.group(1))
+    dom = subprocess.run([*common, f"--window-size={WIDTH},2000", "--dump-dom",
+                          page.resolve().as_uri()], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    measured = re.search(r'data-height="(\d+)"', dom)
+    window = int(measured.group(1)) if measured else 1200
     subprocess.run([*common, f"--window-size={WIDTH},{window}", f"--screenshot={png}",
-                    page.as_uri()], capture_output=True, timeout=120, check=True)
+                    page.resolve().as_uri()], capture_output=True, timeout=120, check=True)
+    if quantizer := shutil.which("pngquant"):  # a third of the size, for the repository
+        subprocess.run([quantizer, "--quality", "70-95", "--speed", "1", "--force",
+                        "--output", str(png), str(png)], capture_output=True, timeout=120)
 
 
 async def collect(lang: str) -> Scenes:

@@ -191,10 +191,9 @@ class Renderer:
 def page(title: str, body: str) -> str:
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}'
             f'</title><style>{CSS}</style></head><body><main>{body}</main>'
-            # What the picture's window needs: the page's height, and the window's own edges.
-            '<script>const m = document.querySelector("main").getBoundingClientRect();'
-            'document.body.dataset.height = Math.ceil(m.bottom);'
-            'document.body.dataset.viewport = window.innerHeight;</script></body></html>')
+            # The picture's height: where the page ends (pictures.capture reads it).
+            '<script>document.body.dataset.height = Math.ceil(document.querySelector("main")'
+            '.getBoundingClientRect().bottom);</script></body></html>')
 
 
 def message(render: Renderer, blocks: Blocks, *, note: str = "", extra: str = "",

@@ -1,0 +1,90 @@
+"""The README's pictures are drawn from the bot's real Block Kit: the pages they are taken
+from are checked here without Chromium (which CI does not have)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+from slack_sdk.models.blocks import Block, BlockElement
+
+import bot
+from bot import blocks
+from bot.i18n import t
+from bot.sandbox import slack_html
+from bot.sandbox.pictures import main
+
+
+def _types_the_bot_builds() -> tuple[set[str], set[str]]:
+    """Every Block Kit block and element class a production module imports, by type."""
+    kinds: tuple[set[str], set[str]] = (set(), set())
+    for module in pkgutil.walk_packages(bot.__path__, "bot."):
+        if module.name.startswith("bot.sandbox") or module.name == "bot.__main__":
+            continue
+        for value in vars(importlib.import_module(module.name)).values():
+            if isinstance(value, type) and value not in (Block, BlockElement):
+                if issubclass(value, Block):
+                    kinds[0].add(value.type)  # type: ignore[attr-defined]
+                elif issubclass(value, BlockElement):
+                    kinds[1].add(value.type)  # type: ignore[attr-defined]
+    return kinds
+
+
+def test_every_block_kit_type_the_bot_uses_can_be_drawn() -> None:
+    block_types, element_types = _types_the_bot_builds()
+    assert block_types <= slack_html.BLOCKS and element_types <= slack_html.ELEMENTS
+    render = slack_html.Renderer({"U0ANA": "ana.lopez"}, {}, "es")
+    forms = [blocks.cancel_modal(prefill="FAC 1", channel_id=None, limit=5, lang="es",
+                                 sandbox=True),
+             blocks.send_modal(prefill="", channel_id=None, limit=5, lang="es", sandbox=True),
+             blocks.reject_modal({"id": 1, "requester_id": "U0ANA"}, lang="es", sandbox=True)]
+    drawn = "".join(slack_html.modal(render, view, {}, {}) for view in forms)
+    for kind in block_types - {"header", "divider", "actions", "section"}:  # in the pages
+        assert f'class="block-{kind}' in drawn, kind
+    assert "☑ Adjuntar el PDF" in drawn and "Elige el motivo ▾" in drawn
+    with pytest.raises(ValueError, match="video"):
+        render.blocks([{"type": "video"}])
+
+
+def test_the_pages_show_what_people_saw(tmp_path: Path) -> None:
+    assert main(["--out", str(tmp_path), "--html-only"]) == 0
+    pages = {p.stem: p.read_text() for p in tmp_path.glob("*.html")}
+    assert set(pages) == {"form-error", "card", "thread", "home", "status"}
+    # The form: the error under the invoices field, what was typed kept.
+    form = pages["form-error"]
+    assert re.search(r'block-input invalid"><div class="label">Facturas</div>'
+                     r'<div class="box multi">FAC 10O1</div><div class="error">Línea 1: '
+                     r'el folio «10O1» no es un número.</div>', form)
+    assert "02 — Comprobante emitido con errores sin relación ▾" in form
+    # The card, with its results and replies; the thread, with the acknowledgment.
+    assert '<div class="block-header">Solicitud de cancelación #1</div>' in pages["card"]
+    assert "Canceladas 2 · Pendientes 1" in pages["card"] and "5 respuestas" in pages["card"]
+    thread = pages["thread"]
+    assert '<span class="mention">@ana.lopez</span>, esto respondió el proveedor' in thread
+    assert "acuse-solicitud-1.xml" in thread and "<code>E329DD15-7D0B-44E9-A204-51A7443D1FBE" \
+        "</code> — <b>No cancelable</b>" in thread
+    # The approver's App Home, with the request to decide and its buttons.
+    home = pages["home"]
+    assert t("home.to_decide", "es").strip("*") in home
+    assert '<span class="button primary">Aprobar</span>' in home and "block-divider" in home
+    assert "No enviada al proveedor" in pages["status"]
+    assert t("picture.only_you", "es") in pages["status"]
+    for page in pages.values():  # the banner is drawn as Slack shows it, once a message
+        assert "SANDBOX" in page
+    drawn = "".join(pages.values())
+    assert [k for k in ("header", "section", "context", "actions", "divider", "input")
+            if f'class="block-{k}' not in drawn] == []
+
+
+def test_mrkdwn_is_drawn_as_slack_draws_it() -> None:
+    users, channels = {"U1": "ana"}, {"C1": "finanzas"}
+    drawn = slack_html.mrkdwn("*Estado*\n>uno &lt;b&gt;\n`a_b_c` _x_ <@U1> <#C1> "
+                              "<https://x.example/a_b|hilo> <!date^1^{time}|10:00 UTC>",
+                              users, channels)
+    assert drawn == ('<b>Estado</b><br><blockquote>uno &lt;b&gt;</blockquote><br>'
+                     '<code>a_b_c</code> <i>x</i> <span class="mention">@ana</span> '
+                     '<span class="mention">#finanzas</span> '
+                     '<a href="https://x.example/a_b">hilo</a> 10:00 UTC')
