@@ -1,5 +1,5 @@
 """Every status a request or an invoice can have, and the allowed moves between them
-(DESIGN.md's "States", docs/architecture.md). The one home of status names: the state
+(docs/architecture.md, "States"). The one home of status names: the state
 machine, the queries, the use cases and the tests all use these enums.
 """
 

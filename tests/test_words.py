@@ -78,11 +78,12 @@ def test_the_provider_words_are_labelled_and_said_once() -> None:
     assert pending == "`C` — *Pendiente*: el SAT sigue procesando la cancelación"
 
 
-def test_status_after_a_rejection_does_not_read_as_still_requested(store: AuditStore) -> None:
+async def test_status_after_a_rejection_does_not_read_as_still_requested(
+        store: AuditStore) -> None:
     ana, beto = Actor("U0ANA", "ana.lopez"), Actor("U0BETO", "beto.ruiz")
-    request_id = create_cancel_request(store, ana, [InvoiceRef(serie="FAC", folio=1001)],
-                                       reason="02", justification="x")
-    reject(store, request_id, beto, "se corrige con nota de crédito")
+    request_id = await create_cancel_request(store, ana, [InvoiceRef(serie="FAC", folio=1001)],
+                                             reason="02", justification="x")
+    await reject(store, request_id, beto, "se corrige con nota de crédito")
     trail = queries.invoice_trail(store, serie="FAC", folio=1001)
     assert trail["invoices"][0]["status"] == InvoiceStatus.REJECTED
     shown = reports.invoice_status("FAC-1001", trail, queries.requests_by_id(store, [request_id]),
@@ -94,8 +95,8 @@ def test_status_after_a_rejection_does_not_read_as_still_requested(store: AuditS
 
 
 def _recorded_actions() -> set[str]:
-    """Every audit action the source records: literal ones, `action=` of a transition, a
-    transition's default `<entity>_<status>`, and the f-strings' known values."""
+    """Every audit action the source records: the literal ones, a transition's `action=`
+    or (without one) its default `<entity>_<status>`, and the f-strings' known values."""
     statuses = {"RS": RequestStatus, "IS": InvoiceStatus}
     found: set[str] = set()
     for path in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("storage/*.py")]:
@@ -103,29 +104,31 @@ def _recorded_actions() -> set[str]:
             if not isinstance(node, ast.Call):
                 continue
             name = getattr(node.func, "attr", getattr(node.func, "id", ""))
-            words = {k.arg: k.value for k in node.keywords}
             if name == "Refusal" and isinstance(node.args[0], ast.Constant):
                 found.add(f"refused_{node.args[0].value}")
-            elif name in ("record", "tell_admins") and len(node.args) > 1:
+            elif name in ("record", "append", "audit", "tell_admins") and len(node.args) > 1:
                 if isinstance(node.args[1], ast.Constant):
                     found.add(node.args[1].value)
-            elif name == "transition" and "action" in words:
-                if isinstance(words["action"], ast.Constant) and words["action"].value:
-                    found.add(words["action"].value)
-            elif name == "transition" and isinstance(node.args[2], ast.Attribute):
+            elif name == "transition" and len(node.args) > 2:
+                action = next((k.value for k in node.keywords if k.arg == "action"), None)
+                choices = [action.body, action.orelse] if isinstance(action, ast.IfExp) else [
+                    action or ast.Constant(None)]  # an f-string (invoice_{to}) is added below
+                named = [c.value for c in choices if isinstance(c, ast.Constant)]
+                found |= {n for n in named if isinstance(n, str)}
                 target = node.args[2]
-                if isinstance(target.value, ast.Name) and target.value.id in statuses:
+                if None in named and isinstance(target, ast.Attribute) and isinstance(
+                        target.value, ast.Name) and target.value.id in statuses:
                     entity = node.args[0].value  # type: ignore[attr-defined]
                     found.add(f"{entity}_{statuses[target.value.id][target.attr].value}")
-    found |= {"decision_approve", "decision_reject", "invoice_rejected", "invoice_expired",
-              "approval_not_needed"}
-    return found
+    return found | {"decision_approve", "decision_reject", "invoice_rejected", "invoice_expired"}
 
 
 def test_every_audit_action_has_words_in_both_languages() -> None:
     actions = _recorded_actions()
     assert {"request_created", "card_posted", "provider_answered", "watcher_recovered",
-            "refused_self_approval", "request_completed"} <= actions
+            "refused_self_approval", "request_completed", "request_approved",
+            "approval_not_needed", "slack_error", "submission_resumed"} <= actions
+    assert "request_failed" not in actions  # a failure is recorded as submission_failed
     for lang in CATALOGUES:
         assert sorted(a for a in actions if not known(f"trail.{a}", lang)) == [], lang
 

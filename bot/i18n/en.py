@@ -130,6 +130,7 @@ MESSAGES: dict[str, str] = {
     "ephemeral.created": "Request #{id} created and sent for approval: {link}",
     "ephemeral.submitted_at_once": "Request #{id} created; it needs no approval and was submitted to the provider: {link}",
     "ephemeral.not_recorded": "The request could not be recorded and nothing was sent to the provider. Try again in a few minutes.",
+    "ephemeral.decision_not_recorded": "Your decision on request #{id} could not be recorded: the audit log is not accepting writes right now. Nothing changed; try again in a few minutes.",
     "ephemeral.open_failed": "I could not open the form (Slack took too long). Please try again.",
     "refused.requester": "You are not allowed to request cancellations. Ask an administrator to add you to REQUESTERS.",
     "refused.not_approver": "Only the configured approvers can approve, reject or retry requests.",
@@ -141,6 +142,7 @@ MESSAGES: dict[str, str] = {
     "admin.outage": "⚠️ The provider has not answered the checks on pending cancellations for {cycles} rounds ({error}). Pending cancellations wait; nothing was lost and the bot keeps asking, waiting longer each time.",
     "admin.recovered": "✅ The provider answers again; the bot carries on checking the pending cancellations.",
     "admin.long_pending": "⏳ {count} invoice(s) are still pending after {hours} h: {refs}. The bot keeps checking them; check with the receiver or the provider.",
+    "admin.audit_write_failed": "🚨 The audit log is not accepting writes: {error}. Check the disk space and the file's permissions; what was left half-way is taken up again once it can write.",
     "modal.cancel.title": "Cancel invoices",
     "modal.submit": "Submit",
     "modal.close": "Close",
@@ -294,4 +296,5 @@ MESSAGES: dict[str, str] = {
     "pac.interrupted": "The bot stopped while the provider was handling the e-mail.",
     "reply.send_unknown": "⚠️ Nobody can tell whether the e-mail went out: it may or may not have. Check with the customer (or on the provider's portal) before sending it again with `/cfdi enviar`; the bot does not resend on its own.",
     "dm.send_unknown": "⚠️ Your e-mail #{id} was interrupted while the provider was handling it: it may or may not have gone out. Check with the customer before sending it again with `/cfdi enviar`; the bot does not resend on its own.",
+    "dm.stalled": "⚠️ Your request #{id} is on hold: the audit log is not accepting writes right now. The operators have been told; follow it with `/cfdi status`.",
 }
