@@ -16,7 +16,7 @@ OK_UUID = "3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B"
 
 
 def uuid_with(code: str, seed: int = 1) -> str:
-    """A test UUID whose fourth group carries a sandbox code (see README conventions)."""
+    """A test UUID whose fourth group carries a sandbox code (docs/sandbox.md, conventions)."""
     return f"{seed:08X}-1111-4111-F{code}-{seed:012X}"
 
 

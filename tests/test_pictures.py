@@ -15,7 +15,7 @@ import bot
 from bot import blocks
 from bot.i18n import t
 from bot.sandbox import slack_html
-from bot.sandbox.pictures import main
+from bot.sandbox.pictures import OUT, PICTURES, main
 
 
 def _types_the_bot_builds() -> tuple[set[str], set[str]]:
@@ -52,7 +52,7 @@ def test_every_block_kit_type_the_bot_uses_can_be_drawn() -> None:
 def test_the_pages_show_what_people_saw(tmp_path: Path) -> None:
     assert main(["--out", str(tmp_path), "--html-only"]) == 0
     pages = {p.stem: p.read_text() for p in tmp_path.glob("*.html")}
-    assert set(pages) == {"form-error", "card", "thread", "home", "status"}
+    assert set(pages) == set(PICTURES)
     # The form: the error under the invoices field, what was typed kept.
     form = pages["form-error"]
     assert re.search(r'block-input invalid"><div class="label">Facturas</div>'
@@ -88,3 +88,11 @@ def test_mrkdwn_is_drawn_as_slack_draws_it() -> None:
                      '<code>a_b_c</code> <i>x</i> <span class="mention">@ana</span> '
                      '<span class="mention">#finanzas</span> '
                      '<a href="https://x.example/a_b">hilo</a> 10:00 UTC')
+
+
+def test_the_readme_shows_every_picture_and_they_are_small() -> None:
+    root = Path(__file__).resolve().parent.parent
+    shown = re.findall(r"\]\((docs/pictures/[\w-]+\.png)\)", (root / "README.md").read_text())
+    assert shown == [f"{OUT}/{name}.png" for name in PICTURES]
+    sizes = [(root / path).stat().st_size for path in shown]
+    assert sum(sizes) < 400_000, sizes  # kept small in the repository (make pictures)

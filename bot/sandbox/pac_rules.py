@@ -5,8 +5,8 @@ first time, "previously cancelled" (202) when asked again.
 
 The last three characters of a UUID's fourth group pick the answer, as on the provider's
 test environment (the seed's `…-A204-…` gives 204, `…-A211-…` gives 211). An invoice named
-by serie + folio behaves like the code formed by the folio's last three digits. The README's
-table "Sandbox conventions" lists every code; keep the two in step.
+by serie + folio behaves like the code formed by the folio's last three digits. The table
+"Sandbox conventions" in docs/sandbox.md lists every code; keep the two in step.
 """
 
 from __future__ import annotations

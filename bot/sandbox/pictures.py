@@ -28,6 +28,7 @@ from bot.sandbox.stage import APPROVALS, FINANCE
 
 WIDTH = 720
 OUT = Path("docs/pictures")
+PICTURES = ("form-error", "card", "thread", "home", "status")   # the keys of `pages`
 
 
 def _time(ts: str) -> str:
