@@ -90,6 +90,7 @@ class SlackStandIn(BackgroundServer):
         self.uploads: dict[str, dict[str, Any]] = {}
         self._triggers: dict[str, float] = {}
         self._failures: dict[str, Injected] = {}
+        self.connections = 0                    # TCP connections opened by clients
         self._ids = itertools.count(1)
         self._clock = time.time()
         self._lock = threading.RLock()
@@ -116,6 +117,11 @@ class SlackStandIn(BackgroundServer):
         if error == "ratelimited":
             status = 429
         self._failures[method] = Injected(error, status, retry_after, times)
+
+    def connections_per_call(self) -> float:
+        """TCP connections clients opened, per Web API call answered."""
+        with self._lock:
+            return self.connections / max(len(self.calls), 1)
 
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -336,6 +342,13 @@ class SlackStandIn(BackgroundServer):
         stand_in = self
 
         class SlackStandInHandler(QuietHandler):
+            def setup(self) -> None:
+                # One handler per connection (kept alive across its requests): counted, to
+                # tell connection reuse from a new connection per call.
+                super().setup()
+                with stand_in._lock:
+                    stand_in.connections += 1
+
             def do_GET(self) -> None:
                 self._api(_form(urlsplit(self.path).query))
 

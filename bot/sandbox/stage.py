@@ -8,6 +8,7 @@ sandbox is chosen here, where the app is assembled, so no production module impo
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,18 @@ class Stage:
 
     @classmethod
     async def open(cls, audit_db: Path, *, resolve_after_s: float = 30.0, slow_s: float = 5.0,
-                   provider_password: str = "sandbox", **overrides: Any) -> Stage:
+                   provider_password: str = "sandbox",
+                   prepare_slack: Callable[[SlackStandIn], object] | None = None,
+                   **overrides: Any) -> Stage:
+        """`prepare_slack` sets the Slack stand-in up before the bot starts (faults at
+        start-up); `overrides` are settings."""
         token = "xoxb-sandbox-" + secrets.token_hex(8)
         signing_secret = secrets.token_hex(16)
         slack = SlackStandIn(token=token, users=PEOPLE, groups={APPROVER_GROUP: ["U0CARLA"]},
                              channels={APPROVALS: "aprobaciones-cfdi", FINANCE: "finanzas",
                                        ADMIN: "operaciones"}).start()
+        if prepare_slack is not None:
+            prepare_slack(slack)
         options: dict[str, Any] = {
             "slack_bot_token": token, "slack_signing_secret": signing_secret,
             "slack_api_url": slack.api_url, "approvals_channel": APPROVALS,
