@@ -1,0 +1,121 @@
+"""What a person asks to see: an invoice's trail (`/cfdi estado`), a history of requests
+(`/cfdi historial`), and the App Home. Rendered from the audit log, in the user's language.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    DividerBlock,
+    HeaderBlock,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.i18n import t
+from bot.mrkdwn import escape, mention, when
+from storage.domain import Row
+from tests.legacy_blocks import APPROVE_ACTION, REJECT_ACTION, banner, md, message, sections
+
+Link = Callable[[Row], str]  # a request's thread link, as mrkdwn
+TRAIL_EVENTS = 30
+HOME_LIST = 10
+
+_TRAIL_ACTIONS = {
+    "request_created", "decision_approve", "decision_reject", "request_approved",
+    "request_rejected", "request_expired", "request_submitting", "provider_answered",
+    "submission_failed", "request_completed", "invoice_resubmitted", "submission_resumed",
+}
+
+
+def _kind(request: Row, lang: str) -> str:
+    return t(f"kind.{request['kind']}", lang)
+
+
+def request_line(request: Row, count: int, lang: str, link: Link) -> str:
+    return t("history.line", lang, id=request["id"], kind=_kind(request, lang), count=count,
+             status=t(f"request.{request['status']}", lang), when=when(request["created_at"]),
+             link=link(request))
+
+
+def invoice_status(text: str, trail: dict[str, list[Row]], requests: dict[int, Row],
+                   lang: str, sandbox: bool, link: Link) -> dict[str, Any]:
+    """`/cfdi estado`: each request that named the invoice, then what happened, in order."""
+    if not trail["invoices"]:
+        return message(t("status.unknown", lang, ref=escape(text)), sandbox=sandbox, lang=lang)
+    lines = [t("status.title", lang, ref=escape(trail["invoices"][-1]["ref_key"]))]
+    for invoice in trail["invoices"]:
+        request = requests[invoice["request_id"]]
+        lines.append(t("status.request", lang, id=request["id"], kind=_kind(request, lang),
+                       request_status=t(f"request.{request['status']}", lang),
+                       status=t(f"outcome.{invoice['status']}", lang), link=link(request)))
+    events = [e for e in trail["events"] if e["action"] in _TRAIL_ACTIONS]
+    for event in events[-TRAIL_EVENTS:]:
+        details = json.loads(event["details"])
+        what = t(f"trail.{event['action']}", lang, id=event["request_id"],
+                 to=t(f"outcome.{details.get('to')}", lang) if event["action"] ==
+                 "provider_answered" else "", code=escape(details.get("code")) or "-")
+        lines.append(t("status.event", lang, when=when(event["at"]),
+                       who=escape(event["actor_name"]), what=what))
+    return message("\n".join(lines), sandbox=sandbox, lang=lang)
+
+
+def history(requests: Sequence[Row], counts: dict[int, int], *, whose: str, pending: bool,
+            lang: str, sandbox: bool, link: Link) -> dict[str, Any]:
+    head = t("history.title_pending" if pending else "history.title", lang, user=mention(whose))
+    lines = [head] + [request_line(r, counts.get(r["id"], 0), lang, link) for r in requests]
+    if not requests:
+        lines.append(t("history.none", lang))
+    return message("\n".join(lines), sandbox=sandbox, lang=lang)
+
+
+def home(*, mine: Sequence[Row], counts: dict[int, int], approver: bool,
+         to_decide: Sequence[Row], pending: Sequence[Row], pending_total: int,
+         now: datetime, lang: str, sandbox: bool, link: Link) -> dict[str, Any]:
+    """The App Home: my requests; for approvers, what awaits their decision (with the same
+    buttons as the card) and the pending cancellations with their age."""
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=t("home.title", lang))),
+                           *banner(sandbox, lang)]
+    mine_lines = [t("home.mine", lang)] + [
+        request_line(r, counts.get(r["id"], 0), lang, link) for r in mine[:HOME_LIST]]
+    if not mine:
+        mine_lines.append(t("history.none", lang))
+    blocks += sections(mine_lines)
+    if approver:
+        blocks.append(DividerBlock())
+        blocks += sections([t("home.to_decide", lang)] + ([] if to_decide else
+                                                           [t("home.nothing_to_decide", lang)]))
+        for request in to_decide[:HOME_LIST]:
+            blocks.append(SectionBlock(text=md(t(
+                "home.decide_line", lang, id=request["id"], kind=_kind(request, lang),
+                user=mention(request["requester_id"]), count=counts.get(request["id"], 0),
+                justification=escape((request["justification"] or "")[:150]),
+                link=link(request)))))
+            value = str(request["id"])
+            blocks.append(ActionsBlock(block_id=f"home_decision_{value}", elements=[
+                ButtonElement(text=t("card.approve", lang), action_id=APPROVE_ACTION,
+                              value=value, style="primary"),
+                ButtonElement(text=t("card.reject", lang), action_id=REJECT_ACTION,
+                              value=value, style="danger")]))
+        if len(to_decide) > HOME_LIST:
+            blocks += sections([t("card.more_invoices", lang, count=len(to_decide) - HOME_LIST)])
+        blocks.append(DividerBlock())
+        lines = [t("home.pending", lang, count=pending_total)]
+        for invoice in pending:
+            since = datetime.fromisoformat(invoice["pending_since"].replace("Z", "+00:00"))
+            hours = max((now - since).total_seconds() / 3600, 0)
+            lines.append(t("home.pending_line", lang, ref=escape(invoice["ref_key"]),
+                           id=invoice["request_id"], hours=f"{hours:.1f}"))
+        if pending_total > len(pending):
+            lines.append(t("card.more_invoices", lang, count=pending_total - len(pending)))
+        blocks += sections(lines)
+    view = View(type="home", blocks=blocks[:100])
+    return view.to_dict()
