@@ -194,7 +194,7 @@ def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: fl
     elif approvals:
         lines.append(t("card.approved_by", lang, names=names,
                        when=when(approvals[-1]["decided_at"])))
-    return [context(line) for line in lines]
+    return [context(line[:SECTION_MAX]) for line in lines]  # a reason escaped grows 5x
 
 
 def invoice_line(line: dict[str, Any], lang: str) -> str:
