@@ -14,60 +14,69 @@ from __future__ import annotations
 
 import json
 import platform
+import tempfile
 import timeit
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot import blocks, reports
+from bot.actors import Actor
+from bot.cancellation import approve, create_cancel_request
+from bot.sat.refs import InvoiceRef
+from storage import queries
+from storage.domain import Row
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
 from storage.states import RequestStatus as RS
+from storage.store import AuditStore
 
 COMMAND = "make bench  (python -m benchmarks rendering)"
-AT = "2026-01-02T03:04:05Z"
 BURST = 50
 
 
-def _request(**row: Any) -> dict[str, Any]:
-    return {"id": 7, "status": RS.AWAITING_APPROVAL, "kind": "cancel", "requester_id": "U0ANA",
-            "reason": "02", "replacement_uuid": None, "justification": "Factura duplicada",
-            "send_options": None, "recipients": None, "approvals_required": 1,
-            "created_at": AT, "updated_at": AT, "approvals_channel": "C0APROB",
-            "thread_ts": "1700000000.000100", **row}
+def _rows(store: AuditStore) -> tuple[Row, list[Row], list[Row], Row, list[Row]]:
+    """Rows as the bot reads them: a request of 5 invoices awaiting approval, one of 40
+    approved (shown completed, its invoices cancelled)."""
+    def create(count: int, seed: int) -> int:
+        return create_cancel_request(
+            store, Actor("U0ANA", "ana"),
+            [InvoiceRef(uuid=f"{seed:08X}-0000-4000-8000-{n:012X}") for n in range(count)],
+            reason="02", justification="Factura duplicada", approvals_channel="C0APROB")
+
+    small, large = create(5, 1), create(40, 2)
+    approve(store, large, Actor("U0BETO", "beto"), required=1)
+    done = {**queries.get_request(store, large), "status": RS.COMPLETED}  # type: ignore[dict-item]
+    cancelled = [{**i, "status": IS.CANCELED} for i in queries.request_invoices(store, large)]
+    return (queries.get_request(store, small), queries.request_invoices(store, small),  # type: ignore[return-value]
+            queries.decisions(store, large), done, cancelled)
 
 
-def _invoices(count: int, status: str) -> list[dict[str, Any]]:
-    return [{"ref_key": f"{n:08X}-1111-4111-8000-000000000001", "status": status,
-             "request_id": 7, "pending_since": AT} for n in range(count)]
-
-
-APPROVAL = [{"decision": "approve", "user_id": "U0BETO", "decided_at": AT, "reason": None}]
-OUTCOMES = [(Reply.OUTCOMES, {"invoices": [
-    {"ref": f"{n:08X}-1111-4111-8000-000000000001", "status": "canceled", "code": "201",
-     "detalle": "Cancelado"} for n in range(10)]})]
-
-
-def _cases() -> dict[str, Callable[[], dict[str, Any]]]:
-    rows = [_request(id=n, status=s) for n, s in enumerate(RS, start=1)]
+def _cases(store: AuditStore) -> dict[str, Callable[[], dict[str, Any]]]:
+    waiting, few, approvals, done, many = _rows(store)
+    outcomes = [(Reply.OUTCOMES, {"invoices": [
+        {"ref": i["ref_key"], "status": IS.CANCELED, "code": "201", "detalle": "Cancelado"}
+        for i in many[:10]]})]
+    mine = queries.recent_requests(store, "U0ANA")
+    pending = [{**i, "pending_since": done["created_at"]} for i in many[:10]]
     return {
         "card, awaiting approval, 5 invoices": lambda: blocks.request_card(
-            _request(), _invoices(5, IS.REQUESTED), [], lang="es", sandbox=True, ttl_h=72),
+            waiting, few, [], lang="es", sandbox=True, ttl_h=72),
         "card, completed, 40 invoices": lambda: blocks.request_card(
-            _request(status=RS.COMPLETED), _invoices(40, IS.CANCELED), APPROVAL, lang="es",
-            sandbox=True, ttl_h=72),
+            done, many, approvals, lang="es", sandbox=True, ttl_h=72),
         "thread reply, 10 outcomes": lambda: blocks.thread_reply(
-            _request(), OUTCOMES, lang="es", sandbox=True)[0],
+            done, outcomes, lang="es", sandbox=True)[0],
         "ephemeral note": lambda: blocks.message("Solicitud #7 creada y enviada a aprobación",
                                                  sandbox=True, lang="es"),
         "cancel form": lambda: blocks.cancel_modal(prefill="", channel_id="C0FIN", limit=200,
                                                    lang="es", sandbox=True),
         "App Home of an approver": lambda: reports.home(
-            mine=rows, counts={}, approver=True, to_decide=rows, pending=_invoices(10, "p"),
-            pending_total=10, now=datetime(2026, 1, 3, tzinfo=UTC), lang="es", sandbox=True,
+            mine=mine, counts={}, approver=True, to_decide=mine, pending=pending,
+            pending_total=10, now=datetime.now(UTC), lang="es", sandbox=True,
             link=lambda row: "<#C0APROB>"),
     }
 
@@ -87,7 +96,16 @@ def _us(run: Callable[[], object], number: int = 200) -> float:
 def main() -> None:
     print(f"== rendering  [{platform.machine()}, Python {platform.python_version()}]")
     print(f"   command: {COMMAND}")
-    for name, render in _cases().items():
+    with tempfile.TemporaryDirectory() as folder:
+        store = AuditStore.open(Path(folder) / "rendering.db")
+        try:
+            _measure(_cases(store))
+        finally:
+            store.close()
+
+
+def _measure(cases: dict[str, Callable[[], dict[str, Any]]]) -> None:
+    for name, render in cases.items():
         payload = render()
         assert through_models(payload) == payload, name  # the same blocks, both ways
         ours = _us(render)
@@ -96,9 +114,7 @@ def main() -> None:
         print(f"  {name}: ours {ours:,.0f} µs; through the models {models:,.0f} µs "
               f"({models / ours:.1f}x ours); json.dumps {floor:,.0f} µs "
               f"(ours = {ours / floor:.1f}x of it)")
-    cases = _cases()
-    card = cases["card, completed, 40 invoices"]
-    reply = cases["thread reply, 10 outcomes"]
+    card, reply = cases["card, completed, 40 invoices"], cases["thread reply, 10 outcomes"]
     ours = _us(lambda: [(card(), card(), reply()) for _ in range(BURST)], number=5)
     models = _us(lambda: [(through_models(card()), through_models(card()),
                            through_models(reply())) for _ in range(BURST)], number=5)

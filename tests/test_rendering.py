@@ -154,3 +154,20 @@ def test_what_people_type_cannot_break_a_card(
     for part in blocks.thread_reply(row, [(Reply.REJECTED, {"user": "U0B", "reason": reason})],
                                     lang="es", sandbox=True):
         assert message_problems(part) == []
+
+
+@pytest.mark.parametrize("bad", [
+    blocks.section("x" * 3001),
+    {"fields": [blocks.md("x")] * 11, "type": "section"},
+    {"text": blocks.plain("x" * 151), "type": "header"},
+    {"text": blocks.md("x"), "type": "header"},
+    blocks.context(""),
+    blocks.actions("d", [blocks.button("x" * 76, "a", "1")]),
+    blocks.actions("d", [blocks.button("ok", "a", "1" * 2001)]),
+    blocks.actions("x" * 256, [blocks.button("ok", "a", "1")]),
+    {"type": "image"},
+], ids=["section", "fields", "header", "header-mrkdwn", "empty", "button-text", "button-value",
+        "block-id", "unknown"])
+def test_the_stand_in_refuses_what_slack_refuses(bad: dict[str, Any]) -> None:
+    assert message_problems({"text": "x", "blocks": [bad]}) != []
+    assert message_problems({"text": "x", "blocks": [blocks.section("ok")] * 51}) != []

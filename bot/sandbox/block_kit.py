@@ -8,7 +8,10 @@ reported, so a new kind of block is not waved through unchecked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+Check = Callable[[str, Any], list[str]]
 
 MESSAGE_BLOCKS, VIEW_BLOCKS = 50, 100
 MESSAGE_TEXT = 40_000
@@ -37,15 +40,29 @@ def _id(where: str, value: Any) -> list[str]:
     return [] if isinstance(value, str) and 0 < len(value) <= ID_MAX else [f"{where}: bad id"]
 
 
-def _options(where: str, options: Any, most: int) -> list[str]:
-    if not isinstance(options, list) or not 0 < len(options) <= most:
-        return [f"{where}: between 1 and {most} options"]
-    found = []
-    for n, option in enumerate(options):
-        found += _text(f"{where}[{n}].text", option.get("text"), OPTION_TEXT)
-        value = option.get("value")
-        if not isinstance(value, str) or not 0 < len(value) <= OPTION_VALUE:
-            found.append(f"{where}[{n}].value: bad value")
+def _each(where: str, items: Any, most: int, check: Check) -> list[str]:
+    """A list of 1 to `most` items, each checked."""
+    if not isinstance(items, list) or not 0 < len(items) <= most:
+        return [f"{where}: between 1 and {most} items"]
+    return [problem for n, item in enumerate(items) for problem in check(f"{where}[{n}]", item)]
+
+
+def _option(where: str, option: Any) -> list[str]:
+    value = option.get("value") if isinstance(option, dict) else None
+    found = _text(f"{where}.text", option.get("text") if isinstance(option, dict) else None,
+                  OPTION_TEXT)
+    if not isinstance(value, str) or not 0 < len(value) <= OPTION_VALUE:
+        found.append(f"{where}.value: 1 to {OPTION_VALUE} characters")
+    return found
+
+
+def _button(where: str, element: dict[str, Any]) -> list[str]:
+    found = _text(f"{where}.text", element.get("text"), BUTTON_TEXT, plain_only=True)
+    value = element.get("value")
+    if value is not None and (not isinstance(value, str) or len(value) > BUTTON_VALUE):
+        found.append(f"{where}.value: more than {BUTTON_VALUE} characters")
+    if element.get("style") not in (None, "primary", "danger"):
+        found.append(f"{where}.style: primary or danger")
     return found
 
 
@@ -55,25 +72,19 @@ def _element(where: str, element: Any) -> list[str]:
     kind = element.get("type")
     found = _id(f"{where}.action_id", element.get("action_id"))
     if kind == "button":
-        found += _text(f"{where}.text", element.get("text"), BUTTON_TEXT, plain_only=True)
-        value = element.get("value")
-        if value is not None and (not isinstance(value, str) or len(value) > BUTTON_VALUE):
-            found.append(f"{where}.value: more than {BUTTON_VALUE} characters")
-        if element.get("style") not in (None, "primary", "danger"):
-            found.append(f"{where}.style: primary or danger")
+        found += _button(where, element)
     elif kind == "plain_text_input":
         most = element.get("max_length", INPUT_MAX_LENGTH)
         if not isinstance(most, int) or not 0 < most <= INPUT_MAX_LENGTH:
             found.append(f"{where}.max_length: 1 to {INPUT_MAX_LENGTH}")
-    elif kind == "static_select":
-        found += _options(f"{where}.options", element.get("options"), SELECT_OPTIONS)
+    elif kind in ("static_select", "checkboxes"):
+        most = SELECT_OPTIONS if kind == "static_select" else CHECKBOX_OPTIONS
+        found += _each(f"{where}.options", element.get("options"), most, _option)
         if "placeholder" in element:
             found += _text(f"{where}.placeholder", element["placeholder"], PLACEHOLDER_TEXT,
                            plain_only=True)
-    elif kind == "checkboxes":
-        found += _options(f"{where}.options", element.get("options"), CHECKBOX_OPTIONS)
-        chosen = element.get("initial_options") or []
-        if any(option not in element.get("options", []) for option in chosen):
+        if any(chosen not in element.get("options", [])
+               for chosen in element.get("initial_options") or []):
             found.append(f"{where}.initial_options: not among the options")
     elif kind == "multi_users_select":
         most = element.get("max_selected_items", 1)
@@ -84,39 +95,33 @@ def _element(where: str, element: Any) -> list[str]:
     return found
 
 
+def _mrkdwn_or_plain(where: str, obj: Any) -> list[str]:
+    return _text(where, obj, SECTION_TEXT)
+
+
+def _field(where: str, obj: Any) -> list[str]:
+    return _text(where, obj, FIELD_TEXT)
+
+
 def _block(where: str, block: Any) -> list[str]:
     if not isinstance(block, dict):
         return [f"{where}: not an object"]
     kind = block.get("type")
     found = _id(f"{where}.block_id", block.get("block_id"))
     if kind == "section":
-        fields = block.get("fields")
-        if "text" not in block and not fields:
+        if "text" not in block and "fields" not in block:
             found.append(f"{where}: text or fields")
         if "text" in block:
             found += _text(f"{where}.text", block["text"], SECTION_TEXT)
-        if fields is not None:
-            if not isinstance(fields, list) or not 0 < len(fields) <= FIELDS:
-                found.append(f"{where}.fields: between 1 and {FIELDS}")
-            else:
-                for n, field in enumerate(fields):
-                    found += _text(f"{where}.fields[{n}]", field, FIELD_TEXT)
+        if "fields" in block:
+            found += _each(f"{where}.fields", block["fields"], FIELDS, _field)
     elif kind == "header":
         found += _text(f"{where}.text", block.get("text"), HEADER_TEXT, plain_only=True)
     elif kind == "context":
-        elements = block.get("elements")
-        if not isinstance(elements, list) or not 0 < len(elements) <= CONTEXT_ELEMENTS:
-            found.append(f"{where}.elements: between 1 and {CONTEXT_ELEMENTS}")
-        else:
-            for n, element in enumerate(elements):
-                found += _text(f"{where}.elements[{n}]", element, SECTION_TEXT)
+        found += _each(f"{where}.elements", block.get("elements"), CONTEXT_ELEMENTS,
+                       _mrkdwn_or_plain)
     elif kind == "actions":
-        elements = block.get("elements")
-        if not isinstance(elements, list) or not 0 < len(elements) <= ACTIONS_ELEMENTS:
-            found.append(f"{where}.elements: between 1 and {ACTIONS_ELEMENTS}")
-        else:
-            for n, element in enumerate(elements):
-                found += _element(f"{where}.elements[{n}]", element)
+        found += _each(f"{where}.elements", block.get("elements"), ACTIONS_ELEMENTS, _element)
     elif kind == "input":
         found += _text(f"{where}.label", block.get("label"), LABEL_TEXT, plain_only=True)
         if "hint" in block:
