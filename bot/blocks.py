@@ -240,8 +240,9 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
             lines.append(t("reply.failed", lang, mention=requester, id=request_id,
                            why=code_text(data.get("code"), lang, data.get("message"))))
             lines.append(t(f"reply.failed.{data.get('class') or 'final_failure'}", lang))
-            extra = [actions("resubmit", [button(t("reply.resubmit", lang), RESUBMIT_ACTION,
-                                                 str(request_id))])]
+            extra = [actions("resubmit", [button(
+                t("reply.resubmit", lang), RESUBMIT_ACTION,
+                f"{request_id}:{data.get('attempt') or 0}")])]
         elif kind == Reply.REJECTED:
             lines.append(t("reply.rejected", lang, mention=requester,
                            user=mention(data["user"]), reason=escape(data["reason"])))

@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import blocks
 from bot.services import Services
 from handlers.guard import Guard
-from handlers.payloads import actor, channel_of, clicked, required
+from handlers.payloads import actor, channel_of, clicked, required, retry_clicked
 
 
 def register(app: AsyncApp, services: Services, guard: Guard) -> None:
@@ -36,6 +36,7 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
     @app.action(blocks.RESUBMIT_ACTION)
     @guard.action
     async def resubmit(ack: AsyncAck, body: dict[str, Any]) -> None:
-        request_id, who = clicked(body), actor(body)
+        (request_id, failure), who = retry_clicked(body), actor(body)
         await ack()
-        guard.spawn(body, lifecycle.resubmit_clicked(request_id, who, channel_of(body)))
+        guard.spawn(body, lifecycle.resubmit_clicked(request_id, failure, who,
+                                                     channel_of(body)))

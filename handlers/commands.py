@@ -56,7 +56,8 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
             refusal = services.policy.may_request(who)
             if refusal is not None:
                 await ack(**blocks.message(refusal.text, sandbox=sandbox, lang=lang))
-                services.lifecycle.refused(who, refusal, command=subcommand)
+                services.tasks.spawn(services.lifecycle.refused(who, refusal,
+                                                                command=subcommand))
                 return
             await ack()
             guard.spawn(body, services.lifecycle.open_form(

@@ -105,12 +105,26 @@ def request_id(text: Any) -> int:
     raise BadPayload("value")
 
 
-def clicked(body: dict[str, Any]) -> int:
-    """The request number on the button that was clicked."""
+def _button_value(body: dict[str, Any]) -> Any:
     actions = body.get("actions")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
         raise BadPayload("actions")
-    return request_id(actions[0].get("value"))
+    return actions[0].get("value")
+
+
+def clicked(body: dict[str, Any]) -> int:
+    """The request number on the button that was clicked."""
+    return request_id(_button_value(body))
+
+
+def retry_clicked(body: dict[str, Any]) -> tuple[int, int | None]:
+    """A Retry button: the request, and the failure it was shown on (`<request>:<failure>`;
+    None on buttons posted before failures were numbered)."""
+    value = _button_value(body)
+    number, _, failure = value.partition(":") if isinstance(value, str) else (value, "", "")
+    if failure and not (failure.isascii() and failure.isdigit() and len(failure) <= 9):
+        raise BadPayload("value")
+    return request_id(number), int(failure) if failure else None
 
 
 def view_of(body: dict[str, Any]) -> dict[str, Any]:

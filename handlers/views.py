@@ -47,8 +47,8 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
             lang=lang, active=lifecycle.active_elsewhere)
         new_id = None
         if clean is not None:  # written before the form closes: the loser of a race is told
-            new_id, errors = lifecycle.record_cancel(who, clean, source_channel=channel,
-                                                     client_key=view["id"])
+            new_id, errors = await lifecycle.record_cancel(
+                who, clean, source_channel=channel, client_key=view["id"])
         if await answered(ack, errors) and clean is not None and new_id is not None:
             guard.spawn(body, lifecycle.announce_cancel(new_id, who, clean,
                                                         source_channel=channel))

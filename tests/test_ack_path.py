@@ -94,6 +94,7 @@ async def test_estado_historial_and_cancelar_answer_while_slack_refuses(
         asked = await stage.driver.command("U0DIEGO", "cancelar", FINANCE)
         assert asked.status_code == 200 and UNVERIFIED in said(asked)
         assert len(stage.slack.calls_of("views.open")) == 1  # Ana's form only
+        await stage.settle()  # refusals are audited after the answer
         assert actions(stage).count("refused_unverified") == 2
         assert card.ts == request_row(stage)["thread_ts"]
     finally:
