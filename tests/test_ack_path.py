@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from bot.blocks import APPROVE_ACTION, REJECT_ACTION
+from bot.blocks import APPROVE_ACTION, REJECT_ACTION, RESUBMIT_ACTION
 from bot.i18n import t
 from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import APPROVALS, APPROVER_GROUP, FINANCE, Stage
@@ -162,6 +162,19 @@ async def test_a_button_value_that_is_no_request_is_answered(
     assert stage.runtime.provider.calls == 0
     (line,) = warnings(caplog)
     assert line.name == "handlers.guard" and line.exc_info is None
+
+
+@pytest.mark.parametrize("value", ["1:x", "abc:1", "1:99999999999", ":1", "1:2:3"])
+async def test_a_retry_value_that_names_no_failure_is_answered(stage: Stage, value: str
+                                                               ) -> None:
+    card = await card_of(stage)
+    body = forged(stage.driver.click_body("U0BETO", APPROVALS, card.ts, APPROVE_ACTION),
+                  lambda p: p["actions"][0].update(action_id=RESUBMIT_ACTION, value=value))
+    answer = await stage.driver.post(body)
+    await stage.settle()
+    assert answer.status_code == 200
+    assert told(stage, "U0BETO") == [UNREADABLE]
+    assert stage.runtime.provider.calls == 0
 
 
 async def test_a_click_without_a_user_is_answered_and_logged_once(
