@@ -12,6 +12,7 @@ its outcomes reply.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import platform
 import tempfile
@@ -39,17 +40,17 @@ COMMAND = "make bench  (python -m benchmarks rendering)"
 BURST = 50
 
 
-def _rows(store: AuditStore) -> tuple[Row, list[Row], list[Row], Row, list[Row]]:
+async def _rows(store: AuditStore) -> tuple[Row, list[Row], list[Row], Row, list[Row]]:
     """Rows as the bot reads them: a request of 5 invoices awaiting approval, one of 40
     approved (shown completed, its invoices cancelled)."""
-    def create(count: int, seed: int) -> int:
-        return create_cancel_request(
+    async def create(count: int, seed: int) -> int:
+        return await create_cancel_request(
             store, Actor("U0ANA", "ana"),
             [InvoiceRef(uuid=f"{seed:08X}-0000-4000-8000-{n:012X}") for n in range(count)],
             reason="02", justification="Factura duplicada", approvals_channel="C0APROB")
 
-    small, large = create(5, 1), create(40, 2)
-    approve(store, large, Actor("U0BETO", "beto"), required=1)
+    small, large = await create(5, 1), await create(40, 2)
+    await approve(store, large, Actor("U0BETO", "beto"), required=1)
     done = {**queries.get_request(store, large), "status": RS.COMPLETED}  # type: ignore[dict-item]
     cancelled = [{**i, "status": IS.CANCELED} for i in queries.request_invoices(store, large)]
     return (queries.get_request(store, small), queries.request_invoices(store, small),  # type: ignore[return-value]
@@ -57,7 +58,7 @@ def _rows(store: AuditStore) -> tuple[Row, list[Row], list[Row], Row, list[Row]]
 
 
 def _cases(store: AuditStore) -> dict[str, Callable[[], dict[str, Any]]]:
-    waiting, few, approvals, done, many = _rows(store)
+    waiting, few, approvals, done, many = asyncio.run(_rows(store))
     outcomes = [(Reply.OUTCOMES, {"invoices": [
         {"ref": i["ref_key"], "status": IS.CANCELED, "code": "201", "detalle": "Cancelado"}
         for i in many[:10]]})]
