@@ -246,6 +246,8 @@ MESSAGES: dict[str, str] = {
     "check.provider.motivo_none": "motivoCancelacion: not declared by the WSDL; the reason travels only inside uuid (UUID|Motivo|…).",
     "check.provider.motivo_item": "motivoCancelacion: declared in each item; the bot sends it there as well as in uuid.",
     "check.provider.motivo_call": "motivoCancelacion: declared beside the list; the bot sends it there (one call per reason) as well as in uuid.",
+    "check.provider.download_yes": "descargarXML: found; the bot can download an invoice's XML from the provider.",
+    "check.provider.download_no": "descargarXML: not in this WSDL; the bot cannot download invoices' XML from the provider.",
     "check.provider.live": "Live test with the provider's test UUIDs (configured account):",
     "check.provider.answer": "code {code}, EstatusUUID {sat} → the bot reads it as “{read}”",
     "check.provider.unexpected": "{uuid} should read as “{expected}” according to the provider's test page. {detail}",

@@ -259,6 +259,8 @@ MESSAGES: dict[str, str] = {
     "check.provider.motivo_none": "motivoCancelacion: el WSDL no lo declara; el motivo viaja solo dentro de uuid (UUID|Motivo|…).",
     "check.provider.motivo_item": "motivoCancelacion: el WSDL lo declara en cada solicitud; el bot lo envía ahí además de en uuid.",
     "check.provider.motivo_call": "motivoCancelacion: el WSDL lo declara junto a la lista; el bot lo envía ahí (una llamada por motivo) además de en uuid.",
+    "check.provider.download_yes": "descargarXML: está; el bot puede descargar del proveedor el XML de una factura.",
+    "check.provider.download_no": "descargarXML: no está en este WSDL; el bot no puede descargar del proveedor el XML de las facturas.",
     "check.provider.live": "Prueba en vivo con los UUID de prueba del proveedor (cuenta configurada):",
     "check.provider.answer": "código {code}, EstatusUUID {sat} → el bot lo lee como «{read}»",
     "check.provider.unexpected": "{uuid} debía leerse como «{expected}» según la página de pruebas del proveedor. {detail}",

@@ -57,8 +57,10 @@ from bot.provider import (
     SendRequest,
     SendResult,
     StatusClass,
+    Unsupported,
 )
 from bot.sat.cancellation import CancelItem
+from bot.sat.cfdi import MAX_CFDI_BYTES
 from bot.sat.outcomes import Nuance, Outcome
 from bot.sat.refs import InvoiceRef, normalize_uuid
 
@@ -191,6 +193,27 @@ class PacClient:
                               SendOutcome(ref=ref, email=email, outcome=Outcome.SENT,
                                           code="200", detalle=answer.mensaje)
                               for ref, email in pairs])
+
+    # -- the invoice's XML ------------------------------------------------------------------
+
+    async def invoice_xml(self, ref: InvoiceRef) -> bytes:
+        """`descargarXML`, retried like a cancellation (reading twice is harmless)."""
+        if not self.inspection.download:
+            raise Unsupported("the provider's WSDL has no descargarXML: the invoice's XML "
+                              "cannot be downloaded")
+        answer = await self._call("descargarXML", retry_timeouts=True,
+                                  **wire.download_request(ref))
+        text = "".join((answer.xml or "").split())
+        if len(text) > MAX_CFDI_BYTES * 4 // 3 + 4:
+            raise PacMalformedResponse("the provider's XML is larger than an invoice can be")
+        try:
+            xml = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            xml = b""
+        if not xml:
+            raise PacMalformedResponse("the provider's answer to descargarXML holds no "
+                                       "base64 XML")
+        return xml
 
     # -- one call, retried ----------------------------------------------------------------
 
