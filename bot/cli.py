@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
                                   description="Serve the sandbox provider (WSDL at "
                                   "/ws/services/CFDI?wsdl) until interrupted.")
     sandbox.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+    sandbox.add_argument("--sat-port", type=int, default=8081,
+                         help="TCP port of the SAT status stand-in beside it (default 8081)")
     sandbox.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     sandbox.add_argument("--resolve-after", type=float, default=30.0, metavar="S",
                          help="seconds before a resolving pending cancellation resolves")
@@ -133,13 +135,17 @@ async def _provider_check(settings: Settings, *, live: bool) -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.pac_server import SandboxPac
+    from bot.sandbox.sat_server import SandboxSat
 
     server = SandboxPac(usuario=args.usuario, password=args.password, host=args.host,
                         port=args.port, resolve_after_s=args.resolve_after, slow_s=args.slow)
+    sat = SandboxSat(server.state, server.book, host=args.host, port=args.sat_port).start()
     print(f"Sandbox provider: WSDL {server.wsdl_url}\n"
-          f"Set CFDI_WSDL={server.wsdl_url} or CFDI_ENDPOINT={server.endpoint}", flush=True)
+          f"Set CFDI_WSDL={server.wsdl_url} or CFDI_ENDPOINT={server.endpoint}\n"
+          f"SAT status stand-in: set SAT_CONSULTA_URL={sat.endpoint}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+    sat.stop()
     server.stop()
     return 0
 

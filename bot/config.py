@@ -48,6 +48,10 @@ HINTS: dict[str, tuple[str, str]] = {
     "AUDIT_DB": ("a path for the SQLite file", "data/audit.db"),
     "MAX_INVOICES": ("a whole number from 1 to 1000", "200"),
     "LANGUAGE": ("es or en", "es"),
+    "SAT_CONSULTA_URL": ("'sandbox' or the SAT status service's http(s) address",
+                         "https://consultaqr.facturaelectronica.sat.gob.mx/"
+                         "ConsultaCFDIService.svc"),
+    "SAT_TIMEOUT_S": ("a number of seconds greater than 0", "10"),
 }
 SECRET_VARS = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "CFDI_PASSWORD"}
 
@@ -96,6 +100,10 @@ class Settings(BaseSettings):
     audit_db: Path = Path("data/audit.db")
     max_invoices: int = Field(200, ge=1, le=1000)
     language: Literal["es", "en"] = "es"
+    # The SAT's public status service; `sandbox` is the SAT stand-in beside the sandbox
+    # provider. Retried as the provider is (CFDI_RETRY_ATTEMPTS, CFDI_RETRY_MAX_S).
+    sat_consulta_url: str = SANDBOX
+    sat_timeout_s: float = Field(10.0, gt=0)
 
     @field_validator("approvers", "requesters", mode="before")
     @classmethod
@@ -142,7 +150,7 @@ class Settings(BaseSettings):
             raise ValueError("not an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("cfdi_endpoint")
+    @field_validator("cfdi_endpoint", "sat_consulta_url")
     @classmethod
     def _check_endpoint(cls, value: str) -> str:
         if value != SANDBOX and not re.match(r"^https?://[^/\s]+", value):
@@ -168,7 +176,8 @@ class Settings(BaseSettings):
         values = [self.slack_bot_token, self.slack_app_token, self.slack_signing_secret,
                   self.cfdi_password]
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
-        for url in (self.cfdi_endpoint, self.cfdi_wsdl, self.slack_api_url):
+        for url in (self.cfdi_endpoint, self.cfdi_wsdl, self.slack_api_url,
+                    self.sat_consulta_url):
             if (userinfo := _userinfo(url)) is not None:
                 found += [userinfo, *[part for part in userinfo.split(":", 1)[1:] if part]]
         return found
