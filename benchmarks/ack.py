@@ -105,7 +105,7 @@ async def _bodies(stage: Stage) -> list[str]:
     clicks = []
     for _ in range(CLICKS):
         n = next(_SERIAL)  # a new invoice each time: one invoice is in one live request
-        request_id = create_cancel_request(
+        request_id = await create_cancel_request(
             store, Actor("U0ANA", "ana"), [InvoiceRef(uuid=f"{n:08X}-0000-4000-8000-{n:012X}")],
             reason="02", justification="benchmark", approvals_channel=APPROVALS)
         row = await outbox.post_card(request_id)
