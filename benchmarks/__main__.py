@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import ack, audit, bulk, watcher
+from benchmarks import ack, audit, bulk, facts, watcher
 
 BENCHMARKS = {
     "ack": ack.main, "bulk": bulk.main, "audit": audit.main, "watcher": watcher.main,
+    "facts": facts.main,
 }
 
 

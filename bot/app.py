@@ -28,6 +28,7 @@ import handlers
 from bot.config import Settings
 from bot.pac.client import PacClient, RetryPolicy
 from bot.provider import Provider
+from bot.sat.consulta.client import SatClient
 from bot.services import Services
 from bot.tasks import Tasks
 from bot.watcher import Watcher
@@ -58,6 +59,15 @@ async def connect_provider(settings: Settings, endpoint: str | None = None) -> P
                           total_s=settings.cfdi_retry_max_s))
 
 
+async def connect_sat(settings: Settings, address: str | None = None) -> SatClient:
+    """The SAT's status service client (WSDL parsed off the event loop), bound to `address`
+    or SAT_CONSULTA_URL, retried as the provider is."""
+    return await SatClient.create(
+        address or settings.sat_consulta_url, timeout_s=settings.sat_timeout_s,
+        retry=RetryPolicy(attempts=settings.cfdi_retry_attempts,
+                          total_s=settings.cfdi_retry_max_s))
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -67,6 +77,7 @@ class Runtime:
     services: Services
     watcher: Watcher
     on_stop: Sequence[Callable[[], None]] = ()
+    sat: SatClient | None = None
     runner: web.AppRunner | None = None
     watching: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -98,13 +109,16 @@ class Runtime:
         if self.runner is not None:
             await self.runner.cleanup()
         await self.provider.aclose()
+        if self.sat is not None:
+            await self.sat.aclose()
         for stop in self.on_stop:
             stop()
         self.store.close()
 
 
 async def build(settings: Settings, provider: Provider,
-                on_stop: Sequence[Callable[[], None]] = ()) -> Runtime:
+                on_stop: Sequence[Callable[[], None]] = (), sat: SatClient | None = None
+                ) -> Runtime:
     store = AuditStore.open(settings.audit_db, secrets=settings.secrets())
     client = slack_client(settings)
     signing = settings.slack_signing_secret
@@ -114,9 +128,9 @@ async def build(settings: Settings, provider: Provider,
         request_verification_enabled=not settings.socket_mode,
         process_before_response=False,  # ack first; the listener goes on after the answer
     )
-    services = Services.assemble(settings, store, provider, client, Tasks())
+    services = Services.assemble(settings, store, provider, client, Tasks(), sat)
     handlers.register(app, services)
-    return Runtime(settings, store, provider, app, services, Watcher(services), on_stop)
+    return Runtime(settings, store, provider, app, services, Watcher(services), on_stop, sat)
 
 
 async def serve(runtime: Runtime) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -30,10 +31,12 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import validation as form
+from bot.facts import read as read_facts
 from bot.i18n import code_text, t
 from bot.mrkdwn import escape, mention, quote, when
 from bot.sat.outcomes import Outcome, nuance_of
 from bot.sat.reasons import CancelReason
+from bot.sat.status import SatStatus
 from storage.domain import Row
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
@@ -142,6 +145,8 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
         status_key = f"outcome.{invoice['status']}"
         state = "" if invoice["status"] == IS.REQUESTED else f" — {t(status_key, lang)}"
         lines.append(f"`{escape(invoice['ref_key'])}`{state}")
+        if (facts := read_facts(invoice)) is not None:
+            lines.append(facts_line(facts, lang))
     if len(invoices) > len(shown):
         lines.append(t("card.more_invoices", lang, count=len(invoices) - len(shown)))
     blocks += sections(lines)
@@ -162,6 +167,24 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
     blocks += banner(sandbox, lang)
     fallback = title + " — " + t(f"request.{status}", lang)
     return {"text": fallback, "blocks": _dump(blocks)}
+
+
+def facts_line(facts: dict[str, Any], lang: str) -> str:
+    """What the invoice is and what the SAT says of it, under its line on the card. Names
+    and RFCs come from the invoice's XML: escaped."""
+    invoice, sat = facts.get("invoice"), facts.get("sat")
+    if invoice is None:
+        return "> " + t("card.facts_unavailable", lang)
+    customer = escape(invoice.get("receiver_name") or "") or "—"
+    said = t("card.facts", lang, customer=customer, rfc=escape(invoice["receiver_rfc"]),
+             total=f"${Decimal(invoice['total']):,.2f} {escape(invoice['currency'])}",
+             date=invoice["issued_at"][:10], type=t(f"cfdi.type.{invoice['type']}", lang))
+    if sat is None:
+        return f"> {said}\n> " + t("card.sat_unavailable", lang)
+    status = SatStatus(**sat)
+    return f"> {said}\n> " + t("card.sat", lang, estado=t(f"sat.estado.{status.state}", lang),
+                                cancelable=t(f"sat.cancelable.{status.cancelable}", lang),
+                                when=when(facts["sat_at"]))
 
 
 def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: float

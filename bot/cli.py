@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import sys
 from datetime import date
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+
+log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,16 +107,24 @@ def _run(settings: Settings) -> int:
 
 async def _serve(settings: Settings) -> int:
     """The composition root: the real provider, or (CFDI_ENDPOINT=sandbox) the simulator."""
-    from bot.app import build, connect_provider, serve
+    from bot.app import build, connect_provider, connect_sat, serve
+    from bot.config import SANDBOX
     from bot.pac.errors import PacContractError
 
     try:
         if settings.sandbox:
             from bot.sandbox.stage import sandbox_runtime
 
-            runtime, _ = await sandbox_runtime(settings)
+            runtime, *_ = await sandbox_runtime(settings)
         else:
-            runtime = await build(settings, await connect_provider(settings))
+            sat = None
+            if settings.sat_consulta_url == SANDBOX:  # the stand-in knows only its own invoices
+                log.warning("SAT_CONSULTA_URL names the SAT stand-in while the provider is "
+                            "real: the SAT is not asked; set it to the SAT's address (README, "
+                            "going live)")
+            else:
+                sat = await connect_sat(settings)
+            runtime = await build(settings, await connect_provider(settings), sat=sat)
     except PacContractError as exc:
         return _config_problems(exc.problems)
     await serve(runtime)

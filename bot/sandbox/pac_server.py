@@ -45,6 +45,7 @@ _WSDL_DOC = etree.fromstring(_WSDL_TEXT.encode())
 TNS = _WSDL_DOC.get("targetNamespace")
 REASONS = {"01", "02", "03", "04"}
 OPERATIONS = ("cancelar", "enviar", "descargarXML")
+_OPERATION = re.compile(rb"<(?:[\w.-]+:)?(cancelar|enviar|descargarXML)[\s>/]")
 
 
 class SoapFault(Exception):
@@ -132,6 +133,7 @@ class SandboxPac(BackgroundServer):
         self.down = False                      # answer every call 503, as during an outage
         self.delay_s = 0.0                     # hold every answer this long (kill tests)
         self.in_flight = self.most_in_flight = 0
+        self.in_flight_by: Counter[str] = Counter()  # operation -> calls held right now
         self._flight = threading.Lock()
         self.last_request: bytes = b""        # for tests that check what went on the wire
         self.sent: list[tuple[str, str]] = []  # (uuid, e-mail) of every e-mail sent
@@ -153,8 +155,11 @@ class SandboxPac(BackgroundServer):
 
     def answer(self, body: bytes) -> tuple[int, str, bytes]:
         """(HTTP status, content type, body) for one POSTed SOAP message."""
+        found = _OPERATION.search(body[:2048])
+        operation = found.group(1).decode() if found else "?"
         with self._flight:
             self.in_flight += 1
+            self.in_flight_by[operation] += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             if self.delay_s:
@@ -165,6 +170,7 @@ class SandboxPac(BackgroundServer):
         finally:
             with self._flight:
                 self.in_flight -= 1
+                self.in_flight_by[operation] -= 1
 
     def _answer(self, body: bytes) -> tuple[int, str, bytes]:
         self.last_request = body
@@ -213,8 +219,10 @@ class SandboxPac(BackgroundServer):
         _el(ret, "mensaje", mensaje)
         return (env,)
 
-    def _whole_call(self, operation: str, codes: list[tuple[str, str]]) -> Any:
-        """A fault, a slow answer or an operation error that one invoice imposes on the call."""
+    def _whole_call(self, operation: str, codes: list[tuple[str, str]], *, slow: bool = True
+                    ) -> Any:
+        """A fault, a slow answer (cancelar, enviar) or an operation error that one invoice
+        imposes on the call."""
         for key, code in codes:
             if code in {f.value for f in rules.Fault}:
                 return self._broken(rules.Fault(code), operation)
@@ -226,7 +234,7 @@ class SandboxPac(BackgroundServer):
                                                        "el proceso; reintente (sandbox)"))
                 return self._ok(*self._status_only(operation, status,
                                                    f"Error {status} simulado por el sandbox"))
-        if any(code == rules.SLOW for _, code in codes):
+        if slow and any(code == rules.SLOW for _, code in codes):
             time.sleep(self.slow_s)
         return None
 
@@ -323,7 +331,7 @@ class SandboxPac(BackgroundServer):
             raise Refused(623, "No se encontró el comprobante solicitado")
         code = rules.code_of(uuid or None, folio)
         facts = self.book.get(uuid) if uuid else self.book.by_folio(serie or "", folio or 0)
-        broken = self._whole_call("descargarXML", [(f"xml:{facts.uuid}", code)])
+        broken = self._whole_call("descargarXML", [(f"xml:{facts.uuid}", code)], slow=False)
         if broken is not None:
             return broken
         env, ret = _envelope("descargarXML")
