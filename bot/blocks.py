@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -32,11 +33,13 @@ from slack_sdk.models.views import View
 
 from bot import validation as form
 from bot.facts import read as read_facts
-from bot.i18n import code_text, t
+from bot.i18n import CATALOGUES, code_text, t
 from bot.mrkdwn import escape, mention, quote, when
+from bot.sat.cancellability import acceptance_ends, cancel_deadline, needs_acceptance, sat_today
+from bot.sat.cfdi import CfdiFacts
 from bot.sat.outcomes import Outcome, nuance_of
 from bot.sat.reasons import CancelReason
-from bot.sat.status import SatStatus
+from bot.sat.status import Cancelable, Estado, SatStatus
 from storage.domain import Row
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
@@ -118,7 +121,8 @@ def messages(text: str, *, sandbox: bool, lang: str, extra: Sequence[Block] = ()
 
 
 def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row], *,
-                 lang: str, sandbox: bool, ttl_h: float) -> dict[str, Any]:
+                 lang: str, sandbox: bool, ttl_h: float,
+                 deadline: tuple[int, int] = (3, 31)) -> dict[str, Any]:
     status, sending = request["status"], request["kind"] == "send"
     title = t("card.send_title" if sending else "card.title", lang, id=request["id"])
     fields = [md(t("card.requester", lang, user=mention(request["requester_id"]))),
@@ -147,6 +151,8 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
         lines.append(f"`{escape(invoice['ref_key'])}`{state}")
         if (facts := read_facts(invoice)) is not None:
             lines.append(facts_line(facts, lang))
+            if invoice["status"] == IS.REQUESTED and facts.get("invoice"):
+                lines.append(prospects_line(facts, lang, deadline, sat_today()))
     if len(invoices) > len(shown):
         lines.append(t("card.more_invoices", lang, count=len(invoices) - len(shown)))
     blocks += sections(lines)
@@ -185,6 +191,34 @@ def facts_line(facts: dict[str, Any], lang: str) -> str:
     return f"> {said}\n> " + t("card.sat", lang, estado=t(f"sat.estado.{status.state}", lang),
                                 cancelable=t(f"sat.cancelable.{status.cancelable}", lang),
                                 when=when(facts["sat_at"]))
+
+
+def _relation(code: str, lang: str) -> str:
+    """A relation type's name; a code the catalogue does not know, as written (escaped)."""
+    key = f"cfdi.relation.{code}"
+    return t(key, lang) if key in CATALOGUES[lang] else escape(code)
+
+
+def prospects_line(facts: dict[str, Any], lang: str, deadline: tuple[int, int],
+                   today: date) -> str:
+    """Before approval: whether, until when and how the invoice can be cancelled, flagged
+    when the SAT says it cannot (with the related CFDIs its XML names) or it is too late."""
+    invoice = CfdiFacts(**facts["invoice"])
+    sat = SatStatus(**facts["sat"]) if facts.get("sat") else None
+    last_day = cancel_deadline(invoice.issued_at, deadline)
+    if sat is not None and sat.state is Estado.CANCELADO:
+        return "> " + t("card.flag_already_cancelled", lang)
+    if sat is not None and sat.found and sat.cancelable is Cancelable.NOT_CANCELABLE:
+        related = ", ".join(f"`{r.uuid}` ({_relation(r.relation, lang)})"
+                            for r in invoice.related)
+        return "> " + (t("card.flag_not_cancelable_related", lang, related=related) if related
+                       else t("card.flag_not_cancelable", lang))
+    if today > last_day:
+        return "> " + t("card.flag_too_late", lang, date=last_day.isoformat())
+    must = needs_acceptance(invoice, sat.cancelable if sat and sat.found else None, today)
+    how = (t("card.acceptance_needed", lang, date=acceptance_ends(today).isoformat()) if must
+           else t("card.acceptance_not_needed", lang))
+    return "> " + t("card.cancel_until", lang, date=last_day.isoformat()) + " · " + how
 
 
 def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: float

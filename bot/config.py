@@ -7,6 +7,7 @@ A bad value stops the start with one sentence per problem (see `load_settings`).
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -52,6 +53,8 @@ HINTS: dict[str, tuple[str, str]] = {
                          "https://consultaqr.facturaelectronica.sat.gob.mx/"
                          "ConsultaCFDIService.svc"),
     "SAT_TIMEOUT_S": ("a number of seconds greater than 0", "10"),
+    "ANNUAL_RETURN_DEADLINE": ("a month and day, MM-DD (companies 03-31, people 04-30)",
+                               "03-31"),
 }
 SECRET_VARS = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "CFDI_PASSWORD"}
 
@@ -104,6 +107,9 @@ class Settings(BaseSettings):
     # provider. Retried as the provider is (CFDI_RETRY_ATTEMPTS, CFDI_RETRY_MAX_S).
     sat_consulta_url: str = SANDBOX
     sat_timeout_s: float = Field(10.0, gt=0)
+    # The annual return's deadline (the year after the invoice's): the last day it can be
+    # cancelled. 03-31 for companies, 04-30 for people.
+    annual_return_deadline: str = "03-31"
 
     @field_validator("approvers", "requesters", mode="before")
     @classmethod
@@ -143,6 +149,15 @@ class Settings(BaseSettings):
             raise ValueError("not a channel ID")
         return value
 
+    @field_validator("annual_return_deadline")
+    @classmethod
+    def _check_month_day(cls, value: str) -> str:
+        try:
+            date.fromisoformat(f"2001-{value.strip()}")  # a year without Feb 29
+        except ValueError:
+            raise ValueError("not a month and day") from None
+        return value.strip()
+
     @field_validator("slack_api_url")
     @classmethod
     def _check_api_url(cls, value: str) -> str:
@@ -165,6 +180,11 @@ class Settings(BaseSettings):
     @property
     def sandbox(self) -> bool:
         return self.cfdi_endpoint == SANDBOX
+
+    @property
+    def cancel_deadline(self) -> tuple[int, int]:
+        month, day = self.annual_return_deadline.split("-")
+        return int(month), int(day)
 
     @property
     def socket_mode(self) -> bool:

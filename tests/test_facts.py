@@ -101,3 +101,33 @@ async def test_invoices_named_by_serie_and_folio_get_their_facts(stage: Stage) -
     (recorded,) = facts_events(stage)
     assert (recorded["invoice"]["serie"], recorded["invoice"]["folio"]) == ("FAC", "1001")
     assert "SAT: Vigente" in card_now(stage)
+
+
+async def test_a_not_cancellable_invoice_is_flagged_with_the_cfdis_its_xml_names(
+        stage: Stage) -> None:
+    uuid = uuid_with("204", 7)
+    related = stage.pac.book.get(uuid).related
+    await card_of(stage, lines=[uuid])
+    card = card_now(stage)
+    assert "⚠️ El SAT dice que no es cancelable" in card
+    assert related and all(f"`{r.uuid}` (aplicación de anticipo)" in card for r in related)
+
+
+async def test_an_invoice_the_sat_shows_cancelled_is_flagged(stage: Stage) -> None:
+    await card_of(stage, lines=[uuid_with("202", 8)])
+    assert "⚠️ El SAT ya muestra esta factura como cancelada." in card_now(stage)
+
+
+@pytest.mark.parametrize("stage", [{"annual_return_deadline": "04-30"}], indirect=True)
+async def test_the_deadline_and_the_receivers_window(stage: Stage) -> None:
+    late, due = uuid_with("000", 9), uuid_with("A11", 10)
+    facts = stage.pac.book.get(late)
+    stage.pac.book.issue(facts.model_copy(update={"issued_at": datetime(2020, 6, 1, 9)}))
+    await card_of(stage, lines=[late, due])
+    card = card_now(stage)
+    assert "⚠️ Fuera de plazo: solo se podía cancelar hasta el 2021-04-30" in card
+    issued = stage.pac.book.get(due).issued_at
+    assert f"Cancelable hasta el {issued.year + 1}-04-30 · el receptor debe aceptar" in card
+    await click(stage, "U0BETO", stage.slack.channel_messages(APPROVALS)[-1])
+    # Once submitted, the outcome speaks: the prospects are no longer shown.
+    assert "Cancelable hasta el" not in card_now(stage)

@@ -1,4 +1,8 @@
-"""English catalogue."""
+"""English catalogue.
+
+Why this module is long: it is every word a person reads in English, one entry per line;
+splitting it would only scatter the catalogue.
+"""
 
 MESSAGES: dict[str, str] = {
     "outcome.requested": "Requested",
@@ -274,4 +278,20 @@ MESSAGES: dict[str, str] = {
     "sat.cancelable.sin_aceptacion": "cancellable without acceptance",
     "sat.cancelable.con_aceptacion": "cancellable with the receiver's acceptance",
     "sat.cancelable.no_cancelable": "not cancellable",
+    "card.cancel_until": "Cancellable until {date}",
+    "card.acceptance_needed": "the receiver must accept: 3 business days (until about {date}); silence counts as acceptance",
+    "card.acceptance_not_needed": "no acceptance by the receiver",
+    "card.flag_already_cancelled": "⚠️ The SAT already shows this invoice as cancelled.",
+    "card.flag_not_cancelable": "⚠️ The SAT says it is not cancellable; likely cause: live payments or credit notes related to it.",
+    "card.flag_not_cancelable_related": "⚠️ The SAT says it is not cancellable; likely cause: live related CFDIs. Its XML names: {related}",
+    "card.flag_too_late": "⚠️ Too late: it could only be cancelled until {date} (the annual return of its fiscal year).",
+    "cfdi.relation.01": "credit note",
+    "cfdi.relation.02": "debit note",
+    "cfdi.relation.03": "return of goods",
+    "cfdi.relation.04": "replacement",
+    "cfdi.relation.05": "earlier transfers",
+    "cfdi.relation.06": "invoice of earlier transfers",
+    "cfdi.relation.07": "advance applied",
+    "cfdi.relation.08": "paid in installments",
+    "cfdi.relation.09": "deferred payments",
 }

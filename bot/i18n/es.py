@@ -1,4 +1,8 @@
-"""Catálogo en español (idioma por omisión)."""
+"""Catálogo en español (idioma por omisión).
+
+Why this module is long: it is every word a person reads in Spanish, one entry per line;
+splitting it would only scatter the catalogue.
+"""
 
 MESSAGES: dict[str, str] = {
     # Resultado por factura
@@ -287,4 +291,20 @@ MESSAGES: dict[str, str] = {
     "sat.cancelable.sin_aceptacion": "cancelable sin aceptación",
     "sat.cancelable.con_aceptacion": "cancelable con aceptación del receptor",
     "sat.cancelable.no_cancelable": "no cancelable",
+    "card.cancel_until": "Cancelable hasta el {date}",
+    "card.acceptance_needed": "el receptor debe aceptar: tendrá 3 días hábiles (hasta cerca del {date}); si no responde, se cancela",
+    "card.acceptance_not_needed": "sin aceptación del receptor",
+    "card.flag_already_cancelled": "⚠️ El SAT ya muestra esta factura como cancelada.",
+    "card.flag_not_cancelable": "⚠️ El SAT dice que no es cancelable; causa probable: pagos o notas de crédito vigentes relacionados con ella.",
+    "card.flag_not_cancelable_related": "⚠️ El SAT dice que no es cancelable; causa probable: CFDI relacionados vigentes. Su XML nombra: {related}",
+    "card.flag_too_late": "⚠️ Fuera de plazo: solo se podía cancelar hasta el {date} (declaración anual de su ejercicio).",
+    "cfdi.relation.01": "nota de crédito",
+    "cfdi.relation.02": "nota de débito",
+    "cfdi.relation.03": "devolución de mercancía",
+    "cfdi.relation.04": "sustitución",
+    "cfdi.relation.05": "traslados previos",
+    "cfdi.relation.06": "factura de traslados previos",
+    "cfdi.relation.07": "aplicación de anticipo",
+    "cfdi.relation.08": "pagos en parcialidades",
+    "cfdi.relation.09": "pagos diferidos",
 }
