@@ -25,6 +25,7 @@ import httpx
 
 from bot.actors import Actor
 from bot.cancellation import create_cancel_request
+from bot.config import Settings
 from bot.facts import AT_ONCE, FactFinder
 from bot.pac.client import PacClient
 from bot.sandbox.pac_server import SandboxPac
@@ -63,7 +64,8 @@ async def _card_complete(store: AuditStore, pac: PacClient, sat: SatClient, at_o
                                              _refs(INVOICES), reason="02",
                                              justification="benchmark")
     card = _CardUpdate()
-    finder = FactFinder(store, pac, sat, card, at_once=at_once)  # type: ignore[arg-type]
+    finder = FactFinder(Settings(_env_file=None), store, pac, sat,  # type: ignore[call-arg]
+                        card, at_once=at_once)  # type: ignore[arg-type]
     start = time.perf_counter()
     await finder.gather(request_id, queries.request_invoices(store, request_id))
     return card.done_at - start

@@ -32,14 +32,20 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import validation as form
-from bot.facts import read as read_facts
 from bot.i18n import CATALOGUES, code_text, t
 from bot.mrkdwn import escape, mention, quote, when
-from bot.sat.cancellability import acceptance_ends, cancel_deadline, needs_acceptance, sat_today
+from bot.sat.cancellability import (
+    Flag,
+    acceptance_ends,
+    cancel_deadline,
+    flag,
+    needs_acceptance,
+    sat_today,
+)
 from bot.sat.cfdi import CfdiFacts
 from bot.sat.outcomes import Outcome, nuance_of
 from bot.sat.reasons import CancelReason
-from bot.sat.status import Cancelable, Estado, SatStatus
+from bot.sat.status import SatStatus
 from storage.domain import Row
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
@@ -149,7 +155,7 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
         status_key = f"outcome.{invoice['status']}"
         state = "" if invoice["status"] == IS.REQUESTED else f" — {t(status_key, lang)}"
         lines.append(f"`{escape(invoice['ref_key'])}`{state}")
-        if (facts := read_facts(invoice)) is not None:
+        if invoice.get("facts") and (facts := json.loads(invoice["facts"])):
             lines.append(facts_line(facts, lang))
             if invoice["status"] == IS.REQUESTED and facts.get("invoice"):
                 lines.append(prospects_line(facts, lang, deadline, sat_today()))
@@ -193,6 +199,15 @@ def facts_line(facts: dict[str, Any], lang: str) -> str:
                                 when=when(facts["sat_at"]))
 
 
+def flag_text(flagged: Flag, invoice: CfdiFacts, last_day: date, lang: str) -> str:
+    """Why the invoice gives pause, in words (the related CFDIs its XML names, if any)."""
+    if flagged is Flag.NOT_CANCELABLE and invoice.related:
+        related = ", ".join(f"`{r.uuid}` ({_relation(r.relation, lang)})"
+                            for r in invoice.related)
+        return t("card.flag_not_cancelable_related", lang, related=related)
+    return t(f"card.flag_{flagged}", lang, date=last_day.isoformat())
+
+
 def _relation(code: str, lang: str) -> str:
     """A relation type's name; a code the catalogue does not know, as written (escaped)."""
     key = f"cfdi.relation.{code}"
@@ -206,15 +221,8 @@ def prospects_line(facts: dict[str, Any], lang: str, deadline: tuple[int, int],
     invoice = CfdiFacts(**facts["invoice"])
     sat = SatStatus(**facts["sat"]) if facts.get("sat") else None
     last_day = cancel_deadline(invoice.issued_at, deadline)
-    if sat is not None and sat.state is Estado.CANCELADO:
-        return "> " + t("card.flag_already_cancelled", lang)
-    if sat is not None and sat.found and sat.cancelable is Cancelable.NOT_CANCELABLE:
-        related = ", ".join(f"`{r.uuid}` ({_relation(r.relation, lang)})"
-                            for r in invoice.related)
-        return "> " + (t("card.flag_not_cancelable_related", lang, related=related) if related
-                       else t("card.flag_not_cancelable", lang))
-    if today > last_day:
-        return "> " + t("card.flag_too_late", lang, date=last_day.isoformat())
+    if (flagged := flag(invoice, sat, deadline, today)) is not None:
+        return "> " + flag_text(flagged, invoice, last_day, lang)
     must = needs_acceptance(invoice, sat.cancelable if sat and sat.found else None, today)
     how = (t("card.acceptance_needed", lang, date=acceptance_ends(today).isoformat()) if must
            else t("card.acceptance_not_needed", lang))

@@ -17,11 +17,18 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot import blocks
 from bot.actors import SYSTEM
+from bot.config import Settings
+from bot.i18n import t
+from bot.mrkdwn import escape
 from bot.provider import Provider, ProviderError
+from bot.sat.cancellability import cancel_deadline, flag, sat_today
 from bot.sat.cfdi import CfdiError, CfdiFacts, parse
 from bot.sat.consulta.client import SatClient, SatError
 from bot.sat.refs import InvoiceRef
+from bot.sat.status import SatStatus
+from storage import queries
 from storage.domain import Row
 from storage.store import AuditStore
 
@@ -36,14 +43,10 @@ AT_ONCE = 8  # lookups in flight together, for one request
 ACK_GRACE_S = 0.05
 
 
-def read(row: Row) -> dict[str, Any] | None:
-    """The facts recorded for an invoice row, or None before they arrive."""
-    return json.loads(row["facts"]) if row.get("facts") else None
-
-
 class FactFinder:
-    def __init__(self, store: AuditStore, provider: Provider, sat: SatClient | None,
-                 outbox: Outbox, *, at_once: int = AT_ONCE) -> None:
+    def __init__(self, settings: Settings, store: AuditStore, provider: Provider,
+                 sat: SatClient | None, outbox: Outbox, *, at_once: int = AT_ONCE) -> None:
+        self.settings = settings
         self.store = store
         self.provider = provider
         self.sat = sat
@@ -72,6 +75,29 @@ class FactFinder:
                           invoice_ref=row["ref_key"], details=facts)
             tx.card_changed(request_id)
         await self.outbox.update_card(request_id)  # a card not yet posted stays owed
+        await self._tell_requester(request_id, [
+            (row["ref_key"], CfdiFacts(**record["invoice"]),
+             SatStatus(**record["sat"]) if record["sat"] else None)
+            for row, record in zip(invoices, found, strict=True) if record["invoice"]])
+
+    async def _tell_requester(self, request_id: int,
+                              looked_up: list[tuple[str, CfdiFacts, SatStatus | None]]) -> None:
+        """The requester hears of the invoices that give pause (the card shows them too)."""
+        lang, deadline, today = self.settings.language, self.settings.cancel_deadline, \
+            sat_today()
+        lines = []
+        for ref, facts, sat in looked_up:
+            if (flagged := flag(facts, sat, deadline, today)) is not None:
+                why = blocks.flag_text(flagged, facts, cancel_deadline(facts.issued_at,
+                                                                       deadline), lang)
+                lines.append(f"• `{escape(ref)}` — {why}")
+        request = queries.get_request(self.store, request_id)
+        if not lines or request is None:
+            return
+        link = await self.outbox.io.permalink(request) if request["thread_ts"] else ""
+        text = "\n".join([t("dm.flagged", lang, id=request_id, count=len(lines), link=link),
+                          *lines])
+        await self.outbox.io.direct(request["requester_id"], text, request_id)
 
     async def look_up(self, ref: InvoiceRef) -> dict[str, Any]:
         """{"invoice": facts | None, "invoice_error": code | None, "sat": answer | None,

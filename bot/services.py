@@ -51,5 +51,5 @@ class Services:
         lookup = Lookup(settings, store, io, policy, tasks)
         outbox.after_posting = lookup.refresh_homes
         lifecycle = Lifecycle(settings, store, provider, io, outbox, policy, tasks)
-        lifecycle.facts = FactFinder(store, provider, sat, outbox)
+        lifecycle.facts = FactFinder(settings, store, provider, sat, outbox)
         return cls(settings, store, provider, tasks, io, policy, outbox, lookup, lifecycle)

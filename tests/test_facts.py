@@ -131,3 +131,14 @@ async def test_the_deadline_and_the_receivers_window(stage: Stage) -> None:
     await click(stage, "U0BETO", stage.slack.channel_messages(APPROVALS)[-1])
     # Once submitted, the outcome speaks: the prospects are no longer shown.
     assert "Cancelable hasta el" not in card_now(stage)
+
+
+async def test_the_requester_hears_of_the_invoices_that_give_pause(stage: Stage) -> None:
+    before = len(stage.slack.dms("U0ANA"))
+    await card_of(stage, lines=[uuid_with("000", 11)])
+    assert len(stage.slack.dms("U0ANA")) == before  # nothing to say
+    flagged, fine = uuid_with("204", 12), uuid_with("000", 13)
+    await card_of(stage, lines=[flagged, fine])
+    told = texts(stage.slack.dms("U0ANA")[-1])
+    assert "Tu solicitud #2: 1 factura(s) piden atención" in told
+    assert f"`{flagged}` — ⚠️ El SAT dice que no es cancelable" in told and fine not in told

@@ -294,4 +294,5 @@ MESSAGES: dict[str, str] = {
     "cfdi.relation.07": "advance applied",
     "cfdi.relation.08": "paid in installments",
     "cfdi.relation.09": "deferred payments",
+    "dm.flagged": "Your request #{id}: {count} invoice(s) need attention before approval (the approvers see it on the card too). {link}",
 }

@@ -307,4 +307,5 @@ MESSAGES: dict[str, str] = {
     "cfdi.relation.07": "aplicación de anticipo",
     "cfdi.relation.08": "pagos en parcialidades",
     "cfdi.relation.09": "pagos diferidos",
+    "dm.flagged": "Tu solicitud #{id}: {count} factura(s) piden atención antes de aprobarse (lo ve también quien aprueba en la tarjeta). {link}",
 }

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.sat.cfdi import CfdiFacts, CfdiType
-from bot.sat.status import Cancelable
+from bot.sat.status import Cancelable, Estado, SatStatus
 
 PUBLIC_RFC = "XAXX010101000"
 SMALL_TOTAL = Decimal("1000")
@@ -67,6 +68,25 @@ def needs_acceptance(facts: CfdiFacts, sat: Cancelable | None, today: date) -> b
     if sat is Cancelable.WITH_ACCEPTANCE:  # still exempt when cancelled by the next day
         return today > add_business_days(facts.issued_at.date(), 1)
     return not exempt(facts, today)
+
+
+class Flag(StrEnum):
+    """Why an invoice should give an approver pause."""
+
+    ALREADY_CANCELLED = "already_cancelled"   # the SAT shows it cancelled
+    NOT_CANCELABLE = "not_cancelable"         # the SAT says it cannot be (related CFDIs)
+    TOO_LATE = "too_late"                     # past its fiscal year's deadline
+
+
+def flag(facts: CfdiFacts, sat: SatStatus | None, deadline: tuple[int, int], today: date
+         ) -> Flag | None:
+    if sat is not None and sat.state is Estado.CANCELADO:
+        return Flag.ALREADY_CANCELLED
+    if sat is not None and sat.found and sat.cancelable is Cancelable.NOT_CANCELABLE:
+        return Flag.NOT_CANCELABLE
+    if today > cancel_deadline(facts.issued_at, deadline):
+        return Flag.TOO_LATE
+    return None
 
 
 def acceptance_ends(asked_on: date) -> date:
