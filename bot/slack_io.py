@@ -73,19 +73,29 @@ class SlackIO:
         return blocks.message(text, sandbox=self.sandbox, lang=self.lang)
 
     async def ephemeral(self, channel: str | None, user: str, text: str) -> None:
-        """Only `user` sees it, where they are; a DM when the bot cannot post there."""
-        shown = channel and await self.call(
-            "chat.postEphemeral", self.client.chat_postEphemeral, channel=channel, user=user,
-            **self.msg(text))
-        if not shown:
-            await self.direct(user, text)
+        """Only `user` sees it, where they are (in as many messages as Slack's 50 blocks
+        need); what the bot cannot post there goes by DM."""
+        parts = blocks.messages(text, sandbox=self.sandbox, lang=self.lang)
+        for number, payload in enumerate(parts):
+            shown = channel and await self.call(
+                "chat.postEphemeral", self.client.chat_postEphemeral, channel=channel,
+                user=user, **payload)
+            if not shown:
+                await self._direct(user, parts[number:])
+                return
 
     async def direct(self, user: str, text: str, request_id: int | None = None) -> None:
+        await self._direct(user, blocks.messages(text, sandbox=self.sandbox, lang=self.lang),
+                           request_id)
+
+    async def _direct(self, user: str, parts: list[dict[str, Any]],
+                      request_id: int | None = None) -> None:
         opened = await self.call("conversations.open", self.client.conversations_open,
                                  request_id, users=user)
-        if opened:
-            await self.call("chat.postMessage", self.client.chat_postMessage, request_id,
-                            channel=opened["channel"]["id"], **self.msg(text))
+        for payload in parts if opened else []:
+            if not await self.call("chat.postMessage", self.client.chat_postMessage,
+                                   request_id, channel=opened["channel"]["id"], **payload):
+                return
 
     async def open_view(self, trigger_id: str, view: dict[str, Any],
                         request_id: int | None = None) -> bool:

@@ -4,6 +4,7 @@ failed on the code before the fix."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -282,3 +283,19 @@ async def test_a_held_write_lock_freezes_no_answer(stage: Stage) -> None:
         await stage.settle()
         assert store.db["requests"].count == 1  # the refused forms wrote nothing
         assert request_row(stage)["status"] == "completed"  # the click waited the lock out
+
+
+# -- 7: long ephemerals and DMs ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channel", [FINANCE, None])
+async def test_a_long_ephemeral_or_dm_is_split_and_loses_no_line(stage: Stage,
+                                                                 channel: str | None) -> None:
+    lines = [f"línea {n:04d} " + "x" * 250 for n in range(1000)]  # over 50 blocks of text
+    await stage.runtime.services.io.ephemeral(channel, "U0ANA", "\n".join(lines))
+    sent = stage.slack.ephemerals if channel else stage.slack.dms("U0ANA")
+    blocks_of = [m["blocks"] if isinstance(m, dict) else m.blocks for m in sent]
+    assert len(sent) > 1 and all(len(b) <= 50 for b in blocks_of)
+    shown = "\n".join(json.dumps(b, ensure_ascii=False) for b in blocks_of)
+    assert all(f"línea {n:04d} " in shown for n in range(1000))
+    assert all("SANDBOX" in json.dumps(b) for b in blocks_of)
