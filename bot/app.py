@@ -38,6 +38,7 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.pac.client import PacClient, RetryPolicy
 from bot.provider import Provider
+from bot.sat.consulta.client import SatClient
 from bot.services import Services
 from bot.slack_io import SlackIO
 from bot.tasks import Tasks
@@ -130,6 +131,15 @@ async def connect_provider(settings: Settings, endpoint: str | None = None) -> P
                           total_s=settings.cfdi_retry_max_s))
 
 
+async def connect_sat(settings: Settings, address: str | None = None) -> SatClient:
+    """The SAT's status service client (WSDL parsed off the event loop), bound to `address`
+    or SAT_CONSULTA_URL, retried as the provider is."""
+    return await SatClient.create(
+        address or settings.sat_consulta_url, timeout_s=settings.sat_timeout_s,
+        retry=RetryPolicy(attempts=settings.cfdi_retry_attempts,
+                          total_s=settings.cfdi_retry_max_s))
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -140,6 +150,7 @@ class Runtime:
     watcher: Watcher
     on_stop: Sequence[Callable[[], None]] = ()
     session: aiohttp.ClientSession | None = None
+    sat: SatClient | None = None
     runner: web.AppRunner | None = None
     watching: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -196,19 +207,21 @@ class Runtime:
         await self.provider.aclose()
         if self.session is not None:
             await self.session.close()
+        if self.sat is not None:
+            await self.sat.aclose()
         for stop in self.on_stop:
             stop()
         self.store.close()
 
 
 async def build(settings: Settings, provider: Provider,
-                on_stop: Sequence[Callable[[], None]] = (),
+                on_stop: Sequence[Callable[[], None]] = (), sat: SatClient | None = None,
                 slack_wait_s: float = SLACK_START_WAIT_S) -> Runtime:
     store = AuditStore.open(settings.audit_db, secrets=settings.secrets())
     session = slack_session()
     client = slack_client(settings, session)
     signing = settings.slack_signing_secret
-    services = Services.assemble(settings, store, provider, client, Tasks())
+    services = Services.assemble(settings, store, provider, client, Tasks(), sat)
     app = AsyncApp(
         # Bolt's own client carries no token (the token comes from `authorize`); it shares
         # the session.
@@ -221,7 +234,7 @@ async def build(settings: Settings, provider: Provider,
     )
     handlers.register(app, services)
     runtime = Runtime(settings, store, provider, app, services, Watcher(services), on_stop,
-                      session)
+                      session, sat)
     await runtime.load_from_slack(slack_wait_s)
     return runtime
 

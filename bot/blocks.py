@@ -14,13 +14,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from bot import validation as form
-from bot.i18n import code_text, t
+from bot.i18n import CATALOGUES, code_text, t
 from bot.mrkdwn import escape, mention, quote, when
+from bot.sat.cancellability import (
+    Flag,
+    acceptance_ends,
+    cancel_deadline,
+    flag,
+    needs_acceptance,
+    sat_today,
+)
+from bot.sat.cfdi import CfdiFacts
 from bot.sat.outcomes import Outcome, nuance_of
 from bot.sat.reasons import CancelReason
+from bot.sat.status import SatStatus
 from storage.domain import Row
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
@@ -131,7 +143,8 @@ def messages(text: str, *, sandbox: bool, lang: str, extra: Sequence[Block] = ()
 
 
 def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row], *,
-                 lang: str, sandbox: bool, ttl_h: float) -> dict[str, Any]:
+                 lang: str, sandbox: bool, ttl_h: float,
+                 deadline: tuple[int, int] = (3, 31)) -> dict[str, Any]:
     status, sending = request["status"], request["kind"] == "send"
     title = t("card.send_title" if sending else "card.title", lang, id=request["id"])
     fields = [md(t("card.requester", lang, user=mention(request["requester_id"]))),
@@ -158,6 +171,10 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
         status_key = f"outcome.{invoice['status']}"
         state = "" if invoice["status"] == IS.REQUESTED else f" — {t(status_key, lang)}"
         lines.append(f"`{escape(invoice['ref_key'])}`{state}")
+        if invoice.get("facts") and (facts := json.loads(invoice["facts"])):
+            lines.append(facts_line(facts, lang))
+            if invoice["status"] == IS.REQUESTED and facts.get("invoice"):
+                lines.append(prospects_line(facts, lang, deadline, sat_today()))
     if len(invoices) > len(shown):
         lines.append(t("card.more_invoices", lang, count=len(invoices) - len(shown)))
     blocks += sections(lines)
@@ -173,6 +190,54 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
     blocks += banner(sandbox, lang)
     fallback = title + " — " + t(f"request.{status}", lang)
     return {"text": fallback, "blocks": blocks}
+
+
+def facts_line(facts: dict[str, Any], lang: str) -> str:
+    """What the invoice is and what the SAT says of it, under its line on the card. Names
+    and RFCs come from the invoice's XML: escaped."""
+    invoice, sat = facts.get("invoice"), facts.get("sat")
+    if invoice is None:
+        return "> " + t("card.facts_unavailable", lang)
+    customer = escape(invoice.get("receiver_name") or "") or "—"
+    said = t("card.facts", lang, customer=customer, rfc=escape(invoice["receiver_rfc"]),
+             total=f"${Decimal(invoice['total']):,.2f} {escape(invoice['currency'])}",
+             date=invoice["issued_at"][:10], type=t(f"cfdi.type.{invoice['type']}", lang))
+    if sat is None:
+        return f"> {said}\n> " + t("card.sat_unavailable", lang)
+    status = SatStatus(**sat)
+    return f"> {said}\n> " + t("card.sat", lang, estado=t(f"sat.estado.{status.state}", lang),
+                                cancelable=t(f"sat.cancelable.{status.cancelable}", lang),
+                                when=when(facts["sat_at"]))
+
+
+def flag_text(flagged: Flag, invoice: CfdiFacts, last_day: date, lang: str) -> str:
+    """Why the invoice gives pause, in words (the related CFDIs its XML names, if any)."""
+    if flagged is Flag.NOT_CANCELABLE and invoice.related:
+        related = ", ".join(f"`{r.uuid}` ({_relation(r.relation, lang)})"
+                            for r in invoice.related)
+        return t("card.flag_not_cancelable_related", lang, related=related)
+    return t(f"card.flag_{flagged}", lang, date=last_day.isoformat())
+
+
+def _relation(code: str, lang: str) -> str:
+    """A relation type's name; a code the catalogue does not know, as written (escaped)."""
+    key = f"cfdi.relation.{code}"
+    return t(key, lang) if key in CATALOGUES[lang] else escape(code)
+
+
+def prospects_line(facts: dict[str, Any], lang: str, deadline: tuple[int, int],
+                   today: date) -> str:
+    """Before approval: whether, until when and how the invoice can be cancelled, flagged
+    when the SAT says it cannot (with the related CFDIs its XML names) or it is too late."""
+    invoice = CfdiFacts(**facts["invoice"])
+    sat = SatStatus(**facts["sat"]) if facts.get("sat") else None
+    last_day = cancel_deadline(invoice.issued_at, deadline)
+    if (flagged := flag(invoice, sat, deadline, today)) is not None:
+        return "> " + flag_text(flagged, invoice, last_day, lang)
+    must = needs_acceptance(invoice, sat.cancelable if sat and sat.found else None, today)
+    how = (t("card.acceptance_needed", lang, date=acceptance_ends(today).isoformat()) if must
+           else t("card.acceptance_not_needed", lang))
+    return "> " + t("card.cancel_until", lang, date=last_day.isoformat()) + " · " + how
 
 
 def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: float

@@ -233,7 +233,8 @@ class Outbox:
         decisions = queries.decisions(self.store, request_id)
         return request, blocks.request_card(request, invoices, decisions, lang=self.lang,
                                             sandbox=self.sandbox,
-                                            ttl_h=self.settings.approval_ttl_h)
+                                            ttl_h=self.settings.approval_ttl_h,
+                                            deadline=self.settings.cancel_deadline)
 
     async def post_card(self, request_id: int) -> Row:
         """Post a new request's card. Under the flush lock: a flush running meanwhile would

@@ -197,7 +197,8 @@ async def test_killed_during_the_submission(world: World) -> None:
     await world.start()
     world.pac.delay_s = 5
     await world.ask_and_approve(CODES)
-    await world.until(lambda: world.pac.in_flight == 1)  # the provider holds the call
+    # The provider holds the submission's call (the invoices' facts may be looked up too).
+    await world.until(lambda: world.pac.in_flight_by["cancelar"] == 1)
     world.kill()
     assert world.status() == "submitting"
     world.pac.delay_s = 0
