@@ -88,7 +88,7 @@ def test_mrkdwn_is_drawn_as_slack_draws_it() -> None:
     drawn = slack_html.mrkdwn("*Estado*\n>uno &lt;b&gt;\n`a_b_c` _x_ <@U1> <#C1> "
                               "<https://x.example/a_b|hilo> <!date^1^{time}|10:00 UTC>",
                               users, channels)
-    assert drawn == ('<b>Estado</b><br><blockquote>uno &lt;b&gt;</blockquote><br>'
+    assert drawn == ('<b>Estado</b><blockquote>uno &lt;b&gt;</blockquote>'
                      '<code>a_b_c</code> <i>x</i> <span class="mention">@ana</span> '
                      '<span class="mention">#finanzas</span> '
                      '<a href="https://x.example/a_b">hilo</a> 10:00 UTC')

@@ -110,6 +110,9 @@ def mrkdwn(text: str, users: dict[str, str], channels: dict[str, str]) -> str:
         line = _ITALIC.sub(r"<i>\1</i>", line)
         lines.append(f"<blockquote>{line}</blockquote>" if quoted else line)
     joined = "<br>".join(lines).replace("</blockquote><br><blockquote>", "<br>")
+    # A quote is a block of its own: no line break of its own before or after it.
+    joined = joined.replace("</blockquote><br>", "</blockquote>").replace("<br><blockquote>",
+                                                                          "<blockquote>")
     while _HOLD.search(joined):
         joined = _HOLD.sub(lambda m: held[int(m.group(1))], joined)
     return joined
