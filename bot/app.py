@@ -141,7 +141,7 @@ async def serve(runtime: Runtime) -> None:
             port = await runtime.start_http()
             log.info("ready: listening for Slack on port %d at %s", port, EVENTS_PATH)
         # Slack is served first; what a crash interrupted is finished alongside.
-        runtime.tasks.spawn(runtime.services.lifecycle.resume())
+        runtime.tasks.spawn(runtime.services.lifecycle.submissions.resume())
         runtime.start_watching()
         await stop.wait()
         log.info("stopping")

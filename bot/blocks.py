@@ -231,7 +231,7 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
             lines.append(t(f"reply.failed.{data.get('class') or 'final_failure'}", lang))
             extra = [ActionsBlock(block_id="resubmit", elements=[
                 ButtonElement(text=t("reply.resubmit", lang), action_id=RESUBMIT_ACTION,
-                              value=str(request_id))])]
+                              value=f"{request_id}:{data.get('attempt') or 0}")])]
         elif kind == Reply.REJECTED:
             lines.append(t("reply.rejected", lang, mention=requester,
                            user=mention(data["user"]), reason=escape(data["reason"])))

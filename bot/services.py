@@ -45,7 +45,7 @@ class Services:
         policy = Policy(settings, Directory(client, settings.approvers),
                         Directory(client, settings.requesters))
         outbox = Outbox(settings, store, io)
-        lookup = Lookup(settings, store, io, policy)
+        lookup = Lookup(settings, store, io, policy, tasks)
         outbox.after_posting = lookup.refresh_homes
         lifecycle = Lifecycle(settings, store, provider, io, outbox, policy, tasks)
         return cls(settings, store, provider, tasks, io, policy, outbox, lookup, lifecycle)

@@ -9,6 +9,7 @@ membership) also reach the operators, at most hourly per error.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
-from bot.actors import SYSTEM
+from bot.actors import SYSTEM, Actor
 from bot.config import Settings
 from bot.i18n import t
 from bot.mrkdwn import escape
@@ -53,30 +54,48 @@ class SlackIO:
         except Exception as exc:  # network errors are not SlackApiError
             error = type(exc).__name__
         log.warning("Slack %s failed: %s", method, error)
-        self.store.record(SYSTEM, "slack_error", request_id=request_id,
-                          details={"method": method, "error": error})
+        await self.audit(SYSTEM, "slack_error", request_id=request_id,
+                         details={"method": method, "error": error})
         if error in SLACK_SETUP_ERRORS and method != "chat.postMessage:admin":
             await self.alert_admin(f"slack:{error}", request_id, t(
                 "admin.slack_setup", self.lang, method=method, error=escape(error)))
         return None
 
+    async def audit(self, actor: Actor, action: str, **options: Any) -> None:
+        """Record what happened with Slack; when the audit log cannot be written (locked past
+        its bound, disk full) the fact is logged instead: it changed no request."""
+        try:
+            await self.store.append(actor, action, **options)
+        except sqlite3.Error as exc:
+            log.error("could not record %s in the audit log: %s", action, exc)
+
     def msg(self, text: str) -> dict[str, Any]:
         return blocks.message(text, sandbox=self.sandbox, lang=self.lang)
 
     async def ephemeral(self, channel: str | None, user: str, text: str) -> None:
-        """Only `user` sees it, where they are; a DM when the bot cannot post there."""
-        shown = channel and await self.call(
-            "chat.postEphemeral", self.client.chat_postEphemeral, channel=channel, user=user,
-            **self.msg(text))
-        if not shown:
-            await self.direct(user, text)
+        """Only `user` sees it, where they are (in as many messages as Slack's 50 blocks
+        need); what the bot cannot post there goes by DM."""
+        parts = blocks.messages(text, sandbox=self.sandbox, lang=self.lang)
+        for number, payload in enumerate(parts):
+            shown = channel and await self.call(
+                "chat.postEphemeral", self.client.chat_postEphemeral, channel=channel,
+                user=user, **payload)
+            if not shown:
+                await self._direct(user, parts[number:])
+                return
 
     async def direct(self, user: str, text: str, request_id: int | None = None) -> None:
+        await self._direct(user, blocks.messages(text, sandbox=self.sandbox, lang=self.lang),
+                           request_id)
+
+    async def _direct(self, user: str, parts: list[dict[str, Any]],
+                      request_id: int | None = None) -> None:
         opened = await self.call("conversations.open", self.client.conversations_open,
                                  request_id, users=user)
-        if opened:
-            await self.call("chat.postMessage", self.client.chat_postMessage, request_id,
-                            channel=opened["channel"]["id"], **self.msg(text))
+        for payload in parts if opened else []:
+            if not await self.call("chat.postMessage", self.client.chat_postMessage,
+                                   request_id, channel=opened["channel"]["id"], **payload):
+                return
 
     async def open_view(self, trigger_id: str, view: dict[str, Any],
                         request_id: int | None = None) -> bool:
@@ -107,7 +126,7 @@ class SlackIO:
     async def tell_admins(self, text: str, action: str | None = None) -> None:
         """A message to ADMIN_CHANNEL (when set); `action` also records it in the audit log."""
         if action:
-            self.store.record(SYSTEM, action, details={"text": text})
+            await self.audit(SYSTEM, action, details={"text": text})
         if self.settings.admin_channel:
             await self.call("chat.postMessage:admin", self.client.chat_postMessage,
                             channel=self.settings.admin_channel, **self.msg(text))
@@ -120,5 +139,5 @@ class SlackIO:
         if not channel or (last is not None and time.monotonic() - last < ADMIN_ALERT_EVERY_S):
             return
         self._alerted[code] = time.monotonic()
-        self.store.record(SYSTEM, "admin_alerted", request_id=request_id, details={"code": code})
+        await self.audit(SYSTEM, "admin_alerted", request_id=request_id, details={"code": code})
         await self.tell_admins(text)

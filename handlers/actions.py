@@ -30,5 +30,6 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.action(blocks.RESUBMIT_ACTION)
     async def resubmit(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
+        request_id, _, failure = str(action["value"]).partition(":")
         services.tasks.spawn(services.lifecycle.resubmit_clicked(
-            int(action["value"]), actor(body), channel_of(body)))
+            int(request_id), int(failure) if failure else None, actor(body), channel_of(body)))

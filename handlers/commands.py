@@ -52,7 +52,8 @@ def register(app: AsyncApp, services: Services) -> None:
             refusal = await services.policy.may_request(who)
             if refusal is not None:
                 await ack(**blocks.message(refusal.text, sandbox=sandbox, lang=lang))
-                services.lifecycle.refused(who, refusal, command=subcommand)
+                services.tasks.spawn(services.lifecycle.refused(who, refusal,
+                                                                command=subcommand))
                 return
             await ack()
             services.tasks.spawn(services.lifecycle.open_form(

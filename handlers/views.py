@@ -41,7 +41,7 @@ def register(app: AsyncApp, services: Services) -> None:
             lang=lang, active=services.lifecycle.active_elsewhere)
         request_id = None
         if clean is not None:  # written before the form closes: the loser of a race is told
-            request_id, errors = services.lifecycle.record_cancel(
+            request_id, errors = await services.lifecycle.record_cancel(
                 actor(body), clean, source_channel=source_channel(view), client_key=view["id"])
         if await answered(ack, errors) and clean is not None and request_id is not None:
             services.tasks.spawn(services.lifecycle.announce_cancel(

@@ -111,3 +111,14 @@ def test_every_provider_outcome_is_an_invoice_state() -> None:
     from bot.sat.outcomes import Outcome
 
     assert {o.value for o in Outcome} <= {s.value for s in InvoiceStatus}
+
+
+BLOCKING_WRITE = re.compile(r"\.transaction\(\)|\bstore\.(record|transition)\(")
+
+
+def test_code_on_the_event_loop_never_blocks_on_the_write_lock() -> None:
+    """The bot writes through `AuditStore.writing()`/`append()`, which wait for another
+    writer with asyncio.sleep; the blocking `transaction()` is for the CLI and tests."""
+    on_loop = [p for p in modules("bot", "handlers") if p.name != "cli.py"]
+    blocking = [name_of(p) for p in on_loop if BLOCKING_WRITE.search(p.read_text())]
+    assert not blocking, blocking

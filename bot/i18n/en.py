@@ -125,6 +125,7 @@ MESSAGES: dict[str, str] = {
     "ephemeral.created": "Request #{id} created and sent for approval: {link}",
     "ephemeral.submitted_at_once": "Request #{id} created; it needs no approval and was submitted to the provider: {link}",
     "ephemeral.not_recorded": "The request could not be recorded and nothing was sent to the provider. Try again in a few minutes.",
+    "ephemeral.decision_not_recorded": "Your decision on request #{id} could not be recorded: the audit log is not accepting writes right now. Nothing changed; try again in a few minutes.",
     "ephemeral.open_failed": "I could not open the form (Slack took too long). Please try again.",
     "refused.requester": "You are not allowed to request cancellations. Ask an administrator to add you to REQUESTERS.",
     "refused.not_approver": "Only the configured approvers can approve, reject or retry requests.",
@@ -133,6 +134,7 @@ MESSAGES: dict[str, str] = {
     "refused.already_voted": "You already recorded your decision on request #{id}.",
     "admin.alert": "🚨 The provider answered {code} on request #{id}: {text} Check CFDI_USUARIO, CFDI_PASSWORD and the contract.",
     "admin.slack_setup": "🚨 Slack refused {method}: {error}. Check the token, the scopes and that the bot is in the configured channels.",
+    "admin.audit_write_failed": "🚨 The audit log is not accepting writes: {error}. Check the disk space and the file's permissions; what was left half-way is taken up again once it can write.",
     "admin.outage": "⚠️ The provider has not answered the watcher for {cycles} cycles ({error}). Pending cancellations wait; nothing was lost and the bot retries with growing delays.",
     "admin.recovered": "✅ The provider answers again; the watcher carries on with the pending cancellations.",
     "admin.long_pending": "⏳ {count} invoice(s) are still pending after {hours} h: {refs}. The bot keeps watching them; check with the receiver or the provider.",
@@ -254,4 +256,5 @@ MESSAGES: dict[str, str] = {
     "pac.interrupted": "The bot stopped while the provider was handling the e-mail.",
     "reply.send_unknown": "⚠️ Nobody can tell whether the e-mail went out: it may or may not have. Check with the customer (or on the provider's portal) before sending it again with `/cfdi enviar`; the bot does not resend on its own.",
     "dm.send_unknown": "⚠️ Your e-mail #{id} was interrupted while the provider was handling it: it may or may not have gone out. Check with the customer before sending it again with `/cfdi enviar`; the bot does not resend on its own.",
+    "dm.stalled": "⚠️ Your request #{id} is on hold: the audit log is not accepting writes right now. The operators have been told; follow it with `/cfdi status`.",
 }

@@ -134,6 +134,7 @@ MESSAGES: dict[str, str] = {
     "ephemeral.created": "Solicitud #{id} creada y enviada a aprobación: {link}",
     "ephemeral.submitted_at_once": "Solicitud #{id} creada; no requiere aprobación y se envió al proveedor: {link}",
     "ephemeral.not_recorded": "No se pudo registrar la solicitud y no se envió nada al proveedor. Intente de nuevo en unos minutos.",
+    "ephemeral.decision_not_recorded": "No se pudo registrar tu decisión sobre la solicitud #{id}: el registro de auditoría no acepta escrituras ahora. No cambió nada; inténtalo de nuevo en unos minutos.",
     "ephemeral.open_failed": "No pude abrir el formulario (Slack tardó demasiado). Intente de nuevo.",
     "refused.requester": "No tienes permiso para solicitar cancelaciones. Pide a un administrador que te agregue a REQUESTERS.",
     "refused.not_approver": "Solo los aprobadores configurados pueden aprobar, rechazar o reintentar solicitudes.",
@@ -142,6 +143,7 @@ MESSAGES: dict[str, str] = {
     "refused.already_voted": "Ya registraste tu decisión sobre la solicitud #{id}.",
     "admin.alert": "🚨 El proveedor respondió {code} en la solicitud #{id}: {text} Revise CFDI_USUARIO, CFDI_PASSWORD y el contrato.",
     "admin.slack_setup": "🚨 Slack rechazó {method}: {error}. Revise el token, los permisos y que el bot esté en los canales configurados.",
+    "admin.audit_write_failed": "🚨 El registro de auditoría no acepta escrituras: {error}. Revisa el espacio en disco y los permisos del archivo; lo que quedó a medias se retoma solo cuando vuelva a escribirse.",
     "admin.outage": "⚠️ El proveedor no responde al vigilante desde hace {cycles} ciclos ({error}). Las cancelaciones pendientes esperan; no se perdió nada y el bot reintenta con espera creciente.",
     "admin.recovered": "✅ El proveedor volvió a responder; el vigilante sigue con las cancelaciones pendientes.",
     "admin.long_pending": "⏳ {count} factura(s) siguen pendientes después de {hours} h: {refs}. El bot las sigue vigilando; conviene revisar con el receptor o el proveedor.",
@@ -267,4 +269,5 @@ MESSAGES: dict[str, str] = {
     "pac.interrupted": "El bot se detuvo mientras el proveedor atendía el envío.",
     "reply.send_unknown": "⚠️ No se sabe si el correo salió: pudo haberse enviado o no. Confírmalo con el cliente (o en el portal del proveedor) antes de enviarlo de nuevo con `/cfdi enviar`; el bot no lo reenvía por su cuenta.",
     "dm.send_unknown": "⚠️ Tu envío #{id} quedó interrumpido mientras el proveedor lo atendía: el correo pudo haberse enviado o no. Confírmalo con el cliente antes de enviarlo de nuevo con `/cfdi enviar`; el bot no lo reenvía por su cuenta.",
+    "dm.stalled": "⚠️ Tu solicitud #{id} quedó detenida: el registro de auditoría no acepta escrituras ahora. Los administradores ya fueron avisados; consulta cómo sigue con `/cfdi estado`.",
 }
