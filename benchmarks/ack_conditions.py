@@ -31,6 +31,7 @@ from storage import queries
 from storage.store import AuditStore, utc_now
 
 ROUND_SPREAD_S = 2.0   # watcher condition: each round's requests sent evenly over this time
+PROGRESS_EVERY_S = 15.0
 
 
 @dataclass
@@ -90,15 +91,18 @@ def seed_due(path: Path, due: int, standins: StandIns) -> int:
     return max(ids)
 
 
-def _cycle_done(store: AuditStore, last_seeded: int) -> bool:
-    """Nothing due any more, and the seeded requests' replies and cards are in Slack."""
-    return not (queries.due_pending(store, utc_now(), 1)
-                or any(e["request_id"] <= last_seeded for e in queries.unposted(store))
-                or any(r["id"] <= last_seeded for r in queries.cards_owed(store)))
+def _left(store: AuditStore, last_seeded: int, due_limit: int) -> tuple[int, int, int]:
+    """Seeded work not done yet: invoices due (counted up to `due_limit`), replies owed to
+    their threads, cards owed an update."""
+    return (len(queries.due_pending(store, utc_now(), due_limit)),
+            sum(1 for e in queries.unposted(store) if e["request_id"] <= last_seeded),
+            sum(1 for r in queries.cards_owed(store) if r["id"] <= last_seeded))
 
 
 def watcher_cycle(bench: Bench, due: int, per_kind: int, port: int, cap_s: float
                   ) -> dict[str, Any]:
+    """Mixed rounds, each spread over ROUND_SPREAD_S, until the seeded work is done (nothing
+    due, their replies and cards in Slack) or `cap_s` has passed."""
     path = bench.folder / "watch.db"
     begun = time.perf_counter()
     last_seeded = seed_due(path, due, bench.standins)
@@ -109,21 +113,27 @@ def watcher_cycle(bench: Bench, due: int, per_kind: int, port: int, cap_s: float
     people.skip_existing()
     store = AuditStore.open(path)
     answers: list[Answer] = []
+    progress: list[tuple[float, int, int, int]] = []  # (s, due, replies owed, cards owed)
     begun, finished = time.perf_counter(), None
     try:
         while time.perf_counter() - begun < cap_s:  # the cycle starts when the bot is ready
             answers += bench.fire(bot.url, people.round(per_kind, spread_s=ROUND_SPREAD_S))
             people.refresh()
-            if _cycle_done(store, last_seeded):
+            elapsed = round(time.perf_counter() - begun, 1)
+            if not progress or elapsed - progress[-1][0] >= PROGRESS_EVERY_S:
+                progress.append((elapsed, *_left(store, last_seeded, due)))
+            if _left(store, last_seeded, 1) == (0, 0, 0):
                 finished = time.perf_counter() - begun
                 break
+        left = _left(store, last_seeded, due)
         peak = bot.peak_rss_mb()
     finally:
         store.close()
         bot.stop()
     return {"due": due, "seeded_s": round(seeded_s, 2),
-            "cycle_s": round(finished, 1) if finished is not None else None,
-            "cap_s": cap_s, "answers": summary(answers), "per_kind": by_kind(answers),
+            "cycle_s": round(finished, 1) if finished is not None else None, "cap_s": cap_s,
+            "left": dict(zip(("due", "replies_owed", "cards_owed"), left, strict=True)),
+            "progress": progress, "answers": summary(answers), "per_kind": by_kind(answers),
             "bot_peak_mb": round(peak, 1)}
 
 

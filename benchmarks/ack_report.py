@@ -48,8 +48,10 @@ def print_table(results: dict[str, Any]) -> None:
           f"{startup['bot']:.2f} s, bare app {startup['bare']:.2f} s")
     watch = results["watcher_cycle"]
     answers = watch["answers"]
+    left = watch["left"]
     done = f"done in {watch['cycle_s']:g} s" if watch["cycle_s"] is not None else \
-        f"NOT done within {watch['cap_s']:g} s"
+        (f"NOT done within {watch['cap_s']:g} s ({left['due']:,} still due, "
+         f"{left['replies_owed']:,} replies and {left['cards_owed']:,} cards owed)")
     print(f"   (a) watcher cycle over {watch['due']:,} due pending invoices: {done}; "
           f"meanwhile {answers['count']} answers:\n       p50 {answers['p50_ms']:.0f} ms, p99 "
           f"{answers['p99_ms']:.0f} ms, max {answers['max_ms']:.0f} ms; over 3 s: "

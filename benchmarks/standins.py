@@ -15,6 +15,7 @@ import contextlib
 import json
 import multiprocessing
 import secrets
+import sys
 import threading
 import time
 from collections import Counter
@@ -85,6 +86,14 @@ class _Control:
                     self.command = None
 
         server.RequestHandlerClass = Counted
+        report = server.handle_error
+
+        def quiet_resets(request: Any, client_address: Any) -> None:
+            """A client closing its connection mid-read is a client's choice, not an error."""
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                report(request, client_address)
+
+        server.handle_error = quiet_resets  # type: ignore[method-assign]
 
     def addresses(self) -> dict[str, str]:
         return {"api_url": self.slack.api_url, "endpoint": self.pac.endpoint}

@@ -106,10 +106,10 @@ def _answer(kind: str, status: int, body: bytes) -> Answer:
     return Answer(kind, 0.2, status, body, 0.5)
 
 
-def test_a_form_is_judged_by_what_the_database_holds(tmp_path: Path) -> None:
+async def test_a_form_is_judged_by_what_the_database_holds(tmp_path: Path) -> None:
     store = AuditStore.open(tmp_path / "audit.db")
     written, missing = (f"{n:08X}-BE0C-4000-8000-{n:012X}" for n in (1, 2))
-    create_cancel_request(store, Actor("U0ANA", "ana"), [InvoiceRef(uuid=written)],
+    await create_cancel_request(store, Actor("U0ANA", "ana"), [InvoiceRef(uuid=written)],
                           reason="02", justification="benchmark")
     refused = b'{"response_action": "errors", "errors": {"invoices": "try again"}}'
     try:
