@@ -296,11 +296,17 @@ def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime
         fields["pending_since"] = iso(now)
     else:
         fields["next_check_at"] = None
-    tx.transition("invoice", invoice["id"], outcome.outcome.value, SYSTEM,
-                  action="provider_answered", fields=fields, details={
-                      "code": outcome.code, "detalle": outcome.detalle,
-                      "estatus_uuid": outcome.estatus_uuid, "nuance": outcome.nuance,
-                      "error_class": outcome.error_class})
+    try:
+        # Compare-and-set on the status read before the provider was asked: another ask
+        # (a resumed submission confirming, a watcher cycle) may have recorded an answer
+        # meanwhile, and a stale answer must neither overwrite it nor fail the batch.
+        tx.transition("invoice", invoice["id"], outcome.outcome.value, SYSTEM,
+                      expect=invoice["status"], action="provider_answered", fields=fields,
+                      details={"code": outcome.code, "detalle": outcome.detalle,
+                               "estatus_uuid": outcome.estatus_uuid, "nuance": outcome.nuance,
+                               "error_class": outcome.error_class})
+    except StaleState:
+        return False
     return True
 
 

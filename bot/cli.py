@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import sys
 from datetime import date
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+
+log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
                                   description="Serve the sandbox provider (WSDL at "
                                   "/ws/services/CFDI?wsdl) until interrupted.")
     sandbox.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+    sandbox.add_argument("--sat-port", type=int, default=8081,
+                         help="TCP port of the SAT status stand-in beside it (default 8081)")
     sandbox.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     sandbox.add_argument("--resolve-after", type=float, default=30.0, metavar="S",
                          help="seconds before a resolving pending cancellation resolves")
@@ -102,16 +107,24 @@ def _run(settings: Settings) -> int:
 
 async def _serve(settings: Settings) -> int:
     """The composition root: the real provider, or (CFDI_ENDPOINT=sandbox) the simulator."""
-    from bot.app import build, connect_provider, serve
+    from bot.app import build, connect_provider, connect_sat, serve
+    from bot.config import SANDBOX
     from bot.pac.errors import PacContractError
 
     try:
         if settings.sandbox:
             from bot.sandbox.stage import sandbox_runtime
 
-            runtime, _ = await sandbox_runtime(settings)
+            runtime, *_ = await sandbox_runtime(settings)
         else:
-            runtime = await build(settings, await connect_provider(settings))
+            sat = None
+            if settings.sat_consulta_url == SANDBOX:  # the stand-in knows only its own invoices
+                log.warning("SAT_CONSULTA_URL names the SAT stand-in while the provider is "
+                            "real: the SAT is not asked; set it to the SAT's address (README, "
+                            "going live)")
+            else:
+                sat = await connect_sat(settings)
+            runtime = await build(settings, await connect_provider(settings), sat=sat)
     except PacContractError as exc:
         return _config_problems(exc.problems)
     await serve(runtime)
@@ -133,13 +146,17 @@ async def _provider_check(settings: Settings, *, live: bool) -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.pac_server import SandboxPac
+    from bot.sandbox.sat_server import SandboxSat
 
     server = SandboxPac(usuario=args.usuario, password=args.password, host=args.host,
                         port=args.port, resolve_after_s=args.resolve_after, slow_s=args.slow)
+    sat = SandboxSat(server.state, server.book, host=args.host, port=args.sat_port).start()
     print(f"Sandbox provider: WSDL {server.wsdl_url}\n"
-          f"Set CFDI_WSDL={server.wsdl_url} or CFDI_ENDPOINT={server.endpoint}", flush=True)
+          f"Set CFDI_WSDL={server.wsdl_url} or CFDI_ENDPOINT={server.endpoint}\n"
+          f"SAT status stand-in: set SAT_CONSULTA_URL={sat.endpoint}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+    sat.stop()
     server.stop()
     return 0
 

@@ -25,6 +25,7 @@ from bot.cancellation import (
     submit,
 )
 from bot.config import Settings
+from bot.facts import FactFinder
 from bot.i18n import t
 from bot.mrkdwn import escape, mention
 from bot.outbox import Outbox
@@ -56,6 +57,7 @@ class Lifecycle:
         self.lang = settings.language
         self.sandbox = settings.sandbox
         self.submissions = Submissions(settings, store, provider, io, outbox)
+        self.facts: FactFinder | None = None  # looks the invoices up once the card is out
 
     async def refused(self, actor: Actor, refusal: Refusal, request_id: int | None = None,
                       **details: Any) -> str:
@@ -124,6 +126,9 @@ class Lifecycle:
         """After the form closed: the card, the requester's link, the people to notify, and
         at once to the provider when no approval is needed."""
         request = await self.outbox.post_card(request_id)
+        if self.facts is not None:
+            self.tasks.spawn(self.facts.gather(
+                request_id, queries.request_invoices(self.store, request_id)))
         link = await self.io.permalink(request) if request["thread_ts"] else ""
         if request["approvals_required"] == 0:
             await approve(self.store, request_id, SYSTEM, required=0)

@@ -58,7 +58,7 @@ class Outbox:
         flushes at once; what Slack refuses stays owed for the next flush."""
         async with self._flush_lock:
             for request in queries.cards_missing(self.store):
-                await self.post_card(request["id"])  # Slack refused it before: try again
+                await self._post_card(request["id"])  # Slack refused it before: try again
             owed: dict[int, list[Row]] = {}
             for entry in queries.unposted(self.store):
                 owed.setdefault(entry["request_id"], []).append(entry)
@@ -83,7 +83,7 @@ class Outbox:
     async def _post_owed(self, request_id: int, entries: list[Row]) -> None:
         request = queries.get_request(self.store, request_id)
         if not request["thread_ts"]:
-            request = await self.post_card(request_id)  # the card failed before: try again
+            request = await self._post_card(request_id)  # the card failed before: try again
             if not request["thread_ts"]:
                 return
         if any(e["attempted_at"] for e in entries):
@@ -233,10 +233,19 @@ class Outbox:
         decisions = queries.decisions(self.store, request_id)
         return request, blocks.request_card(request, invoices, decisions, lang=self.lang,
                                             sandbox=self.sandbox,
-                                            ttl_h=self.settings.approval_ttl_h)
+                                            ttl_h=self.settings.approval_ttl_h,
+                                            deadline=self.settings.cancel_deadline)
 
     async def post_card(self, request_id: int) -> Row:
+        """Post a new request's card. Under the flush lock: a flush running meanwhile would
+        otherwise see the card missing and post it a second time."""
+        async with self._flush_lock:
+            return await self._post_card(request_id)
+
+    async def _post_card(self, request_id: int) -> Row:
         request, payload = self.card(request_id)
+        if request["thread_ts"]:
+            return request  # posted meanwhile
         posted = await self.io.call("chat.postMessage", self.client.chat_postMessage,
                                     request_id, channel=request["approvals_channel"], **payload)
         if posted is not None:

@@ -12,6 +12,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -34,6 +35,15 @@ SLACK_SETUP_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_r
 Link = Callable[[Row], str]
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who the bot is in which workspace (auth.test)."""
+    team_id: str
+    url: str
+    bot_user_id: str
+    bot_id: str | None
+
+
 class SlackIO:
     def __init__(self, settings: Settings, store: AuditStore, client: AsyncWebClient) -> None:
         self.settings = settings
@@ -42,7 +52,7 @@ class SlackIO:
         self.lang = settings.language
         self.sandbox = settings.sandbox
         self._alerted: dict[str, float] = {}
-        self._team_url: str | None = None
+        self.identity: Identity | None = None  # from auth.test (refresh_identity)
 
     async def call(self, method: str, call: Callable[..., Awaitable[Any]],
                    request_id: int | None = None, **kwargs: Any) -> Any:
@@ -108,13 +118,23 @@ class SlackIO:
                                  message_ts=request["thread_ts"])
         return answer["permalink"] if answer else f"<#{request['approvals_channel']}>"
 
+    async def refresh_identity(self) -> bool:
+        """auth.test, in the background (at start, and again until it answers): who the
+        bot is and the workspace URL, so nothing answered while Slack waits calls Slack."""
+        answer = await self.call("auth.test", self.client.auth_test)
+        if answer is None:
+            return self.identity is not None
+        self.identity = Identity(team_id=str(answer.get("team_id") or ""),
+                                 url=str(answer.get("url") or ""),
+                                 bot_user_id=str(answer.get("user_id") or ""),
+                                 bot_id=answer.get("bot_id"))
+        return True
+
     async def linker(self) -> Link:
-        """Thread links built from the workspace URL (one auth.test per process), so that
-        answering a command needs no API call per request."""
-        if self._team_url is None:
-            answer = await self.call("auth.test", self.client.auth_test)
-            self._team_url = str(answer.get("url") or "") if answer else ""
-        base, word = self._team_url, t("history.thread", self.lang)
+        """Thread links built from the workspace URL known from auth.test; without it
+        (Slack not reached yet), the channel. Never calls Slack: it serves the ack path."""
+        base = self.identity.url if self.identity else ""
+        word = t("history.thread", self.lang)
 
         def link(request: Row) -> str:
             channel, ts = request.get("approvals_channel"), request.get("thread_ts")

@@ -1,10 +1,12 @@
-"""Background work started after Slack has been answered, owned by the runtime's loop."""
+"""Background work started after Slack has been answered, owned by the runtime's loop: work
+started by a request (drained at stop) and periodic work (cancelled at stop)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -13,6 +15,7 @@ log = logging.getLogger(__name__)
 class Tasks:
     def __init__(self) -> None:
         self.running: set[asyncio.Task[Any]] = set()
+        self.periodic: set[asyncio.Task[None]] = set()
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run slow work after the ack; kept referenced so it is neither lost nor collected."""
@@ -25,6 +28,29 @@ class Tasks:
         self.running.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
+
+    def every(self, work: Callable[[], Awaitable[float]], name: str) -> asyncio.Task[None]:
+        """Run `work` again and again until `stop_periodic`; each run returns how many
+        seconds to wait before the next. A run that raises is logged and tried again."""
+        async def loop() -> None:
+            while True:
+                try:
+                    pause = await work()
+                except Exception:
+                    log.exception("periodic %s failed", name)
+                    pause = 60.0
+                await asyncio.sleep(pause)
+
+        task = asyncio.create_task(loop(), name=name)
+        self.periodic.add(task)
+        task.add_done_callback(self.periodic.discard)
+        return task
+
+    async def stop_periodic(self) -> None:
+        for task in list(self.periodic):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def drain(self) -> None:
         """Wait for the background work in flight (tests, shutdown)."""

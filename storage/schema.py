@@ -150,6 +150,12 @@ CREATE TABLE uploads (
 CREATE INDEX IF NOT EXISTS uploads_owed ON uploads (id) WHERE file_id IS NULL;
 """
 
+# What the invoice is (from its XML) and what the SAT says of it, looked up after the card
+# was posted: JSON (see bot/facts.py), shown on the card; each lookup is also an event.
+V8_FACTS = """
+ALTER TABLE invoices ADD COLUMN facts TEXT;
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -193,6 +199,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V5_SEND_OPTIONS),
     _v6_live,
     _script(V7_CARD_AND_UPLOADS),
+    _script(V8_FACTS),
 ]
 LATEST = len(MIGRATIONS)
 

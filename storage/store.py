@@ -102,7 +102,8 @@ _TABLE: dict[Entity, str] = {"request": "requests", "invoice": "invoices"}
 _SETTABLE: dict[Entity, frozenset[str]] = {
     "request": frozenset({"thread_ts", "approvals_channel"}),
     "invoice": frozenset({"code", "detalle", "estatus_uuid", "acuse", "attempts",
-                          "next_check_at", "pending_since", "uuid", "alerted_at"}),
+                          "next_check_at", "pending_since", "uuid", "alerted_at",
+                          "facts"}),
 }
 
 # Columns kept exactly as received: a signed document altered would no longer verify.

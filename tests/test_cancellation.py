@@ -131,3 +131,24 @@ async def test_a_watch_cycle_during_an_outage_changes_nothing(
     outage = await recheck_pending(store, pac, backoff_s=(0.0,))
     assert outage.outage and outage.changed == [] and outage.error is not None
     assert (statuses(store, request_id), len(queries.events(store))) == before
+
+
+async def test_two_asks_about_the_same_pending_invoice_at_once_record_one_answer(
+        store: AuditStore, pac: PacClient, sandbox: SandboxPac) -> None:
+    # A resumed submission confirming and a watcher cycle may ask at once: the later answer
+    # is stale, and must neither fail its batch nor be recorded over the first.
+    request_id = await new_request(store, ["000", "000"])
+    await submit(store, pac, request_id, BETO)
+    with store.transaction() as tx:  # due for the watcher now
+        for invoice in queries.request_invoices(store, request_id):
+            tx.set_fields("invoice", invoice["id"], {"next_check_at": "2000-01-01T00:00:00Z"})
+    sandbox.delay_s = 0.2  # both calls are in flight before either answer is written
+    confirmed, watched = await asyncio.gather(
+        confirm_received(store, pac, request_id),
+        recheck_pending(store, pac, backoff_s=[0.0]))
+    assert statuses(store, request_id) == ["canceled", "canceled"]
+    assert len(confirmed.changed) + len(watched.changed) == 2
+    cancelled = [e for e in queries.events(store, request_id)
+                 if e["action"] == "provider_answered" and '"to":"canceled"' in e["details"]]
+    assert len(cancelled) == 2  # one recorded cancellation per invoice
+    assert chain.verify(store.db).ok

@@ -1,4 +1,8 @@
-"""English catalogue."""
+"""English catalogue.
+
+Why this module is long: it is every word a person reads in English, one entry per line;
+splitting it would only scatter the catalogue.
+"""
 
 MESSAGES: dict[str, str] = {
     "outcome.requested": "Requested",
@@ -132,6 +136,9 @@ MESSAGES: dict[str, str] = {
     "refused.self_approval": "You cannot approve or reject your own request.",
     "refused.already_decided": "Request #{id} is already “{status}”; nothing was done.",
     "refused.already_voted": "You already recorded your decision on request #{id}.",
+    "refused.unverified": "I could not check right now whether you are allowed: the Slack user group that decides it has not been read yet. Nothing was done; try again in a few minutes and, if it happens again, tell the administrators.",
+    "error.bad_payload": "I could not read what Slack sent for this action; nothing was done. Try again and, if it happens again, tell the administrators.",
+    "error.unexpected": "Something failed while handling your action and it was written to the bot's log. Before repeating it, check with /cfdi status or /cfdi history whether it was done.",
     "admin.alert": "🚨 The provider answered {code} on request #{id}: {text} Check CFDI_USUARIO, CFDI_PASSWORD and the contract.",
     "admin.slack_setup": "🚨 Slack refused {method}: {error}. Check the token, the scopes and that the bot is in the configured channels.",
     "admin.audit_write_failed": "🚨 The audit log is not accepting writes: {error}. Check the disk space and the file's permissions; what was left half-way is taken up again once it can write.",
@@ -248,6 +255,8 @@ MESSAGES: dict[str, str] = {
     "check.provider.motivo_none": "motivoCancelacion: not declared by the WSDL; the reason travels only inside uuid (UUID|Motivo|…).",
     "check.provider.motivo_item": "motivoCancelacion: declared in each item; the bot sends it there as well as in uuid.",
     "check.provider.motivo_call": "motivoCancelacion: declared beside the list; the bot sends it there (one call per reason) as well as in uuid.",
+    "check.provider.download_yes": "descargarXML: found; the bot can download an invoice's XML from the provider.",
+    "check.provider.download_no": "descargarXML: not in this WSDL; the bot cannot download invoices' XML from the provider.",
     "check.provider.live": "Live test with the provider's test UUIDs (configured account):",
     "check.provider.answer": "code {code}, EstatusUUID {sat} → the bot reads it as “{read}”",
     "check.provider.unexpected": "{uuid} should read as “{expected}” according to the provider's test page. {detail}",
@@ -257,4 +266,36 @@ MESSAGES: dict[str, str] = {
     "reply.send_unknown": "⚠️ Nobody can tell whether the e-mail went out: it may or may not have. Check with the customer (or on the provider's portal) before sending it again with `/cfdi enviar`; the bot does not resend on its own.",
     "dm.send_unknown": "⚠️ Your e-mail #{id} was interrupted while the provider was handling it: it may or may not have gone out. Check with the customer before sending it again with `/cfdi enviar`; the bot does not resend on its own.",
     "dm.stalled": "⚠️ Your request #{id} is on hold: the audit log is not accepting writes right now. The operators have been told; follow it with `/cfdi status`.",
+    "card.facts": "{customer} ({rfc}) · {total} · issued {date} · {type}",
+    "card.facts_unavailable": "_Invoice facts unavailable: the provider did not give its XML._",
+    "card.sat": "SAT: {estado} · {cancelable} _(asked {when})_",
+    "card.sat_unavailable": "SAT: _no answer; the status at the SAT is unavailable._",
+    "cfdi.type.I": "Income",
+    "cfdi.type.E": "Expense (credit note)",
+    "cfdi.type.T": "Transfer",
+    "cfdi.type.N": "Payroll",
+    "cfdi.type.P": "Payment",
+    "sat.estado.vigente": "Valid",
+    "sat.estado.cancelado": "Cancelled",
+    "sat.estado.no_encontrado": "Not found",
+    "sat.cancelable.sin_aceptacion": "cancellable without acceptance",
+    "sat.cancelable.con_aceptacion": "cancellable with the receiver's acceptance",
+    "sat.cancelable.no_cancelable": "not cancellable",
+    "card.cancel_until": "Cancellable until {date}",
+    "card.acceptance_needed": "the receiver must accept: 3 business days (until about {date}); silence counts as acceptance",
+    "card.acceptance_not_needed": "no acceptance by the receiver",
+    "card.flag_already_cancelled": "⚠️ The SAT already shows this invoice as cancelled.",
+    "card.flag_not_cancelable": "⚠️ The SAT says it is not cancellable; likely cause: live payments or credit notes related to it.",
+    "card.flag_not_cancelable_related": "⚠️ The SAT says it is not cancellable; likely cause: live related CFDIs. Its XML names: {related}",
+    "card.flag_too_late": "⚠️ Too late: it could only be cancelled until {date} (the annual return of its fiscal year).",
+    "cfdi.relation.01": "credit note",
+    "cfdi.relation.02": "debit note",
+    "cfdi.relation.03": "return of goods",
+    "cfdi.relation.04": "replacement",
+    "cfdi.relation.05": "earlier transfers",
+    "cfdi.relation.06": "invoice of earlier transfers",
+    "cfdi.relation.07": "advance applied",
+    "cfdi.relation.08": "paid in installments",
+    "cfdi.relation.09": "deferred payments",
+    "dm.flagged": "Your request #{id}: {count} invoice(s) need attention before approval (the approvers see it on the card too). {link}",
 }

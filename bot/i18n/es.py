@@ -1,4 +1,8 @@
-"""Catálogo en español (idioma por omisión)."""
+"""Catálogo en español (idioma por omisión).
+
+Why this module is long: it is every word a person reads in Spanish, one entry per line;
+splitting it would only scatter the catalogue.
+"""
 
 MESSAGES: dict[str, str] = {
     # Resultado por factura
@@ -141,6 +145,9 @@ MESSAGES: dict[str, str] = {
     "refused.self_approval": "No puedes aprobar ni rechazar tu propia solicitud.",
     "refused.already_decided": "La solicitud #{id} ya está en estado «{status}»; no se hizo nada.",
     "refused.already_voted": "Ya registraste tu decisión sobre la solicitud #{id}.",
+    "refused.unverified": "No pude comprobar ahora si tienes permiso: aún no se ha podido leer de Slack el grupo que lo define. No se hizo nada; inténtalo de nuevo en unos minutos y, si se repite, avisa a los administradores.",
+    "error.bad_payload": "No pude leer lo que Slack envió para esta acción; no se hizo nada. Inténtalo de nuevo y, si se repite, avisa a los administradores.",
+    "error.unexpected": "Algo falló al atender tu acción y quedó anotado en el registro del bot. Antes de repetirla, revisa con /cfdi estado o /cfdi historial si ya se hizo.",
     "admin.alert": "🚨 El proveedor respondió {code} en la solicitud #{id}: {text} Revise CFDI_USUARIO, CFDI_PASSWORD y el contrato.",
     "admin.slack_setup": "🚨 Slack rechazó {method}: {error}. Revise el token, los permisos y que el bot esté en los canales configurados.",
     "admin.audit_write_failed": "🚨 El registro de auditoría no acepta escrituras: {error}. Revisa el espacio en disco y los permisos del archivo; lo que quedó a medias se retoma solo cuando vuelva a escribirse.",
@@ -261,6 +268,8 @@ MESSAGES: dict[str, str] = {
     "check.provider.motivo_none": "motivoCancelacion: el WSDL no lo declara; el motivo viaja solo dentro de uuid (UUID|Motivo|…).",
     "check.provider.motivo_item": "motivoCancelacion: el WSDL lo declara en cada solicitud; el bot lo envía ahí además de en uuid.",
     "check.provider.motivo_call": "motivoCancelacion: el WSDL lo declara junto a la lista; el bot lo envía ahí (una llamada por motivo) además de en uuid.",
+    "check.provider.download_yes": "descargarXML: está; el bot puede descargar del proveedor el XML de una factura.",
+    "check.provider.download_no": "descargarXML: no está en este WSDL; el bot no puede descargar del proveedor el XML de las facturas.",
     "check.provider.live": "Prueba en vivo con los UUID de prueba del proveedor (cuenta configurada):",
     "check.provider.answer": "código {code}, EstatusUUID {sat} → el bot lo lee como «{read}»",
     "check.provider.unexpected": "{uuid} debía leerse como «{expected}» según la página de pruebas del proveedor. {detail}",
@@ -270,4 +279,36 @@ MESSAGES: dict[str, str] = {
     "reply.send_unknown": "⚠️ No se sabe si el correo salió: pudo haberse enviado o no. Confírmalo con el cliente (o en el portal del proveedor) antes de enviarlo de nuevo con `/cfdi enviar`; el bot no lo reenvía por su cuenta.",
     "dm.send_unknown": "⚠️ Tu envío #{id} quedó interrumpido mientras el proveedor lo atendía: el correo pudo haberse enviado o no. Confírmalo con el cliente antes de enviarlo de nuevo con `/cfdi enviar`; el bot no lo reenvía por su cuenta.",
     "dm.stalled": "⚠️ Tu solicitud #{id} quedó detenida: el registro de auditoría no acepta escrituras ahora. Los administradores ya fueron avisados; consulta cómo sigue con `/cfdi estado`.",
+    "card.facts": "{customer} ({rfc}) · {total} · emitida el {date} · {type}",
+    "card.facts_unavailable": "_Datos de la factura no disponibles: el proveedor no entregó su XML._",
+    "card.sat": "SAT: {estado} · {cancelable} _(consultado {when})_",
+    "card.sat_unavailable": "SAT: _sin respuesta; el estado ante el SAT no está disponible._",
+    "cfdi.type.I": "Ingreso",
+    "cfdi.type.E": "Egreso (nota de crédito)",
+    "cfdi.type.T": "Traslado",
+    "cfdi.type.N": "Nómina",
+    "cfdi.type.P": "Pago",
+    "sat.estado.vigente": "Vigente",
+    "sat.estado.cancelado": "Cancelado",
+    "sat.estado.no_encontrado": "No encontrado",
+    "sat.cancelable.sin_aceptacion": "cancelable sin aceptación",
+    "sat.cancelable.con_aceptacion": "cancelable con aceptación del receptor",
+    "sat.cancelable.no_cancelable": "no cancelable",
+    "card.cancel_until": "Cancelable hasta el {date}",
+    "card.acceptance_needed": "el receptor debe aceptar: tendrá 3 días hábiles (hasta cerca del {date}); si no responde, se cancela",
+    "card.acceptance_not_needed": "sin aceptación del receptor",
+    "card.flag_already_cancelled": "⚠️ El SAT ya muestra esta factura como cancelada.",
+    "card.flag_not_cancelable": "⚠️ El SAT dice que no es cancelable; causa probable: pagos o notas de crédito vigentes relacionados con ella.",
+    "card.flag_not_cancelable_related": "⚠️ El SAT dice que no es cancelable; causa probable: CFDI relacionados vigentes. Su XML nombra: {related}",
+    "card.flag_too_late": "⚠️ Fuera de plazo: solo se podía cancelar hasta el {date} (declaración anual de su ejercicio).",
+    "cfdi.relation.01": "nota de crédito",
+    "cfdi.relation.02": "nota de débito",
+    "cfdi.relation.03": "devolución de mercancía",
+    "cfdi.relation.04": "sustitución",
+    "cfdi.relation.05": "traslados previos",
+    "cfdi.relation.06": "factura de traslados previos",
+    "cfdi.relation.07": "aplicación de anticipo",
+    "cfdi.relation.08": "pagos en parcialidades",
+    "cfdi.relation.09": "pagos diferidos",
+    "dm.flagged": "Tu solicitud #{id}: {count} factura(s) piden atención antes de aprobarse (lo ve también quien aprueba en la tarjeta). {link}",
 }
