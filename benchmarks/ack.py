@@ -82,15 +82,15 @@ def _warm_up(bench: Bench, bot: Served, bare: Served, floor: str, people: People
 class Tally:
     """What the bot did in the rounds besides answering."""
 
-    requests: int = 0       # HTTP requests to the Slack stand-in (API calls and uploads)
-    connections: int = 0    # TCP connections the stand-in accepted
+    calls: int = 0          # Web API calls the Slack stand-in answered
+    connections: int = 0    # TCP connections clients opened to it
     cancelar: int = 0
     opened: int = 0
     settle_s: list[float] = field(default_factory=list)
 
     def slack(self, bench: Bench) -> tuple[int, int]:
         counters = bench.standins.call("counters")
-        return counters["slack_requests"], counters["slack_connections"]
+        return counters["slack_calls"], counters["slack_connections"]
 
 
 def _burst(bench: Bench, servers: dict[str, str], people: People, shots: list[Shot],
@@ -104,7 +104,7 @@ def _burst(bench: Bench, servers: dict[str, str], people: People, shots: list[Sh
         if name == "bot":
             tally.settle_s.append(round(bench.settle(bench.served[name]), 1))
             after = tally.slack(bench)
-            tally.requests += after[0] - before[0]
+            tally.calls += after[0] - before[0]
             tally.connections += after[1] - before[1]
             tally.cancelar += sum(1 for s in shots if s.kind == "cancelar")
             tally.opened += people.refresh()
@@ -138,9 +138,9 @@ def _interleaved(bench: Bench, floor: str, people: People, plan: Plan) -> dict[s
         "forms": {"cancelar_sent": tally.cancelar, "opened_by_bot": tally.opened,
                   "submitted": len(forms),
                   "accepted": sum(1 for a in forms if a.status == 200 and not a.body)},
-        "slack": {"requests": tally.requests, "connections": tally.connections,
-                  "connections_per_request": round(tally.connections / tally.requests, 3)
-                  if tally.requests else None},
+        "slack": {"calls": tally.calls, "connections": tally.connections,
+                  "connections_per_call": round(tally.connections / tally.calls, 3)
+                  if tally.calls else None},
         "settle_s": tally.settle_s,
     }
 
@@ -156,7 +156,7 @@ def _ratios(measured: dict[str, Any]) -> dict[str, Any]:
 
 def _targets(results: dict[str, Any]) -> dict[str, bool | None]:
     watch, lock = results["watcher_cycle"], results["held_lock"]
-    per_call = results["slack"]["connections_per_request"]
+    per_call = results["slack"]["connections_per_call"]
     return {
         "p99 <= 1.5x bare": results["ratios"]["p99"] <= 1.5,
         "p99 per kind <= 2x bare": all(r <= 2 for r in results["ratios"]["p99_per_kind"]
@@ -164,7 +164,7 @@ def _targets(results: dict[str, Any]) -> dict[str, bool | None]:
         "watcher cycle: none over 3 s, all 200, cycle done": watch["answers"]["over_3s"] == 0
         and watch["answers"]["not_200"] == 0 and watch["cycle_s"] is not None,
         "held lock: all under 3 s and truthful": lock["all_under_3s"] and lock["all_truthful"],
-        "Slack connections per request <= 0.05": None if per_call is None else per_call <= 0.05,
+        "Slack connections per call <= 0.05": None if per_call is None else per_call <= 0.05,
     }
 
 

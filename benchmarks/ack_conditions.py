@@ -51,7 +51,8 @@ class Bench:
                 "SLACK_API_URL": self.standins.api_url, "PORT": str(port),
                 "APPROVALS_CHANNEL": APPROVALS, "APPROVERS": "U0BETO,S0APROBADORES",
                 "ADMIN_CHANNEL": "C0ADMIN", "AUDIT_DB": str(audit_db),
-                "CFDI_ENDPOINT": self.standins.endpoint, "CFDI_RETRY_ATTEMPTS": "2",
+                "CFDI_ENDPOINT": self.standins.endpoint, "SAT_CONSULTA_URL": self.standins.sat_url,
+                "CFDI_RETRY_ATTEMPTS": "2",
                 "CFDI_RETRY_MAX_S": "5", "CFDI_TIMEOUT_S": "30", **extra}
 
     def fire(self, url: str, shots: list[Shot], **options: Any) -> list[Answer]:

@@ -40,8 +40,8 @@ def print_table(results: dict[str, Any]) -> None:
           f"for in the rounds; accepted {forms['accepted']} of {forms['submitted']} submitted;"
           f"\n   requests whose card the bot posted twice: {forms['cards_posted_twice']}")
     slack = results["slack"]
-    print(f"   Slack: {slack['requests']} requests by the bot (API calls and uploads) on "
-          f"{slack['connections']} new connections = {slack['connections_per_request']} each")
+    print(f"   Slack: {slack['calls']} Web API calls by the bot on {slack['connections']} new "
+          f"connections = {slack['connections_per_call']} per call")
     memory, startup = results["memory"], results["startup_s"]
     print(f"   peak memory (VmHWM): bot {memory['bot_peak_mb']:.0f} MB, bare app "
           f"{memory['bare_peak_mb']:.0f} MB; start-up to first HTTP answer: bot "

@@ -1,12 +1,10 @@
-"""The stand-ins in a process of their own: the Slack Web API stand-in and the sandbox
-provider, with a small remote control (a pipe) for what the benchmark reads and sets.
+"""The stand-ins in a process of their own: the Slack Web API stand-in, the sandbox provider
+and the SAT stand-in that knows its invoices, with a small remote control (a pipe) for what
+the benchmark reads and sets.
 
 The provider holds every answer `provider_s` seconds, except calls about the invoices the
 benchmark seeded for the watcher condition (their UUIDs carry `FAST_MARK`): 40,000 re-asks
 four at a time would otherwise take hours instead of showing what recording them costs.
-
-The Slack stand-in counts the TCP connections it accepts beside the calls it serves, so
-the benchmark can report connections opened per Slack call.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from typing import Any
 
 from bot.blocks import APPROVE_ACTION, CANCEL_VIEW
 from bot.sandbox.pac_server import SandboxPac
+from bot.sandbox.sat_server import SandboxSat
 from bot.sandbox.slack_server import Message, SlackStandIn
 from bot.sandbox.stage import ADMIN, APPROVALS, APPROVER_GROUP, FINANCE, PEOPLE
 
@@ -62,30 +61,8 @@ class _Control:
         # resolve_after_s=0: a seeded "awaiting the receiver" (A11) invoice resolves when
         # the watcher asks, so the cycle records changes, not only new check times.
         self.pac = BenchPac(provider_s, resolve_after_s=0.0).start()
-        self.connections = self.requests = 0
-        self._count_lock = threading.Lock()
-        server = self.slack._server  # count what it accepts: one per TCP connection
-        accept = server.process_request
-
-        def counted(request: Any, client_address: Any) -> None:
-            with self._count_lock:
-                self.connections += 1
-            accept(request, client_address)
-
-        server.process_request = counted  # type: ignore[method-assign]
-        control = self
-
-        class Counted(server.RequestHandlerClass):  # type: ignore[name-defined, misc]
-            """Every HTTP request: Web API calls and file uploads alike."""
-
-            def handle_one_request(self) -> None:
-                super().handle_one_request()
-                if getattr(self, "command", None):
-                    with control._count_lock:
-                        control.requests += 1
-                    self.command = None
-
-        server.RequestHandlerClass = Counted
+        self.sat = SandboxSat(self.pac.state, self.pac.book).start()
+        server = self.slack._server
         report = server.handle_error
 
         def quiet_resets(request: Any, client_address: Any) -> None:
@@ -96,7 +73,8 @@ class _Control:
         server.handle_error = quiet_resets  # type: ignore[method-assign]
 
     def addresses(self) -> dict[str, str]:
-        return {"api_url": self.slack.api_url, "endpoint": self.pac.endpoint}
+        return {"api_url": self.slack.api_url, "endpoint": self.pac.endpoint,
+                "sat": self.sat.endpoint}
 
     def triggers(self, count: int) -> list[str]:
         return [self.slack.issue_trigger() for _ in range(count)]
@@ -142,12 +120,12 @@ class _Control:
             if call.error:
                 key = f"{call.method}: {call.error}"
                 errors[key] = errors.get(key, 0) + 1
-        return {"slack_calls": len(calls), "slack_requests": self.requests,
-                "slack_connections": self.connections,
+        return {"slack_calls": len(calls), "slack_connections": self.slack.connections,
                 "slack_errors": errors, "provider_calls": sum(self.pac.calls.values()),
                 "provider_holding": self.pac.holding}
 
     def stop(self) -> None:
+        self.sat.stop()
         self.pac.stop()
         self.slack.stop()
 
@@ -178,6 +156,7 @@ class StandIns:
         self.process.start()
         addresses = self._conn.recv()
         self.api_url, self.endpoint = addresses["api_url"], addresses["endpoint"]
+        self.sat_url = addresses["sat"]
         self._triggers: list[str] = []
 
     def call(self, name: str, *args: Any) -> Any:

@@ -84,7 +84,7 @@ async def test_bolt_accepts_what_the_generator_signs(slack: SlackStandIn, bare_u
     assert [a.status for a in forged] == [401, 401]
 
 
-def test_the_stand_ins_count_connections_and_requests() -> None:
+def test_the_stand_ins_count_calls_and_connections() -> None:
     standins = StandIns(provider_s=0)
     try:
         before = standins.call("counters")
@@ -96,7 +96,6 @@ def test_the_stand_ins_count_connections_and_requests() -> None:
         triggers = {standins.issue_trigger(), standins.issue_trigger()}
     finally:
         standins.close()
-    assert after["slack_requests"] - before["slack_requests"] == 3
     assert after["slack_calls"] - before["slack_calls"] == 3
     assert 1 <= after["slack_connections"] - before["slack_connections"] <= 3
     assert after["provider_holding"] == 0 and len(triggers) == 2
