@@ -90,7 +90,7 @@ def authorizer(settings: Settings, io: SlackIO) -> Callable[..., Awaitable[Autho
     return authorize
 
 
-def signed_requests(app: AsyncApp, signing_secret: str) -> web.Application:
+def signed_requests(app: AsyncApp, signing_secret: str, tasks: Tasks) -> web.Application:
     """`/slack/events`: the signature is checked on the raw body before anything reads it
     (401, one line); a signed body Bolt cannot read is a 400 with one line. Bolt checks
     the signature again."""
@@ -113,7 +113,8 @@ def signed_requests(app: AsyncApp, signing_secret: str) -> web.Application:
         except Exception as exc:  # only parsing runs here
             log.warning("refused a signed request Bolt cannot read: %s", type(exc).__name__)
             return web.Response(status=400)
-        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+        with tasks.answering():  # background work waits until this answer is ready
+            return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     web_app = web.Application()
     web_app.add_routes([web.post(EVENTS_PATH, events)])
@@ -162,7 +163,8 @@ class Runtime:
         """Serve /slack/events; returns the port (pass 0 for a free one)."""
         signing = self.settings.slack_signing_secret
         assert signing is not None, "HTTP mode needs SLACK_SIGNING_SECRET"
-        self.runner = web.AppRunner(signed_requests(self.app, signing.get_secret_value()))
+        self.runner = web.AppRunner(signed_requests(self.app, signing.get_secret_value(),
+                                                  self.tasks))
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, self.settings.port if port is None else port)
         await site.start()

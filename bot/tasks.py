@@ -6,20 +6,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+# Work a request starts waits while Slack requests are still being answered (they share the
+# loop's one core: a burst of 50 would otherwise queue its acks behind the first ones' work),
+# but never longer than this, so background work is not starved under steady load.
+ACKS_FIRST_MAX_S = 0.5
+_POLL_S = 0.005
 
 
 class Tasks:
     def __init__(self) -> None:
         self.running: set[asyncio.Task[Any]] = set()
         self.periodic: set[asyncio.Task[None]] = set()
+        self._answering = 0
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around the handling of one Slack request, until its answer is ready."""
+        self._answering += 1
+        try:
+            yield
+        finally:
+            self._answering -= 1
+
+    async def _after_acks(self, work: Coroutine[Any, Any, Any]) -> Any:
+        waited = 0.0
+        while self._answering and waited < ACKS_FIRST_MAX_S:
+            await asyncio.sleep(_POLL_S)
+            waited += _POLL_S
+        return await work
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run slow work after the ack; kept referenced so it is neither lost nor collected."""
-        task = asyncio.create_task(work)
+        """Run slow work after the ack (and after the acks being prepared meanwhile); kept
+        referenced so it is neither lost nor collected."""
+        task = asyncio.create_task(self._after_acks(work))
         self.running.add(task)
         task.add_done_callback(self._finished)
         return task
