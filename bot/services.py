@@ -10,6 +10,7 @@ from bot.approvers import Directory
 from bot.config import Settings
 from bot.lifecycle import Lifecycle
 from bot.lookup import Lookup
+from bot.mrkdwn import use_zone
 from bot.outbox import Outbox
 from bot.policy import Policy
 from bot.provider import Provider
@@ -41,6 +42,7 @@ class Services:
     @classmethod
     def assemble(cls, settings: Settings, store: AuditStore, provider: Provider,
                  client: AsyncWebClient, tasks: Tasks) -> Services:
+        use_zone(settings.zone)
         io = SlackIO(settings, store, client)
         policy = Policy(settings, Directory(client, settings.approvers),
                         Directory(client, settings.requesters))

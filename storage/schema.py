@@ -151,6 +151,21 @@ CREATE INDEX IF NOT EXISTS uploads_owed ON uploads (id) WHERE file_id IS NULL;
 """
 
 
+# What the file belongs to, written once (at its first start): the sandbox or a real provider,
+# and which address, so that rehearsals and real requests never share a file.
+V8_META = """
+CREATE TABLE meta (
+    key     TEXT PRIMARY KEY,
+    value   TEXT NOT NULL,
+    set_at  TEXT NOT NULL
+);
+CREATE TRIGGER meta_no_update BEFORE UPDATE ON meta
+BEGIN SELECT RAISE(ABORT, 'meta is written once: UPDATE refused'); END;
+CREATE TRIGGER meta_no_delete BEFORE DELETE ON meta
+BEGIN SELECT RAISE(ABORT, 'meta is written once: DELETE refused'); END;
+"""
+
+
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
     same invoice at once cannot both win. Existing rows: the newest open or cancelled row of
@@ -193,6 +208,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V5_SEND_OPTIONS),
     _v6_live,
     _script(V7_CARD_AND_UPLOADS),
+    _script(V8_META),
 ]
 LATEST = len(MIGRATIONS)
 

@@ -5,7 +5,8 @@ a driver plays Ana, who asks to cancel five invoices (the provider's own test UU
 them), and Beto, who approves. The transcript shows what each person would see in Slack;
 the pending cancellation is asked again until the receiver accepts; Ana e-mails an invoice
 with `/cfdi enviar`;
-and the audit trail that all of it left in AUDIT_DB is printed and verified.
+and the audit trail that all of it left in its own file (data/demo.db, or --db) is printed
+and verified.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from bot.blocks import APPROVE_ACTION
 from bot.config import Settings
 from bot.i18n import t
+from bot.mrkdwn import local
 from bot.sandbox.render import blocks_to_lines
 from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
@@ -86,22 +88,20 @@ class Transcript:
 DEMO_DB = Path("data/demo.db")
 
 
-def demo_db(settings: Settings) -> Path:
-    """AUDIT_DB when the operator set it; otherwise a file of its own, made anew each run
-    (the same invoices twice would be refused as already requested), so that simulated
-    requests never sit in the bot's real audit log, where the watcher would follow them."""
-    if "audit_db" in settings.model_fields_set:
-        return settings.audit_db
+def fresh_demo_db() -> Path:
+    """The demo's own file, made anew each run (the same invoices twice would be refused as
+    already requested), so that simulated requests never sit in the bot's real audit log,
+    where the watcher would follow them."""
     for old in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
         old.unlink()
     return DEMO_DB
 
 
-async def run_demo(settings: Settings, say: Callable[[str], None] = print,
+async def run_demo(settings: Settings, db: Path, say: Callable[[str], None] = print,
                    max_wait_s: float = 30.0) -> int:
     lang = settings.language
-    stage = await Stage.open(demo_db(settings), resolve_after_s=RESOLVE_AFTER_S, language=lang,
-                             watch_backoff_s=[0.5])
+    stage = await Stage.open(db, resolve_after_s=RESOLVE_AFTER_S, language=lang,
+                             timezone=settings.timezone, watch_backoff_s=[0.5])
     store = stage.runtime.store
     first_event = store.last_event_id() + 1
     shown = Transcript(stage.slack, say, lang)
@@ -178,7 +178,7 @@ def _print_trail(stage: Stage, say: Callable[[str], None], lang: str, first_even
         details = json.loads(event["details"])
         brief = {k: v for k, v in details.items() if v not in (None, "", [], {})
                  and k in ("from", "to", "code", "nuance", "reason", "approvals", "kind")}
-        say(f"  #{event['id']:<5} {event['at'][11:19]}Z  {event['actor_name']:<11} "
+        say(f"  #{event['id']:<5} {local(event['at'], '%H:%M:%S')}  {event['actor_name']:<11} "
             f"{event['action']:<19} req={event['request_id'] or '-':<3} "
             f"{event['invoice_ref'] or '':<37} {json.dumps(brief, ensure_ascii=False)}")
     verdict = store.verify()
