@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +113,11 @@ def _run(settings: Settings) -> int:
     problems = settings.problems_for_run()
     if problems:
         return _config_problems(problems)
+    # The settings hold the Slack secrets now. Left in the environment, Bolt reads
+    # SLACK_BOT_TOKEN again and warns at every start that the client handed to it wins
+    # (or that `authorize` does); and nothing the bot starts needs them.
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
+        os.environ.pop(name, None)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_serve(settings))
     return 0

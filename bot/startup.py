@@ -154,4 +154,26 @@ async def verify(settings: Settings) -> Identity:
     if settings.socket_mode:
         await until_answered(lambda: ask_app_token(settings), "apps.connections.open")
     log.info("Slack knows the bot as %s in team %s", identity.user_id, identity.team_id)
+    await _warn_if_outside(settings)
     return identity
+
+
+async def _warn_if_outside(settings: Settings) -> None:
+    """Not fatal (someone may invite the bot in a minute), but said at once: a card posted
+    to a channel the bot is not in is refused by Slack."""
+    assert settings.slack_bot_token is not None
+    client = _client(settings, settings.slack_bot_token.get_secret_value())
+    for var, channel in (("APPROVALS_CHANNEL", settings.approvals_channel),
+                         ("ADMIN_CHANNEL", settings.admin_channel)):
+        if not channel:
+            continue
+        try:
+            answer = await _ask(client.conversations_info(channel=channel))
+        except (SlackApiError, Unreachable) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+            log.warning("%s %s: Slack answered %s; `python -m bot check` says what to do",
+                        var, channel, error)
+            continue
+        if not (answer.get("channel") or {}).get("is_member"):
+            log.warning("%s %s: the bot is not a member; type /invite @CFDI Bot in the "
+                        "channel, or its messages there are refused", var, channel)
