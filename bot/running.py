@@ -14,10 +14,13 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.app import EVENTS_PATH, Runtime
 from bot.logs import SOCKET_MODE_LOGGER
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,7 +71,7 @@ async def serve(runtime: Runtime, stop: Stop) -> None:
     """Serve Slack (Socket Mode when SLACK_APP_TOKEN is set, else HTTP) and the watcher until
     `stop`; then a stop bounded by GRACE_S."""
     settings = runtime.settings
-    socket_handler = None
+    socket_handler: AsyncSocketModeHandler | None = None
     try:
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -90,10 +93,11 @@ async def serve(runtime: Runtime, stop: Stop) -> None:
         await _shutdown(runtime, stop, socket_handler)
 
 
-async def _shutdown(runtime: Runtime, stop: Stop, socket_handler: object | None) -> None:
+async def _shutdown(runtime: Runtime, stop: Stop,
+                    socket_handler: AsyncSocketModeHandler | None) -> None:
     if socket_handler is not None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(socket_handler.close_async(), GRACE_S)  # type: ignore[attr-defined]
+            await asyncio.wait_for(socket_handler.close_async(), GRACE_S)
     drained = False
     with contextlib.suppress(Stopped, TimeoutError):
         await stop.race(asyncio.wait_for(asyncio.shield(runtime.tasks.drain()), GRACE_S),

@@ -81,9 +81,9 @@ async def test_each_problem_says_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "audit.db"
     assert lines == [
         "✓ Settings: everything `run` needs is set.",
-        "✗ The app has not been granted files:write: add them under OAuth & Permissions → "
-        "Scopes (or create the app again from manifest.yml), then reinstall it to the "
-        "workspace.",
+        "✗ The app has not been granted every scope it needs (missing: files:write): add them "
+        "under OAuth & Permissions → Scopes (or create the app again from manifest.yml), then "
+        "reinstall it to the workspace.",
         f"✗ APPROVALS_CHANNEL #aprobaciones-cfdi ({APPROVALS}): the bot is not a member; type "
         "/invite @CFDI Bot in the channel.",
         f"✓ ADMIN_CHANNEL #operaciones ({ADMIN}): the bot is a member.",

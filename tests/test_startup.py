@@ -96,8 +96,8 @@ def test_the_readme_placeholders_are_refused_before_anything_starts(tmp_path: Pa
                     "Token (xoxb-…) again from the app's OAuth & Permissions page."),
     ("token_revoked", "Slack says SLACK_BOT_TOKEN is no longer valid (token_revoked): "
                       "reinstall the app to the workspace"),
-    ("missing scope", "The app has not been granted files:write, groups:read: add them under "
-                      "OAuth & Permissions → Scopes"),
+    ("missing scope", "The app has not been granted every scope it needs (missing: files:write, "
+                      "groups:read): add them under OAuth & Permissions → Scopes"),
 ])
 def test_slack_refusing_the_bot_token_stops_the_start(tmp_path: Path, fault: str,
                                                       sentence: str) -> None:

@@ -267,7 +267,7 @@ MESSAGES: dict[str, str] = {
     "start.app_token_not_app": "SLACK_APP_TOKEN is not an app-level token ({error}): use one that starts with xapp- from Basic Information → App-Level Tokens.",
     "start.app_token_scope": "SLACK_APP_TOKEN lacks the connections:write scope ({error}): add it to the token under Basic Information → App-Level Tokens.",
     "start.app_token_error": "Slack refused SLACK_APP_TOKEN ({error}): check that Socket Mode is on for the app and that the token is listed under Basic Information → App-Level Tokens.",
-    "start.scopes_missing": "The app has not been granted {scopes}: add them under OAuth & Permissions → Scopes (or create the app again from manifest.yml), then reinstall it to the workspace.",
+    "start.scopes_missing": "The app has not been granted every scope it needs (missing: {scopes}): add them under OAuth & Permissions → Scopes (or create the app again from manifest.yml), then reinstall it to the workspace.",
     "start.port_in_use": "Port {port} cannot be used ({error}): stop the program that holds it, or set PORT to a free port.",
     "start.wsdl_unreadable": "The provider's WSDL at {wsdl} (CFDI_WSDL) cannot be read ({error}): check the path or the URL, or leave CFDI_WSDL unset for the shipped copy.",
     "db.cannot_open": "The audit database {path} (AUDIT_DB) cannot be opened ({error}): choose a place the bot's user may write to.",

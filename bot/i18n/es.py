@@ -280,7 +280,7 @@ MESSAGES: dict[str, str] = {
     "start.app_token_not_app": "SLACK_APP_TOKEN no es un token de nivel de app ({error}): usa uno que empiece con xapp- de Basic Information → App-Level Tokens.",
     "start.app_token_scope": "A SLACK_APP_TOKEN le falta el permiso connections:write ({error}): agrégalo al token en Basic Information → App-Level Tokens.",
     "start.app_token_error": "Slack rechazó SLACK_APP_TOKEN ({error}): revisa que Socket Mode esté activo en la app y que el token aparezca en Basic Information → App-Level Tokens.",
-    "start.scopes_missing": "La app no tiene concedidos {scopes}: agrégalos en OAuth & Permissions → Scopes (o crea la app de nuevo desde manifest.yml) y reinstálala en el espacio de trabajo.",
+    "start.scopes_missing": "A la app no se le concedieron todos los permisos que necesita (faltan: {scopes}): agrégalos en OAuth & Permissions → Scopes (o crea la app de nuevo desde manifest.yml) y reinstálala en el espacio de trabajo.",
     "start.port_in_use": "No se puede usar el puerto {port} ({error}): detén el programa que lo ocupa, o pon en PORT un puerto libre.",
     "start.wsdl_unreadable": "No se puede leer el WSDL del proveedor en {wsdl} (CFDI_WSDL) ({error}): revisa la ruta o la URL, o deja CFDI_WSDL sin definir para usar la copia incluida.",
     "db.cannot_open": "No se puede abrir la base de auditoría {path} (AUDIT_DB) ({error}): elige un lugar donde el usuario del bot pueda escribir.",
