@@ -1,224 +1,244 @@
-"""How fast Slack gets its answer: 200 slash commands and 200 Approve clicks, 50 at a time,
-from a second process, while the sandbox provider takes 2 s per answer.
+"""How fast Slack gets its answer from the bot, beside a bare ack-only Bolt app measured in
+the same run, and the load generator's own floor. See docs/benchmarks.md.
 
-Three servers measured in the same run, with the same signed requests:
-- floor: a bare slack-bolt app whose listeners only ack;
-- ours: the bot (ack first, the provider after);
-- naive: listeners that call the provider before acking (what the lazy design avoids).
-Also: start-up of `python -m bot run` up to ready beside a bare interpreter start, and the
-resident memory of this process after the run. Target: our p99 within 1.5x of the floor.
+Every part is its own process: the stand-ins (Slack Web API, provider answering in 2 s), the
+bot (`python -m bot run` against them), the bare app (`python -m benchmarks.bare_app`, the
+same environment), a trivial server, and the load generator. Each round sends the same
+signed requests to the bot, then the bare app, then the trivial server: `/cfdi ayuda`,
+`/cfdi cancelar` (trigger ids issued right before the round, so the bot opens its forms),
+cancel forms the bot opened (a new invoice each, so they are accepted) and Approve clicks
+on waiting cards, mixed; then each kind alone to the bot and the bare app. After each bot
+burst its work after the acks is let finish before the next server's turn. Then two
+conditions of their own: another process holding the write lock, and a watcher cycle over
+many due invoices.
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import multiprocessing
+import contextlib
+import json
 import os
-import resource
-import statistics
-import subprocess
+import platform
+import secrets
+import shutil
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-from aiohttp import web
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
+from benchmarks import ack_report
+from benchmarks.ack_conditions import Bench, held_lock, watcher_cycle
+from benchmarks.figures import rounds
+from benchmarks.loadgen import Answer, LoadProcess, Shot, TrivialServer
+from benchmarks.people import KINDS, People
+from benchmarks.servers import ROOT, Served, free_port, start, wait_idle
+from benchmarks.standins import StandIns
+from bot.sandbox.stage import APPROVALS
+from storage import queries
+from storage.store import AuditStore
 
-from bot.actors import Actor
-from bot.blocks import APPROVE_ACTION
-from bot.cancellation import create_cancel_request
-from bot.sandbox.slack_driver import SlackDriver
-from bot.sandbox.slack_server import SlackStandIn
-from bot.sandbox.stage import APPROVALS, FINANCE, PEOPLE, Stage
-from bot.sat.cancellation import CancelItem
-from bot.sat.refs import InvoiceRef
-
-COMMANDS = CLICKS = int(os.environ.get("BENCH_ACK_EACH", "200"))
-CONCURRENCY = 50
-PROVIDER_S = 2.0
-ROUNDS = int(os.environ.get("BENCH_ACK_ROUNDS", "3"))
-COMMAND = ("make bench  (python -m benchmarks ack; BENCH_ACK_EACH, BENCH_ACK_ROUNDS to "
-           "scale)")
+RESULTS = ROOT / "benchmarks" / "results"
 
 
-def _load(url: str, bodies: list[str], headers: list[dict[str, str]],
-          results: Any) -> None:
-    """The second process: post every body, CONCURRENCY at a time; (seconds, HTTP status)
-    of each, status 0 for a request that got no answer."""
-    async def run() -> list[tuple[float, int]]:
-        gate = asyncio.Semaphore(CONCURRENCY)
-        limits = httpx.Limits(max_connections=CONCURRENCY)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
-            async def one(body: str, head: dict[str, str]) -> tuple[float, int]:
-                async with gate:
-                    start = time.perf_counter()
-                    try:
-                        answer = await http.post(url, content=body.encode(), headers=head)
-                        code = answer.status_code
-                    except httpx.HTTPError:
-                        code = 0
-                    return time.perf_counter() - start, code
-            return await asyncio.gather(*(one(b, h) for b, h in zip(bodies, headers,
-                                                                      strict=True)))
-    try:
-        results.put(asyncio.run(run()))
-    except Exception as exc:  # never leave the parent waiting
-        results.put(repr(exc))
+@dataclass(frozen=True)
+class Plan:
+    per_kind: int          # requests of each kind in a round
+    rounds: int
+    due: int               # pending invoices due in the watcher condition
+    watch_per_kind: int    # requests of each kind per 2 s during the watcher condition
+    concurrency: int = 50
+    provider_s: float = 2.0
+    lock_s: float = 5.0
+    watch_cap_s: float = 600.0
 
 
-def _signed(driver: SlackDriver, body: str) -> dict[str, str]:
-    stamp = str(int(time.time()))
-    return {"Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": driver.signer.generate_signature(timestamp=stamp, body=body)}
+FULL = Plan(per_kind=50, rounds=5, due=40_000, watch_per_kind=5)
+QUICK = Plan(per_kind=15, rounds=2, due=2_000, watch_per_kind=2, watch_cap_s=60.0)
 
 
-async def _measure(url: str, driver: SlackDriver, bodies: list[str]
-                   ) -> list[tuple[float, int]]:
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    worker = context.Process(target=_load, args=(url, bodies,
-                                                 [_signed(driver, b) for b in bodies], results))
-    worker.start()
-    answers = await asyncio.to_thread(results.get, True, 300)
-    await asyncio.to_thread(worker.join, 30)
-    if isinstance(answers, str):
-        raise RuntimeError(f"the load process failed: {answers}")
-    return list(answers)
+def _warm_up(bench: Bench, bot: Served, bare: Served, floor: str, people: People,
+             per_kind: int) -> None:
+    """Connections, Bolt's auth.test, and what the first round needs: forms the bot opened
+    and cards waiting for approval (a round uses twice `per_kind` of each)."""
+    people.standins.refill(5 * per_kind)
+    shots = [Shot("ayuda", people.command("ayuda")) for _ in range(per_kind)] + \
+        [Shot("cancelar", people.command("cancelar")) for _ in range(4 * per_kind)]
+    bench.fire(bot.url, shots)
+    bench.settle(bot)
+    people.refresh()
+    people.standins.refill(2 * per_kind)
+    forms = [people.form() for _ in range(min(2 * per_kind, len(people.views)))]
+    bench.fire(bot.url, forms)
+    bench.settle(bot)
+    people.refresh()
+    for url in (bare.url, floor):
+        bench.fire(url, shots + forms)
+    wait_idle([bare.pid])
 
 
-def _p(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
+@dataclass
+class Tally:
+    """What the bot did in the rounds besides answering."""
+
+    calls: int = 0          # Web API calls the Slack stand-in answered
+    connections: int = 0    # TCP connections clients opened to it
+    cancelar: int = 0
+    opened: int = 0
+    settle_s: list[float] = field(default_factory=list)
+
+    def slack(self, bench: Bench) -> tuple[int, int]:
+        counters = bench.standins.call("counters")
+        return counters["slack_calls"], counters["slack_connections"]
 
 
-_SERIAL = itertools.count()
+def _burst(bench: Bench, servers: dict[str, str], people: People, shots: list[Shot],
+           tally: Tally) -> dict[str, list[Answer]]:
+    """The same requests to each server in turn; after the bot's, its work after the acks
+    is let finish, so it does not fall on the next server's turn."""
+    answers = {}
+    for name, url in servers.items():
+        before = tally.slack(bench)
+        answers[name] = bench.fire(url, shots)
+        if name == "bot":
+            tally.settle_s.append(round(bench.settle(bench.served[name]), 1))
+            after = tally.slack(bench)
+            tally.calls += after[0] - before[0]
+            tally.connections += after[1] - before[1]
+            tally.cancelar += sum(1 for s in shots if s.kind == "cancelar")
+            tally.opened += people.refresh()
+        elif name in bench.served:
+            wait_idle([bench.served[name].pid])
+    return answers
 
 
-async def _bodies(stage: Stage) -> list[str]:
-    """200 `/cfdi cancelar` and 200 Approve clicks on 200 waiting cards."""
-    store, outbox, driver = stage.runtime.store, stage.runtime.services.outbox, stage.driver
-    clicks = []
-    for _ in range(CLICKS):
-        n = next(_SERIAL)  # a new invoice each time: one invoice is in one live request
-        request_id = create_cancel_request(
-            store, Actor("U0ANA", "ana"), [InvoiceRef(uuid=f"{n:08X}-0000-4000-8000-{n:012X}")],
-            reason="02", justification="benchmark", approvals_channel=APPROVALS)
-        row = await outbox.post_card(request_id)
-        clicks.append(driver.click_body("U0BETO", APPROVALS, row["thread_ts"], APPROVE_ACTION))
-    commands = [driver.command_body("U0ANA", "cancelar", FINANCE) for _ in range(COMMANDS)]
-    return [body for pair in zip(commands, clicks, strict=True) for body in pair]
+def _interleaved(bench: Bench, floor: str, people: People, plan: Plan) -> dict[str, Any]:
+    """Each round: the mixed burst to bot, bare app and trivial server; then each kind
+    alone to bot and bare app (a mixed burst queues every kind behind the slowest)."""
+    servers = {"bot": bench.served["bot"].url, "bare": bench.served["bare"].url}
+    mixed: dict[str, list[list[Answer]]] = {"bot": [], "bare": [], "floor": []}
+    alone = {kind: {"bot": [], "bare": []} for kind in KINDS}
+    tally = Tally()
+    for _ in range(plan.rounds):
+        shots = people.round(plan.per_kind)
+        for name, answers in _burst(bench, {**servers, "floor": floor}, people, shots,
+                                    tally).items():
+            mixed[name].append(answers)
+        for kind in KINDS:
+            shots = people.round(plan.per_kind, kinds=(kind,))
+            for name, answers in _burst(bench, servers, people, shots, tally).items():
+                alone[kind][name].append(answers)
+    forms = [a for each in (mixed["bot"], alone["form"]["bot"]) for one in each for a in one
+             if a.kind == "form"]
+    return {
+        **{name: rounds(each) for name, each in mixed.items()},
+        "alone": {kind: {name: rounds(each) for name, each in by.items()}
+                  for kind, by in alone.items()},
+        "forms": {"cancelar_sent": tally.cancelar, "opened_by_bot": tally.opened,
+                  "submitted": len(forms),
+                  "accepted": sum(1 for a in forms if a.status == 200 and not a.body)},
+        "slack": {"calls": tally.calls, "connections": tally.connections,
+                  "connections_per_call": round(tally.connections / tally.calls, 3)
+                  if tally.calls else None},
+        "settle_s": tally.settle_s,
+    }
 
 
-async def _bare_app(slack: SlackStandIn, secret: str, naive: Stage | None) -> web.AppRunner:
-    """The floor (ack only) or, with `naive`, listeners that wait for the provider first."""
-    app = AsyncApp(client=AsyncWebClient(token=slack.token, base_url=slack.api_url),
-                   signing_secret=secret)
-    item = CancelItem(ref=InvoiceRef(uuid="3F2A9C10-4D1B-4E8A-9C21-0B7D5E6F1A2B"), reason="02")
+def _ratios(measured: dict[str, Any]) -> dict[str, Any]:
+    def ratio(bot: dict[str, Any], bare: dict[str, Any]) -> float:
+        return round(bot["p99_ms_median_of_rounds"] / bare["p99_ms_median_of_rounds"], 2)
 
-    async def listener(ack: Any) -> None:
-        if naive is not None:
-            await naive.runtime.provider.cancel([item])
-        await ack()
-
-    app.command("/cfdi")(listener)
-    app.action(APPROVE_ACTION)(listener)
-    runner = web.AppRunner(app.web_app(path="/slack/events"))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner
+    return {"p99": ratio(measured["bot"], measured["bare"]),
+            "p99_per_kind": {kind: ratio(by["bot"], by["bare"])
+                             for kind, by in measured["alone"].items()}}
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _targets(results: dict[str, Any]) -> dict[str, bool | None]:
+    watch, lock = results["watcher_cycle"], results["held_lock"]
+    per_call = results["slack"]["connections_per_call"]
+    return {
+        "p99 <= 1.5x bare": results["ratios"]["p99"] <= 1.5,
+        "p99 per kind <= 2x bare": all(r <= 2 for r in results["ratios"]["p99_per_kind"]
+                                       .values()),
+        "watcher cycle: none over 3 s, all 200, cycle done": watch["answers"]["over_3s"] == 0
+        and watch["answers"]["not_200"] == 0 and watch["cycle_s"] is not None,
+        "held lock: all under 3 s and truthful": lock["all_under_3s"] and lock["all_truthful"],
+        "Slack connections per call <= 0.05": None if per_call is None else per_call <= 0.05,
+    }
 
 
-async def _latencies(folder: Path) -> None:
-    stage = await Stage.open(folder / "ack.db", watch_backoff_s=[3600])
-    stage.pac.delay_s = PROVIDER_S
-    secret = stage.driver.signer.signing_secret
-    floor = await _bare_app(stage.slack, secret, None)
-    naive = await _bare_app(stage.slack, secret, stage)
-    urls = {"floor": f"http://127.0.0.1:{floor.addresses[0][1]}/slack/events",
-            "ours": stage.driver.events_url,
-            "naive": f"http://127.0.0.1:{naive.addresses[0][1]}/slack/events"}
-    p99s: dict[str, list[float]] = {name: [] for name in urls}
-    runs: dict[str, list[tuple[float, int]]] = {name: [] for name in urls}
-    try:
-        warm_up = [stage.driver.command_body("U0ANA", "ayuda", FINANCE)
-                   for _ in range(2 * CONCURRENCY)]
-        for url in urls.values():
-            await _measure(url, stage.driver, warm_up)  # connections, auth.test cache
-        for _ in range(ROUNDS):  # interleaved, so that noise falls on all three alike
-            bodies = await _bodies(stage)
-            for name, url in urls.items():
-                answers = await _measure(url, stage.driver, bodies)
-                runs[name] += answers
-                p99s[name].append(_p([seconds for seconds, _ in answers], 99))
-            rss = _rss_mb()
-    finally:
-        await floor.cleanup()
-        await naive.cleanup()
-        stage.pac.delay_s = 0
-        await stage.close(drain=False)
-    print(f"  {COMMANDS} slash commands + {CLICKS} Approve clicks, {CONCURRENCY} concurrent "
-          f"clients in a second process, provider answering in {PROVIDER_S:g} s; "
-          f"{ROUNDS} interleaved rounds, median of their p99:")
-    floor_p99 = statistics.median(p99s["floor"])
-    for name in urls:
-        seconds = [s for s, _ in runs[name]]
-        p99 = statistics.median(p99s[name])
-        missed = sum(1 for s, code in runs[name] if code != 200 or s > 3)
-        print(f"    {name:<6} p50 {_p(seconds, 50) * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms"
-              f"   = {p99 / floor_p99:5.2f}x floor   over Slack's 3 s: {missed} of "
-              f"{len(seconds)}")
-    ratio = statistics.median(p99s["ours"]) / floor_p99
-    print(f"  target: our p99 within 1.5x of the floor: {'met' if ratio <= 1.5 else 'MISSED'} "
-          f"({ratio:.2f}x)")
-    print(f"  resident memory after the run (max RSS of this process): {rss:.0f} MB")
+def run(plan: Plan, folder: Path) -> dict[str, Any]:
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        phases[name] = round(time.perf_counter() - clock, 1)
+        clock = time.perf_counter()
+
+    with contextlib.ExitStack() as stack:
+        standins = StandIns(plan.provider_s)
+        stack.callback(standins.close)
+        load = LoadProcess()
+        stack.callback(load.close)
+        trivial = TrivialServer()
+        stack.callback(trivial.close)
+        bench = Bench(folder, standins, load, secrets.token_hex(16), plan.concurrency)
+        audit_db = folder / "bot.db"
+        bot = start("bot", ["bot", "run"], bench.settings(audit_db, free_port()), folder)
+        stack.callback(bot.stop)
+        bare = start("bare", ["benchmarks.bare_app"], bench.settings(audit_db, free_port()),
+                     folder)
+        stack.callback(bare.stop)
+        bench.served.update(bot=bot, bare=bare)
+        people = People(standins, bench.secret)
+        phase("start")
+        _warm_up(bench, bot, bare, trivial.url, people, plan.per_kind)
+        phase("warm_up")
+        measured = _interleaved(bench, trivial.url, people, plan)
+        phase("rounds")
+        lock = held_lock(bench, bot, people, audit_db, plan.lock_s)
+        phase("held_lock")
+        measured["forms"]["cards_posted_twice"] = standins.call("cards_posted_twice", APPROVALS)
+        memory = {"bot_peak_mb": round(bot.peak_rss_mb(), 1),
+                  "bare_peak_mb": round(bare.peak_rss_mb(), 1)}
+        bot.stop()
+        bare.stop()
+        phase("stop")
+        store = AuditStore.open(audit_db)
+        states = queries.counts(store)
+        store.close()
+        watch = watcher_cycle(bench, plan.due, plan.watch_per_kind, free_port(),
+                              plan.watch_cap_s)
+        errors = standins.call("counters")["slack_errors"]
+        phase("watcher_cycle")
+    results = {**measured, "ratios": _ratios(measured), "memory": memory,
+               "startup_s": {"bot": round(bot.ready_s, 2), "bare": round(bare.ready_s, 2)},
+               "held_lock": lock, "watcher_cycle": watch, "bot_db_states": states,
+               "slack_errors": errors, "phases_s": phases}
+    results["targets"] = _targets(results)
+    return results
 
 
-def _startup(folder: Path) -> None:
-    with SlackStandIn(token="xoxb-startup", users=PEOPLE, channels={APPROVALS: "a"}) as slack:
-        port = _free_port()
-        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-startup", "SLACK_SIGNING_SECRET": "s",
-               "PORT": str(port), "SLACK_API_URL": slack.api_url,
-               "APPROVALS_CHANNEL": APPROVALS, "APPROVERS": "U0BETO",
-               "AUDIT_DB": str(folder / "startup.db")}
-        start = time.perf_counter()
-        bot = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while True:
-            try:
-                httpx.post(f"http://127.0.0.1:{port}/slack/events", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.01)
-        ready = time.perf_counter() - start
-        bot.terminate()
-        bot.wait(20)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
-    bare = time.perf_counter() - start
-    print(f"  start-up of `python -m bot run` to ready (HTTP answering): {ready:.2f} s; "
-          f"a bare `python -c pass`: {bare:.2f} s ({ready / bare:.0f}x)")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def main() -> None:
-    print("== acknowledgement latency, start-up, memory")
-    print(f"   command: {COMMAND}")
-    with tempfile.TemporaryDirectory() as folder:
-        asyncio.run(_latencies(Path(folder)))
-        _startup(Path(folder))
+def main(quick: bool = False) -> None:
+    plan = QUICK if quick else FULL
+    command = "python -m benchmarks ack" + (" --quick" if quick else "")
+    print(f"== acknowledgement latency: {command}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-ack-") as folder:
+        try:
+            results = run(plan, Path(folder))
+        except BaseException:
+            for log in sorted(Path(folder).glob("*.log")):  # what the servers said
+                print(f"--- {log.name} (last lines)\n{log.read_text()[-3000:]}", file=sys.stderr)
+            raise
+    results = {"command": command, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "platform": platform.platform()},
+               "plan": asdict(plan), **results}
+    RESULTS.mkdir(exist_ok=True)
+    saved = RESULTS / f"ack-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if quick else ''}.json"
+    saved.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    shutil.copyfile(saved, RESULTS / "ack-latest.json")
+    ack_report.print_table(results)
+    print(f"   results: {saved.relative_to(ROOT)}")

@@ -28,9 +28,9 @@ async def _one_request(folder: Path, sandbox: SandboxPac, batch: int) -> tuple[i
     client = await PacClient.create(sandbox.wsdl_url, sandbox.endpoint, usuario="sandbox",
                                     password="sandbox", batch_size=batch)
     refs = [InvoiceRef(uuid=f"{n:08X}-0000-4000-8000-{n:012X}") for n in range(INVOICES)]
-    request_id = create_cancel_request(store, Actor("U0BENCH", "bench"), refs, reason="02",
-                                       justification="benchmark")
-    approve(store, request_id, SYSTEM, required=0)
+    request_id = await create_cancel_request(store, Actor("U0BENCH", "bench"), refs,
+                                             reason="02", justification="benchmark")
+    await approve(store, request_id, SYSTEM, required=0)
     start = time.perf_counter()
     submission = await submit(store, client, request_id)
     elapsed = time.perf_counter() - start

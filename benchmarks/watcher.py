@@ -11,6 +11,7 @@ import asyncio
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from storage.store import AuditStore, iso
 PENDING = int(os.environ.get("BENCH_PENDING", "10000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "50"))
 PER_REQUEST = 100
+BENCH_ACTOR = Actor("U0BENCH", "bench")
 COMMAND = "make bench  (python -m benchmarks watcher; BENCH_PENDING, BENCH_BATCH to scale)"
 
 
@@ -36,22 +38,28 @@ def _uuid(n: int) -> str:
     return f"{n:08X}-0000-4000-F{code}-{n:012X}"
 
 
-def _seed(store: AuditStore) -> None:
-    """PENDING invoices, all due now, written through the transitions like real ones."""
+def seed_pending(store: AuditStore, uuids: Sequence[str], *,
+                 requester: Actor = BENCH_ACTOR,
+                 approvals_channel: str = "C0BENCH") -> list[int]:
+    """Invoices pending and due now, PER_REQUEST to a submitted request, written through the
+    transitions like real ones (one transaction); the requests' ids."""
     now = iso(store.clock())
+    request_ids = []
     with store.transaction() as tx:
-        for first in range(0, PENDING, PER_REQUEST):
-            refs = [_uuid(n) for n in range(first, min(first + PER_REQUEST, PENDING))]
+        for first in range(0, len(uuids), PER_REQUEST):
+            refs = uuids[first:first + PER_REQUEST]
             request_id = tx.create_request(
-                kind="cancel", requester=Actor("U0BENCH", "bench"), reason="02",
-                justification="benchmark", invoices=[NewInvoice(r, uuid=r) for r in refs],
-                approvals_channel="C0BENCH")
+                kind="cancel", requester=requester, reason="02", justification="benchmark",
+                invoices=[NewInvoice(r, uuid=r) for r in refs],
+                approvals_channel=approvals_channel)
             tx.transition("request", request_id, "approved", SYSTEM)
             tx.transition("request", request_id, "submitting", SYSTEM)
             tx.transition("request", request_id, "submitted", SYSTEM)
             for invoice in queries.request_invoices(store, request_id):
                 tx.transition("invoice", invoice["id"], "pending", SYSTEM,
                               fields={"next_check_at": now, "pending_since": now})
+            request_ids.append(request_id)
+    return request_ids
 
 
 class Timed:
@@ -73,7 +81,7 @@ async def _run(folder: Path) -> None:
         client = await PacClient.create(sandbox.wsdl_url, sandbox.endpoint, usuario="sandbox",
                                         password="sandbox", batch_size=BATCH)
         store = AuditStore.open(folder / "watch.db")
-        _seed(store)
+        seed_pending(store, [_uuid(n) for n in range(PENDING)])
         items = [CancelItem(ref=InvoiceRef(uuid=_uuid(n)), reason="02") for n in range(PENDING)]
         start = time.perf_counter()
         await client.cancel(items, one_per_call=True)  # baseline: the same calls, no database

@@ -1,5 +1,10 @@
-"""Block Kit for every message and modal, built with slack_sdk's models (they check Slack's
-limits). Everything is rendered from the database rows, so an update is "render again".
+"""Block Kit for every message and modal, as plain dicts (JSON as Slack documents it).
+Everything is rendered from the database rows, so an update is "render again".
+
+Plain dicts, not slack_sdk's models: the models validate and serialise each object by
+reflection, 25-50x the cost of the dicts (benchmarks/rendering.py), on the event loop that
+answers Slack. Slack's limits are kept here (truncation, 50 blocks) and checked by
+tests/test_rendering.py; keys are in the order slack_sdk wrote them (sorted).
 
 Why this module is long: every message and modal the bot shows is built here, so that
 Slack's limits (50 blocks, 3,000 characters a section) are kept in one place.
@@ -9,31 +14,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    CheckboxesElement,
-    ContextBlock,
-    HeaderBlock,
-    InputBlock,
-    MarkdownTextObject,
-    Option,
-    PlainTextInputElement,
-    PlainTextObject,
-    SectionBlock,
-    StaticSelectElement,
-    UserMultiSelectElement,
-)
-from slack_sdk.models.views import View
-
 from bot import validation as form
-from bot.i18n import code_text, t
+from bot.i18n import CATALOGUES, code_text, t
 from bot.mrkdwn import escape, mention, quote, when
+from bot.sat.cancellability import (
+    Flag,
+    acceptance_ends,
+    cancel_deadline,
+    flag,
+    needs_acceptance,
+    sat_today,
+)
+from bot.sat.cfdi import CfdiFacts
 from bot.sat.outcomes import Outcome, nuance_of
 from bot.sat.reasons import CancelReason
+from bot.sat.status import SatStatus
 from storage.domain import Row
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
@@ -62,16 +61,46 @@ _COUNT_GROUPS = {
 }
 
 
-def md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=text)
+Block = dict[str, Any]
 
 
-def _dump(blocks: Sequence[Block]) -> list[dict[str, Any]]:
-    return [block.to_dict() for block in blocks]
+def md(text: str) -> Block:
+    return {"text": text, "type": "mrkdwn"}
+
+
+def plain(text: str, *, emoji: bool = True) -> Block:
+    return {"emoji": True, "text": text, "type": "plain_text"} if emoji else \
+        {"text": text, "type": "plain_text"}
+
+
+def section(text: str) -> Block:
+    return {"text": md(text), "type": "section"}
+
+
+def context(text: str) -> Block:
+    return {"elements": [md(text)], "type": "context"}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    styled = {"style": style} if style else {}
+    return {"action_id": action_id, **styled, "text": plain(text), "type": "button",
+            "value": value}
+
+
+def actions(block_id: str, elements: list[Block]) -> Block:
+    return {"block_id": block_id, "elements": elements, "type": "actions"}
+
+
+def decision_buttons(block_id: str, request_id: int, lang: str) -> Block:
+    """Approve and Reject, on the card and on the App Home."""
+    value = str(request_id)
+    return actions(block_id, [
+        button(t("card.approve", lang), APPROVE_ACTION, value, "primary"),
+        button(t("card.reject", lang), REJECT_ACTION, value, "danger")])
 
 
 def banner(sandbox: bool, lang: str) -> list[Block]:
-    return [ContextBlock(elements=[md(t("sandbox.banner", lang))])] if sandbox else []
+    return [context(t("sandbox.banner", lang))] if sandbox else []
 
 
 def sections(lines: Sequence[str], limit: int = SECTION_MAX) -> list[Block]:
@@ -81,11 +110,11 @@ def sections(lines: Sequence[str], limit: int = SECTION_MAX) -> list[Block]:
     for line in lines:
         line = line[: limit - 1]
         if chunk and len(chunk) + 1 + len(line) > limit:
-            blocks.append(SectionBlock(text=md(chunk)))
+            blocks.append(section(chunk))
             chunk = ""
         chunk = f"{chunk}\n{line}" if chunk else line
     if chunk:
-        blocks.append(SectionBlock(text=md(chunk)))
+        blocks.append(section(chunk))
     return blocks
 
 
@@ -93,7 +122,7 @@ def message(text: str, *, sandbox: bool, lang: str, extra: Sequence[Block] = ()
             ) -> dict[str, Any]:
     """A plain thread reply or DM: the text in sections, then the sandbox banner."""
     blocks = [*sections(text.split("\n")), *extra, *banner(sandbox, lang)]
-    return {"text": text[:3000], "blocks": _dump(blocks[:50])}
+    return {"text": text[:3000], "blocks": blocks[:50]}
 
 
 def messages(text: str, *, sandbox: bool, lang: str, extra: Sequence[Block] = ()
@@ -106,16 +135,16 @@ def messages(text: str, *, sandbox: bool, lang: str, extra: Sequence[Block] = ()
     parts = [body[start:start + room] for start in range(0, len(body), room)] or [[]]
     payloads = []
     for number, part in enumerate(parts, start=1):
-        shown = "\n".join(block.text.text for block in part
-                          if isinstance(block, SectionBlock) and block.text is not None)
+        shown = "\n".join(block["text"]["text"] for block in part if "text" in block)
         blocks = [*part, *(extra if number == len(parts) else ()), *tail]
         payloads.append({"text": shown[:FALLBACK_MAX] or text[:FALLBACK_MAX],
-                         "blocks": _dump(blocks)})
+                         "blocks": blocks})
     return payloads
 
 
 def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row], *,
-                 lang: str, sandbox: bool, ttl_h: float) -> dict[str, Any]:
+                 lang: str, sandbox: bool, ttl_h: float,
+                 deadline: tuple[int, int] = (3, 31)) -> dict[str, Any]:
     status, sending = request["status"], request["kind"] == "send"
     title = t("card.send_title" if sending else "card.title", lang, id=request["id"])
     fields = [md(t("card.requester", lang, user=mention(request["requester_id"]))),
@@ -131,17 +160,21 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
                             description=CancelReason(request["reason"]).description)))
     if request["replacement_uuid"]:
         fields.append(md(t("card.replacement", lang, uuid=request["replacement_uuid"])))
-    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=title)),
-                           SectionBlock(fields=fields)]
+    blocks: list[Block] = [{"text": plain(title, emoji=False), "type": "header"},
+                           {"fields": fields, "type": "section"}]
     if request["justification"]:
-        blocks.append(SectionBlock(text=md(t("card.justification", lang, text=quote(
-            request["justification"]))[:SECTION_MAX])))
+        blocks.append(section(t("card.justification", lang, text=quote(
+            request["justification"]))[:SECTION_MAX]))
     shown = invoices[:CARD_INVOICE_LINES]
     lines = [t("card.invoices", lang, count=len(invoices))]
     for invoice in shown:
         status_key = f"outcome.{invoice['status']}"
         state = "" if invoice["status"] == IS.REQUESTED else f" — {t(status_key, lang)}"
         lines.append(f"`{escape(invoice['ref_key'])}`{state}")
+        if invoice.get("facts") and (facts := json.loads(invoice["facts"])):
+            lines.append(facts_line(facts, lang))
+            if invoice["status"] == IS.REQUESTED and facts.get("invoice"):
+                lines.append(prospects_line(facts, lang, deadline, sat_today()))
     if len(invoices) > len(shown):
         lines.append(t("card.more_invoices", lang, count=len(invoices) - len(shown)))
     blocks += sections(lines)
@@ -150,18 +183,61 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
         for invoice in invoices:
             if group := _COUNT_GROUPS.get(invoice["status"]):
                 counts[group] += 1
-        blocks.append(ContextBlock(elements=[md(t("card.counts", lang, **counts))]))
+        blocks.append(context(t("card.counts", lang, **counts)))
     blocks += _decision_lines(request, decisions, lang, ttl_h)
     if status == RS.AWAITING_APPROVAL:
-        value = str(request["id"])
-        blocks.append(ActionsBlock(block_id="decision", elements=[
-            ButtonElement(text=t("card.approve", lang), action_id=APPROVE_ACTION, value=value,
-                          style="primary"),
-            ButtonElement(text=t("card.reject", lang), action_id=REJECT_ACTION, value=value,
-                          style="danger")]))
+        blocks.append(decision_buttons("decision", request["id"], lang))
     blocks += banner(sandbox, lang)
     fallback = title + " — " + t(f"request.{status}", lang)
-    return {"text": fallback, "blocks": _dump(blocks)}
+    return {"text": fallback, "blocks": blocks}
+
+
+def facts_line(facts: dict[str, Any], lang: str) -> str:
+    """What the invoice is and what the SAT says of it, under its line on the card. Names
+    and RFCs come from the invoice's XML: escaped."""
+    invoice, sat = facts.get("invoice"), facts.get("sat")
+    if invoice is None:
+        return "> " + t("card.facts_unavailable", lang)
+    customer = escape(invoice.get("receiver_name") or "") or "—"
+    said = t("card.facts", lang, customer=customer, rfc=escape(invoice["receiver_rfc"]),
+             total=f"${Decimal(invoice['total']):,.2f} {escape(invoice['currency'])}",
+             date=invoice["issued_at"][:10], type=t(f"cfdi.type.{invoice['type']}", lang))
+    if sat is None:
+        return f"> {said}\n> " + t("card.sat_unavailable", lang)
+    status = SatStatus(**sat)
+    return f"> {said}\n> " + t("card.sat", lang, estado=t(f"sat.estado.{status.state}", lang),
+                                cancelable=t(f"sat.cancelable.{status.cancelable}", lang),
+                                when=when(facts["sat_at"]))
+
+
+def flag_text(flagged: Flag, invoice: CfdiFacts, last_day: date, lang: str) -> str:
+    """Why the invoice gives pause, in words (the related CFDIs its XML names, if any)."""
+    if flagged is Flag.NOT_CANCELABLE and invoice.related:
+        related = ", ".join(f"`{r.uuid}` ({_relation(r.relation, lang)})"
+                            for r in invoice.related)
+        return t("card.flag_not_cancelable_related", lang, related=related)
+    return t(f"card.flag_{flagged}", lang, date=last_day.isoformat())
+
+
+def _relation(code: str, lang: str) -> str:
+    """A relation type's name; a code the catalogue does not know, as written (escaped)."""
+    key = f"cfdi.relation.{code}"
+    return t(key, lang) if key in CATALOGUES[lang] else escape(code)
+
+
+def prospects_line(facts: dict[str, Any], lang: str, deadline: tuple[int, int],
+                   today: date) -> str:
+    """Before approval: whether, until when and how the invoice can be cancelled, flagged
+    when the SAT says it cannot (with the related CFDIs its XML names) or it is too late."""
+    invoice = CfdiFacts(**facts["invoice"])
+    sat = SatStatus(**facts["sat"]) if facts.get("sat") else None
+    last_day = cancel_deadline(invoice.issued_at, deadline)
+    if (flagged := flag(invoice, sat, deadline, today)) is not None:
+        return "> " + flag_text(flagged, invoice, last_day, lang)
+    must = needs_acceptance(invoice, sat.cancelable if sat and sat.found else None, today)
+    how = (t("card.acceptance_needed", lang, date=acceptance_ends(today).isoformat()) if must
+           else t("card.acceptance_not_needed", lang))
+    return "> " + t("card.cancel_until", lang, date=last_day.isoformat()) + " · " + how
 
 
 def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: float
@@ -183,7 +259,7 @@ def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: fl
     elif approvals:
         lines.append(t("card.approved_by", lang, names=names,
                        when=when(approvals[-1]["decided_at"])))
-    return [ContextBlock(elements=[md(line)]) for line in lines]
+    return [context(line[:SECTION_MAX]) for line in lines]  # a reason escaped grows 5x
 
 
 def invoice_line(line: dict[str, Any], lang: str) -> str:
@@ -229,9 +305,9 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
             lines.append(t("reply.failed", lang, mention=requester, id=request_id,
                            why=code_text(data.get("code"), lang, data.get("message"))))
             lines.append(t(f"reply.failed.{data.get('class') or 'final_failure'}", lang))
-            extra = [ActionsBlock(block_id="resubmit", elements=[
-                ButtonElement(text=t("reply.resubmit", lang), action_id=RESUBMIT_ACTION,
-                              value=str(request_id))])]
+            extra = [actions("resubmit", [button(
+                t("reply.resubmit", lang), RESUBMIT_ACTION,
+                f"{request_id}:{data.get('attempt') or 0}")])]
         elif kind == Reply.REJECTED:
             lines.append(t("reply.rejected", lang, mention=requester,
                            user=mention(data["user"]), reason=escape(data["reason"])))
@@ -243,46 +319,64 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
 def help_blocks(lang: str, sandbox: bool) -> dict[str, Any]:
     lines = [t(key, lang) for key in ("help.title", "help.cancel", "help.send", "help.status",
                                       "help.history", "help.help")]
-    return {"text": lines[0], "blocks": _dump([*sections(lines), *banner(sandbox, lang)])}
+    return {"text": lines[0], "blocks": [*sections(lines), *banner(sandbox, lang)]}
 
 
-def _invoices_input(prefill: str, limit: int, lang: str) -> InputBlock:
-    return InputBlock(block_id=form.INVOICES, label=t("modal.invoices.label", lang),
-                      hint=t("modal.invoices.hint", lang, limit=limit),
-                      element=PlainTextInputElement(action_id="value", multiline=True,
-                                                    initial_value=prefill or None))
+def _input(block_id: str, label: str, element: Block, *, hint: str | None = None,
+           optional: bool = False) -> Block:
+    return {"block_id": block_id, "element": element, **({"hint": plain(hint)} if hint else {}),
+            "label": plain(label), **({"optional": True} if optional else {}), "type": "input"}
+
+
+def _text_input(*, multiline: bool = False, max_length: int | None = None,
+                initial_value: str | None = None) -> Block:
+    return {"action_id": "value", **({"initial_value": initial_value} if initial_value else {}),
+            **({"max_length": max_length} if max_length else {}),
+            **({"multiline": True} if multiline else {}), "type": "plain_text_input"}
+
+
+def _option(value: str, text: str) -> Block:
+    return {"text": plain(text), "value": value}
+
+
+def _invoices_input(prefill: str, limit: int, lang: str) -> Block:
+    return _input(form.INVOICES, t("modal.invoices.label", lang),
+                  _text_input(multiline=True, initial_value=prefill),
+                  hint=t("modal.invoices.hint", lang, limit=limit))
+
+
+def _modal(callback_id: str, title: str, submit: str, blocks: list[Block],
+           metadata: dict[str, Any], lang: str) -> dict[str, Any]:
+    return {"blocks": blocks, "callback_id": callback_id, "close": plain(t("modal.close", lang)),
+            "private_metadata": json.dumps(metadata), "submit": plain(submit),
+            "title": plain(title), "type": "modal"}
 
 
 def _form(callback_id: str, title: str, submit: str, blocks: list[Block],
           channel_id: str | None, lang: str) -> dict[str, Any]:
     """A request form; it remembers the channel it was opened from, to answer there."""
-    view = View(type="modal", callback_id=callback_id, title=title, submit=submit,
-                close=t("modal.close", lang), blocks=blocks,
-                private_metadata=json.dumps({"channel": channel_id}))
-    return view.to_dict()
+    return _modal(callback_id, title, submit, blocks, {"channel": channel_id}, lang)
 
 
 def cancel_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
                  sandbox: bool) -> dict[str, Any]:
-    reasons = [Option(value=r.value, text=f"{r.value} — {r.description}") for r in CancelReason]
+    reasons = [_option(r.value, f"{r.value} — {r.description}") for r in CancelReason]
     blocks: list[Block] = [
         *banner(sandbox, lang),
         _invoices_input(prefill, limit, lang),
-        InputBlock(block_id=form.REASON, label=t("modal.reason.label", lang),
-                   element=StaticSelectElement(
-                       action_id="value", options=reasons,
-                       placeholder=t("modal.reason.placeholder", lang))),
-        InputBlock(block_id=form.REPLACEMENT, optional=True,
-                   label=t("modal.replacement.label", lang),
-                   hint=t("modal.replacement.hint", lang),
-                   element=PlainTextInputElement(action_id="value", max_length=36)),
-        InputBlock(block_id=form.JUSTIFICATION, label=t("modal.justification.label", lang),
-                   hint=t("modal.justification.hint", lang),
-                   element=PlainTextInputElement(action_id="value", multiline=True,
-                                                 max_length=form.JUSTIFICATION_MAX)),
-        InputBlock(block_id=form.NOTIFY, optional=True, label=t("modal.notify.label", lang),
-                   element=UserMultiSelectElement(action_id="value",
-                                                  max_selected_items=form.NOTIFY_MAX)),
+        _input(form.REASON, t("modal.reason.label", lang), {
+            "action_id": "value", "options": reasons,
+            "placeholder": plain(t("modal.reason.placeholder", lang)),
+            "type": "static_select"}),
+        _input(form.REPLACEMENT, t("modal.replacement.label", lang),
+               _text_input(max_length=36), hint=t("modal.replacement.hint", lang),
+               optional=True),
+        _input(form.JUSTIFICATION, t("modal.justification.label", lang),
+               _text_input(multiline=True, max_length=form.JUSTIFICATION_MAX),
+               hint=t("modal.justification.hint", lang)),
+        _input(form.NOTIFY, t("modal.notify.label", lang), {
+            "action_id": "value", "max_selected_items": form.NOTIFY_MAX,
+            "type": "multi_users_select"}, optional=True),
     ]
     return _form(CANCEL_VIEW, t("modal.cancel.title", lang), t("modal.submit", lang), blocks,
                  channel_id, lang)
@@ -290,24 +384,20 @@ def cancel_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
 
 def send_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
                sandbox: bool) -> dict[str, Any]:
-    attach = Option(value="pdf", text=t("modal.send.attach_option", lang))
+    attach = _option("pdf", t("modal.send.attach_option", lang))
     blocks: list[Block] = [
         *banner(sandbox, lang),
         _invoices_input(prefill, limit, lang),
-        InputBlock(block_id=form.RECIPIENTS, label=t("modal.send.recipients.label", lang),
-                   hint=t("modal.send.recipients.hint", lang, limit=form.MAX_RECIPIENTS),
-                   element=PlainTextInputElement(action_id="value", multiline=True)),
-        InputBlock(block_id=form.SUBJECT, optional=True,
-                   label=t("modal.send.subject.label", lang),
-                   element=PlainTextInputElement(action_id="value",
-                                                 max_length=form.SUBJECT_MAX)),
-        InputBlock(block_id=form.MESSAGE, optional=True,
-                   label=t("modal.send.message.label", lang),
-                   element=PlainTextInputElement(action_id="value", multiline=True,
-                                                 max_length=form.MESSAGE_MAX)),
-        InputBlock(block_id=form.ATTACH, optional=True, label=t("modal.send.attach.label", lang),
-                   element=CheckboxesElement(action_id="value", options=[attach],
-                                             initial_options=[attach])),
+        _input(form.RECIPIENTS, t("modal.send.recipients.label", lang),
+               _text_input(multiline=True),
+               hint=t("modal.send.recipients.hint", lang, limit=form.MAX_RECIPIENTS)),
+        _input(form.SUBJECT, t("modal.send.subject.label", lang),
+               _text_input(max_length=form.SUBJECT_MAX), optional=True),
+        _input(form.MESSAGE, t("modal.send.message.label", lang),
+               _text_input(multiline=True, max_length=form.MESSAGE_MAX), optional=True),
+        _input(form.ATTACH, t("modal.send.attach.label", lang), {
+            "action_id": "value", "initial_options": [attach], "options": [attach],
+            "type": "checkboxes"}, optional=True),
     ]
     return _form(SEND_VIEW, t("modal.send.title", lang), t("modal.send.submit", lang), blocks,
                  channel_id, lang)
@@ -316,13 +406,10 @@ def send_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
 def reject_modal(request: Row, *, lang: str, sandbox: bool) -> dict[str, Any]:
     blocks: list[Block] = [
         *banner(sandbox, lang),
-        ContextBlock(elements=[md(t("modal.reject.context", lang, id=request["id"],
-                                     user=mention(request["requester_id"])))]),
-        InputBlock(block_id=REJECT_REASON, label=t("modal.reject.reason.label", lang),
-                   element=PlainTextInputElement(action_id="value", multiline=True,
-                                                 max_length=form.JUSTIFICATION_MAX)),
+        context(t("modal.reject.context", lang, id=request["id"],
+                  user=mention(request["requester_id"]))),
+        _input(REJECT_REASON, t("modal.reject.reason.label", lang),
+               _text_input(multiline=True, max_length=form.JUSTIFICATION_MAX)),
     ]
-    view = View(type="modal", callback_id=REJECT_VIEW, title=t("modal.reject.title", lang),
-                submit=t("modal.reject.submit", lang), close=t("modal.close", lang),
-                blocks=blocks, private_metadata=json.dumps({"request": request["id"]}))
-    return view.to_dict()
+    return _modal(REJECT_VIEW, t("modal.reject.title", lang), t("modal.reject.submit", lang),
+                  blocks, {"request": request["id"]}, lang)

@@ -11,6 +11,7 @@ path and the watcher share one code path (split it by use case if it grows furth
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,12 +30,13 @@ from storage.states import FINAL_INVOICE
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
 from storage.states import RequestStatus as RS
-from storage.store import AuditStore, StaleState, Tx, iso
+from storage.store import BACKGROUND_WAIT_S, AuditStore, StaleState, Tx, iso
 
 # Default re-check schedule for pending invoices: 1 min, 5 min, 15 min, then hourly.
 DEFAULT_BACKOFF_S: tuple[float, ...] = (60, 300, 900, 3600)
 RECEIVED_CODE = "sat:201"   # the SAT received the request: not yet known to be cancelled
 UNNAMED_ASKS = 3            # asks without the answer naming an invoice before it is unknown
+WRITE_BATCH = 200          # provider answers written per transaction (a few ms each)
 
 
 def next_check(now: datetime, attempts: int, backoff_s: Sequence[float]) -> str:
@@ -52,12 +54,13 @@ def ref_of(row: Row) -> InvoiceRef:
     return InvoiceRef(uuid=row["uuid"])
 
 
-def create_cancel_request(store: AuditStore, requester: Actor, refs: Sequence[InvoiceRef], *,
-                          reason: str, justification: str, replacement: str | None = None,
-                          source_channel: str | None = None, approvals_required: int = 1,
-                          approvals_channel: str | None = None, client_key: str | None = None,
-                          notify: Sequence[str] = ()) -> int:
-    with store.transaction() as tx:
+async def create_cancel_request(
+        store: AuditStore, requester: Actor, refs: Sequence[InvoiceRef], *, reason: str,
+        justification: str, replacement: str | None = None, source_channel: str | None = None,
+        approvals_required: int = 1, approvals_channel: str | None = None,
+        client_key: str | None = None, notify: Sequence[str] = (),
+        within_s: float = BACKGROUND_WAIT_S) -> int:
+    async with store.writing(within_s) as tx:
         request_id = tx.create_request(
             kind="cancel", requester=requester, invoices=[to_new_invoice(r) for r in refs],
             reason=reason, replacement_uuid=replacement, justification=justification,
@@ -67,11 +70,11 @@ def create_cancel_request(store: AuditStore, requester: Actor, refs: Sequence[In
     return request_id
 
 
-def create_send_request(store: AuditStore, requester: Actor, request: SendRequest, *,
-                        source_channel: str | None = None, approvals_required: int = 0,
-                        approvals_channel: str | None = None, client_key: str | None = None
-                        ) -> int:
-    with store.transaction() as tx:
+async def create_send_request(store: AuditStore, requester: Actor, request: SendRequest, *,
+                              source_channel: str | None = None, approvals_required: int = 0,
+                              approvals_channel: str | None = None,
+                              client_key: str | None = None) -> int:
+    async with store.writing() as tx:
         request_id = tx.create_request(
             kind="send", requester=requester, invoices=[to_new_invoice(r) for r in request.refs],
             recipients=request.emails, source_channel=source_channel,
@@ -98,13 +101,13 @@ def _still_awaiting(tx: Tx, request_id: int) -> None:
         raise StaleState("request", request_id, {RS.AWAITING_APPROVAL}, status or "missing")
 
 
-def approve(store: AuditStore, request_id: int, approver: Actor, required: int) -> bool:
+async def approve(store: AuditStore, request_id: int, approver: Actor, required: int) -> bool:
     """Record an approval; True when it was the one that approved the request.
 
     Raises StaleState when the request is no longer awaiting approval (double click,
     another approver was first), so callers can say who won instead of submitting twice.
     """
-    with store.transaction() as tx:
+    async with store.writing() as tx:
         _still_awaiting(tx, request_id)
         approvals = tx.decide(request_id, approver, "approve") if required else 0
         if approvals < required:
@@ -146,10 +149,16 @@ def outcome_line(invoice: Row, outcome: InvoiceOutcome) -> dict[str, Any]:
 
 
 async def submit(store: AuditStore, pac: Provider, request_id: int, actor: Actor = SYSTEM, *,
-                 backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Submission:
-    """Approved (or failed, to resubmit) -> submitting -> call the provider -> record it."""
-    with store.transaction() as tx:
+                 backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
+                 failure: int | None = None) -> Submission:
+    """Approved (or failed, to resubmit) -> submitting -> call the provider -> record it.
+    A resubmission names the failure it answers (`failure`, the Retry button's): a button
+    left from an earlier failure is stale (StaleState), so two Retry clicks call once."""
+    async with store.writing() as tx:
         before = tx.request_status(request_id)
+        if before == RS.FAILED and failure is not None and failure != tx.failures(request_id):
+            raise StaleState("request", request_id, {f"failure {failure}"},
+                             f"failure {tx.failures(request_id)}")
         tx.transition("request", request_id, RS.SUBMITTING, actor,
                       expect={RS.APPROVED, RS.FAILED})
         if before == RS.FAILED:
@@ -179,7 +188,7 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
         outcomes = _per_invoice(refs, sent.outcomes)
     crash_point("provider_answered")
     now = store.clock()
-    with store.transaction() as tx:
+    async with store.writing() as tx:
         for invoice, outcome in zip(invoices, outcomes, strict=True):
             _record_outcome(tx, invoice, outcome, now, backoff_s)
         whole_call_failed = bool(outcomes) and all(o.error_class for o in outcomes)
@@ -187,7 +196,8 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
             first = outcomes[0]
             # An unreadable answer is not a refusal: the cancellation may have happened.
             klass = "unreadable" if first.code == "malformed" else first.error_class
-            failure = {"code": first.code, "message": first.detalle, "class": klass}
+            failure = {"code": first.code, "message": first.detalle, "class": klass,
+                       "attempt": tx.failures(request_id) + 1}
             tx.transition("request", request_id, RS.FAILED, SYSTEM, action="submission_failed",
                           details=failure)
             tx.enqueue(request_id, Reply.FAILED, failure)
@@ -221,8 +231,9 @@ async def _recheck(store: AuditStore, pac: Provider, due: list[Row],
                    backoff_s: Sequence[float]) -> Recheck:
     """Ask about each pending invoice alone (the provider's in-process and denied codes, 211
     and 213, are a one-invoice call's answer). Each change is one transition with its thread
-    reply queued in the same transaction. A whole-call failure changes nothing: those
-    invoices stay due and are asked next time."""
+    reply queued in the same transaction; the answers are written a batch at a time, each
+    batch its own short transaction, so Slack's answers never wait behind a long write. A
+    whole-call failure changes nothing: those invoices stay due and are asked next time."""
     if not due:
         return Recheck(0, 0, [], None)
     now = store.clock()
@@ -230,17 +241,24 @@ async def _recheck(store: AuditStore, pac: Provider, due: list[Row],
     items = [_item(i, requests[i["request_id"]]) for i in due]
     result = await pac.cancel(items, one_per_call=True)
     crash_point("provider_answered")
-    changed = []
-    with store.transaction() as tx:
-        for invoice, outcome in zip(due, result.outcomes, strict=True):
-            if outcome.error_class:
-                continue
-            outcome = _ours(outcome)
-            if _record_outcome(tx, invoice, outcome, now, backoff_s):
-                tx.enqueue(invoice["request_id"], Reply.RESOLVED, outcome_line(invoice, outcome))
-                changed.append((invoice, outcome))
-        for request_id in sorted({invoice["request_id"] for invoice, _ in changed}):
-            _complete_if_final(tx, request_id)
+    changed: list[tuple[Row, InvoiceOutcome]] = []
+    answers = list(zip(due, result.outcomes, strict=True))
+    for start in range(0, len(answers), WRITE_BATCH):
+        batch = answers[start:start + WRITE_BATCH]
+        async with store.writing() as tx:
+            touched = set()
+            for invoice, outcome in batch:
+                if outcome.error_class:
+                    continue
+                outcome = _ours(outcome)
+                if _record_outcome(tx, invoice, outcome, now, backoff_s):
+                    tx.enqueue(invoice["request_id"], Reply.RESOLVED,
+                               outcome_line(invoice, outcome))
+                    changed.append((invoice, outcome))
+                    touched.add(invoice["request_id"])
+            for request_id in sorted(touched):
+                _complete_if_final(tx, request_id)
+        await asyncio.sleep(0)  # let the acks waiting on the loop go first
     answered = sum(1 for outcome in result.outcomes if not outcome.error_class)
     return Recheck(len(due), answered, changed, result.error)
 
@@ -278,11 +296,17 @@ def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime
         fields["pending_since"] = iso(now)
     else:
         fields["next_check_at"] = None
-    tx.transition("invoice", invoice["id"], outcome.outcome.value, SYSTEM,
-                  action="provider_answered", fields=fields, details={
-                      "code": outcome.code, "detalle": outcome.detalle,
-                      "estatus_uuid": outcome.estatus_uuid, "nuance": outcome.nuance,
-                      "error_class": outcome.error_class})
+    try:
+        # Compare-and-set on the status read before the provider was asked: another ask
+        # (a resumed submission confirming, a watcher cycle) may have recorded an answer
+        # meanwhile, and a stale answer must neither overwrite it nor fail the batch.
+        tx.transition("invoice", invoice["id"], outcome.outcome.value, SYSTEM,
+                      expect=invoice["status"], action="provider_answered", fields=fields,
+                      details={"code": outcome.code, "detalle": outcome.detalle,
+                               "estatus_uuid": outcome.estatus_uuid, "nuance": outcome.nuance,
+                               "error_class": outcome.error_class})
+    except StaleState:
+        return False
     return True
 
 
@@ -311,10 +335,10 @@ def _per_invoice(refs: Sequence[InvoiceRef], outcomes: Sequence[SendOutcome]
     return result
 
 
-def interrupted_send(store: AuditStore, request_id: int) -> None:
+async def interrupted_send(store: AuditStore, request_id: int) -> None:
     """A send the process stopped in the middle of (the provider may have mailed it): never
     sent again on the bot's own; its invoices become unknown and a person decides."""
-    with store.transaction() as tx:
+    async with store.writing() as tx:
         detail = {"code": "interrupted", "detalle": None}
         lines = []
         for invoice in tx.request_invoices(request_id):
@@ -335,9 +359,9 @@ def _close_invoices(tx: Tx, request_id: int, to: IS, actor: Actor) -> None:
             tx.transition("invoice", invoice["id"], to, actor, action=f"invoice_{to}")
 
 
-def reject(store: AuditStore, request_id: int, approver: Actor, reason: str) -> None:
+async def reject(store: AuditStore, request_id: int, approver: Actor, reason: str) -> None:
     """Reject a request awaiting approval (StaleState when someone decided first)."""
-    with store.transaction() as tx:
+    async with store.writing() as tx:
         _still_awaiting(tx, request_id)
         tx.decide(request_id, approver, "reject", reason)
         tx.transition("request", request_id, RS.REJECTED, approver,
@@ -346,13 +370,13 @@ def reject(store: AuditStore, request_id: int, approver: Actor, reason: str) -> 
         tx.enqueue(request_id, Reply.REJECTED, {"user": approver.id, "reason": reason})
 
 
-def expire_overdue(store: AuditStore, ttl_h: float) -> list[int]:
+async def expire_overdue(store: AuditStore, ttl_h: float) -> list[int]:
     """Expire the requests that waited for approval longer than `ttl_h`; their ids."""
     cutoff = store.clock() - timedelta(hours=ttl_h)
     expired = []
     for request in queries.awaiting_approval(store, older_than=cutoff):
         try:
-            with store.transaction() as tx:
+            async with store.writing() as tx:
                 tx.transition("request", request["id"], RS.EXPIRED, SYSTEM,
                               expect=RS.AWAITING_APPROVAL, details={"ttl_h": ttl_h})
                 _close_invoices(tx, request["id"], IS.EXPIRED, SYSTEM)

@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                                   description="Serve the sandbox provider (WSDL at "
                                   "/ws/services/CFDI?wsdl) until interrupted.")
     sandbox.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+    sandbox.add_argument("--sat-port", type=int, default=8081,
+                         help="TCP port of the SAT status stand-in beside it (default 8081)")
     sandbox.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     sandbox.add_argument("--resolve-after", type=float, default=30.0, metavar="S",
                          help="seconds before a resolving pending cancellation resolves")
@@ -159,16 +161,24 @@ async def _build(settings: Settings) -> Runtime:
     import zeep.exceptions
     from lxml import etree
 
-    from bot.app import build, connect_provider
+    from bot.app import build, connect_provider, connect_sat
+    from bot.config import SANDBOX
     from bot.pac.errors import PacContractError
 
     try:
         if settings.sandbox:
             from bot.sandbox.stage import sandbox_runtime
 
-            runtime, _ = await sandbox_runtime(settings)
+            runtime, *_ = await sandbox_runtime(settings)
             return runtime
-        return await build(settings, await connect_provider(settings))
+        sat = None
+        if settings.sat_consulta_url == SANDBOX:  # the stand-in knows only its own invoices
+            log.warning("SAT_CONSULTA_URL names the SAT stand-in while the provider is "
+                        "real: the SAT is not asked; set it to the SAT's address (README, "
+                        "going live)")
+        else:
+            sat = await connect_sat(settings)
+        return await build(settings, await connect_provider(settings), sat=sat)
     except PacContractError as exc:
         raise _ProviderUnusable(exc.problems) from None
     except (OSError, httpx.HTTPError, zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
@@ -218,17 +228,22 @@ def _demo(settings: Settings, db: Path | None) -> int:
 
 def _sandbox(args: argparse.Namespace, lang: str) -> int:
     from bot.sandbox.pac_server import SandboxPac
+    from bot.sandbox.sat_server import SandboxSat
 
+    port = args.port
     try:
         server = SandboxPac(usuario=args.usuario, password=args.password, host=args.host,
-                            port=args.port, resolve_after_s=args.resolve_after,
-                            slow_s=args.slow)
+                            port=port, resolve_after_s=args.resolve_after, slow_s=args.slow)
+        port = args.sat_port
+        sat = SandboxSat(server.state, server.book, host=args.host, port=port).start()
     except OSError as exc:
-        return _refused(t("cli.sandbox_port_in_use", lang, port=args.port, host=args.host,
+        return _refused(t("cli.sandbox_port_in_use", lang, port=port, host=args.host,
                           error=exc.strerror or exc))
     print(f"Sandbox provider: WSDL {server.wsdl_url}\n"
-          f"Set CFDI_WSDL={server.wsdl_url} or CFDI_ENDPOINT={server.endpoint}", flush=True)
+          f"Set CFDI_WSDL={server.wsdl_url} or CFDI_ENDPOINT={server.endpoint}\n"
+          f"SAT status stand-in: set SAT_CONSULTA_URL={sat.endpoint}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+    sat.stop()
     server.stop()
     return 0

@@ -10,6 +10,7 @@ read, kept in one place.
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,6 +53,12 @@ HINTS: dict[str, tuple[str, str]] = {
     "AUDIT_DB": ("a path for the SQLite file", "data/audit.db"),
     "MAX_INVOICES": ("a whole number from 1 to 1000", "200"),
     "LANGUAGE": ("es or en", "es"),
+    "SAT_CONSULTA_URL": ("'sandbox' or the SAT status service's http(s) address",
+                         "https://consultaqr.facturaelectronica.sat.gob.mx/"
+                         "ConsultaCFDIService.svc"),
+    "SAT_TIMEOUT_S": ("a number of seconds greater than 0", "10"),
+    "ANNUAL_RETURN_DEADLINE": ("a month and day, MM-DD (companies 03-31, people 04-30)",
+                               "03-31"),
     "LOG_LEVEL": ("DEBUG, INFO, WARNING or ERROR", "INFO"),
     "LOG_FORMAT": ("text, or json for one JSON object per line", "json"),
     "TIMEZONE": ("an IANA time zone name", "America/Mexico_City"),
@@ -125,6 +132,13 @@ class Settings(BaseSettings):
     audit_db: Path = Path("data/audit.db")
     max_invoices: int = Field(200, ge=1, le=1000)
     language: Literal["es", "en"] = "es"
+    # The SAT's public status service; `sandbox` is the SAT stand-in beside the sandbox
+    # provider. Retried as the provider is (CFDI_RETRY_ATTEMPTS, CFDI_RETRY_MAX_S).
+    sat_consulta_url: str = SANDBOX
+    sat_timeout_s: float = Field(10.0, gt=0)
+    # The annual return's deadline (the year after the invoice's): the last day it can be
+    # cancelled. 03-31 for companies, 04-30 for people.
+    annual_return_deadline: str = "03-31"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     timezone: str = "America/Mexico_City"
@@ -167,6 +181,15 @@ class Settings(BaseSettings):
             raise ValueError("not a channel ID")
         return value
 
+    @field_validator("annual_return_deadline")
+    @classmethod
+    def _check_month_day(cls, value: str) -> str:
+        try:
+            date.fromisoformat(f"2001-{value.strip()}")  # a year without Feb 29
+        except ValueError:
+            raise ValueError("not a month and day") from None
+        return value.strip()
+
     @field_validator("slack_api_url")
     @classmethod
     def _check_api_url(cls, value: str) -> str:
@@ -174,7 +197,7 @@ class Settings(BaseSettings):
             raise ValueError("not an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("cfdi_endpoint")
+    @field_validator("cfdi_endpoint", "sat_consulta_url")
     @classmethod
     def _check_endpoint(cls, value: str) -> str:
         if value != SANDBOX and not re.match(r"^https?://[^/\s]+", value):
@@ -207,6 +230,11 @@ class Settings(BaseSettings):
         return self.cfdi_endpoint == SANDBOX
 
     @property
+    def cancel_deadline(self) -> tuple[int, int]:
+        month, day = self.annual_return_deadline.split("-")
+        return int(month), int(day)
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
@@ -225,7 +253,8 @@ class Settings(BaseSettings):
         values = [self.slack_bot_token, self.slack_app_token, self.slack_signing_secret,
                   self.cfdi_password]
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
-        for url in (self.cfdi_endpoint, self.cfdi_wsdl, self.slack_api_url):
+        for url in (self.cfdi_endpoint, self.cfdi_wsdl, self.slack_api_url,
+                    self.sat_consulta_url):
             if (userinfo := _userinfo(url)) is not None:
                 found += [userinfo, *[part for part in userinfo.split(":", 1)[1:] if part]]
         return found

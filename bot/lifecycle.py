@@ -1,33 +1,31 @@
-"""A request's life as people drive it from Slack: create, approve, reject, retry, submit,
-resume after a stop, expire.
+"""A request's life as people drive it from Slack: create, approve, reject, retry, expire.
 
 Handlers call these after they have acknowledged Slack; the provider is called in
-background tasks. The state changes themselves are the use cases of bot.cancellation,
-shared with the watcher; this module adds who may act (bot.policy) and what people are told.
+background tasks (bot.submissions). The state changes themselves are the use cases of
+bot.cancellation, shared with the watcher; this module adds who may act (bot.policy) and
+what people are told.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from bot import blocks
 from bot.actors import SYSTEM, Actor
 from bot.cancellation import (
     approve,
-    confirm_received,
     create_cancel_request,
     create_send_request,
     expire_overdue,
-    interrupted_send,
     outcome_line,
     reject,
-    run_submission,
     submit,
 )
 from bot.config import Settings
+from bot.facts import FactFinder
 from bot.i18n import t
 from bot.mrkdwn import escape, mention
 from bot.outbox import Outbox
@@ -35,12 +33,13 @@ from bot.policy import Policy, Refusal
 from bot.provider import Provider, SendRequest
 from bot.sat.outcomes import Outcome
 from bot.slack_io import SlackIO
+from bot.submissions import Submissions
 from bot.tasks import Tasks
 from bot.validation import INVOICES, CancelForm
 from storage import queries
 from storage.domain import Row
 from storage.states import RequestStatus as RS
-from storage.store import AuditStore, DuplicateRequest, InvoicesTaken, StaleState
+from storage.store import ACK_WAIT_S, AuditStore, DuplicateRequest, InvoicesTaken, StaleState
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +56,18 @@ class Lifecycle:
         self.tasks = tasks
         self.lang = settings.language
         self.sandbox = settings.sandbox
+        self.submissions = Submissions(settings, store, provider, io, outbox)
+        self.facts: FactFinder | None = None  # looks the invoices up once the card is out
 
-    def refused(self, actor: Actor, refusal: Refusal, request_id: int | None = None,
-                **details: Any) -> str:
-        """Audit a refusal; the text to show the person."""
-        self.store.record(actor, f"refused_{refusal.why}", request_id=request_id,
-                          details=details)
+    async def refused(self, actor: Actor, refusal: Refusal, request_id: int | None = None,
+                      **details: Any) -> str:
+        """Audit a refusal; the text to show the person (shown even when the audit log
+        cannot be written: the refusal changed nothing)."""
+        try:
+            await self.store.append(actor, f"refused_{refusal.why}", request_id=request_id,
+                                    details=details)
+        except sqlite3.Error as exc:
+            log.error("could not record a refusal (%s): %s", refusal.why, exc)
         return refusal.text
 
     def active_elsewhere(self, ref_keys: Sequence[str]) -> list[Row]:
@@ -80,11 +85,11 @@ class Lifecycle:
 
     # -- creating ------------------------------------------------------------------------
 
-    async def _write(self, requester: Actor, write: Callable[[], int]) -> int | None:
+    async def _write(self, requester: Actor, write: Awaitable[int]) -> int | None:
         """Write a new request; None when this delivery was handled before or the write
         failed (the requester is told; nothing reaches the provider)."""
         try:
-            return write()
+            return await write
         except DuplicateRequest:
             return None  # Slack delivered the same submission again: already handled
         except sqlite3.Error as exc:
@@ -92,22 +97,22 @@ class Lifecycle:
             await self.io.direct(requester.id, t("ephemeral.not_recorded", self.lang))
             return None
 
-    def record_cancel(self, requester: Actor, form: CancelForm, *,
-                      source_channel: str | None, client_key: str
-                      ) -> tuple[int | None, dict[str, str]]:
+    async def record_cancel(self, requester: Actor, form: CancelForm, *,
+                            source_channel: str | None, client_key: str
+                            ) -> tuple[int | None, dict[str, str]]:
         """Write the request before the form closes: the "already requested" check and the
         write are one transaction (and a unique index backs it), so of two people asking for
         the same invoice at once, one gets the error on the invoices field. Returns the new
         request's id (None when this delivery was handled before) or the form's errors;
         nothing is written with errors."""
         try:
-            return create_cancel_request(
+            return await create_cancel_request(
                 self.store, requester, form.refs, reason=form.reason.value,
                 replacement=form.replacement.key if form.replacement else None,
                 justification=form.justification, source_channel=source_channel,
                 approvals_required=self.policy.approvals_required("cancel"),
                 approvals_channel=self.settings.approvals_channel, client_key=client_key,
-                notify=form.notify), {}
+                notify=form.notify, within_s=ACK_WAIT_S), {}
         except DuplicateRequest:
             return None, {}  # Slack delivered the same submission again: already handled
         except InvoicesTaken as taken:
@@ -121,11 +126,14 @@ class Lifecycle:
         """After the form closed: the card, the requester's link, the people to notify, and
         at once to the provider when no approval is needed."""
         request = await self.outbox.post_card(request_id)
+        if self.facts is not None:
+            self.tasks.spawn(self.facts.gather(
+                request_id, queries.request_invoices(self.store, request_id)))
         link = await self.io.permalink(request) if request["thread_ts"] else ""
         if request["approvals_required"] == 0:
-            approve(self.store, request_id, SYSTEM, required=0)
+            await approve(self.store, request_id, SYSTEM, required=0)
             await self.outbox.update_card(request_id)
-            self.tasks.spawn(self.submit_in_background(request_id, SYSTEM))
+            self.tasks.spawn(self.submissions.submit_in_background(request_id, SYSTEM))
             note = t("ephemeral.submitted_at_once", self.lang, id=request_id, link=link)
         else:
             note = t("ephemeral.created", self.lang, id=request_id, link=link)
@@ -139,7 +147,7 @@ class Lifecycle:
         """E-mail invoices: at once, or through the approval thread when
         SEND_REQUIRES_APPROVAL is on (with REQUIRED_APPROVALS, at least one)."""
         required = self.policy.approvals_required("send")
-        request_id = await self._write(requester, lambda: create_send_request(
+        request_id = await self._write(requester, create_send_request(
             self.store, requester, request, source_channel=source_channel,
             approvals_required=required,
             approvals_channel=self.settings.approvals_channel if required else None,
@@ -153,8 +161,20 @@ class Lifecycle:
                                     t("ephemeral.send_created", self.lang, id=request_id,
                                       link=link))
             return request_id
-        approve(self.store, request_id, SYSTEM, required=0)
-        submission = await submit(self.store, self.provider, request_id, requester)
+        # In flight: the watcher must not take it for an interrupted send.
+        self.submissions.in_flight.add(request_id)
+        try:
+            await approve(self.store, request_id, SYSTEM, required=0)
+            submission = await submit(self.store, self.provider, request_id, requester)
+        except sqlite3.Error as exc:
+            # Left `approved` (submitted by the watcher later) or `submitting` (the answer
+            # lost: the watcher makes it "unknown" and says so; never mailed twice).
+            log.error("could not record the send of request %d: %s", request_id, exc)
+            await self.io.direct(requester.id, t("dm.stalled", self.lang, id=request_id))
+            await self.submissions.audit_failed(request_id, exc)
+            return request_id
+        finally:
+            self.submissions.in_flight.discard(request_id)
         emails = ", ".join(escape(e) for e in request.emails)
         lines = [t("reply.send_outcomes", self.lang, id=request_id, emails=emails)] + [
             blocks.invoice_line(outcome_line(invoice, outcome), self.lang)
@@ -174,32 +194,44 @@ class Lifecycle:
             return request, None
         if request is None:
             return None, refusal.text  # no such request: nothing to audit it against
-        return request, self.refused(actor, refusal, request["id"], action=action)
+        return request, await self.refused(actor, refusal, request["id"], action=action)
 
-    def _lost_race(self, request_id: int, actor: Actor, action: str) -> str:
+    async def _lost_race(self, request_id: int, actor: Actor, action: str) -> str:
         request = queries.get_request(self.store, request_id) or {"id": request_id,
                                                                   "status": "?"}
-        return self.refused(actor, self.policy.already_decided(request), request_id,
-                            action=action)
+        return await self.refused(actor, self.policy.already_decided(request), request_id,
+                                  action=action)
+
+    async def _not_recorded(self, request_id: int, actor: Actor, channel: str | None,
+                            exc: sqlite3.Error) -> None:
+        """A decision the audit log could not take (locked past its bound, disk full): the
+        real error is logged, the operators alerted, and the person told nothing changed."""
+        log.error("could not record a decision on request %d: %s", request_id, exc)
+        await self.io.ephemeral(channel, actor.id, t("ephemeral.decision_not_recorded",
+                                                     self.lang, id=request_id))
+        await self.submissions.audit_failed(request_id, exc)
 
     async def approve_clicked(self, request_id: int, actor: Actor, channel: str | None) -> None:
         request, refusal = await self._decision_refused(request_id, actor, "approve")
         approved = False
         if refusal is None and request is not None:
             try:
-                approved = approve(self.store, request_id, actor,
-                                   required=self.policy.approvals_to_approve(request))
-            except StaleState:
-                refusal = self._lost_race(request_id, actor, "approve")
+                approved = await approve(self.store, request_id, actor,
+                                         required=self.policy.approvals_to_approve(request))
             except sqlite3.IntegrityError:  # the same approver twice (needs distinct people)
-                refusal = self.refused(actor, self.policy.already_voted(request_id),
-                                       request_id, action="approve")
+                refusal = await self.refused(actor, self.policy.already_voted(request_id),
+                                             request_id, action="approve")
+            except sqlite3.Error as exc:
+                await self._not_recorded(request_id, actor, channel, exc)
+                return
+            except StaleState:
+                refusal = await self._lost_race(request_id, actor, "approve")
         if refusal is not None:
             await self.io.ephemeral(channel, actor.id, refusal)
             return
         await self.outbox.flush()  # the card and the thread: approved, or one more counted
         if approved:
-            self.tasks.spawn(self.submit_in_background(request_id, actor))
+            self.tasks.spawn(self.submissions.submit_in_background(request_id, actor))
 
     async def reject_clicked(self, request_id: int, actor: Actor, channel: str | None,
                              trigger_id: str) -> None:
@@ -207,8 +239,8 @@ class Lifecycle:
                                                         RS.AWAITING_APPROVAL)
         if refusal is None and any(d["user_id"] == actor.id
                                    for d in queries.decisions(self.store, request_id)):
-            refusal = self.refused(actor, self.policy.already_voted(request_id), request_id,
-                                   action="reject")
+            refusal = await self.refused(actor, self.policy.already_voted(request_id),
+                                         request_id, action="reject")
         if refusal is not None or request is None:
             await self.io.ephemeral(channel, actor.id, refusal or "")
             return
@@ -220,9 +252,12 @@ class Lifecycle:
         _, refusal = await self._decision_refused(request_id, actor, "reject")
         if refusal is None:
             try:
-                reject(self.store, request_id, actor, reason)
+                await reject(self.store, request_id, actor, reason)
             except (StaleState, sqlite3.IntegrityError):
-                refusal = self._lost_race(request_id, actor, "reject")
+                refusal = await self._lost_race(request_id, actor, "reject")
+            except sqlite3.Error as exc:
+                await self._not_recorded(request_id, actor, None, exc)
+                return
         if refusal is not None:
             await self.io.direct(actor.id, refusal, request_id)
             return
@@ -232,51 +267,27 @@ class Lifecycle:
             "dm.rejected", self.lang, id=request_id, user=mention(actor.id),
             reason=escape(reason), link=await self.io.permalink(request)), request_id)
 
-    async def resubmit_clicked(self, request_id: int, actor: Actor, channel: str | None) -> None:
+    async def resubmit_clicked(self, request_id: int, failure: int | None, actor: Actor,
+                               channel: str | None) -> None:
+        """Retry, pressed on the reply of submission failure number `failure`."""
         _, refusal = await self._decision_refused(request_id, actor, "resubmit", RS.FAILED)
+        if refusal is None and request_id in self.submissions.in_flight:
+            refusal = await self._lost_race(request_id, actor, "resubmit")
         if refusal is not None:
             await self.io.ephemeral(channel, actor.id, refusal)
             return
-        self.tasks.spawn(self.submit_in_background(request_id, actor))
+        self.tasks.spawn(self._resubmit(request_id, failure, actor, channel))
 
-    # -- the provider, in the background -------------------------------------------------
-
-    async def submit_in_background(self, request_id: int, actor: Actor) -> None:
-        backoff = self.settings.watch_backoff_s
-        try:
-            await submit(self.store, self.provider, request_id, actor, backoff_s=backoff)
-        except StaleState:
-            return  # a double click or a racing resubmission: the first one runs
-        await self.outbox.flush()  # what the provider said, "received" included
-        if (await confirm_received(self.store, self.provider, request_id,
-                                   backoff_s=backoff)).changed:
-            await self.outbox.flush()
-
-    async def resume(self) -> None:
-        """At start, finish what a stop interrupted: replies owed, requests approved but
-        not yet submitted, and submissions left in `submitting` (cancelling twice is safe:
-        the second answer is "already cancelled")."""
-        await self.outbox.flush()
-        for request in queries.requests_to_resume(self.store):
-            self.store.record(SYSTEM, "submission_resumed", request_id=request["id"],
-                              details={"status": request["status"]})
-            if request["status"] == RS.APPROVED:  # the provider was never called
-                await submit(self.store, self.provider, request["id"],
-                             backoff_s=self.settings.watch_backoff_s)
-            elif request["kind"] == "send":
-                # The provider may have mailed it already: never sent twice on our own.
-                interrupted_send(self.store, request["id"])
-                await self.io.direct(request["requester_id"], t(
-                    "dm.send_unknown", self.lang, id=request["id"]), request["id"])
-            else:
-                await run_submission(self.store, self.provider, request["id"],
-                                     backoff_s=self.settings.watch_backoff_s, resumed=True)
-        await self.outbox.flush()
+    async def _resubmit(self, request_id: int, failure: int | None, actor: Actor,
+                        channel: str | None) -> None:
+        if not await self.submissions.submit_in_background(request_id, actor, failure):
+            await self.io.ephemeral(channel, actor.id,
+                                    await self._lost_race(request_id, actor, "resubmit"))
 
     async def expire(self) -> list[int]:
         """Requests that waited for approval too long: card, thread, requester, audit."""
         ttl = self.settings.approval_ttl_h
-        expired = expire_overdue(self.store, ttl)
+        expired = await expire_overdue(self.store, ttl)
         if expired:
             await self.outbox.flush()
         for request_id in expired:

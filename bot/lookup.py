@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.policy import Policy
 from bot.slack_io import SlackIO
+from bot.tasks import Tasks
 from bot.validation import parse_line
 from storage import queries
 from storage.store import AuditStore
@@ -17,8 +18,9 @@ from storage.store import AuditStore
 
 class Lookup:
     def __init__(self, settings: Settings, store: AuditStore, io: SlackIO,
-                 policy: Policy) -> None:
+                 policy: Policy, tasks: Tasks) -> None:
         self.settings = settings
+        self.tasks = tasks
         self.store = store
         self.io = io
         self.policy = policy
@@ -41,7 +43,9 @@ class Lookup:
         target = whose or viewer.id
         refusal = await self.policy.may_see_history(viewer, target)
         if refusal is not None:
-            self.store.record(viewer, f"refused_{refusal.why}", details={"whose": target})
+            # Audited after the answer: the ack never waits for the write lock.
+            self.tasks.spawn(self.io.audit(viewer, f"refused_{refusal.why}",
+                                           details={"whose": target}))
             return self.io.msg(refusal.text)
         rows = (queries.open_requests_of(self.store, target) if pending
                 else queries.recent_requests(self.store, target, limit=15))

@@ -58,7 +58,7 @@ class Outbox:
         flushes at once; what Slack refuses stays owed for the next flush."""
         async with self._flush_lock:
             for request in queries.cards_missing(self.store):
-                await self.post_card(request["id"])  # Slack refused it before: try again
+                await self._post_card(request["id"])  # Slack refused it before: try again
             owed: dict[int, list[Row]] = {}
             for entry in queries.unposted(self.store):
                 owed.setdefault(entry["request_id"], []).append(entry)
@@ -83,7 +83,7 @@ class Outbox:
     async def _post_owed(self, request_id: int, entries: list[Row]) -> None:
         request = queries.get_request(self.store, request_id)
         if not request["thread_ts"]:
-            request = await self.post_card(request_id)  # the card failed before: try again
+            request = await self._post_card(request_id)  # the card failed before: try again
             if not request["thread_ts"]:
                 return
         if any(e["attempted_at"] for e in entries):
@@ -94,7 +94,7 @@ class Outbox:
             for (ids, parts), posted in found.items():
                 group = [e for e in entries if e["id"] in ids]
                 if len(posted) >= parts:
-                    self._mark_posted(request, group, [posted[n] for n in sorted(posted)])
+                    await self._mark_posted(request, group, [posted[n] for n in sorted(posted)])
                 else:
                     await self._post_parts(request, group, posted)
             done = {i for ids, _ in found for i in ids}
@@ -107,7 +107,7 @@ class Outbox:
         """Post the parts of one reply not yet in the thread; mark the entries posted once
         every part is out."""
         ids = [e["id"] for e in entries]
-        with self.store.transaction() as tx:
+        async with self.store.writing() as tx:
             tx.outbox_attempted(ids)
         kinds = [(e["kind"], json.loads(e["payload"])) for e in entries]
         payloads = blocks.thread_reply(request, kinds, lang=self.lang, sandbox=self.sandbox)
@@ -126,7 +126,7 @@ class Outbox:
             if number < len(payloads):
                 crash_point("between_parts")
         crash_point("after_post")
-        self._mark_posted(request, entries, [parts[n] for n in sorted(parts)])
+        await self._mark_posted(request, entries, [parts[n] for n in sorted(parts)])
         for kind, data in kinds:
             if kind == Reply.FAILED and data.get("class") in _ALERT_CLASSES:
                 code = data.get("code") or "?"
@@ -134,11 +134,11 @@ class Outbox:
                     "admin.alert", self.lang, code=escape(code), id=request["id"],
                     text=code_text(data.get("code"), self.lang, data.get("message"))))
 
-    def _mark_posted(self, request: Row, entries: list[Row], parts: list[str]) -> None:
+    async def _mark_posted(self, request: Row, entries: list[Row], parts: list[str]) -> None:
         """Record the reply as posted (its first message's ts); an outcomes reply makes its
         acuses owed to the thread, in the same transaction."""
         ids = [e["id"] for e in entries]
-        with self.store.transaction() as tx:
+        async with self.store.writing() as tx:
             tx.outbox_posted(ids, parts[0])
             details: dict[str, Any] = {"ts": parts[0], "kinds": [e["kind"] for e in entries],
                                        "outbox": ids}
@@ -200,9 +200,10 @@ class Outbox:
                 file_id = next((f.get("id") for m in messages for f in m.get("files") or []
                                 if f.get("name") == upload["filename"]), None)
                 if file_id:
-                    self._mark_uploaded(request, upload, str(file_id), found=True)
+                    await self._mark_uploaded(request, upload, str(file_id),
+                                              found=True)
                     continue
-            with self.store.transaction() as tx:
+            async with self.store.writing() as tx:
                 tx.upload_attempted(upload["id"])
             uploaded = await self.io.call(
                 "files.uploadV2", self.client.files_upload_v2, request_id,
@@ -212,12 +213,12 @@ class Outbox:
             if uploaded is None:
                 return  # still owed: uploaded at a later flush
             crash_point("after_upload")
-            self._mark_uploaded(request, upload,
+            await self._mark_uploaded(request, upload,
                                 str((uploaded.get("file") or {}).get("id") or ""))
 
-    def _mark_uploaded(self, request: Row, upload: Row, file_id: str, *,
+    async def _mark_uploaded(self, request: Row, upload: Row, file_id: str, *,
                        found: bool = False) -> None:
-        with self.store.transaction() as tx:
+        async with self.store.writing() as tx:
             tx.upload_done(upload["id"], file_id)
             details = {"file": file_id, "filename": upload["filename"]}
             tx.record(SYSTEM, "acuse_uploaded", request_id=request["id"],
@@ -232,14 +233,23 @@ class Outbox:
         decisions = queries.decisions(self.store, request_id)
         return request, blocks.request_card(request, invoices, decisions, lang=self.lang,
                                             sandbox=self.sandbox,
-                                            ttl_h=self.settings.approval_ttl_h)
+                                            ttl_h=self.settings.approval_ttl_h,
+                                            deadline=self.settings.cancel_deadline)
 
     async def post_card(self, request_id: int) -> Row:
+        """Post a new request's card. Under the flush lock: a flush running meanwhile would
+        otherwise see the card missing and post it a second time."""
+        async with self._flush_lock:
+            return await self._post_card(request_id)
+
+    async def _post_card(self, request_id: int) -> Row:
         request, payload = self.card(request_id)
+        if request["thread_ts"]:
+            return request  # posted meanwhile
         posted = await self.io.call("chat.postMessage", self.client.chat_postMessage,
                                     request_id, channel=request["approvals_channel"], **payload)
         if posted is not None:
-            with self.store.transaction() as tx:
+            async with self.store.writing() as tx:
                 tx.set_fields("request", request_id, {"thread_ts": posted["ts"]})
                 tx.card_shown(request_id, request["card_version"])
                 tx.record(SYSTEM, "card_posted", request_id=request_id,
@@ -254,5 +264,5 @@ class Outbox:
                                          channel=request["approvals_channel"],
                                          ts=request["thread_ts"], **payload)
             if updated is not None:
-                with self.store.transaction() as tx:
+                async with self.store.writing() as tx:
                     tx.card_shown(request_id, request["card_version"])

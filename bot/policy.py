@@ -7,6 +7,7 @@ command. Each answer is None (allowed) or a Refusal: `why` names the audit event
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from bot.actors import Actor
@@ -30,14 +31,23 @@ class Policy:
         self.approvers = approvers
         self.requesters = requesters
 
-    async def is_approver(self, user_id: str) -> bool:
-        return await self.approvers.contains(user_id)
+    async def refresh(self) -> bool:
+        """Read the user groups of APPROVERS and REQUESTERS again (in the background);
+        True when every group is known."""
+        approvers, requesters = await asyncio.gather(self.approvers.refresh(),
+                                                     self.requesters.refresh())
+        return approvers and requesters
 
-    async def may_request(self, actor: Actor) -> Refusal | None:
-        """REQUESTERS, when set, is an allow-list of who may ask to cancel or send."""
-        if self.requesters.empty or await self.requesters.contains(actor.id):
+    async def is_approver(self, user_id: str) -> bool:
+        """After the ack (may wait a bounded time for Slack): False when unsure."""
+        return await self.approvers.contains(user_id) is True
+
+    def may_request(self, actor: Actor) -> Refusal | None:
+        """REQUESTERS, when set, is an allow-list of who may ask to cancel or send.
+        Answered while Slack waits: from what is known, never calling Slack."""
+        if self.requesters.empty:
             return None
-        return Refusal("requester", t("refused.requester", self.lang))
+        return self._allowed(self.requesters.knows(actor.id), "requester")
 
     async def may_decide(self, request: Row | None, actor: Actor,
                          needs: RS | None = None) -> Refusal | None:
@@ -46,13 +56,23 @@ class Policy:
         if request is None:
             return Refusal("already_decided",
                            t("refused.already_decided", self.lang, id="?", status="?"))
-        if not await self.is_approver(actor.id):
-            return Refusal("not_approver", t("refused.not_approver", self.lang))
+        refusal = self._allowed(await self.approvers.contains(actor.id), "not_approver")
+        if refusal is not None:
+            return refusal
         if actor.id == request["requester_id"]:
             return Refusal("self_approval", t("refused.self_approval", self.lang))
         if needs is not None and request["status"] != needs:
             return self.already_decided(request)
         return None
+
+    def _allowed(self, member: bool | None, why: str) -> Refusal | None:
+        """In the list: allowed; not in it: refused; unknown (a user group never read
+        from Slack): refused as "could not check now", never as "not allowed"."""
+        if member:
+            return None
+        if member is None:
+            return Refusal("unverified", t("refused.unverified", self.lang))
+        return Refusal(why, t(f"refused.{why}", self.lang))
 
     def already_decided(self, request: Row) -> Refusal:
         return Refusal("already_decided", t(
@@ -63,10 +83,11 @@ class Policy:
         return Refusal("already_voted", t("refused.already_voted", self.lang, id=request_id))
 
     async def may_see_history(self, viewer: Actor, whose: str) -> Refusal | None:
-        """Anyone sees their own requests; approvers see anyone's."""
-        if whose == viewer.id or await self.is_approver(viewer.id):
+        """Anyone sees their own requests; approvers see anyone's. Answered while Slack
+        waits: from what is known, never calling Slack."""
+        if whose == viewer.id:
             return None
-        return Refusal("history_other", t("refused.history_other", self.lang))
+        return self._allowed(self.approvers.knows(viewer.id), "history_other")
 
     def approvals_required(self, kind: str) -> int:
         """How many distinct approvers a new request needs (0: submitted at once)."""

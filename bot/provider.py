@@ -1,7 +1,8 @@
-"""The provider contract the use cases are typed against: cancel, send, close.
+"""The provider contract the use cases are typed against: cancel, send, the invoice's XML,
+close.
 
 `bot.pac` (Solución Factible) implements it; a second provider would be a package beside it
-implementing the same three calls and answering with these types. Errors carry a class that
+implementing the same calls and answering with these types. Errors carry a class that
 says what to do next (retry, fix the credentials, fix the configuration, give up).
 """
 
@@ -48,6 +49,13 @@ class ProviderError(Exception):
     @property
     def retryable(self) -> bool:
         return self.status_class is StatusClass.RETRY
+
+
+class Unsupported(ProviderError):
+    """The provider (or the WSDL loaded for it) has no such call."""
+
+    code = "unsupported"
+    status_class = StatusClass.CONFIGURATION
 
 
 class InvoiceOutcome(BaseModel):
@@ -135,5 +143,11 @@ class Provider(Protocol):
         ...
 
     async def send(self, request: SendRequest) -> SendResult: ...
+
+    async def invoice_xml(self, ref: InvoiceRef) -> bytes:
+        """The invoice's XML as the provider keeps it (not parsed, at most MAX_CFDI_BYTES).
+        Raises ProviderError: its class says whether trying again may help; code
+        "unsupported" when this provider cannot give it."""
+        ...
 
     async def aclose(self) -> None: ...

@@ -58,6 +58,8 @@ async def check(settings: Settings, endpoint: str, *, live: bool,
         where = ("item" if inspection.motivo_in_item else "call" if inspection.motivo_in_call
                  else "none")
         say("  " + t(f"check.provider.motivo_{where}", lang))
+        say("  " + t("check.provider.download_" + ("yes" if inspection.download else "no"),
+                     lang))
         problems = await _live(client, lang, say) if live else 0
         say(t("check.provider.failed", lang, count=problems) if problems
             else t("check.provider.ok", lang))

@@ -9,18 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    DividerBlock,
-    HeaderBlock,
-    PlainTextObject,
-    SectionBlock,
-)
-from slack_sdk.models.views import View
-
-from bot.blocks import APPROVE_ACTION, REJECT_ACTION, banner, md, message, sections
+from bot.blocks import Block, banner, decision_buttons, message, plain, section, sections
 from bot.i18n import t
 from bot.mrkdwn import escape, mention, when
 from storage.domain import Row
@@ -82,7 +71,7 @@ def home(*, mine: Sequence[Row], counts: dict[int, int], approver: bool,
          now: datetime, lang: str, sandbox: bool, link: Link) -> dict[str, Any]:
     """The App Home: my requests; for approvers, what awaits their decision (with the same
     buttons as the card) and the pending cancellations with their age."""
-    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=t("home.title", lang))),
+    blocks: list[Block] = [{"text": plain(t("home.title", lang), emoji=False), "type": "header"},
                            *banner(sandbox, lang)]
     mine_lines = [t("home.mine", lang)] + [
         request_line(r, counts.get(r["id"], 0), lang, link) for r in mine[:HOME_LIST]]
@@ -90,24 +79,20 @@ def home(*, mine: Sequence[Row], counts: dict[int, int], approver: bool,
         mine_lines.append(t("history.none", lang))
     blocks += sections(mine_lines)
     if approver:
-        blocks.append(DividerBlock())
+        blocks.append({"type": "divider"})
         blocks += sections([t("home.to_decide", lang)] + ([] if to_decide else
                                                            [t("home.nothing_to_decide", lang)]))
         for request in to_decide[:HOME_LIST]:
-            blocks.append(SectionBlock(text=md(t(
+            blocks.append(section(t(
                 "home.decide_line", lang, id=request["id"], kind=_kind(request, lang),
                 user=mention(request["requester_id"]), count=counts.get(request["id"], 0),
                 justification=escape((request["justification"] or "")[:150]),
-                link=link(request)))))
-            value = str(request["id"])
-            blocks.append(ActionsBlock(block_id=f"home_decision_{value}", elements=[
-                ButtonElement(text=t("card.approve", lang), action_id=APPROVE_ACTION,
-                              value=value, style="primary"),
-                ButtonElement(text=t("card.reject", lang), action_id=REJECT_ACTION,
-                              value=value, style="danger")]))
+                link=link(request))))
+            blocks.append(decision_buttons(f"home_decision_{request['id']}", request["id"],
+                                           lang))
         if len(to_decide) > HOME_LIST:
             blocks += sections([t("card.more_invoices", lang, count=len(to_decide) - HOME_LIST)])
-        blocks.append(DividerBlock())
+        blocks.append({"type": "divider"})
         lines = [t("home.pending", lang, count=pending_total)]
         for invoice in pending:
             since = datetime.fromisoformat(invoice["pending_since"].replace("Z", "+00:00"))
@@ -117,5 +102,4 @@ def home(*, mine: Sequence[Row], counts: dict[int, int], approver: bool,
         if pending_total > len(pending):
             lines.append(t("card.more_invoices", lang, count=pending_total - len(pending)))
         blocks += sections(lines)
-    view = View(type="home", blocks=blocks[:100])
-    return view.to_dict()
+    return {"blocks": blocks[:100], "type": "home"}

@@ -86,7 +86,7 @@ async def serve(runtime: Runtime, stop: Stop) -> None:
             port = await runtime.start_http()
             log.info("ready: listening for Slack on port %d at %s", port, EVENTS_PATH)
         # Slack is served first; what a crash or a stop interrupted is finished alongside.
-        runtime.tasks.spawn(runtime.services.lifecycle.resume())
+        runtime.tasks.spawn(runtime.services.lifecycle.submissions.resume())
         runtime.start_watching()
         await stop.requested.wait()
     finally:

@@ -8,12 +8,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvers import Directory
 from bot.config import Settings
+from bot.facts import FactFinder
 from bot.lifecycle import Lifecycle
 from bot.lookup import Lookup
 from bot.mrkdwn import use_zone
 from bot.outbox import Outbox
 from bot.policy import Policy
 from bot.provider import Provider
+from bot.sat.consulta.client import SatClient
 from bot.slack_io import SlackIO
 from bot.tasks import Tasks
 from storage.store import AuditStore
@@ -41,13 +43,15 @@ class Services:
 
     @classmethod
     def assemble(cls, settings: Settings, store: AuditStore, provider: Provider,
-                 client: AsyncWebClient, tasks: Tasks) -> Services:
+                 client: AsyncWebClient, tasks: Tasks, sat: SatClient | None = None
+                 ) -> Services:
         use_zone(settings.zone)
         io = SlackIO(settings, store, client)
         policy = Policy(settings, Directory(client, settings.approvers),
                         Directory(client, settings.requesters))
         outbox = Outbox(settings, store, io)
-        lookup = Lookup(settings, store, io, policy)
+        lookup = Lookup(settings, store, io, policy, tasks)
         outbox.after_posting = lookup.refresh_homes
         lifecycle = Lifecycle(settings, store, provider, io, outbox, policy, tasks)
+        lifecycle.facts = FactFinder(settings, store, provider, sat, outbox)
         return cls(settings, store, provider, tasks, io, policy, outbox, lookup, lifecycle)

@@ -9,15 +9,17 @@ membership) also reach the operators, at most hourly per error.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
-from bot.actors import SYSTEM
+from bot.actors import SYSTEM, Actor
 from bot.config import Settings
 from bot.i18n import t
 from bot.mrkdwn import escape
@@ -33,6 +35,15 @@ SLACK_SETUP_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_r
 Link = Callable[[Row], str]
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who the bot is in which workspace (auth.test)."""
+    team_id: str
+    url: str
+    bot_user_id: str
+    bot_id: str | None
+
+
 class SlackIO:
     def __init__(self, settings: Settings, store: AuditStore, client: AsyncWebClient) -> None:
         self.settings = settings
@@ -41,7 +52,7 @@ class SlackIO:
         self.lang = settings.language
         self.sandbox = settings.sandbox
         self._alerted: dict[str, float] = {}
-        self._team_url: str | None = None
+        self.identity: Identity | None = None  # from auth.test (refresh_identity)
 
     async def call(self, method: str, call: Callable[..., Awaitable[Any]],
                    request_id: int | None = None, **kwargs: Any) -> Any:
@@ -53,30 +64,48 @@ class SlackIO:
         except Exception as exc:  # network errors are not SlackApiError
             error = type(exc).__name__
         log.warning("Slack %s failed: %s", method, error)
-        self.store.record(SYSTEM, "slack_error", request_id=request_id,
-                          details={"method": method, "error": error})
+        await self.audit(SYSTEM, "slack_error", request_id=request_id,
+                         details={"method": method, "error": error})
         if error in SLACK_SETUP_ERRORS and method != "chat.postMessage:admin":
             await self.alert_admin(f"slack:{error}", request_id, t(
                 "admin.slack_setup", self.lang, method=method, error=escape(error)))
         return None
 
+    async def audit(self, actor: Actor, action: str, **options: Any) -> None:
+        """Record what happened with Slack; when the audit log cannot be written (locked past
+        its bound, disk full) the fact is logged instead: it changed no request."""
+        try:
+            await self.store.append(actor, action, **options)
+        except sqlite3.Error as exc:
+            log.error("could not record %s in the audit log: %s", action, exc)
+
     def msg(self, text: str) -> dict[str, Any]:
         return blocks.message(text, sandbox=self.sandbox, lang=self.lang)
 
     async def ephemeral(self, channel: str | None, user: str, text: str) -> None:
-        """Only `user` sees it, where they are; a DM when the bot cannot post there."""
-        shown = channel and await self.call(
-            "chat.postEphemeral", self.client.chat_postEphemeral, channel=channel, user=user,
-            **self.msg(text))
-        if not shown:
-            await self.direct(user, text)
+        """Only `user` sees it, where they are (in as many messages as Slack's 50 blocks
+        need); what the bot cannot post there goes by DM."""
+        parts = blocks.messages(text, sandbox=self.sandbox, lang=self.lang)
+        for number, payload in enumerate(parts):
+            shown = channel and await self.call(
+                "chat.postEphemeral", self.client.chat_postEphemeral, channel=channel,
+                user=user, **payload)
+            if not shown:
+                await self._direct(user, parts[number:])
+                return
 
     async def direct(self, user: str, text: str, request_id: int | None = None) -> None:
+        await self._direct(user, blocks.messages(text, sandbox=self.sandbox, lang=self.lang),
+                           request_id)
+
+    async def _direct(self, user: str, parts: list[dict[str, Any]],
+                      request_id: int | None = None) -> None:
         opened = await self.call("conversations.open", self.client.conversations_open,
                                  request_id, users=user)
-        if opened:
-            await self.call("chat.postMessage", self.client.chat_postMessage, request_id,
-                            channel=opened["channel"]["id"], **self.msg(text))
+        for payload in parts if opened else []:
+            if not await self.call("chat.postMessage", self.client.chat_postMessage,
+                                   request_id, channel=opened["channel"]["id"], **payload):
+                return
 
     async def open_view(self, trigger_id: str, view: dict[str, Any],
                         request_id: int | None = None) -> bool:
@@ -89,13 +118,23 @@ class SlackIO:
                                  message_ts=request["thread_ts"])
         return answer["permalink"] if answer else f"<#{request['approvals_channel']}>"
 
+    async def refresh_identity(self) -> bool:
+        """auth.test, in the background (at start, and again until it answers): who the
+        bot is and the workspace URL, so nothing answered while Slack waits calls Slack."""
+        answer = await self.call("auth.test", self.client.auth_test)
+        if answer is None:
+            return self.identity is not None
+        self.identity = Identity(team_id=str(answer.get("team_id") or ""),
+                                 url=str(answer.get("url") or ""),
+                                 bot_user_id=str(answer.get("user_id") or ""),
+                                 bot_id=answer.get("bot_id"))
+        return True
+
     async def linker(self) -> Link:
-        """Thread links built from the workspace URL (one auth.test per process), so that
-        answering a command needs no API call per request."""
-        if self._team_url is None:
-            answer = await self.call("auth.test", self.client.auth_test)
-            self._team_url = str(answer.get("url") or "") if answer else ""
-        base, word = self._team_url, t("history.thread", self.lang)
+        """Thread links built from the workspace URL known from auth.test; without it
+        (Slack not reached yet), the channel. Never calls Slack: it serves the ack path."""
+        base = self.identity.url if self.identity else ""
+        word = t("history.thread", self.lang)
 
         def link(request: Row) -> str:
             channel, ts = request.get("approvals_channel"), request.get("thread_ts")
@@ -107,7 +146,7 @@ class SlackIO:
     async def tell_admins(self, text: str, action: str | None = None) -> None:
         """A message to ADMIN_CHANNEL (when set); `action` also records it in the audit log."""
         if action:
-            self.store.record(SYSTEM, action, details={"text": text})
+            await self.audit(SYSTEM, action, details={"text": text})
         if self.settings.admin_channel:
             await self.call("chat.postMessage:admin", self.client.chat_postMessage,
                             channel=self.settings.admin_channel, **self.msg(text))
@@ -120,5 +159,5 @@ class SlackIO:
         if not channel or (last is not None and time.monotonic() - last < ADMIN_ALERT_EVERY_S):
             return
         self._alerted[code] = time.monotonic()
-        self.store.record(SYSTEM, "admin_alerted", request_id=request_id, details={"code": code})
+        await self.audit(SYSTEM, "admin_alerted", request_id=request_id, details={"code": code})
         await self.tell_admins(text)

@@ -1,22 +1,49 @@
-"""Background work started after Slack has been answered, owned by the runtime's loop."""
+"""Background work started after Slack has been answered, owned by the runtime's loop: work
+started by a request (drained at stop) and periodic work (cancelled at stop)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+# Work a request starts waits while Slack requests are still being answered (they share the
+# loop's one core: a burst of 50 would otherwise queue its acks behind the first ones' work),
+# but never longer than this, so background work is not starved under steady load.
+ACKS_FIRST_MAX_S = 0.5
+_POLL_S = 0.005
 
 
 class Tasks:
     def __init__(self) -> None:
         self.running: set[asyncio.Task[Any]] = set()
+        self.periodic: set[asyncio.Task[None]] = set()
+        self._answering = 0
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around the handling of one Slack request, until its answer is ready."""
+        self._answering += 1
+        try:
+            yield
+        finally:
+            self._answering -= 1
+
+    async def _after_acks(self, work: Coroutine[Any, Any, Any]) -> Any:
+        waited = 0.0
+        while self._answering and waited < ACKS_FIRST_MAX_S:
+            await asyncio.sleep(_POLL_S)
+            waited += _POLL_S
+        return await work
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run slow work after the ack; kept referenced so it is neither lost nor collected."""
-        task = asyncio.create_task(work)
+        """Run slow work after the ack (and after the acks being prepared meanwhile); kept
+        referenced so it is neither lost nor collected."""
+        task = asyncio.create_task(self._after_acks(work))
         self.running.add(task)
         task.add_done_callback(self._finished)
         return task
@@ -25,6 +52,29 @@ class Tasks:
         self.running.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
+
+    def every(self, work: Callable[[], Awaitable[float]], name: str) -> asyncio.Task[None]:
+        """Run `work` again and again until `stop_periodic`; each run returns how many
+        seconds to wait before the next. A run that raises is logged and tried again."""
+        async def loop() -> None:
+            while True:
+                try:
+                    pause = await work()
+                except Exception:
+                    log.exception("periodic %s failed", name)
+                    pause = 60.0
+                await asyncio.sleep(pause)
+
+        task = asyncio.create_task(loop(), name=name)
+        self.periodic.add(task)
+        task.add_done_callback(self.periodic.discard)
+        return task
+
+    async def stop_periodic(self) -> None:
+        for task in list(self.periodic):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def drain(self) -> None:
         """Wait for the background work in flight (tests, shutdown)."""

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 OUTAGE_ALERT_AFTER = 3     # failed cycles in a row before the operators hear of it
 MAX_DELAY_S = 3600.0
 LONG_PENDING_SHOWN = 20
+DUE_PER_CYCLE = 1_000      # invoices asked again per cycle; the rest stay due for the next
 
 
 class Watcher:
@@ -57,7 +58,9 @@ class Watcher:
     async def cycle(self) -> Recheck:
         async with self._lock:
             services = self.services
+            await services.lifecycle.submissions.resume_stuck()
             result = await recheck_pending(services.store, services.provider,
+                                           limit=DUE_PER_CYCLE,
                                            backoff_s=self.settings.watch_backoff_s)
             await self._track_outage(result)
             await services.outbox.flush()
@@ -96,7 +99,7 @@ class Watcher:
         if len(late) > LONG_PENDING_SHOWN:
             refs += " " + t("card.more_invoices", self.services.lang,
                             count=len(late) - LONG_PENDING_SHOWN)
-        with store.transaction() as tx:
+        async with store.writing() as tx:
             for invoice in late:
                 tx.set_fields("invoice", invoice["id"], {"alerted_at": store.now()})
             tx.record(SYSTEM, "long_pending_alerted", details={

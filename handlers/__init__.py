@@ -7,10 +7,12 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
 from handlers import actions, commands, events, views
+from handlers.guard import Guard
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    commands.register(app, services)
-    views.register(app, services)
-    actions.register(app, services)
-    events.register(app, services)
+    guard = Guard(services)  # every listener answers the person, whatever happens
+    commands.register(app, services, guard)
+    views.register(app, services, guard)
+    actions.register(app, services, guard)
+    events.register(app, services, guard)

@@ -11,24 +11,32 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import blocks
 from bot.services import Services
-from handlers.payloads import actor, channel_of
+from handlers.guard import Guard
+from handlers.payloads import actor, channel_of, clicked, required, retry_clicked
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: Services, guard: Guard) -> None:
+    lifecycle = services.lifecycle
+
     @app.action(blocks.APPROVE_ACTION)
-    async def approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    @guard.action
+    async def approve(ack: AsyncAck, body: dict[str, Any]) -> None:
+        request_id, who = clicked(body), actor(body)
         await ack()
-        services.tasks.spawn(services.lifecycle.approve_clicked(
-            int(action["value"]), actor(body), channel_of(body)))
+        guard.spawn(body, lifecycle.approve_clicked(request_id, who, channel_of(body)))
 
     @app.action(blocks.REJECT_ACTION)
-    async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    @guard.action
+    async def reject(ack: AsyncAck, body: dict[str, Any]) -> None:
+        request_id, who, trigger_id = clicked(body), actor(body), required(body, "trigger_id")
         await ack()
-        services.tasks.spawn(services.lifecycle.reject_clicked(
-            int(action["value"]), actor(body), channel_of(body), body["trigger_id"]))
+        guard.spawn(body, lifecycle.reject_clicked(request_id, who, channel_of(body),
+                                                   trigger_id))
 
     @app.action(blocks.RESUBMIT_ACTION)
-    async def resubmit(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    @guard.action
+    async def resubmit(ack: AsyncAck, body: dict[str, Any]) -> None:
+        (request_id, failure), who = retry_clicked(body), actor(body)
         await ack()
-        services.tasks.spawn(services.lifecycle.resubmit_clicked(
-            int(action["value"]), actor(body), channel_of(body)))
+        guard.spawn(body, lifecycle.resubmit_clicked(request_id, failure, who,
+                                                     channel_of(body)))

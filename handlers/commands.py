@@ -10,7 +10,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import blocks
 from bot.sat.refs import normalize_uuid
 from bot.services import Services
-from handlers.payloads import actor
+from handlers.guard import Guard
+from handlers.payloads import actor, required, text_of
 
 SUBCOMMANDS = {
     "cancelar": "cancel", "cancel": "cancel", "enviar": "send", "send": "send",
@@ -40,23 +41,27 @@ def prefill(arguments: str) -> str:
     return "\n".join(lines)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: Services, guard: Guard) -> None:
     lang, sandbox = services.lang, services.sandbox
 
     @app.command("/cfdi")
+    @guard.command
     async def cfdi(ack: AsyncAck, body: dict[str, Any]) -> None:
-        word, _, rest = (body.get("text") or "").strip().partition(" ")
+        # Nothing here calls Slack: permissions and links come from what was read before.
+        word, _, rest = text_of(body, "text").strip().partition(" ")
         subcommand = SUBCOMMANDS.get(word.lower())
         who = actor(body)
         if subcommand in ("cancel", "send"):
-            refusal = await services.policy.may_request(who)
+            trigger_id, channel = required(body, "trigger_id"), text_of(body, "channel_id")
+            refusal = services.policy.may_request(who)
             if refusal is not None:
                 await ack(**blocks.message(refusal.text, sandbox=sandbox, lang=lang))
-                services.lifecycle.refused(who, refusal, command=subcommand)
+                services.tasks.spawn(services.lifecycle.refused(who, refusal,
+                                                                command=subcommand))
                 return
             await ack()
-            services.tasks.spawn(services.lifecycle.open_form(
-                subcommand, body["trigger_id"], body.get("channel_id"), who.id, prefill(rest)))
+            guard.spawn(body, services.lifecycle.open_form(
+                subcommand, trigger_id, channel or None, who.id, prefill(rest)))
         elif subcommand == "status":
             await ack(**await services.lookup.invoice_status(rest))
         elif subcommand == "history":

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.services import Services
+from handlers.guard import Guard
+from handlers.payloads import BadPayload, required
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: Services, guard: Guard) -> None:
     @app.event("app_home_opened")
-    async def home_opened(event: dict[str, Any]) -> None:
+    @guard.event
+    async def home_opened(ack: AsyncAck, body: dict[str, Any]) -> None:
         # Events are acknowledged by Bolt at once; the view is published after.
+        event = body.get("event")
+        if not isinstance(event, dict):
+            raise BadPayload("event")
         if event.get("tab", "home") == "home":
-            services.tasks.spawn(services.lookup.publish_home(event["user"]))
+            guard.spawn(body, services.lookup.publish_home(required(event, "user")))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -10,7 +9,16 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import blocks
 from bot import validation as form
 from bot.services import Services
-from handlers.payloads import actor, value
+from handlers.guard import Guard
+from handlers.payloads import (
+    actor,
+    list_value,
+    metadata,
+    request_id,
+    source_channel,
+    text_value,
+    view_of,
+)
 
 
 async def answered(ack: AsyncAck, errors: dict[str, str]) -> bool:
@@ -22,52 +30,50 @@ async def answered(ack: AsyncAck, errors: dict[str, str]) -> bool:
     return True
 
 
-def source_channel(view: dict[str, Any]) -> str | None:
-    return json.loads(view.get("private_metadata") or "{}").get("channel")
-
-
-def register(app: AsyncApp, services: Services) -> None:
-    lang = services.lang
+def register(app: AsyncApp, services: Services, guard: Guard) -> None:
+    lang, lifecycle = services.lang, services.lifecycle
 
     @app.view(blocks.CANCEL_VIEW)
-    async def cancel_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
-                               ) -> None:
-        values = view["state"]["values"]
+    @guard.view
+    async def cancel_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        view = view_of(body)  # everything is read before anything is written
+        values, who, channel = view["state"]["values"], actor(body), source_channel(view)
         clean, errors = form.validate_cancel(
-            invoices=value(values, form.INVOICES) or "", reason=value(values, form.REASON),
-            replacement=value(values, form.REPLACEMENT),
-            justification=value(values, form.JUSTIFICATION),
-            notify=value(values, form.NOTIFY) or [], limit=services.settings.max_invoices,
-            lang=lang, active=services.lifecycle.active_elsewhere)
-        request_id = None
+            invoices=text_value(values, form.INVOICES) or "",
+            reason=text_value(values, form.REASON),
+            replacement=text_value(values, form.REPLACEMENT),
+            justification=text_value(values, form.JUSTIFICATION),
+            notify=list_value(values, form.NOTIFY), limit=services.settings.max_invoices,
+            lang=lang, active=lifecycle.active_elsewhere)
+        new_id = None
         if clean is not None:  # written before the form closes: the loser of a race is told
-            request_id, errors = services.lifecycle.record_cancel(
-                actor(body), clean, source_channel=source_channel(view), client_key=view["id"])
-        if await answered(ack, errors) and clean is not None and request_id is not None:
-            services.tasks.spawn(services.lifecycle.announce_cancel(
-                request_id, actor(body), clean, source_channel=source_channel(view)))
+            new_id, errors = await lifecycle.record_cancel(
+                who, clean, source_channel=channel, client_key=view["id"])
+        if await answered(ack, errors) and clean is not None and new_id is not None:
+            guard.spawn(body, lifecycle.announce_cancel(new_id, who, clean,
+                                                        source_channel=channel))
 
     @app.view(blocks.SEND_VIEW)
-    async def send_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
-                             ) -> None:
-        values = view["state"]["values"]
+    @guard.view
+    async def send_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        view = view_of(body)
+        values, who, channel = view["state"]["values"], actor(body), source_channel(view)
         request, errors = form.validate_send(
-            invoices=value(values, form.INVOICES) or "",
-            recipients=value(values, form.RECIPIENTS), subject=value(values, form.SUBJECT),
-            message=value(values, form.MESSAGE),
-            attach_pdf="pdf" in (value(values, form.ATTACH) or []),
+            invoices=text_value(values, form.INVOICES) or "",
+            recipients=text_value(values, form.RECIPIENTS),
+            subject=text_value(values, form.SUBJECT), message=text_value(values, form.MESSAGE),
+            attach_pdf="pdf" in list_value(values, form.ATTACH),
             limit=services.settings.max_invoices, lang=lang)
         if await answered(ack, errors) and request is not None:
-            services.tasks.spawn(services.lifecycle.create_send(actor(body), request,
-                                                source_channel=source_channel(view),
-                                                client_key=view["id"]))
+            guard.spawn(body, lifecycle.create_send(who, request, source_channel=channel,
+                                                    client_key=view["id"]))
 
     @app.view(blocks.REJECT_VIEW)
-    async def reject_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
-                               ) -> None:
-        reason, errors = form.validate_reject(value(view["state"]["values"],
-                                                    blocks.REJECT_REASON), lang)
+    @guard.view
+    async def reject_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        view = view_of(body)
+        who, rejected = actor(body), request_id(metadata(view).get("request"))
+        reason, errors = form.validate_reject(
+            text_value(view["state"]["values"], blocks.REJECT_REASON), lang)
         if await answered(ack, errors) and reason is not None:
-            request_id = int(json.loads(view["private_metadata"])["request"])
-            services.tasks.spawn(services.lifecycle.reject_submitted(request_id, actor(body),
-                                                                     reason))
+            guard.spawn(body, lifecycle.reject_submitted(rejected, who, reason))

@@ -150,10 +150,16 @@ CREATE TABLE uploads (
 CREATE INDEX IF NOT EXISTS uploads_owed ON uploads (id) WHERE file_id IS NULL;
 """
 
+# What the invoice is (from its XML) and what the SAT says of it, looked up after the card
+# was posted: JSON (see bot/facts.py), shown on the card; each lookup is also an event.
+V8_FACTS = """
+ALTER TABLE invoices ADD COLUMN facts TEXT;
+"""
+
 
 # What the file belongs to, written once (at its first start): the sandbox or a real provider,
 # and which address, so that rehearsals and real requests never share a file.
-V8_META = """
+V9_META = """
 CREATE TABLE meta (
     key     TEXT PRIMARY KEY,
     value   TEXT NOT NULL,
@@ -208,7 +214,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V5_SEND_OPTIONS),
     _v6_live,
     _script(V7_CARD_AND_UPLOADS),
-    _script(V8_META),
+    _script(V8_FACTS),
+    _script(V9_META),
 ]
 LATEST = len(MIGRATIONS)
 

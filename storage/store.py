@@ -11,12 +11,14 @@ append must stay one unit that no caller can take apart.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,9 +32,13 @@ from storage.domain import NewInvoice, Row, Who
 from storage.redact import Redactor
 from storage.states import Entity, InvoiceStatus, RequestStatus, allowed, live
 
-# How long a write waits for another writer. Short: the bot writes on its event loop, and
-# a wait longer than this would delay Slack's answers; a write that gives up is reported.
+# How long a blocking write (the CLI, tests, benchmarks) waits for another writer. The bot
+# never blocks on the lock: it writes through `writing()`, which waits off the event loop.
 BUSY_TIMEOUT_MS = 2_000
+# How long the bot's writes wait for another writer before giving up (WriteTimeout):
+ACK_WAIT_S = 1.5          # a write in an answer to Slack, which must leave within 3 s
+BACKGROUND_WAIT_S = 20.0  # background work outwaits a short lock held by another process
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 def utc_now() -> datetime:
@@ -75,6 +81,14 @@ class InvoicesTaken(TransitionError):
         self.rows = rows
 
 
+class WriteTimeout(sqlite3.OperationalError):
+    """Another writer kept the database locked past the bound; nothing was written."""
+
+    def __init__(self, within_s: float) -> None:
+        super().__init__(f"the audit database stayed locked by another writer for {within_s:g} s")
+        self.within_s = within_s
+
+
 class StaleState(TransitionError):
     """Compare-and-set lost: the row was no longer in the expected state (another writer won)."""
 
@@ -88,7 +102,8 @@ _TABLE: dict[Entity, str] = {"request": "requests", "invoice": "invoices"}
 _SETTABLE: dict[Entity, frozenset[str]] = {
     "request": frozenset({"thread_ts", "approvals_channel"}),
     "invoice": frozenset({"code", "detalle", "estatus_uuid", "acuse", "attempts",
-                          "next_check_at", "pending_since", "uuid", "alerted_at"}),
+                          "next_check_at", "pending_since", "uuid", "alerted_at",
+                          "facts"}),
 }
 
 # Columns kept exactly as received: a signed document altered would no longer verify.
@@ -141,20 +156,74 @@ class AuditStore:
             if self._tx is not None:
                 yield self._tx
                 return
-            conn = self.db.conn
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            with self._opened() as tx:
+                yield tx
+
+    @contextmanager
+    def _opened(self) -> Iterator[Tx]:
+        """The body of a transaction just begun: COMMIT, or ROLLBACK on any error."""
+        conn = self.db.conn
+        self._tx = Tx(self)
+        try:
+            yield self._tx
+            conn.execute("COMMIT")
+        except BaseException:
+            # SQLite may have rolled back already (SQLITE_FULL, an I/O error): a second
+            # ROLLBACK would hide the real error behind "no transaction is active".
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._tx = None
+
+    @asynccontextmanager
+    async def writing(self, within_s: float = BACKGROUND_WAIT_S) -> AsyncIterator[Tx]:
+        """One write transaction for code on the event loop, which must never block on the
+        lock: BEGIN IMMEDIATE is tried without a busy wait and, while another writer holds
+        the lock, tried again after `asyncio.sleep` until `within_s` (then WriteTimeout,
+        nothing written). The body runs between BEGIN and COMMIT without awaiting: it takes
+        milliseconds, and no other coroutine can slip into the transaction. Never nested."""
+        deadline = time.monotonic() + within_s
+        pause = 0.002
+        while not self._try_begin():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WriteTimeout(within_s)
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
+        try:
+            with self._opened() as tx:
+                yield tx
+        finally:
+            self._lock.release()
+
+    def _try_begin(self) -> bool:
+        """BEGIN IMMEDIATE now, or False when another writer (a thread, a process, or a
+        transaction of this connection still open) holds the lock."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        conn = self.db.conn
+        if self._tx is not None or conn.in_transaction:
+            self._lock.release()
+            return False
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
             conn.execute("BEGIN IMMEDIATE")
-            self._tx = Tx(self)
-            try:
-                yield self._tx
-                conn.execute("COMMIT")
-            except BaseException:
-                # SQLite may have rolled back already (SQLITE_FULL, an I/O error): a second
-                # ROLLBACK would hide the real error behind "no transaction is active".
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            finally:
-                self._tx = None
+            return True
+        except sqlite3.OperationalError as exc:
+            self._lock.release()
+            if exc.sqlite_errorcode & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                return False
+            raise
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    async def append(self, actor: Who, action: str, within_s: float = BACKGROUND_WAIT_S,
+                     **options: Any) -> Row:
+        """`record` for code on the event loop: one event, in its own transaction."""
+        async with self.writing(within_s) as tx:
+            return tx.record(actor, action, **options)
 
     # One-transaction shortcuts for the common single moves.
     def transition(self, entity: Entity, entity_id: int, to: str, actor: Who,
@@ -214,6 +283,12 @@ class Tx:
     def request_invoices(self, request_id: int) -> list[Row]:
         return _rows(self.conn.execute(
             "SELECT * FROM invoices WHERE request_id = ? ORDER BY position", (request_id,)))
+
+    def failures(self, request_id: int) -> int:
+        """How many times the request's submission failed (each Retry button names one)."""
+        return int(self.conn.execute(
+            "SELECT count(*) FROM events WHERE request_id = ? AND action = 'submission_failed'",
+            (request_id,)).fetchone()[0])
 
     def invoice_statuses(self, request_id: int) -> list[str]:
         return [status for (status,) in self.conn.execute(

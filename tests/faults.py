@@ -3,6 +3,8 @@ many faults were injected, how many the bot survived, and how many requests were
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,3 +64,20 @@ def injected(what: str, db: sqlite_utils.Database | None = None,
         LEDGER.duplicates += twice
         assert twice == 0, f"{twice} side effect(s) done twice after: {what}"
     LEDGER.survived.append(what)
+
+
+def fill_disk(conn: sqlite3.Connection) -> None:
+    """The database file can grow no more (a size limit at what it holds now) and every free
+    byte in it is used up: the next write that needs room fails with SQLITE_FULL."""
+    conn.execute("CREATE TABLE IF NOT EXISTS filler (b BLOB)")
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    for size in (4096, 512, 64, 8, 1):
+        with contextlib.suppress(sqlite3.OperationalError):
+            while True:
+                conn.execute("INSERT INTO filler VALUES (zeroblob(?))", (size,))
+
+
+def free_disk(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    conn.execute("DROP TABLE IF EXISTS filler")

@@ -65,7 +65,7 @@ def test_a_file_from_before_the_record_takes_the_current_owner_and_says_so(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "audit.db"
     old = sqlite_utils.Database(path)
-    schema.migrate(old, target=7)          # as the bot left it before the record existed
+    schema.migrate(old, target=8)          # as the bot left it before the record existed
     old.conn.close()
     store = AuditStore.open(path)
     store.record(Actor("U0ANA", "Ana"), "note")

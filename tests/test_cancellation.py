@@ -25,10 +25,11 @@ from tests.helpers import uuid_with
 ANA, BETO = Actor("U0ANA", "Ana"), Actor("U0BETO", "Beto")
 
 
-def new_request(store: AuditStore, codes: list[str]) -> int:
+async def new_request(store: AuditStore, codes: list[str]) -> int:
     refs = [InvoiceRef(uuid=uuid_with(code, n + 1)) for n, code in enumerate(codes)]
-    request_id = create_cancel_request(store, ANA, refs, reason="02", justification="error")
-    assert approve(store, request_id, BETO, required=1)
+    request_id = await create_cancel_request(store, ANA, refs, reason="02",
+                                             justification="error")
+    assert await approve(store, request_id, BETO, required=1)
     return request_id
 
 
@@ -38,7 +39,7 @@ def statuses(store: AuditStore, request_id: int) -> list[str]:
 
 async def test_an_approved_request_is_submitted_and_recorded(store: AuditStore,
                                                              pac: PacClient) -> None:
-    request_id = new_request(store, ["000", "204", "202", "213"])
+    request_id = await new_request(store, ["000", "204", "202", "213"])
     submission = await submit(store, pac, request_id, BETO)
     # The SAT only received the first (201): pending until a confirming ask. 213 exists
     # only as a one-invoice call's answer: in a batch the SAT has the request (201).
@@ -58,7 +59,7 @@ async def test_an_approved_request_is_submitted_and_recorded(store: AuditStore,
 
 async def test_sat_201_is_never_cancelled_before_a_confirming_ask(
         store: AuditStore, pac: PacClient) -> None:
-    request_id = new_request(store, ["000"])
+    request_id = await new_request(store, ["000"])
     await submit(store, pac, request_id, BETO)
     assert statuses(store, request_id) == ["pending"]
     events = [e["action"] for e in queries.events(store, request_id)]
@@ -68,10 +69,10 @@ async def test_sat_201_is_never_cancelled_before_a_confirming_ask(
 
 
 async def test_a_second_approval_cannot_submit_again(store: AuditStore, pac: PacClient) -> None:
-    request_id = new_request(store, ["000"])
+    request_id = await new_request(store, ["000"])
     await submit(store, pac, request_id, BETO)
     with pytest.raises(StaleState):
-        approve(store, request_id, Actor("U0OTRO", "Otro"), required=1)
+        await approve(store, request_id, Actor("U0OTRO", "Otro"), required=1)
     with pytest.raises(StaleState):
         await submit(store, pac, request_id, BETO)
     assert pac.calls == 1
@@ -79,7 +80,7 @@ async def test_a_second_approval_cannot_submit_again(store: AuditStore, pac: Pac
 
 async def test_pending_invoices_are_watched_until_they_resolve(store: AuditStore,
                                                                pac: PacClient) -> None:
-    request_id = new_request(store, ["A11", "B11", "000"])
+    request_id = await new_request(store, ["A11", "B11", "000"])
     submission = await submit(store, pac, request_id, BETO, backoff_s=(0.05,))
     assert submission.status == "submitted"
     assert statuses(store, request_id) == ["pending", "pending", "pending"]
@@ -97,7 +98,7 @@ async def test_pending_invoices_are_watched_until_they_resolve(store: AuditStore
 async def test_a_provider_outage_fails_the_request_and_a_resubmission_works(
         store: AuditStore, pac: PacClient, sandbox: SandboxPac) -> None:
     sandbox.state.transient_failures = 99
-    request_id = new_request(store, ["503", "000"])
+    request_id = await new_request(store, ["503", "000"])
     submission = await submit(store, pac, request_id, BETO)
     assert submission.status == "failed"
     assert statuses(store, request_id) == ["failed", "failed"]
@@ -114,7 +115,7 @@ async def test_a_provider_outage_fails_the_request_and_a_resubmission_works(
 
 async def test_a_request_left_in_submitting_is_resumed(store: AuditStore,
                                                        pac: PacClient) -> None:
-    request_id = new_request(store, ["000", "211"])
+    request_id = await new_request(store, ["000", "211"])
     store.transition("request", request_id, "submitting", BETO)  # then the process died
     resumed = await run_submission(store, pac, request_id, resumed=True)
     assert resumed.status == "submitted"
@@ -123,10 +124,31 @@ async def test_a_request_left_in_submitting_is_resumed(store: AuditStore,
 
 async def test_a_watch_cycle_during_an_outage_changes_nothing(
         store: AuditStore, pac: PacClient, sandbox: SandboxPac) -> None:
-    request_id = new_request(store, ["A11"])
+    request_id = await new_request(store, ["A11"])
     await submit(store, pac, request_id, BETO, backoff_s=(0.0,))
     before = (statuses(store, request_id), len(queries.events(store)))
     sandbox.stop()
     outage = await recheck_pending(store, pac, backoff_s=(0.0,))
     assert outage.outage and outage.changed == [] and outage.error is not None
     assert (statuses(store, request_id), len(queries.events(store))) == before
+
+
+async def test_two_asks_about_the_same_pending_invoice_at_once_record_one_answer(
+        store: AuditStore, pac: PacClient, sandbox: SandboxPac) -> None:
+    # A resumed submission confirming and a watcher cycle may ask at once: the later answer
+    # is stale, and must neither fail its batch nor be recorded over the first.
+    request_id = await new_request(store, ["000", "000"])
+    await submit(store, pac, request_id, BETO)
+    with store.transaction() as tx:  # due for the watcher now
+        for invoice in queries.request_invoices(store, request_id):
+            tx.set_fields("invoice", invoice["id"], {"next_check_at": "2000-01-01T00:00:00Z"})
+    sandbox.delay_s = 0.2  # both calls are in flight before either answer is written
+    confirmed, watched = await asyncio.gather(
+        confirm_received(store, pac, request_id),
+        recheck_pending(store, pac, backoff_s=[0.0]))
+    assert statuses(store, request_id) == ["canceled", "canceled"]
+    assert len(confirmed.changed) + len(watched.changed) == 2
+    cancelled = [e for e in queries.events(store, request_id)
+                 if e["action"] == "provider_answered" and '"to":"canceled"' in e["details"]]
+    assert len(cancelled) == 2  # one recorded cancellation per invoice
+    assert chain.verify(store.db).ok

@@ -16,7 +16,7 @@ from bot.pac.status import OPERATION
 from bot.provider import StatusClass
 from bot.sandbox.stage import ADMIN, APPROVALS, FINANCE, Stage
 from storage import queries
-from tests.faults import injected
+from tests.faults import fill_disk, free_disk, injected
 from tests.helpers import OK_UUID, ask, buttons, card_of, click, texts, uuid_with
 
 
@@ -135,13 +135,8 @@ async def test_sqlite_refuses_the_write(stage: Stage, fault: str) -> None:
             other = _locked(stage.settings.audit_db)
         elif fault == "read-only":
             conn.execute("PRAGMA query_only = ON")
-        else:  # a size limit at what the file holds now, then every free byte used up
-            conn.execute("CREATE TABLE IF NOT EXISTS filler (b BLOB)")
-            pages = conn.execute("PRAGMA page_count").fetchone()[0]
-            conn.execute(f"PRAGMA max_page_count = {pages}")
-            with pytest.raises(sqlite3.OperationalError, match="full"):
-                while True:
-                    conn.execute("INSERT INTO filler VALUES (zeroblob(512))")
+        else:
+            fill_disk(conn)
         # 150 invoices: a write that needs new pages, whatever room the last pages have left.
         lines = [uuid_with("000", n) for n in range(1, 151)] if fault == "full" else [OK_UUID]
         answer = await ask(stage, "U0ANA", lines, justification="x" * 900)
@@ -155,8 +150,7 @@ async def test_sqlite_refuses_the_write(stage: Stage, fault: str) -> None:
             other.execute("ROLLBACK")
             other.close()
         conn.execute("PRAGMA query_only = OFF")
-        conn.execute("PRAGMA max_page_count = 1073741823")
-        conn.execute("DROP TABLE IF EXISTS filler")
+        free_disk(conn)
         assert stage.runtime.store.db["requests"].count == 0
     with injected(f"sqlite: works again after being {fault}", stage.runtime.store.db):
         card = await card_of(stage)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_core import PydanticCustomError
 
-from bot.blocks import RESUBMIT_ACTION, messages
+from bot.blocks import RESUBMIT_ACTION, actions, button, messages
 from bot.i18n import t
 from bot.pac.answers import Answer, Result, read
 from bot.pac.client import _cancel_outcomes
@@ -333,10 +333,8 @@ def test_a_reply_of_any_length_is_split_keeping_every_line(
         lines: list[str], sandbox: bool, retry: bool) -> None:
     """Every line in some message, each within Slack's 50 blocks and 3,000 characters a
     section, the sandbox banner closing each, the Retry button on the last one only."""
-    from slack_sdk.models.blocks import ActionsBlock, ButtonElement
-
-    extra = [ActionsBlock(elements=[ButtonElement(text="Reintentar", action_id=RESUBMIT_ACTION,
-                                                  value="1")])] if retry else []
+    extra = [actions("resubmit", [button("Reintentar", RESUBMIT_ACTION, "1")])] if retry \
+        else []
     payloads = messages("\n".join(lines), sandbox=sandbox, lang="es", extra=extra)
     shown = []
     for number, payload in enumerate(payloads, start=1):

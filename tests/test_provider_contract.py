@@ -262,10 +262,10 @@ async def test_an_invoice_the_answers_never_name_ends_unknown_not_cancelled(
     client = PacClient.build(str(SHIPPED_WSDL), scripted.base_url + "/x", usuario="u",
                              password="p", retry=FAST_RETRY)
     ana, beto = Actor("U0ANA", "Ana"), Actor("U0BETO", "Beto")
-    request_id = create_cancel_request(store, ana, [InvoiceRef(uuid=first),
-                                                    InvoiceRef(uuid=second)],
-                                       reason="02", justification="x")
-    approve(store, request_id, beto, required=1)
+    request_id = await create_cancel_request(store, ana, [InvoiceRef(uuid=first),
+                                                          InvoiceRef(uuid=second)],
+                                             reason="02", justification="x")
+    await approve(store, request_id, beto, required=1)
     await submit(store, client, request_id, beto, backoff_s=(0,))
     invoices = queries.request_invoices(store, request_id)
     assert [(i["status"], i["code"]) for i in invoices] == [("pending", "unnamed")] * 2

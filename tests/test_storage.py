@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import sqlite3
 import threading
@@ -113,7 +114,8 @@ def _approve_in_thread(path: Path, request_id: int, actor: Actor, start: threadi
     store = AuditStore.open(path)
     start.wait()
     try:
-        results.append("won" if approve(store, request_id, actor, required=1) else "counted")
+        won = asyncio.run(approve(store, request_id, actor, required=1))
+        results.append("won" if won else "counted")
     except StaleState:
         results.append("lost")
     finally:
@@ -145,7 +147,8 @@ def _approve_in_process(path: str, request_id: int, user: str, start: object,
     store = AuditStore.open(path)
     start.wait()  # type: ignore[attr-defined]
     try:
-        outcome = "won" if approve(store, request_id, Actor(user, user), required=1) else "?"
+        won = asyncio.run(approve(store, request_id, Actor(user, user), required=1))
+        outcome = "won" if won else "?"
     except StaleState:
         outcome = "lost"
     results.put(outcome)  # type: ignore[attr-defined]
@@ -171,12 +174,12 @@ def test_racing_approvers_in_two_processes_submit_once(tmp_path: Path) -> None:
     store.close()
 
 
-def test_the_same_approver_cannot_approve_twice(store: AuditStore) -> None:
+async def test_the_same_approver_cannot_approve_twice(store: AuditStore) -> None:
     request_id = new_request(store)
-    assert approve(store, request_id, BETO, required=2) is False
+    assert await approve(store, request_id, BETO, required=2) is False
     with pytest.raises(sqlite3.IntegrityError):
-        approve(store, request_id, BETO, required=2)
-    assert approve(store, request_id, Actor("U0CARL", "Carla"), required=2) is True
+        await approve(store, request_id, BETO, required=2)
+    assert await approve(store, request_id, Actor("U0CARL", "Carla"), required=2) is True
 
 
 def test_events_refuse_update_and_delete(store: AuditStore) -> None:

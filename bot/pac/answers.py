@@ -19,6 +19,7 @@ from bot.pac.errors import PacMalformedResponse, PacSoapFault
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 STATUS = ("estatus", "status")
 RESULTS = ("resultados", "resultadosCancelacion")
+XML = ("xml", "XML")  # descargarXML: `xml` on the wire, `XML` in the page's table
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
@@ -41,6 +42,7 @@ class Answer:
     mensaje: str | None
     resultados: list[Result] = field(default_factory=list)
     acuse: str | None = None     # base64, as sent
+    xml: str | None = None       # descargarXML: the invoice's XML, base64, as sent
 
 
 def _local(node: etree._Element) -> str:
@@ -91,4 +93,4 @@ def read(body: bytes, operation: str, namespace: str) -> Answer:
                estatus=_child_text(node, *STATUS), mensaje=_child_text(node, "mensaje"))
         for node in ret if isinstance(node.tag, str) and _local(node) in RESULTS]
     return Answer(estatus=code, mensaje=_child_text(ret, "mensaje"), resultados=results,
-                  acuse=_child_text(ret, "acuseSAT"))
+                  acuse=_child_text(ret, "acuseSAT"), xml=_child_text(ret, *XML))

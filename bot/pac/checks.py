@@ -2,7 +2,9 @@
 
 At start (`PacClient.build`) a missing operation or element stops the bot with one sentence
 per problem; `python -m bot provider check` prints every line, found or missing. The same
-inspection tells where the loaded WSDL wants `motivoCancelacion`, if anywhere.
+inspection tells where the loaded WSDL wants `motivoCancelacion`, if anywhere, and whether
+the invoice's XML can be downloaded (`descargarXML` is optional: a provider without it can
+still cancel and send; the bot then has no invoice XML from the provider).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.pac.answers import RESULTS, STATUS
+from bot.pac.answers import RESULTS, STATUS, XML
 
 Step = tuple[str, ...]            # a name, or the spellings accepted for it
 Path = tuple[Step, ...]
@@ -44,7 +46,18 @@ NEEDS: list[tuple[str, str, Path, bool]] = [
     ("enviar", "reads", (("return",),), True),
     ("enviar", "reads", (("return",), STATUS), True),
     ("enviar", "reads", (("return",), ("mensaje",)), True),
+    ("descargarXML", "sends", (("usuario",),), False),
+    ("descargarXML", "sends", (("password",),), False),
+    ("descargarXML", "sends", (("folio",),), False),
+    ("descargarXML", "sends", (("serie",),), False),
+    ("descargarXML", "sends", (("uuid",),), False),
+    ("descargarXML", "reads", (("return",),), False),
+    ("descargarXML", "reads", (("return",), STATUS), False),
+    ("descargarXML", "reads", (("return",), ("mensaje",)), False),
+    ("descargarXML", "reads", (("return",), XML), False),
 ]
+REQUIRED_OPERATIONS = ("cancelar", "enviar")
+DOWNLOAD = "descargarXML"
 MOTIVO = "motivoCancelacion"
 
 
@@ -65,6 +78,7 @@ class Inspection:
     lines: list[Line] = field(default_factory=list)
     motivo_in_item: bool = False      # the loaded WSDL has motivoCancelacion in each item
     motivo_in_call: bool = False      # … or beside the list
+    download: bool = False            # descargarXML is there with all the bot uses of it
 
     @property
     def problems(self) -> list[str]:
@@ -106,11 +120,13 @@ def inspect(binding: Any) -> Inspection:
     operations = dict(binding._operations)
     namespace = ""
     result = Inspection(namespace="", operations=sorted(operations))
-    for name in ("cancelar", "enviar"):
+    for name in REQUIRED_OPERATIONS:
         if name not in operations:
             result.lines.append(Line(name, "sends", "(the operation)", False, True,
                                      f"The provider's WSDL has no operation {name}; it has: "
                                      f"{', '.join(sorted(operations)) or 'none'}."))
+    if DOWNLOAD not in operations:
+        result.lines.append(Line(DOWNLOAD, "sends", "(the operation)", False, False))
     for operation, direction, path, required in NEEDS:
         op = operations.get(operation)
         if op is None:
@@ -122,6 +138,8 @@ def inspect(binding: Any) -> Inspection:
         result.lines.append(Line(operation, direction, text, found, required,
                                  problem if required else ""))
     result.namespace = namespace
+    result.download = DOWNLOAD in operations and all(
+        line.found for line in result.lines if line.operation == DOWNLOAD)
     if "cancelar" in operations:
         call = dict(_elements(operations["cancelar"].input.body.type))
         result.motivo_in_call = MOTIVO in call

@@ -19,21 +19,11 @@ import base64
 import binascii
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import zeep
 import zeep.exceptions
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential,
-    wait_random,
-)
 from zeep.proxy import AsyncServiceProxy
 from zeep.wsdl.bindings.soap import Soap11Binding
 
@@ -57,8 +47,11 @@ from bot.provider import (
     SendRequest,
     SendResult,
     StatusClass,
+    Unsupported,
 )
+from bot.retries import RetryPolicy, retrying
 from bot.sat.cancellation import CancelItem
+from bot.sat.cfdi import MAX_CFDI_BYTES
 from bot.sat.outcomes import Nuance, Outcome
 from bot.sat.refs import InvoiceRef, normalize_uuid
 
@@ -71,14 +64,6 @@ _STOP_CLASSES = {StatusClass.CREDENTIALS, StatusClass.CONFIGURATION}
 _MAY_HAVE_SENT = (PacTimeout, PacMalformedResponse, PacHTTPError)
 ONE_BY_ONE_AT_ONCE = 4   # one-invoice calls in flight together when re-asking
 SEND_FAILED = 500        # enviar: "an error occurred": not sent, not retried
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 4
-    initial_s: float = 0.5
-    max_wait_s: float = 8.0
-    total_s: float = 60.0
 
 
 class PacClient:
@@ -192,6 +177,27 @@ class PacClient:
                                           code="200", detalle=answer.mensaje)
                               for ref, email in pairs])
 
+    # -- the invoice's XML ------------------------------------------------------------------
+
+    async def invoice_xml(self, ref: InvoiceRef) -> bytes:
+        """`descargarXML`, retried like a cancellation (reading twice is harmless)."""
+        if not self.inspection.download:
+            raise Unsupported("the provider's WSDL has no descargarXML: the invoice's XML "
+                              "cannot be downloaded")
+        answer = await self._call("descargarXML", retry_timeouts=True,
+                                  **wire.download_request(ref))
+        text = "".join((answer.xml or "").split())
+        if len(text) > MAX_CFDI_BYTES * 4 // 3 + 4:
+            raise PacMalformedResponse("the provider's XML is larger than an invoice can be")
+        try:
+            xml = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            xml = b""
+        if not xml:
+            raise PacMalformedResponse("the provider's answer to descargarXML holds no "
+                                       "base64 XML")
+        return xml
+
     # -- one call, retried ----------------------------------------------------------------
 
     async def _call(self, operation: str, *, retry_timeouts: bool, **arguments: Any
@@ -201,22 +207,8 @@ class PacClient:
                 return False
             return retry_timeouts or not isinstance(exc, PacTimeout)
 
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning("provider %s failed (%s), attempt %d; retrying", operation,
-                        getattr(exc, "code", "?"), state.attempt_number)
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.total_s),
-            # Exponential steps plus up to one initial step of jitter, so that many bot
-            # instances retrying the same outage do not hit the provider in lock-step.
-            wait=wait_exponential(multiplier=self.retry.initial_s, max=self.retry.max_wait_s)
-            + wait_random(0, self.retry.initial_s),
-            retry=retry_if_exception(should_retry),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
+        attempts = retrying(self.retry, should_retry, log, f"provider {operation}")
+        async for attempt in attempts:
             with attempt:
                 return await self._call_once(operation, arguments)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

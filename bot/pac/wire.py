@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.provider import SendRequest
 from bot.sat.cancellation import CancelItem
+from bot.sat.refs import InvoiceRef
 
 
 def pipe(item: CancelItem) -> str:
@@ -45,3 +46,11 @@ def send_request(request: SendRequest) -> dict[str, Any]:
         "enviarPDF": request.attach_pdf,
         "uuid": [ref.uuid for ref in request.refs],
     }
+
+
+def download_request(ref: InvoiceRef) -> dict[str, Any]:
+    """`descargarXML`'s search: by `uuid`, or by `folio` + `serie` with an empty `uuid`, as
+    production clients send it (a folio is an xs:long: never sent empty)."""
+    if ref.uuid:
+        return {"uuid": ref.uuid}
+    return {"folio": ref.folio, "serie": ref.serie, "uuid": ""}

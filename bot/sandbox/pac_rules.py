@@ -104,14 +104,22 @@ def whole_call_code(code: str) -> int | None:
 
 @dataclass
 class SandboxState:
-    """Memory of the sandbox: when each pending invoice was first seen, tries per invoice."""
+    """Memory of the sandbox, shared by the provider and the SAT stand-ins: when each
+    invoice's cancellation was first asked for, how often, tries per invoice, and invoices
+    cancelled outside the bot (on the SAT's portal)."""
 
     resolve_after_s: float = 30.0
     transient_failures: int = 2
     first_seen: dict[str, float] = field(default_factory=dict)
     tries: dict[str, int] = field(default_factory=dict)
     asked: dict[str, int] = field(default_factory=dict)
+    cancelled_elsewhere: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cancel_elsewhere(self, uuid: str) -> None:
+        """The issuer cancels the invoice without the bot (the SAT's portal, another tool)."""
+        with self.lock:
+            self.cancelled_elsewhere.add(uuid.upper())
 
     def count_try(self, key: str) -> int:
         with self.lock:
@@ -119,13 +127,66 @@ class SandboxState:
             return self.tries[key]
 
     def answer(self, key: str, code: str) -> Answer:
-        if code in FIXED:
-            return FIXED[code]
         with self.lock:
             seen = self.first_seen.setdefault(key, time.monotonic())
             self.asked[key] = self.asked.get(key, 0) + 1
             asked = self.asked[key]
+            elsewhere = key in self.cancelled_elsewhere
+        if elsewhere:
+            return ALREADY
+        if code in FIXED:
+            return FIXED[code]
         if code in RESOLVING:
             waiting, resolved = RESOLVING[code]
             return resolved if time.monotonic() - seen >= self.resolve_after_s else waiting
         return RECEIVED if asked == 1 else CANCELED
+
+
+# -- what the SAT's status service shows (bot/sandbox/sat_server.py) -------------------------
+
+VIGENTE, CANCELADO, NO_ENCONTRADO = "Vigente", "Cancelado", "No Encontrado"
+WITH_ACCEPTANCE, WITHOUT_ACCEPTANCE = "Cancelable con aceptación", "Cancelable sin aceptación"
+NOT_CANCELABLE_SAT = "No cancelable"
+IN_PROCESS_SAT, REJECTED_SAT = "En proceso", "Solicitud rechazada"
+DIRECT_SAT, ACCEPTED_SAT, EXPIRED_SAT = ("Cancelado sin aceptación", "Cancelado con aceptación",
+                                         "Plazo vencido")
+# What each code's cancellation request becomes at the SAT: (before the delay, after it).
+AT_THE_SAT: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "211": ((VIGENTE, IN_PROCESS_SAT), (VIGENTE, IN_PROCESS_SAT)),
+    "213": ((VIGENTE, REJECTED_SAT), (VIGENTE, REJECTED_SAT)),
+    "A11": ((VIGENTE, IN_PROCESS_SAT), (CANCELADO, ACCEPTED_SAT)),
+    "B11": ((VIGENTE, IN_PROCESS_SAT), (VIGENTE, REJECTED_SAT)),
+    "C11": ((VIGENTE, IN_PROCESS_SAT), (CANCELADO, EXPIRED_SAT)),
+    "D11": ((VIGENTE, ""), (CANCELADO, DIRECT_SAT)),   # not yet delivered to the SAT
+}
+
+
+@dataclass(frozen=True)
+class SatView:
+    """What the SAT shows for one invoice: Estado, EsCancelable, EstatusCancelacion."""
+
+    estado: str
+    es_cancelable: str = ""
+    estatus_cancelacion: str = ""
+
+
+def sat_view(state: SandboxState, uuid: str) -> SatView:
+    """The SAT's view of an invoice, from the same memory and delays as the provider's
+    answers: what the provider sandbox has cancelled, the SAT shows cancelled."""
+    key, code = uuid.upper(), code_of(uuid, None)
+    if code == "201":                        # the provider's "SAT error 205: does not exist"
+        return SatView(NO_ENCONTRADO)
+    with state.lock:
+        seen = state.first_seen.get(key)
+        elsewhere = key in state.cancelled_elsewhere
+    kind = (NOT_CANCELABLE_SAT if code == "204" else
+            WITH_ACCEPTANCE if code in AT_THE_SAT and code != "D11" else WITHOUT_ACCEPTANCE)
+    if elsewhere or code == "202":
+        return SatView(CANCELADO, kind, DIRECT_SAT)
+    if seen is None or code == "204":        # never asked (or refused by the provider)
+        return SatView(VIGENTE, kind)
+    if code in AT_THE_SAT:
+        before, after = AT_THE_SAT[code]
+        estado, estatus = after if time.monotonic() - seen >= state.resolve_after_s else before
+        return SatView(estado, kind, estatus)
+    return SatView(CANCELADO, kind, DIRECT_SAT)  # a direct cancellation: done at once

@@ -1,7 +1,7 @@
 """The sandbox provider: a real HTTP server that speaks Solución Factible's CFDI33 contract.
 
 GET  /ERPWebServices/soap/CFDI33?wsdl  the WSDL, its service address rewritten to this server
-POST /ERPWebServices/soap/CFDI33       `cancelar` and `enviar`
+POST /ERPWebServices/soap/CFDI33       `cancelar`, `enviar` and `descargarXML`
 
 It reads requests as a JAX-WS service does: the wrapper must be in the service's namespace
 (otherwise a SOAP fault: no such operation), children are unqualified and read by name in
@@ -9,8 +9,8 @@ any order (a qualified child is not seen, so the field is missing: 611 naming it
 folio that is not a number is an unmarshalling fault. The reason must travel in the `uuid`
 pipe (`UUID|Motivo|UUIDSustituye|FolioSustituye|SerieSustituye`): without it, 611; with an
 unknown reason, 621; reason 01 without its replacement, 611. Answers use the wire's names
-(`estatus`, `mensaje`, `resultados`, `acuseSAT`), unqualified. What each invoice answers is
-decided in `pac_rules`.
+(`estatus`, `mensaje`, `resultados`, `acuseSAT`, `xml`), unqualified. What each invoice
+answers is decided in `pac_rules`; what each invoice is (its XML) in `invoices`.
 
 Why this module is long: it is a whole SOAP service (parsing, refusing, answering every
 operation); what each invoice answers is kept apart in pac_rules.
@@ -33,6 +33,7 @@ from lxml import etree
 
 from bot.config import SHIPPED_WSDL
 from bot.sandbox import pac_rules as rules
+from bot.sandbox.invoices import SandboxBook, cfdi_xml
 from bot.sandbox.serving import BackgroundServer, QuietHandler
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ _WSDL_TEXT = SHIPPED_WSDL.read_text(encoding="utf-8")
 _WSDL_DOC = etree.fromstring(_WSDL_TEXT.encode())
 TNS = _WSDL_DOC.get("targetNamespace")
 REASONS = {"01", "02", "03", "04"}
+OPERATIONS = ("cancelar", "enviar", "descargarXML")
+_OPERATION = re.compile(rb"<(?:[\w.-]+:)?(cancelar|enviar|descargarXML)[\s>/]")
 
 
 class SoapFault(Exception):
@@ -123,12 +126,14 @@ class SandboxPac(BackgroundServer):
         self.slow_s = slow_s
         self.state = rules.SandboxState(resolve_after_s=resolve_after_s,
                                         transient_failures=transient_failures)
+        self.book = SandboxBook()              # the invoices it has issued (their XML)
         self.calls: Counter[str] = Counter()  # operation name -> calls received
         self.asked: Counter[str] = Counter()   # how many times each UUID was asked to cancel
         self.answers_sent = 0                  # answers written back (after any slow wait)
         self.down = False                      # answer every call 503, as during an outage
         self.delay_s = 0.0                     # hold every answer this long (kill tests)
         self.in_flight = self.most_in_flight = 0
+        self.in_flight_by: Counter[str] = Counter()  # operation -> calls held right now
         self._flight = threading.Lock()
         self.last_request: bytes = b""        # for tests that check what went on the wire
         self.sent: list[tuple[str, str]] = []  # (uuid, e-mail) of every e-mail sent
@@ -150,8 +155,11 @@ class SandboxPac(BackgroundServer):
 
     def answer(self, body: bytes) -> tuple[int, str, bytes]:
         """(HTTP status, content type, body) for one POSTed SOAP message."""
+        found = _OPERATION.search(body[:2048])
+        operation = found.group(1).decode() if found else "?"
         with self._flight:
             self.in_flight += 1
+            self.in_flight_by[operation] += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             if self.delay_s:
@@ -162,6 +170,7 @@ class SandboxPac(BackgroundServer):
         finally:
             with self._flight:
                 self.in_flight -= 1
+                self.in_flight_by[operation] -= 1
 
     def _answer(self, body: bytes) -> tuple[int, str, bytes]:
         self.last_request = body
@@ -176,7 +185,8 @@ class SandboxPac(BackgroundServer):
                     (self.usuario, self.password):
                 return self._ok(*self._status_only(operation, 601, "Error de autenticación, "
                                                    "verifique sus credenciales"))
-            handler = self._cancelar if operation == "cancelar" else self._enviar
+            handler = {"cancelar": self._cancelar, "enviar": self._enviar,
+                       "descargarXML": self._descargar}[operation]
             return handler(request)
         except Refused as refused:
             return self._ok(*self._status_only(operation, refused.code, refused.text))
@@ -192,7 +202,7 @@ class SandboxPac(BackgroundServer):
         if found is None or len(found) != 1:
             raise SoapFault("Client", "A SOAP 1.1 envelope with one body element is expected")
         request = found[0]
-        if etree.QName(request).localname not in ("cancelar", "enviar") or \
+        if etree.QName(request).localname not in OPERATIONS or \
                 etree.QName(request).namespace != TNS:
             raise SoapFault("Client", f"Cannot find dispatch method for {request.tag}")
         return request
@@ -209,8 +219,10 @@ class SandboxPac(BackgroundServer):
         _el(ret, "mensaje", mensaje)
         return (env,)
 
-    def _whole_call(self, operation: str, codes: list[tuple[str, str]]) -> Any:
-        """A fault, a slow answer or an operation error that one invoice imposes on the call."""
+    def _whole_call(self, operation: str, codes: list[tuple[str, str]], *, slow: bool = True
+                    ) -> Any:
+        """A fault, a slow answer (cancelar, enviar) or an operation error that one invoice
+        imposes on the call."""
         for key, code in codes:
             if code in {f.value for f in rules.Fault}:
                 return self._broken(rules.Fault(code), operation)
@@ -222,7 +234,7 @@ class SandboxPac(BackgroundServer):
                                                        "el proceso; reintente (sandbox)"))
                 return self._ok(*self._status_only(operation, status,
                                                    f"Error {status} simulado por el sandbox"))
-        if any(code == rules.SLOW for _, code in codes):
+        if slow and any(code == rules.SLOW for _, code in codes):
             time.sleep(self.slow_s)
         return None
 
@@ -307,6 +319,26 @@ class SandboxPac(BackgroundServer):
                                                "entregar el correo"))
         self.sent += [(uuid, email) for uuid in uuids for email in emails]
         return self._ok(*self._status_only("enviar", 200, "Correo enviado"))
+
+    def _descargar(self, request: etree._Element) -> tuple[int, str, bytes]:
+        """The invoice's XML in base64, found by uuid or by folio + serie (an empty <uuid/>
+        beside them is what production clients send)."""
+        uuid, serie = (_text(request, "uuid") or "").upper(), _text(request, "serie")
+        folio = _folio(_text(request, "folio"))
+        if not uuid and not (serie and folio is not None):
+            raise Refused(611, "Falta el campo requerido: uuid, o folio y serie")
+        if uuid and len(uuid.split("-")) != 5:
+            raise Refused(623, "No se encontró el comprobante solicitado")
+        code = rules.code_of(uuid or None, folio)
+        facts = self.book.get(uuid) if uuid else self.book.by_folio(serie or "", folio or 0)
+        broken = self._whole_call("descargarXML", [(f"xml:{facts.uuid}", code)], slow=False)
+        if broken is not None:
+            return broken
+        env, ret = _envelope("descargarXML")
+        _el(ret, "estatus", 200)
+        _el(ret, "mensaje", "Comprobante encontrado")
+        _el(ret, "xml", base64.b64encode(cfdi_xml(facts)).decode())
+        return self._ok(env)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         sandbox = self

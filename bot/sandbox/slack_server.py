@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from bot.sandbox.block_kit import MESSAGE_TEXT, message_problems, view_problems
 from bot.sandbox.serving import BackgroundServer, QuietHandler
 from bot.startup import BOT_SCOPES
 
@@ -43,11 +44,6 @@ SCOPE_OF: dict[str, tuple[str, ...]] = {
     "conversations.info": ("channels:read", "groups:read", "im:read"),
 }
 APP_TOKEN_METHODS = {"apps.connections.open"}
-
-# Slack's limits (Block Kit reference).
-MESSAGE_BLOCKS, MODAL_BLOCKS = 50, 100
-SECTION_TEXT, BUTTON_VALUE, MESSAGE_TEXT = 3000, 2000, 40000
-VIEW_TITLE, PRIVATE_METADATA = 24, 3000
 
 
 def _form(encoded: str) -> dict[str, Any]:
@@ -114,6 +110,7 @@ class SlackStandIn(BackgroundServer):
         self.uploads: dict[str, dict[str, Any]] = {}
         self._triggers: dict[str, float] = {}
         self._failures: dict[str, Injected] = {}
+        self.connections = 0                    # TCP connections opened by clients
         self._ids = itertools.count(1)
         self._clock = time.time()
         self._lock = threading.RLock()
@@ -140,6 +137,11 @@ class SlackStandIn(BackgroundServer):
         if error == "ratelimited":
             status = 429
         self._failures[method] = Injected(error, status, retry_after, times)
+
+    def connections_per_call(self) -> float:
+        """TCP connections clients opened, per Web API call answered."""
+        with self._lock:
+            return self.connections / max(len(self.calls), 1)
 
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -221,29 +223,20 @@ class SlackStandIn(BackgroundServer):
                              "not_in_channel")
         return channel
 
-    def _check_blocks(self, blocks: list[dict[str, Any]], limit: int) -> None:
-        if len(blocks) > limit:
-            raise SlackError("invalid_blocks")
-        for block in blocks:
-            if not isinstance(block, dict):
-                log.warning("slack stand-in: a block that is not an object: %r", block)
-                raise SlackError("invalid_blocks")
-            texts = [block.get("text"), *(block.get("fields") or [])]
-            for text in texts:
-                if isinstance(text, dict) and len(text.get("text", "")) > SECTION_TEXT:
-                    raise SlackError("invalid_blocks")
-            for element in block.get("elements") or []:
-                if len(str(element.get("value", ""))) > BUTTON_VALUE:
-                    raise SlackError("invalid_blocks")
+    def _check(self, problems: list[str], error: str = "invalid_blocks") -> None:
+        """Refused as Slack refuses what breaks its Block Kit limits (bot.sandbox.block_kit)."""
+        if problems:
+            log.warning("slack stand-in: %s: %s", error, "; ".join(problems[:5]))
+            raise SlackError(error)
 
     def _blocks(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         blocks = params.get("blocks") or []
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
-        self._check_blocks(blocks, MESSAGE_BLOCKS)
         text = params.get("text") or ""
         if len(text) > MESSAGE_TEXT or (not text and not blocks):
             raise SlackError("no_text" if not text else "msg_too_long")
+        self._check(message_problems({"text": text, "blocks": blocks}))
         return list(blocks)
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -357,12 +350,7 @@ class SlackStandIn(BackgroundServer):
             raise SlackError("expired_trigger_id")
         view = params.get("view")
         view = json.loads(view) if isinstance(view, str) else dict(view or {})
-        for key in ("title", "submit", "close"):
-            if key in view and len(view[key].get("text", "")) > VIEW_TITLE:
-                raise SlackError("invalid_arguments")
-        if len(view.get("private_metadata") or "") > PRIVATE_METADATA:
-            raise SlackError("invalid_arguments")
-        self._check_blocks(view.get("blocks") or [], MODAL_BLOCKS)
+        self._check(view_problems(view), "invalid_arguments")
         view["id"] = f"V{next(self._ids):08d}"
         self.views[view["id"]] = view
         return {"view": view}
@@ -375,7 +363,7 @@ class SlackStandIn(BackgroundServer):
         view = json.loads(view) if isinstance(view, str) else dict(view or {})
         if view.get("type") != "home":
             raise SlackError("invalid_arguments")
-        self._check_blocks(view.get("blocks") or [], MODAL_BLOCKS)
+        self._check(view_problems(view), "invalid_arguments")
         view["id"] = f"V{next(self._ids):08d}"
         self.homes[str(user)] = view
         return {"view": view}
@@ -406,6 +394,13 @@ class SlackStandIn(BackgroundServer):
         stand_in = self
 
         class SlackStandInHandler(QuietHandler):
+            def setup(self) -> None:
+                # One handler per connection (kept alive across its requests): counted, to
+                # tell connection reuse from a new connection per call.
+                super().setup()
+                with stand_in._lock:
+                    stand_in.connections += 1
+
             def do_GET(self) -> None:
                 self._api(_form(urlsplit(self.path).query))
 

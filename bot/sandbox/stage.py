@@ -8,13 +8,15 @@ sandbox is chosen here, where the app is assembled, so no production module impo
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.app import EVENTS_PATH, Runtime, build, connect_provider
-from bot.config import Settings
+from bot.app import EVENTS_PATH, Runtime, build, connect_provider, connect_sat
+from bot.config import SANDBOX, Settings
 from bot.sandbox.pac_server import SandboxPac
+from bot.sandbox.sat_server import SandboxSat
 from bot.sandbox.slack_driver import SlackDriver
 from bot.sandbox.slack_server import SlackStandIn
 
@@ -31,18 +33,24 @@ PEOPLE = {
 
 
 async def sandbox_runtime(settings: Settings, **sandbox_options: Any
-                          ) -> tuple[Runtime, SandboxPac]:
-    """The bot on the built-in sandbox provider (started here, stopped with the runtime).
+                          ) -> tuple[Runtime, SandboxPac, SandboxSat | None]:
+    """The bot on the built-in sandbox provider and, when SAT_CONSULTA_URL=sandbox, the SAT
+    stand-in that knows its invoices (started here, stopped with the runtime).
 
-    `sandbox_options` tune it (resolve_after_s, slow_s…) for demos and tests.
+    `sandbox_options` tune them (resolve_after_s, slow_s…) for demos and tests.
     """
     assert settings.sandbox, "CFDI_ENDPOINT is not sandbox"
     pac = SandboxPac(**sandbox_options).start()
+    sat = SandboxSat(pac.state, pac.book).start() if settings.sat_consulta_url == SANDBOX \
+        else None
+    stops = [pac.stop, *([sat.stop] if sat else [])]
     try:
         provider = await connect_provider(settings, pac.endpoint)
-        return await build(settings, provider, on_stop=[pac.stop]), pac
+        sat_client = await connect_sat(settings, sat.endpoint if sat else None)
+        return await build(settings, provider, on_stop=stops, sat=sat_client), pac, sat
     except BaseException:
-        pac.stop()
+        for stop in stops:
+            stop()
         raise
 
 
@@ -50,18 +58,25 @@ async def sandbox_runtime(settings: Settings, **sandbox_options: Any
 class Stage:
     settings: Settings
     pac: SandboxPac
+    sat: SandboxSat | None
     slack: SlackStandIn
     runtime: Runtime
     driver: SlackDriver
 
     @classmethod
     async def open(cls, audit_db: Path, *, resolve_after_s: float = 30.0, slow_s: float = 5.0,
-                   provider_password: str = "sandbox", **overrides: Any) -> Stage:
+                   provider_password: str = "sandbox",
+                   prepare_slack: Callable[[SlackStandIn], object] | None = None,
+                   **overrides: Any) -> Stage:
+        """`prepare_slack` sets the Slack stand-in up before the bot starts (faults at
+        start-up); `overrides` are settings."""
         token = "xoxb-sandbox-" + secrets.token_hex(8)
         signing_secret = secrets.token_hex(16)
         slack = SlackStandIn(token=token, users=PEOPLE, groups={APPROVER_GROUP: ["U0CARLA"]},
                              channels={APPROVALS: "aprobaciones-cfdi", FINANCE: "finanzas",
                                        ADMIN: "operaciones"}).start()
+        if prepare_slack is not None:
+            prepare_slack(slack)
         options: dict[str, Any] = {
             "slack_bot_token": token, "slack_signing_secret": signing_secret,
             "slack_api_url": slack.api_url, "approvals_channel": APPROVALS,
@@ -70,11 +85,11 @@ class Stage:
             "cfdi_retry_max_s": 5, "cfdi_timeout_s": 30, "cfdi_password": provider_password,
         }
         settings = Settings(_env_file=None, **{**options, **overrides})  # type: ignore[call-arg]
-        runtime, pac = await sandbox_runtime(settings, resolve_after_s=resolve_after_s,
-                                             slow_s=slow_s, password=provider_password)
+        runtime, pac, sat = await sandbox_runtime(settings, resolve_after_s=resolve_after_s,
+                                                  slow_s=slow_s, password=provider_password)
         port = await runtime.start_http(host="127.0.0.1", port=0)
         driver = SlackDriver(f"http://127.0.0.1:{port}{EVENTS_PATH}", signing_secret, slack)
-        return cls(settings, pac, slack, runtime, driver)
+        return cls(settings, pac, sat, slack, runtime, driver)
 
     async def close(self, *, drain: bool = True) -> None:
         await self.driver.aclose()

@@ -1,0 +1,131 @@
+"""What each invoice of a request is, and what the SAT says of it, looked up after the card
+is posted (the ack never waits for it) and shown on the card when it arrives.
+
+For each invoice, a few at once: its XML from the provider (`descargarXML`), read into
+facts (bot.sat.cfdi); with those facts, the SAT's status (bot.sat.consulta). Every lookup is
+bounded by its client's timeout and retries, so the card is always completed, with
+"unavailable" where the provider or the SAT could not answer; approval never waits for it.
+The facts go into the invoice's row (one transaction for the request, which marks the card
+owed) and each invoice's lookup is an audit event, so what an approver saw is on record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from bot import blocks
+from bot.actors import SYSTEM
+from bot.config import Settings
+from bot.i18n import t
+from bot.mrkdwn import escape
+from bot.provider import Provider, ProviderError
+from bot.sat.cancellability import cancel_deadline, flag, sat_today
+from bot.sat.cfdi import CfdiError, CfdiFacts, parse
+from bot.sat.consulta.client import SatClient, SatError
+from bot.sat.refs import InvoiceRef
+from bot.sat.status import SatStatus
+from storage import queries
+from storage.domain import Row
+from storage.store import AuditStore
+
+if TYPE_CHECKING:  # the outbox renders cards, which show these facts (bot.blocks)
+    from bot.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+AT_ONCE = 8  # lookups in flight together, for one request
+# slack-bolt sends an ack on its next 10 ms poll after ack() is called: the lookups' first
+# burst of work (zeep building a request per lookup) starts after that, not in its way.
+ACK_GRACE_S = 0.05
+
+
+class FactFinder:
+    def __init__(self, settings: Settings, store: AuditStore, provider: Provider,
+                 sat: SatClient | None, outbox: Outbox, *, at_once: int = AT_ONCE) -> None:
+        self.settings = settings
+        self.store = store
+        self.provider = provider
+        self.sat = sat
+        self.outbox = outbox
+        self.at_once = at_once
+
+    async def gather(self, request_id: int, invoices: Sequence[Row]) -> None:
+        """Look every invoice up, record what was found, bring the card up to date."""
+        await asyncio.sleep(ACK_GRACE_S)
+        gate = asyncio.Semaphore(self.at_once)
+
+        async def one(row: Row) -> dict[str, Any]:
+            async with gate:
+                try:
+                    return await self.look_up(InvoiceRef.from_key(row["ref_key"]))
+                except Exception:  # a bug must not leave the card waiting for ever
+                    log.exception("looking up invoice %s failed", row["ref_key"])
+                    return {"invoice": None, "invoice_error": "error", "sat": None,
+                            "sat_error": "no_facts"}
+
+        found = await asyncio.gather(*(one(row) for row in invoices))
+        async with self.store.writing() as tx:
+            for row, facts in zip(invoices, found, strict=True):
+                tx.set_fields("invoice", row["id"], {"facts": json.dumps(facts)})
+                tx.record(SYSTEM, "invoice_facts", request_id=request_id,
+                          invoice_ref=row["ref_key"], details=facts)
+            tx.card_changed(request_id)
+        await self.outbox.update_card(request_id)  # a card not yet posted stays owed
+        await self._tell_requester(request_id, [
+            (row["ref_key"], CfdiFacts(**record["invoice"]),
+             SatStatus(**record["sat"]) if record["sat"] else None)
+            for row, record in zip(invoices, found, strict=True) if record["invoice"]])
+
+    async def _tell_requester(self, request_id: int,
+                              looked_up: list[tuple[str, CfdiFacts, SatStatus | None]]) -> None:
+        """The requester hears of the invoices that give pause (the card shows them too)."""
+        lang, deadline, today = self.settings.language, self.settings.cancel_deadline, \
+            sat_today()
+        lines = []
+        for ref, facts, sat in looked_up:
+            if (flagged := flag(facts, sat, deadline, today)) is not None:
+                why = blocks.flag_text(flagged, facts, cancel_deadline(facts.issued_at,
+                                                                       deadline), lang)
+                lines.append(f"• `{escape(ref)}` — {why}")
+        request = queries.get_request(self.store, request_id)
+        if not lines or request is None:
+            return
+        link = await self.outbox.io.permalink(request) if request["thread_ts"] else ""
+        text = "\n".join([t("dm.flagged", lang, id=request_id, count=len(lines), link=link),
+                          *lines])
+        await self.outbox.io.direct(request["requester_id"], text, request_id)
+
+    async def look_up(self, ref: InvoiceRef) -> dict[str, Any]:
+        """{"invoice": facts | None, "invoice_error": code | None, "sat": answer | None,
+        "sat_error": code | None, "sat_at": when the SAT answered}: a failure is a code for
+        the audit log, never raised."""
+        record: dict[str, Any] = {"invoice": None, "invoice_error": None, "sat": None,
+                                  "sat_error": None, "sat_at": None}
+        facts: CfdiFacts | None = None
+        try:
+            facts = parse(await self.provider.invoice_xml(ref))
+        except ProviderError as exc:
+            record["invoice_error"] = exc.code
+        except CfdiError as exc:
+            record["invoice_error"] = f"cfdi:{exc.kind}"
+        if facts is not None and ref.uuid and facts.uuid != ref.uuid:
+            facts, record["invoice_error"] = None, "cfdi:other_uuid"  # not the one asked for
+        if facts is None:
+            record["sat_error"] = "no_facts"  # the SAT is asked with the invoice's own facts
+            return record
+        record["invoice"] = facts.model_dump(mode="json")
+        if self.sat is None:
+            record["sat_error"] = "off"
+            return record
+        try:
+            answer = await self.sat.status(facts.issuer_rfc, facts.receiver_rfc, facts.total,
+                                           facts.uuid)
+            record["sat"] = answer.model_dump()
+            record["sat_at"] = self.store.now()  # the SAT's word holds at this moment
+        except SatError as exc:
+            record["sat_error"] = exc.code
+        return record
