@@ -212,7 +212,7 @@ async def test_sigterm_during_the_submission_stops_within_seconds(world: World) 
     await world.start()
     world.pac.delay_s = 30
     await world.ask_and_approve(CODES)
-    await world.until(lambda: world.pac.in_flight == 1)
+    await world.until(lambda: world.pac.in_flight_by["cancelar"] == 1)
     assert world.process is not None
     began = time.monotonic()
     world.process.send_signal(signal.SIGTERM)
