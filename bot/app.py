@@ -2,8 +2,8 @@
 
 `build` takes the provider ready-made: the real one from `connect_provider`, or the sandbox
 that `bot.sandbox.stage` starts (the choice is made by the caller, so no production module
-imports the sandbox). `Runtime.start_http()` serves `/slack/events`; `serve()` runs it, or
-Socket Mode when SLACK_APP_TOKEN is set, together with the watcher.
+imports the sandbox). `Runtime.start_http()` serves `/slack/events` (and `/healthz`);
+`bot.running.serve` runs it, or Socket Mode when SLACK_APP_TOKEN is set, with the watcher.
 
 Nothing answered while Slack waits calls Slack: what those answers need from Slack (who the
 bot is, the workspace URL, the members of user groups) is read at start, within
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -34,6 +33,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot import health
 from bot.config import Settings
 from bot.i18n import t
 from bot.pac.client import PacClient, RetryPolicy
@@ -160,11 +160,13 @@ class Runtime:
         return self.services.tasks
 
     async def start_http(self, host: str = "0.0.0.0", port: int | None = None) -> int:
-        """Serve /slack/events; returns the port (pass 0 for a free one)."""
+        """Serve /slack/events and /healthz; returns the port (pass 0 for a free one)."""
         signing = self.settings.slack_signing_secret
         assert signing is not None, "HTTP mode needs SLACK_SIGNING_SECRET"
-        self.runner = web.AppRunner(signed_requests(self.app, signing.get_secret_value(),
-                                                  self.tasks))
+        web_app = signed_requests(self.app, signing.get_secret_value(), self.tasks)
+        web_app.router.add_get(health.PATH, health.handler(self))
+        # A stop waits this long for requests in flight (an ack takes milliseconds).
+        self.runner = web.AppRunner(web_app, shutdown_timeout=3.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, self.settings.port if port is None else port)
         await site.start()
@@ -239,35 +241,3 @@ async def build(settings: Settings, provider: Provider,
                       session, sat)
     await runtime.load_from_slack(slack_wait_s)
     return runtime
-
-
-async def serve(runtime: Runtime) -> None:
-    """`python -m bot run`: until SIGINT or SIGTERM, then a graceful stop (work in flight
-    finishes; what a hard kill interrupts is resumed at the next start)."""
-    settings = runtime.settings
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    socket_handler = None
-    try:
-        if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-            assert settings.slack_app_token is not None
-            socket_handler = AsyncSocketModeHandler(
-                runtime.app, settings.slack_app_token.get_secret_value())
-            await socket_handler.connect_async()
-            log.info("ready: connected to Slack in Socket Mode")
-        else:
-            port = await runtime.start_http()
-            log.info("ready: listening for Slack on port %d at %s", port, EVENTS_PATH)
-        # Slack is served first; what a crash interrupted is finished alongside.
-        runtime.tasks.spawn(runtime.services.lifecycle.submissions.resume())
-        runtime.start_watching()
-        await stop.wait()
-        log.info("stopping")
-    finally:
-        if socket_handler is not None:
-            await socket_handler.close_async()
-        await runtime.stop()

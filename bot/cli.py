@@ -1,4 +1,10 @@
-"""`python -m bot <command>`: run, demo, sandbox, provider check, audit verify|export."""
+"""`python -m bot <command>`: run, check, demo, sandbox, provider check, audit verify|export|backup.
+
+The composition root: the only production module that may choose the sandbox. Whatever a
+person can get wrong (a setting, a token, a port, a folder) ends in one sentence and an exit
+code, never a traceback: 2 when the configuration or the environment refuses, 1 when a check
+or a verification fails, 0 otherwise (a stop by SIGINT or SIGTERM included).
+"""
 
 from __future__ import annotations
 
@@ -6,25 +12,41 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.i18n import t
 from bot.logs import setup_logging
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
+    from bot.audit_cli import add_commands
+
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="CFDI Bot: cancel and e-mail CFDI invoices from Slack.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="run the Slack bot (Socket Mode if SLACK_APP_TOKEN is set, "
-                        "else HTTP on PORT)", description="Run the Slack bot.")
-    commands.add_parser("demo", help="the whole flow offline against the sandbox provider",
-                        description="Play a cancellation and a send against the sandbox "
-                        "provider, then print the audit trail recorded in AUDIT_DB.")
+                        "else HTTP on PORT)", description="Run the Slack bot until SIGINT or "
+                        "SIGTERM.")
+    commands.add_parser("check", help="check the setup: settings, Slack, channels, user "
+                        "groups, audit database, provider",
+                        description="One line per check, ✓ or ✗ with what to do. Exit 0 "
+                        "only when every check passes. Changes nothing.")
+    demo = commands.add_parser("demo", help="the whole flow offline against the sandbox provider",
+                               description="Play a cancellation and a send against the sandbox "
+                               "provider, then print the audit trail. It writes data/demo.db, "
+                               "made anew each time (never AUDIT_DB).")
+    demo.add_argument("--db", type=Path, metavar="PATH",
+                      help="write the demo's audit log here instead (kept as it is)")
     sandbox = commands.add_parser("sandbox", help="run the provider simulator alone",
                                   description="Serve the sandbox provider (WSDL at "
                                   "/ws/services/CFDI?wsdl) until interrupted.")
@@ -51,22 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     provider_check.add_argument(
         "--live", action="store_true", help="also cancel the provider's documented test "
         "UUIDs with the configured account and show how each answer is read")
-
-    audit = commands.add_parser("audit", help="verify or export the audit log",
-                                description="Verify or export the audit log in AUDIT_DB.")
-    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    audit_commands.add_parser("verify", help="check the hash chain of every event",
-                              description="Walk the event chain; exit 1 at the first "
-                              "event that does not match.")
-    export = audit_commands.add_parser("export", help="export events as CSV or JSON lines",
-                                       description="Export events in time order.")
-    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
-    export.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                        help="first day included (UTC)")
-    export.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                        help="last day included (UTC)")
-    export.add_argument("--requester", metavar="UID", help="only requests of this Slack user")
-    export.add_argument("--output", type=Path, metavar="FILE", help="file (default stdout)")
+    add_commands(commands)
     return parser
 
 
@@ -76,16 +83,19 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         return _config_problems(exc.problems)
-    setup_logging(settings.secrets())
+    setup_logging(settings.secrets(), settings.log_level, settings.log_format)
     if args.command == "sandbox":
-        return _sandbox(args)
+        return _sandbox(args, settings.language)
     if args.command == "audit":
-        return _audit(args, settings)
+        from bot.audit_cli import run as audit
+
+        return audit(args, settings)
     if args.command == "provider":
         return asyncio.run(_provider_check(settings, live=args.live))
+    if args.command == "check":
+        return asyncio.run(_check(settings))
     if args.command == "demo":
-        from bot.sandbox.demo import run_demo
-        return asyncio.run(run_demo(settings))
+        return _demo(settings, args.db)
     return _run(settings)
 
 
@@ -96,18 +106,62 @@ def _config_problems(problems: list[str]) -> int:
     return 2
 
 
+def _refused(sentence: str) -> int:
+    print(sentence, file=sys.stderr)
+    return 2
+
+
 def _run(settings: Settings) -> int:
     problems = settings.problems_for_run()
     if problems:
         return _config_problems(problems)
+    # The settings hold the Slack secrets now. Left in the environment, Bolt reads
+    # SLACK_BOT_TOKEN again and warns at every start that the client handed to it wins
+    # (or that `authorize` does); and nothing the bot starts needs them.
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
+        os.environ.pop(name, None)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_serve(settings))
     return 0
 
 
 async def _serve(settings: Settings) -> int:
-    """The composition root: the real provider, or (CFDI_ENDPOINT=sandbox) the simulator."""
-    from bot.app import build, connect_provider, connect_sat, serve
+    """Each step can refuse with one sentence, and a signal stops any of them."""
+    from bot import auditdb, startup
+    from bot.running import Stop, Stopped, serve
+
+    stop = Stop()
+    stop.install()
+    try:
+        auditdb.open_for(settings).close()     # opened, migrated, and its owner checked
+        await stop.race(startup.verify(settings))
+        runtime = await stop.race(_build(settings))
+        await serve(runtime, stop)
+    except Stopped:
+        log.info("stopped before serving")
+    except (auditdb.Unusable, startup.Refused) as exc:
+        return _refused(exc.sentence)
+    except _ProviderUnusable as exc:
+        return _config_problems(exc.problems)
+    except OSError as exc:  # the HTTP port: in use, or not ours to take
+        return _refused(t("start.port_in_use", settings.language, port=settings.port,
+                          error=exc.strerror or exc))
+    return 0
+
+
+class _ProviderUnusable(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+async def _build(settings: Settings) -> Runtime:
+    """The real provider, or (CFDI_ENDPOINT=sandbox) the simulator; its WSDL read and checked."""
+    import httpx
+    import zeep.exceptions
+    from lxml import etree
+
+    from bot.app import build, connect_provider, connect_sat
     from bot.config import SANDBOX
     from bot.pac.errors import PacContractError
 
@@ -116,41 +170,75 @@ async def _serve(settings: Settings) -> int:
             from bot.sandbox.stage import sandbox_runtime
 
             runtime, *_ = await sandbox_runtime(settings)
+            return runtime
+        sat = None
+        if settings.sat_consulta_url == SANDBOX:  # the stand-in knows only its own invoices
+            log.warning("SAT_CONSULTA_URL names the SAT stand-in while the provider is "
+                        "real: the SAT is not asked; set it to the SAT's address (README, "
+                        "going live)")
         else:
-            sat = None
-            if settings.sat_consulta_url == SANDBOX:  # the stand-in knows only its own invoices
-                log.warning("SAT_CONSULTA_URL names the SAT stand-in while the provider is "
-                            "real: the SAT is not asked; set it to the SAT's address (README, "
-                            "going live)")
-            else:
-                sat = await connect_sat(settings)
-            runtime = await build(settings, await connect_provider(settings), sat=sat)
+            sat = await connect_sat(settings)
+        return await build(settings, await connect_provider(settings), sat=sat)
     except PacContractError as exc:
-        return _config_problems(exc.problems)
-    await serve(runtime)
-    return 0
+        raise _ProviderUnusable(exc.problems) from None
+    except (OSError, httpx.HTTPError, zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
+        error = getattr(exc, "strerror", None) or str(exc)[:200] or type(exc).__name__
+        raise _ProviderUnusable([t("start.wsdl_unreadable", settings.language,
+                                   wsdl=settings.cfdi_wsdl, error=error)]) from None
 
 
-async def _provider_check(settings: Settings, *, live: bool) -> int:
+async def _provider_check(settings: Settings, *, live: bool,
+                          say: Callable[[str], None] = print) -> int:
     """Against CFDI_ENDPOINT, or a sandbox started for the check when it says `sandbox`."""
     from bot.provider_check import check
 
     if not settings.sandbox:
-        return await check(settings, settings.cfdi_endpoint, live=live)
+        return await check(settings, settings.cfdi_endpoint, live=live, say=say)
     from bot.sandbox.pac_server import SandboxPac
 
     with SandboxPac(usuario=settings.cfdi_usuario,
                     password=settings.cfdi_password.get_secret_value()) as sandbox:
-        return await check(settings, sandbox.endpoint, live=live)
+        return await check(settings, sandbox.endpoint, live=live, say=say)
 
 
-def _sandbox(args: argparse.Namespace) -> int:
+async def _check(settings: Settings) -> int:
+    from bot.setup_check import run
+
+    return await run(settings, lambda say: _provider_check(settings, live=False, say=say))
+
+
+def _demo(settings: Settings, db: Path | None) -> int:
+    from bot import auditdb
+    from bot.sandbox.demo import DEMO_DB, fresh_demo_db, run_demo
+
+    if db is None:
+        if "audit_db" in settings.model_fields_set:
+            print(t("cli.demo_ignores_audit_db", settings.language, path=settings.audit_db,
+                    demo=DEMO_DB), file=sys.stderr)
+        db = fresh_demo_db()
+    if problems := settings.file_problems():
+        return _config_problems(problems)
+    sandbox = settings.model_copy(update={"cfdi_endpoint": "sandbox"})
+    try:
+        auditdb.open_for(sandbox, db).close()   # a file of the sandbox, never of a provider
+    except auditdb.Unusable as exc:
+        return _refused(exc.sentence)
+    return asyncio.run(run_demo(settings, db))
+
+
+def _sandbox(args: argparse.Namespace, lang: str) -> int:
     from bot.sandbox.pac_server import SandboxPac
     from bot.sandbox.sat_server import SandboxSat
 
-    server = SandboxPac(usuario=args.usuario, password=args.password, host=args.host,
-                        port=args.port, resolve_after_s=args.resolve_after, slow_s=args.slow)
-    sat = SandboxSat(server.state, server.book, host=args.host, port=args.sat_port).start()
+    port = args.port
+    try:
+        server = SandboxPac(usuario=args.usuario, password=args.password, host=args.host,
+                            port=port, resolve_after_s=args.resolve_after, slow_s=args.slow)
+        port = args.sat_port
+        sat = SandboxSat(server.state, server.book, host=args.host, port=port).start()
+    except OSError as exc:
+        return _refused(t("cli.sandbox_port_in_use", lang, port=port, host=args.host,
+                          error=exc.strerror or exc))
     print(f"Sandbox provider: WSDL {server.wsdl_url}\n"
           f"Set CFDI_WSDL={server.wsdl_url} or CFDI_ENDPOINT={server.endpoint}\n"
           f"SAT status stand-in: set SAT_CONSULTA_URL={sat.endpoint}", flush=True)
@@ -159,34 +247,3 @@ def _sandbox(args: argparse.Namespace) -> int:
     sat.stop()
     server.stop()
     return 0
-
-
-def _audit(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import export
-    from storage.store import AuditStore
-
-    if not Path(settings.audit_db).exists():
-        print(f"There is no audit database at {settings.audit_db} (AUDIT_DB).", file=sys.stderr)
-        return 1
-    store = AuditStore.open(settings.audit_db)
-    try:
-        if args.audit_command == "verify":
-            verdict = store.verify()
-            if verdict.ok:
-                print(f"OK: {verdict.checked} events checked; the chain is intact. "
-                      f"Head hash: {verdict.head}")
-                return 0
-            print(f"BROKEN: event {verdict.bad_event} does not match: {verdict.problem}. "
-                  f"{verdict.checked} events before it are intact.")
-            return 1
-        rows = export.select_events(store, since=args.since, until=args.until,
-                                    requester=args.requester)
-        if args.output:
-            with args.output.open("w", encoding="utf-8", newline="") as out:
-                count = export.write(rows, out, args.format)
-            print(f"{count} events written to {args.output}", file=sys.stderr)
-        else:
-            export.write(rows, sys.stdout, args.format)
-        return 0
-    finally:
-        store.close()

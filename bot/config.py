@@ -2,6 +2,9 @@
 
 Every name and default here is a contract with operators and tests; add, never rename.
 A bad value stops the start with one sentence per problem (see `load_settings`).
+
+Why this module is long: each setting, its hint and its check are the one contract operators
+read, kept in one place.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SHIPPED_WSDL = Path(__file__).parent / "pac" / "cfdi33.wsdl"
@@ -55,8 +59,33 @@ HINTS: dict[str, tuple[str, str]] = {
     "SAT_TIMEOUT_S": ("a number of seconds greater than 0", "10"),
     "ANNUAL_RETURN_DEADLINE": ("a month and day, MM-DD (companies 03-31, people 04-30)",
                                "03-31"),
+    "LOG_LEVEL": ("DEBUG, INFO, WARNING or ERROR", "INFO"),
+    "LOG_FORMAT": ("text, or json for one JSON object per line", "json"),
+    "TIMEZONE": ("an IANA time zone name", "America/Mexico_City"),
 }
 SECRET_VARS = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "CFDI_PASSWORD"}
+
+# Where the real value of a variable is found, for a placeholder left in `.env`.
+WHERE_FROM: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page",
+    "SLACK_APP_TOKEN": "an app-level token (xapp-…) made under Basic Information → App-Level "
+                       "Tokens with the connections:write scope",
+    "SLACK_SIGNING_SECRET": "the Signing Secret from the app's Basic Information page",
+    "CFDI_USUARIO": "the user name the provider gave you",
+    "CFDI_PASSWORD": "the password the provider gave you",
+}
+# What only an example or a template holds. Real Slack tokens and secrets are letters, digits
+# and dashes, so an ellipsis, dots, <…> or spaces mark a template, as does a dash-separated
+# part made of x's or starting with "your" or "example" (a real token's random part will
+# practically never do either). A provider credential is a placeholder only when it is
+# nothing but such a mark: a real password may hold any character.
+_TEMPLATE_CHARS = re.compile(r"…|\.\.|[<>\s]")
+_TEMPLATE_PART = re.compile(r"^(x{2,}|your.*|example.*|placeholder.*|changeme.*)$",
+                            re.IGNORECASE)
+_TEMPLATE_WHOLE = re.compile(r"^(…|\.{2,}|x{3,}|<[^>]*>|\(secret\)|your[-_ ]?password)$",
+                             re.IGNORECASE)
+_PREFIX = {"SLACK_BOT_TOKEN": "xoxb-", "SLACK_APP_TOKEN": "xapp-"}
+
 
 IdList = Annotated[list[str], NoDecode]
 
@@ -110,6 +139,9 @@ class Settings(BaseSettings):
     # The annual return's deadline (the year after the invoice's): the last day it can be
     # cancelled. 03-31 for companies, 04-30 for people.
     annual_return_deadline: str = "03-31"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    timezone: str = "America/Mexico_City"
 
     @field_validator("approvers", "requesters", mode="before")
     @classmethod
@@ -172,6 +204,22 @@ class Settings(BaseSettings):
             raise ValueError("not 'sandbox' nor an http(s) URL")
         return value
 
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known time zone") from None
+        return value
+
     @field_validator("slack_bot_token", "slack_app_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -189,6 +237,15 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """TIMEZONE: the zone of the times shown to people and of export dates."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def wsdl_is_url(self) -> bool:
+        return bool(re.match(r"^https?://", self.cfdi_wsdl))
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log redactor and the leak tests (with the
@@ -216,12 +273,40 @@ class Settings(BaseSettings):
             problems.append(_invalid("SLACK_APP_TOKEN", None))
         if not self.socket_mode and not self.slack_signing_secret:
             problems.append(_missing("SLACK_SIGNING_SECRET", "in HTTP mode (no SLACK_APP_TOKEN)"))
+        problems += self.placeholders()
         if not self.approvals_channel:
             problems.append(_missing("APPROVALS_CHANNEL"))
         approvals_on = self.required_approvals > 0 or self.send_requires_approval
         if approvals_on and not self.approvers:
             problems.append(_missing("APPROVERS", "while approvals are on"))
-        return problems
+        return problems + self.file_problems()
+
+    def placeholders(self) -> list[str]:
+        """Values still as an example left them (`xoxb-…`), never echoed."""
+        values = {"SLACK_BOT_TOKEN": self.slack_bot_token, "SLACK_APP_TOKEN": self.slack_app_token,
+                  "SLACK_SIGNING_SECRET": self.slack_signing_secret}
+        if not self.sandbox:
+            values |= {"CFDI_USUARIO": SecretStr(self.cfdi_usuario),
+                       "CFDI_PASSWORD": self.cfdi_password}
+        return [f"{var} is still a placeholder: put {WHERE_FROM[var]} in its place."
+                for var, secret in values.items()
+                if secret is not None and _is_placeholder(var, secret.get_secret_value())]
+
+    def file_problems(self) -> list[str]:
+        """Files named by the settings that are not there."""
+        if self.wsdl_is_url or Path(self.cfdi_wsdl).is_file():
+            return []
+        return [f"CFDI_WSDL {without_userinfo(self.cfdi_wsdl)[:200]!r} is not a file that "
+                f"exists: give the path of the provider's WSDL or its http(s) URL, or leave it "
+                f"unset for the shipped copy ({HINTS['CFDI_WSDL'][1]})."]
+
+
+def _is_placeholder(var: str, value: str) -> bool:
+    if var.startswith("CFDI_"):
+        return bool(_TEMPLATE_WHOLE.match(value.strip()))
+    rest = value.removeprefix(_PREFIX.get(var, ""))
+    return (not rest.strip("-") or value == HINTS[var][1] or bool(_TEMPLATE_CHARS.search(value))
+            or any(_TEMPLATE_PART.match(part) for part in rest.split("-")))
 
 
 def _missing(var: str, when: str = "") -> str:

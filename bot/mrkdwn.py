@@ -3,6 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
+
+# TIMEZONE, set once at assembly (bot.services): the zone of the fallback text of a date,
+# which Slack shows where it cannot render the date in the reader's own zone.
+_zone = ZoneInfo("America/Mexico_City")
+
+
+def use_zone(zone: ZoneInfo) -> None:
+    global _zone
+    _zone = zone
+
+
+def local(iso_utc: str, fmt: str = "%Y-%m-%d %H:%M %Z", zone: ZoneInfo | None = None) -> str:
+    """A stored UTC time as people read it: in TIMEZONE."""
+    moment = datetime.fromisoformat(iso_utc.replace("Z", "+00:00"))
+    return moment.astimezone(zone or _zone).strftime(fmt)
 
 
 def escape(text: str | None) -> str:
@@ -21,7 +37,6 @@ def mention(user_id: str) -> str:
 
 
 def when(iso_utc: str) -> str:
-    """A time Slack shows in each reader's own time zone, with a UTC fallback."""
+    """A time Slack shows in each reader's own time zone, with a fallback in TIMEZONE."""
     moment = datetime.fromisoformat(iso_utc.replace("Z", "+00:00"))
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{local(iso_utc)}>"

@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.facts import FactFinder
 from bot.lifecycle import Lifecycle
 from bot.lookup import Lookup
+from bot.mrkdwn import use_zone
 from bot.outbox import Outbox
 from bot.policy import Policy
 from bot.provider import Provider
@@ -44,6 +45,7 @@ class Services:
     def assemble(cls, settings: Settings, store: AuditStore, provider: Provider,
                  client: AsyncWebClient, tasks: Tasks, sat: SatClient | None = None
                  ) -> Services:
+        use_zone(settings.zone)
         io = SlackIO(settings, store, client)
         policy = Policy(settings, Directory(client, settings.approvers),
                         Directory(client, settings.requesters))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 from bot.actors import SYSTEM
@@ -35,6 +36,7 @@ class Watcher:
         self.settings = services.settings
         self.failed_cycles = 0
         self.outage_told = False
+        self.last_cycle_at: float | None = None  # time.monotonic(), for /healthz
         self._lock = asyncio.Lock()
 
     @property
@@ -50,6 +52,7 @@ class Watcher:
             except Exception:  # a bug or a locked database: log it, keep watching
                 log.exception("watch cycle failed; trying again later")
                 self.failed_cycles += 1
+            self.last_cycle_at = time.monotonic()
             await asyncio.sleep(self.delay_s)
 
     async def cycle(self) -> Recheck:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import datetime
 from typing import Any, TextIO
 
-from storage.store import AuditStore
+from storage.store import AuditStore, iso
 
 COLUMNS = ("id", "at", "actor_id", "actor_name", "action", "request_id", "invoice_ref",
            "details", "prev_hash", "hash")
@@ -22,17 +22,17 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def select_events(store: AuditStore, *, since: date | None = None,
-                  until: date | None = None, requester: str | None = None
+def select_events(store: AuditStore, *, since: datetime | None = None,
+                  before: datetime | None = None, requester: str | None = None
                   ) -> Iterator[dict[str, Any]]:
-    """Events from `since` (inclusive) to `until` (inclusive, whole day), oldest first."""
+    """Events at or after `since` and before `before` (aware times), oldest first."""
     where, params = [], []
     if since:
         where.append("e.at >= ?")
-        params.append(since.isoformat())
-    if until:
+        params.append(iso(since))
+    if before:
         where.append("e.at < ?")
-        params.append((until + timedelta(days=1)).isoformat())
+        params.append(iso(before))
     if requester:
         where.append("r.requester_id = ?")
         params.append(requester)

@@ -157,6 +157,21 @@ ALTER TABLE invoices ADD COLUMN facts TEXT;
 """
 
 
+# What the file belongs to, written once (at its first start): the sandbox or a real provider,
+# and which address, so that rehearsals and real requests never share a file.
+V9_META = """
+CREATE TABLE meta (
+    key     TEXT PRIMARY KEY,
+    value   TEXT NOT NULL,
+    set_at  TEXT NOT NULL
+);
+CREATE TRIGGER meta_no_update BEFORE UPDATE ON meta
+BEGIN SELECT RAISE(ABORT, 'meta is written once: UPDATE refused'); END;
+CREATE TRIGGER meta_no_delete BEFORE DELETE ON meta
+BEGIN SELECT RAISE(ABORT, 'meta is written once: DELETE refused'); END;
+"""
+
+
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
     same invoice at once cannot both win. Existing rows: the newest open or cancelled row of
@@ -200,6 +215,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v6_live,
     _script(V7_CARD_AND_UPLOADS),
     _script(V8_FACTS),
+    _script(V9_META),
 ]
 LATEST = len(MIGRATIONS)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.actors import Actor
+from storage import meta
 from storage.domain import NewInvoice
 from storage.store import AuditStore
 
@@ -89,7 +90,8 @@ def test_jsonl_export_filters_by_requester_and_dates_to_a_file(db: Path) -> None
 
 
 def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: Path) -> None:
-    done = bot("demo", db=tmp_path / "demo.db", LANGUAGE="en")
+    done = bot("demo", "--db", str(tmp_path / "demo.db"), db=tmp_path / "demo.db",
+               LANGUAGE="en")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "SANDBOX" in out
@@ -124,13 +126,40 @@ def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: P
 
 
 def test_the_demo_can_be_run_again(tmp_path: Path) -> None:
-    """Unset AUDIT_DB: a fresh data/demo.db each run. Set: a second run explains the refusal."""
+    """Without --db: a fresh data/demo.db each run. With --db: kept, so a second run over
+    the same file explains the refusal."""
     env = {k: v for k, v in os.environ.items() if k != "AUDIT_DB"}
     for _ in range(2):
         done = subprocess.run([sys.executable, "-m", "bot", "demo"], env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    again = bot("demo", db=tmp_path / "data" / "demo.db", LANGUAGE="en")
+    again = bot("demo", "--db", str(tmp_path / "data" / "demo.db"), db=tmp_path / "x.db",
+                LANGUAGE="en")
     assert again.returncode == 1
     assert "already holds these invoices from an earlier demo" in again.stdout
     assert "Traceback" not in again.stderr
+
+
+def test_the_demo_never_writes_into_audit_db(tmp_path: Path) -> None:
+    """AUDIT_DB (the real log) is ignored by the demo, which says so once."""
+    real = tmp_path / "prod.db"
+    done = bot("demo", db=real, LANGUAGE="en")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not real.exists()
+    assert done.stderr.count("The demo does not use AUDIT_DB") == 1
+    assert (tmp_path / "data" / "demo.db").exists()
+    assert "Audit trail (data/demo.db)" in done.stdout
+
+
+def test_the_demo_refuses_a_file_of_the_real_provider(tmp_path: Path) -> None:
+    real = tmp_path / "prod.db"
+    store = AuditStore.open(real)
+    meta.record_owner(store.db, meta.Owner(meta.PROVIDER, "https://pac.example/CFDI33"),
+                      store.now())
+    store.close()
+    done = bot("demo", "--db", str(real), db=real, LANGUAGE="en")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"{real} holds requests sent to the real provider at https://pac.example/CFDI33: a "
+        "sandbox rehearsal needs a file of its own; set AUDIT_DB to another path, for example "
+        "data/sandbox.db."]

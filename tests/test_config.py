@@ -18,7 +18,8 @@ CONTRACT_DEFAULTS = {
     "cfdi_usuario": "sandbox", "cfdi_timeout_s": 30, "cfdi_batch_size": 50,
     "watch_interval_s": 60, "approval_ttl_h": 72, "pending_alert_h": 120,
     "audit_db": Path("data/audit.db"), "language": "es", "slack_bot_token": None,
-    "slack_app_token": None, "approvals_channel": None,
+    "slack_app_token": None, "approvals_channel": None, "log_level": "INFO",
+    "log_format": "text", "timezone": "America/Mexico_City",
 }
 
 
@@ -88,6 +89,49 @@ def test_what_run_needs_is_listed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APPROVALS_CHANNEL", "C0123ABC")
     monkeypatch.setenv("APPROVERS", "U0123ABC")
     assert load_settings().problems_for_run() == []  # Socket Mode needs no signing secret
+
+
+@pytest.mark.parametrize(("var", "value"), [
+    ("SLACK_BOT_TOKEN", "xoxb-…"), ("SLACK_BOT_TOKEN", "xoxb-..."), ("SLACK_BOT_TOKEN", "xoxb-"),
+    ("SLACK_BOT_TOKEN", "xoxb-xxxx-xxxx"), ("SLACK_BOT_TOKEN", "xoxb-your-bot-token"),
+    ("SLACK_BOT_TOKEN", "xoxb-1234-5678-abcd"), ("SLACK_APP_TOKEN", "xapp-…"),
+    ("SLACK_APP_TOKEN", "xapp-<app token>"), ("SLACK_SIGNING_SECRET", "8f3c…"),
+])
+def test_placeholders_are_refused_without_echo(monkeypatch: pytest.MonkeyPatch, var: str,
+                                               value: str) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-3")
+    monkeypatch.setenv(var, value)
+    problems = load_settings().problems_for_run()
+    (said,) = [p for p in problems if p.startswith(var)]
+    assert said.startswith(f"{var} is still a placeholder: put ")
+    assert value not in said.replace("(xoxb-…)", "").replace("(xapp-…)", "")
+
+
+@pytest.mark.parametrize("value", [
+    "xoxb-12345678901-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "xoxb-1-2-3",
+    "xoxb-sandbox-0a1b2c3d4e5f6a7b"])
+def test_real_looking_tokens_are_not_placeholders(monkeypatch: pytest.MonkeyPatch,
+                                                  value: str) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", value)
+    assert not load_settings().placeholders()
+
+
+def test_provider_credentials_left_as_dots_are_placeholders(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CFDI_ENDPOINT", "https://pac.example/CFDI33")
+    monkeypatch.setenv("CFDI_USUARIO", "...")
+    monkeypatch.setenv("CFDI_PASSWORD", "Pw.with...dots")  # a real password may hold anything
+    assert [p.split(" ")[0] for p in load_settings().placeholders()] == ["CFDI_USUARIO"]
+
+
+def test_a_missing_wsdl_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CFDI_WSDL", "pac/missing.wsdl")
+    assert load_settings().file_problems() == [
+        "CFDI_WSDL 'pac/missing.wsdl' is not a file that exists: give the path of the "
+        "provider's WSDL or its http(s) URL, or leave it unset for the shipped copy "
+        "(bot/pac/cfdi33.wsdl)."]
+    monkeypatch.setenv("CFDI_WSDL", "https://pac.example/CFDI33?wsdl")
+    assert load_settings().file_problems() == []
 
 
 def test_a_bad_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -201,6 +202,24 @@ async def test_killed_during_the_submission(world: World) -> None:
     await world.until(lambda: world.pac.in_flight_by["cancelar"] == 1)
     world.kill()
     assert world.status() == "submitting"
+    world.pac.delay_s = 0
+    await restarted_and_finished(world)
+
+
+async def test_sigterm_during_the_submission_stops_within_seconds(world: World) -> None:
+    """A stop does not wait for the provider (30 s here): the call in flight is left, and
+    the next start finishes the request."""
+    await world.start()
+    world.pac.delay_s = 30
+    await world.ask_and_approve(CODES)
+    await world.until(lambda: world.pac.in_flight_by["cancelar"] == 1)
+    assert world.process is not None
+    began = time.monotonic()
+    world.process.send_signal(signal.SIGTERM)
+    world.process.wait(15)
+    assert time.monotonic() - began < 10
+    assert world.process.returncode == 0
+    assert "task(s) in flight" in world.logs() and "Traceback" not in world.logs()
     world.pac.delay_s = 0
     await restarted_and_finished(world)
 

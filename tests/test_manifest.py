@@ -6,7 +6,10 @@ from pathlib import Path
 
 import yaml
 
+from bot.sandbox.slack_server import SCOPE_OF as STAND_IN_SCOPES
 from bot.sandbox.stage import APPROVALS, Stage
+from bot.setup_check import run as check_setup
+from bot.startup import BOT_SCOPES
 from tests.helpers import card_of, click
 
 MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
@@ -19,6 +22,8 @@ SCOPE_OF: dict[str, set[str]] = {
     "usergroups.users.list": {"usergroups:read"},
     "files.getUploadURLExternal": {"files:write"}, "files.completeUploadExternal": {"files:write"},
     "conversations.replies": {"channels:history", "groups:history"}, "views.publish": set(),
+    "conversations.info": {"channels:read", "groups:read"},
+    "apps.connections.open": set(),  # the app-level token's connections:write, not a bot scope
 }
 
 
@@ -37,6 +42,7 @@ async def test_the_scopes_are_exactly_those_of_the_methods_called(tmp_path: Path
             tx.enqueue(1, "completed")
             tx.conn.execute("UPDATE outbox SET attempted_at = 'x' WHERE posted_ts IS NULL")
         await stage.runtime.services.outbox.flush()           # looks in the thread first
+        await check_setup(stage.settings, _no_provider, say=lambda line: None)
     finally:
         await stage.close()
     called = {call.method for call in stage.slack.calls}
@@ -44,6 +50,20 @@ async def test_the_scopes_are_exactly_those_of_the_methods_called(tmp_path: Path
     needed = set().union(*(SCOPE_OF[m] for m in called)) | {"commands"}
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == needed
     assert stage.slack.thread(APPROVALS, approved.ts)
+
+
+async def _no_provider(say: object) -> int:
+    return 0
+
+
+def test_the_start_checks_exactly_the_manifest_scopes() -> None:
+    """What `run` and `check` require of the token is what the manifest asks Slack for."""
+    assert sorted(BOT_SCOPES) == sorted(MANIFEST["oauth_config"]["scopes"]["bot"])
+
+
+def test_the_stand_in_asks_the_scopes_slack_documents() -> None:
+    for method, scopes in STAND_IN_SCOPES.items():
+        assert set(scopes) & SCOPE_OF[method] or not SCOPE_OF[method], method
 
 
 def test_the_command_interactivity_and_socket_mode_are_declared() -> None:

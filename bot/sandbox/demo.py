@@ -6,8 +6,8 @@ them), and Beto, who approves. The transcript shows what each person would see i
 the pending cancellations are asked again until the receiver accepts. Then Ana mistypes a
 folio (the form says so on its line), fixes it, Beto looks at his App Home and rejects that
 request, and Ana looks the invoice up with `/cfdi estado`. Ana e-mails an invoice with
-`/cfdi enviar`, and the audit trail that all of it left in AUDIT_DB is printed, in words,
-and verified.
+`/cfdi enviar`, and the audit trail that all of it left in its own file (data/demo.db, or
+--db) is printed, in words, and verified.
 
 `Scenes` keeps what the pictures of the README show (bot/sandbox/pictures.py).
 """
@@ -24,6 +24,7 @@ from typing import Any
 from bot.blocks import APPROVE_ACTION, REJECT_ACTION, REJECT_REASON
 from bot.config import Settings
 from bot.i18n import t
+from bot.mrkdwn import local
 from bot.reports import what_happened, who_did
 from bot.sandbox.slack_server import Message
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
@@ -64,12 +65,10 @@ class Scenes:
 DEMO_DB = Path("data/demo.db")
 
 
-def demo_db(settings: Settings) -> Path:
-    """AUDIT_DB when the operator set it; otherwise a file of its own, made anew each run
-    (the same invoices twice would be refused as already requested), so that simulated
-    requests never sit in the bot's real audit log, where the watcher would follow them."""
-    if "audit_db" in settings.model_fields_set:
-        return settings.audit_db
+def fresh_demo_db() -> Path:
+    """The demo's own file, made anew each run (the same invoices twice would be refused as
+    already requested), so that simulated requests never sit in the bot's real audit log,
+    where the watcher would follow them."""
     for old in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
         old.unlink()
     return DEMO_DB
@@ -120,11 +119,11 @@ class Demo:
         await self.settled()
 
 
-async def run_demo(settings: Settings, say: Callable[[str], None] = print,
+async def run_demo(settings: Settings, db: Path, say: Callable[[str], None] = print,
                    max_wait_s: float = 30.0, scenes: Scenes | None = None) -> int:
     lang = settings.language
-    stage = await Stage.open(demo_db(settings), resolve_after_s=RESOLVE_AFTER_S, language=lang,
-                             watch_backoff_s=[0.5])
+    stage = await Stage.open(db, resolve_after_s=RESOLVE_AFTER_S, language=lang,
+                             timezone=settings.timezone, watch_backoff_s=[0.5])
     first_event = stage.runtime.store.last_event_id() + 1
     demo = Demo(stage, say, lang, scenes or Scenes())
     try:
@@ -214,7 +213,7 @@ def _print_trail(stage: Stage, say: Callable[[str], None], lang: str, first_even
     say(t("demo.trail", lang, path=stage.settings.audit_db))
     for event in queries.events(store, since_id=first_event):
         ref = f" · {event['invoice_ref']}" if event["invoice_ref"] else ""
-        say(f"  #{event['id']:<3} {event['at'][11:19]}Z  {who_did(event, lang):<10} "
+        say(f"  #{event['id']:<3} {local(event['at'], '%H:%M:%S')}  {who_did(event, lang):<10} "
             f"{what_happened(event, lang)}{ref}")
     verdict = store.verify()
     say(t("demo.chain_ok", lang, count=verdict.checked) if verdict.ok

@@ -79,9 +79,9 @@ async def collect(lang: str) -> Scenes:
     """The demo's flow, quietly, into a database of its own."""
     scenes = Scenes()
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(_env_file=None, audit_db=Path(folder) / "pictures.db",  # type: ignore[call-arg]
-                            language=lang)
-        if await run_demo(settings, say=lambda _: None, scenes=scenes) != 0:
+        settings = Settings(_env_file=None, language=lang)  # type: ignore[call-arg]
+        db = Path(folder) / "pictures.db"
+        if await run_demo(settings, db, say=lambda _: None, scenes=scenes) != 0:
             raise RuntimeError("the demo did not finish")
     return scenes
 

@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from bot.sandbox.block_kit import MESSAGE_TEXT, message_problems, view_problems
 from bot.sandbox.serving import BackgroundServer, QuietHandler
+from bot.startup import BOT_SCOPES
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,18 @@ BOT_USER = "U0BOTSANDBOX"
 TEAM = "T0SANDBOX"
 TRIGGER_TTL_S = 3.0
 
+# The bot scope each method needs (Slack's method reference), by the conversation's kind
+# where it depends on it: C… public, G… private, D… direct.
+SCOPE_OF: dict[str, tuple[str, ...]] = {
+    "chat.postMessage": ("chat:write",), "chat.update": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",), "conversations.open": ("im:write",),
+    "usergroups.users.list": ("usergroups:read",),
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
+    "conversations.replies": ("channels:history", "groups:history", "im:history"),
+    "conversations.info": ("channels:read", "groups:read", "im:read"),
+}
+APP_TOKEN_METHODS = {"apps.connections.open"}
 
 
 def _form(encoded: str) -> dict[str, Any]:
@@ -38,9 +52,11 @@ def _form(encoded: str) -> dict[str, Any]:
 
 
 class SlackError(Exception):
-    def __init__(self, error: str, status: int = 200, retry_after: int | None = None) -> None:
+    def __init__(self, error: str, status: int = 200, retry_after: int | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(error)
         self.error, self.status, self.retry_after = error, status, retry_after
+        self.extra = extra or {}
 
 
 @dataclass
@@ -74,11 +90,18 @@ class Injected:
 class SlackStandIn(BackgroundServer):
     def __init__(self, *, token: str, channels: dict[str, str], users: dict[str, str],
                  groups: dict[str, list[str]] | None = None, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, app_token: str | None = None,
+                 scopes: Sequence[str] = BOT_SCOPES, outside: Sequence[str] = (),
+                 paid_plan: bool = True, socket_url: str = "wss://127.0.0.1:9/link") -> None:
         self.token = token
-        self.channels = dict(channels)          # id -> name; the bot is a member of these
+        self.app_token = app_token              # xapp-…: Socket Mode's apps.connections.open
+        self.scopes = list(scopes)              # granted at install: x-oauth-scopes
+        self.channels = dict(channels)          # id -> name
+        self.outside = set(outside)             # channels that exist without the bot in them
         self.users = dict(users)                # id -> display name
         self.groups = dict(groups or {})        # S… -> member ids
+        self.paid_plan = paid_plan              # user groups need a paid plan
+        self.socket_url = socket_url
         self.calls: list[Call] = []
         self.messages: list[Message] = []
         self.ephemerals: list[dict[str, Any]] = []
@@ -146,15 +169,37 @@ class SlackStandIn(BackgroundServer):
                 if injected and injected.times > 0:
                     injected.times -= 1
                     raise SlackError(injected.error, injected.status, injected.retry_after)
-                if token != self.token:
-                    raise SlackError("invalid_auth")
                 answer = getattr(self, "_" + method.replace(".", "_"), None)
                 if answer is None:
                     raise SlackError("unknown_method")
+                self._authorize(method, params, token)
                 return {"ok": True, **answer(params)}
             except SlackError as exc:
                 call.error = exc.error
                 raise
+
+    def _authorize(self, method: str, params: dict[str, Any], token: str | None) -> None:
+        """As Slack does: the right kind of token, then the scope the method needs."""
+        if method in APP_TOKEN_METHODS:
+            if token == self.token:
+                raise SlackError("not_allowed_token_type")
+            if not token or token != self.app_token:
+                raise SlackError("invalid_auth")
+            return
+        if token == self.app_token and token:
+            raise SlackError("not_allowed_token_type")
+        if not token:
+            raise SlackError("not_authed")
+        if token != self.token:
+            raise SlackError("invalid_auth")
+        needed = SCOPE_OF.get(method, ())
+        if len(needed) > 1:  # by the conversation's kind: C…, G…, D…
+            kind = str(params.get("channel") or "C")[:1]
+            needed = (needed[{"C": 0, "G": 1, "D": 2}.get(kind, 0)],)
+        missing = [scope for scope in needed if scope not in self.scopes]
+        if missing:
+            raise SlackError("missing_scope", extra={"needed": ",".join(missing),
+                                                     "provided": ",".join(self.scopes)})
 
     def _ts(self) -> str:
         self._clock = max(self._clock + 0.000100, time.time())
@@ -169,6 +214,14 @@ class SlackStandIn(BackgroundServer):
         if channel not in self.channels:
             raise SlackError("channel_not_found")
         return str(channel)
+
+    def _member_of(self, params: dict[str, Any], key: str = "channel") -> str:
+        """A channel the bot may write in: a private one it is not in does not exist for it."""
+        channel = self._channel(params, key)
+        if channel in self.outside:
+            raise SlackError("channel_not_found" if channel.startswith("G") else
+                             "not_in_channel")
+        return channel
 
     def _check(self, problems: list[str], error: str = "invalid_blocks") -> None:
         """Refused as Slack refuses what breaks its Block Kit limits (bot.sandbox.block_kit)."""
@@ -191,7 +244,7 @@ class SlackStandIn(BackgroundServer):
                 "url": "https://sandbox.slack.example/"}
 
     def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params)
+        channel = self._member_of(params)
         blocks = self._blocks(params)
         thread_ts = params.get("thread_ts")
         if thread_ts and not any(m.channel == channel and m.ts == thread_ts
@@ -206,7 +259,7 @@ class SlackStandIn(BackgroundServer):
                 "message": {"text": message.text, "ts": message.ts}}
 
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params)
+        channel = self._member_of(params)
         blocks = self._blocks(params)
         try:
             message = self.message(channel, params.get("ts", ""))
@@ -217,7 +270,7 @@ class SlackStandIn(BackgroundServer):
         return {"channel": channel, "ts": message.ts}
 
     def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params)
+        channel = self._member_of(params)
         self._blocks(params)
         if params.get("user") not in self.users:
             raise SlackError("user_not_found")
@@ -259,7 +312,23 @@ class SlackStandIn(BackgroundServer):
             raise SlackError("user_not_found")
         return {"channel": {"id": f"D{user}"}}
 
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.socket_url}
+
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The conversation object, with `is_member` for the calling bot; a private channel
+        the bot is not in is `channel_not_found`, as in Slack."""
+        channel = self._channel(params)
+        if channel.startswith("G") and channel in self.outside:
+            raise SlackError("channel_not_found")
+        return {"channel": {"id": channel, "name": self.channels.get(channel, channel),
+                            "is_channel": channel.startswith("C"),
+                            "is_private": channel.startswith("G"),
+                            "is_archived": False, "is_member": channel not in self.outside}}
+
     def _usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not self.paid_plan:
+            raise SlackError("plan_upgrade_required")
         group = params.get("usergroup")
         if group not in self.groups:
             raise SlackError("no_such_subteam")
@@ -307,7 +376,7 @@ class SlackStandIn(BackgroundServer):
     def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         files = params.get("files")
         files = json.loads(files) if isinstance(files, str) else files or []
-        channel = self._channel(params, "channel_id")
+        channel = self._member_of(params, "channel_id")
         shared = []
         for item in files:
             upload = self.uploads.get(item["id"])
@@ -354,12 +423,16 @@ class SlackStandIn(BackgroundServer):
                 method = urlsplit(self.path).path.removeprefix("/api/")
                 auth = self.headers.get("Authorization") or ""
                 token = auth.removeprefix("Bearer ") or params.pop("token", None)
+                # Every Web API answer lists the scopes the token was granted.
+                scopes = {"x-oauth-scopes": ",".join(stand_in.scopes)} \
+                    if token == stand_in.token else {}
                 try:
-                    self._send(200, stand_in.handle(method, params, token))
+                    self._send(200, stand_in.handle(method, params, token), scopes)
                 except SlackError as exc:
                     headers = {"Retry-After": str(exc.retry_after or 1)} \
                         if exc.status == 429 else {}
-                    self._send(exc.status, {"ok": False, "error": exc.error}, headers)
+                    self._send(exc.status, {"ok": False, "error": exc.error, **exc.extra},
+                               {**headers, **scopes})
 
             def _send(self, status: int, payload: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:
