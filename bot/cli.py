@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from bot.logs import setup_logging
 
 if TYPE_CHECKING:
     from bot.app import Runtime
+    from bot.pac.client import PacClient
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,11 @@ async def _serve(settings: Settings) -> int:
     stop.install()
     try:
         auditdb.open_for(settings).close()     # opened, migrated, and its owner checked
+        # The provider's WSDL (a local check) before Slack, which may mean waiting out a
+        # network that is not there yet.
+        provider = None if settings.sandbox else await stop.race(_provider(settings))
         await stop.race(startup.verify(settings))
-        runtime = await stop.race(_build(settings))
+        runtime = await stop.race(_build(settings, provider))
         await serve(runtime, stop)
     except Stopped:
         log.info("stopped before serving")
@@ -155,18 +159,40 @@ class _ProviderUnusable(Exception):
         self.problems = problems
 
 
-async def _build(settings: Settings) -> Runtime:
-    """The real provider, or (CFDI_ENDPOINT=sandbox) the simulator; its WSDL read and checked."""
+@contextlib.contextmanager
+def _wsdl_read(settings: Settings) -> Iterator[None]:
+    """A WSDL that cannot be read or lacks what the bot sends: one sentence per problem."""
     import httpx
     import zeep.exceptions
     from lxml import etree
 
-    from bot.app import build, connect_provider, connect_sat
-    from bot.config import SANDBOX
     from bot.pac.errors import PacContractError
 
     try:
-        if settings.sandbox:
+        yield
+    except PacContractError as exc:
+        raise _ProviderUnusable(exc.problems) from None
+    except (OSError, httpx.HTTPError, zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
+        error = getattr(exc, "strerror", None) or str(exc)[:200] or type(exc).__name__
+        raise _ProviderUnusable([t("start.wsdl_unreadable", settings.language,
+                                   wsdl=settings.cfdi_wsdl, error=error)]) from None
+
+
+async def _provider(settings: Settings) -> PacClient:
+    """The real provider's client, its WSDL read and checked."""
+    from bot.app import connect_provider
+
+    with _wsdl_read(settings):
+        return await connect_provider(settings)
+
+
+async def _build(settings: Settings, provider: PacClient | None) -> Runtime:
+    """The bot on the real provider, or (CFDI_ENDPOINT=sandbox, no provider) the simulator."""
+    from bot.app import build, connect_sat
+    from bot.config import SANDBOX
+
+    with _wsdl_read(settings):
+        if provider is None:
             from bot.sandbox.stage import sandbox_runtime
 
             runtime, *_ = await sandbox_runtime(settings)
@@ -178,13 +204,7 @@ async def _build(settings: Settings) -> Runtime:
                         "going live)")
         else:
             sat = await connect_sat(settings)
-        return await build(settings, await connect_provider(settings), sat=sat)
-    except PacContractError as exc:
-        raise _ProviderUnusable(exc.problems) from None
-    except (OSError, httpx.HTTPError, zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
-        error = getattr(exc, "strerror", None) or str(exc)[:200] or type(exc).__name__
-        raise _ProviderUnusable([t("start.wsdl_unreadable", settings.language,
-                                   wsdl=settings.cfdi_wsdl, error=error)]) from None
+        return await build(settings, provider, sat=sat)
 
 
 async def _provider_check(settings: Settings, *, live: bool,

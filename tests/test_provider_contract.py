@@ -201,7 +201,9 @@ def test_provider_check_and_run_name_the_missing_element(tmp_path: Path) -> None
     assert done.returncode == 1
     assert "no `cuerpo` in the request to enviar › solicitudEnvio; its type solicitudEnvio " \
            "has: asunto, email, enviarPDF, uuid." in done.stdout
-    run = cli("run", CFDI_WSDL=wsdl, SLACK_BOT_TOKEN="xoxb-1-2-abc",
+    # The real provider's WSDL is checked before Slack is asked anything.
+    run = cli("run", CFDI_WSDL=wsdl, CFDI_ENDPOINT="https://pac.example/ws",
+              SLACK_BOT_TOKEN="xoxb-1-2-abc",
               SLACK_SIGNING_SECRET="s" * 32, APPROVALS_CHANNEL="C0APROB",
               APPROVERS="U0BETO", AUDIT_DB=str(tmp_path / "a.db"))
     assert run.returncode == 2 and "no `cuerpo`" in run.stderr
