@@ -116,7 +116,7 @@ def test_reports_and_the_home_keep_slacks_limits(lang: str) -> None:
     counts = {row["id"]: 3 for row in rows}
     trail = {"invoices": invoices(*[IS.CANCELED] * 40), "events": [
         {"action": "provider_answered", "details": json.dumps({"to": "canceled"}), "at": AT,
-         "actor_name": "&" * 200, "request_id": 7}] * 100}
+         "actor_id": "U0ANA", "actor_name": "&" * 200, "request_id": 7}] * 100}
     shown = reports.invoice_status("FAC-1", trail, {7: request()}, lang, True, _link)
     assert message_problems(shown) == []
     for pending in (True, False):
