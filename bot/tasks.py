@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 # Work a request starts waits while Slack requests are still being answered (they share the
 # loop's one core: a burst of 50 would otherwise queue its acks behind the first ones' work),
 # but never longer than this, so background work is not starved under steady load.
-ACKS_FIRST_MAX_S = 0.5
+ACKS_FIRST_MAX_S = 2.0
 _POLL_S = 0.005
 
 
