@@ -34,7 +34,7 @@ from lxml import etree
 from bot.config import SHIPPED_WSDL
 from bot.sandbox import pac_rules as rules
 from bot.sandbox.invoices import SandboxBook, cfdi_xml
-from bot.sandbox.serving import BackgroundServer, QuietHandler
+from bot.sandbox.serving import QuietHandler, SoapStandIn
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,11 @@ def _acuse(uuids: list[tuple[str, str]]) -> str:
     return base64.b64encode(xml).decode()
 
 
-class SandboxPac(BackgroundServer):
+class SandboxPac(SoapStandIn):
     """The simulator; `start()` serves it on a free port of 127.0.0.1 in a daemon thread."""
+
+    path = PATH
+    wsdl_text = _WSDL_TEXT
 
     def __init__(self, *, usuario: str = "sandbox", password: str = "sandbox",
                  resolve_after_s: float = 30.0, transient_failures: int = 2,
@@ -139,19 +142,7 @@ class SandboxPac(BackgroundServer):
         self.sent: list[tuple[str, str]] = []  # (uuid, e-mail) of every e-mail sent
         super().__init__(self._handler(), host, port)
 
-    @property
-    def endpoint(self) -> str:
-        return self.base_url + PATH
-
-    @property
-    def wsdl_url(self) -> str:
-        return self.endpoint + "?wsdl"
-
     # -- answering ------------------------------------------------------------------------
-
-    def wsdl(self) -> bytes:
-        return re.sub(r'(<soap:address location=")[^"]*(")', rf"\g<1>{self.endpoint}\g<2>",
-                      _WSDL_TEXT).encode()
 
     def answer(self, body: bytes) -> tuple[int, str, bytes]:
         """(HTTP status, content type, body) for one POSTed SOAP message."""

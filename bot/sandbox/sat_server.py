@@ -29,7 +29,7 @@ from lxml import etree
 
 from bot.sandbox import pac_rules as rules
 from bot.sandbox.invoices import SandboxBook
-from bot.sandbox.serving import BackgroundServer, QuietHandler
+from bot.sandbox.serving import QuietHandler, SoapStandIn
 from bot.sat.consulta.client import SHIPPED_WSDL, SOAP_ENV, TEMPURI
 from bot.sat.refs import normalize_uuid
 
@@ -66,8 +66,11 @@ def _fault(code: str, text: str) -> bytes:
     return etree.tostring(env)
 
 
-class SandboxSat(BackgroundServer):
+class SandboxSat(SoapStandIn):
     """The SAT's status service over the provider sandbox's invoices and memory."""
+
+    path = PATH
+    wsdl_text = _WSDL_TEXT
 
     def __init__(self, state: rules.SandboxState, book: SandboxBook, *,
                  host: str = "127.0.0.1", port: int = 0) -> None:
@@ -77,18 +80,6 @@ class SandboxSat(BackgroundServer):
         self.delay_s = 0.0                       # hold every answer this long
         self.last_request: bytes = b""
         super().__init__(self._handler(), host, port)
-
-    @property
-    def endpoint(self) -> str:
-        return self.base_url + PATH
-
-    @property
-    def wsdl_url(self) -> str:
-        return self.endpoint + "?wsdl"
-
-    def wsdl(self) -> bytes:
-        return re.sub(r'(<soap:address location=")[^"]*(")', rf"\g<1>{self.endpoint}\g<2>",
-                      _WSDL_TEXT).encode()
 
     def answer(self, body: bytes, action: str, content_type: str) -> tuple[int, str, bytes]:
         if self.delay_s:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -94,3 +95,24 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class SoapStandIn(BackgroundServer):
+    """A SOAP service stand-in: answers on `path`, serves its WSDL (`wsdl_text`) at
+    `?wsdl` with the address rewritten to itself, as the real services publish theirs."""
+
+    path = "/"
+    wsdl_text = ""
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url + self.path
+
+    @property
+    def wsdl_url(self) -> str:
+        return self.endpoint + "?wsdl"
+
+    def wsdl(self) -> bytes:
+        return re.sub(r'(<soap:address location=")[^"]*(")', rf"\g<1>{self.endpoint}\g<2>",
+                      self.wsdl_text).encode()
+
