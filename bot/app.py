@@ -40,7 +40,7 @@ from bot.pac.client import PacClient, RetryPolicy
 from bot.provider import Provider
 from bot.sat.consulta.client import SatClient
 from bot.services import Services
-from bot.slack_io import SlackIO
+from bot.slack_io import Identity, SlackIO
 from bot.tasks import Tasks
 from bot.watcher import Watcher
 from storage.store import AuditStore
@@ -178,9 +178,18 @@ class Runtime:
         first = asyncio.Event()
         io, policy = self.services.io, self.services.policy
 
+        known = io.identity is not None  # read by the start's own check: not asked twice
+
+        async def identity() -> bool:
+            nonlocal known
+            if known:
+                known = False
+                return True
+            return await io.refresh_identity()
+
         async def refresh() -> float:
             try:
-                fresh = await asyncio.gather(io.refresh_identity(), policy.refresh())
+                fresh = await asyncio.gather(identity(), policy.refresh())
             finally:
                 first.set()
             return SLACK_REFRESH_S if all(fresh) else SLACK_RETRY_S
@@ -220,7 +229,10 @@ class Runtime:
 
 async def build(settings: Settings, provider: Provider,
                 on_stop: Sequence[Callable[[], None]] = (), sat: SatClient | None = None,
-                slack_wait_s: float = SLACK_START_WAIT_S) -> Runtime:
+                slack_wait_s: float = SLACK_START_WAIT_S, identity: Identity | None = None
+                ) -> Runtime:
+    """The bot assembled; `identity`, when the start already asked Slack who the bot is, is
+    used as it is rather than asked again."""
     store = AuditStore.open(settings.audit_db, secrets=settings.secrets())
     session = slack_session()
     client = slack_client(settings, session)
@@ -239,5 +251,6 @@ async def build(settings: Settings, provider: Provider,
     handlers.register(app, services)
     runtime = Runtime(settings, store, provider, app, services, Watcher(services), on_stop,
                       session, sat)
+    services.io.identity = identity
     await runtime.load_from_slack(slack_wait_s)
     return runtime

@@ -25,6 +25,7 @@ from bot.logs import setup_logging
 if TYPE_CHECKING:
     from bot.app import Runtime
     from bot.pac.client import PacClient
+    from bot.slack_io import Identity
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,8 @@ async def _serve(settings: Settings) -> int:
         # The provider's WSDL (a local check) before Slack, which may mean waiting out a
         # network that is not there yet.
         provider = None if settings.sandbox else await stop.race(_provider(settings))
-        await stop.race(startup.verify(settings))
-        runtime = await stop.race(_build(settings, provider))
+        identity = await stop.race(startup.verify(settings))
+        runtime = await stop.race(_build(settings, provider, identity))
         await serve(runtime, stop)
     except Stopped:
         log.info("stopped before serving")
@@ -186,7 +187,8 @@ async def _provider(settings: Settings) -> PacClient:
         return await connect_provider(settings)
 
 
-async def _build(settings: Settings, provider: PacClient | None) -> Runtime:
+async def _build(settings: Settings, provider: PacClient | None,
+                 identity: Identity | None = None) -> Runtime:
     """The bot on the real provider, or (CFDI_ENDPOINT=sandbox, no provider) the simulator."""
     from bot.app import build, connect_sat
     from bot.config import SANDBOX
@@ -195,7 +197,7 @@ async def _build(settings: Settings, provider: PacClient | None) -> Runtime:
         if provider is None:
             from bot.sandbox.stage import sandbox_runtime
 
-            runtime, *_ = await sandbox_runtime(settings)
+            runtime, *_ = await sandbox_runtime(settings, identity)
             return runtime
         sat = None
         if settings.sat_consulta_url == SANDBOX:  # the stand-in knows only its own invoices
@@ -204,7 +206,7 @@ async def _build(settings: Settings, provider: PacClient | None) -> Runtime:
                         "going live)")
         else:
             sat = await connect_sat(settings)
-        return await build(settings, provider, sat=sat)
+        return await build(settings, provider, sat=sat, identity=identity)
 
 
 async def _provider_check(settings: Settings, *, live: bool,

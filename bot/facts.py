@@ -38,9 +38,6 @@ if TYPE_CHECKING:  # the outbox renders cards, which show these facts (bot.block
 log = logging.getLogger(__name__)
 
 AT_ONCE = 8  # lookups in flight together, for one request
-# slack-bolt sends an ack on its next 10 ms poll after ack() is called: the lookups' first
-# burst of work (zeep building a request per lookup) starts after that, not in its way.
-ACK_GRACE_S = 0.05
 
 
 class FactFinder:
@@ -54,8 +51,8 @@ class FactFinder:
         self.at_once = at_once
 
     async def gather(self, request_id: int, invoices: Sequence[Row]) -> None:
-        """Look every invoice up, record what was found, bring the card up to date."""
-        await asyncio.sleep(ACK_GRACE_S)
+        """Look every invoice up, record what was found, bring the card up to date. (Started
+        with Tasks.spawn, it begins once the Slack answers in progress are out.)"""
         gate = asyncio.Semaphore(self.at_once)
 
         async def one(row: Row) -> dict[str, Any]:

@@ -79,7 +79,7 @@ async def _slack(settings: Settings, lines: Lines) -> None:
         lines.bad(t("check.scopes_unknown", lang))
     else:
         lines.ok("check.slack_ok", team=identity.team or identity.team_id,
-                 user=identity.user_id)
+                 user=identity.bot_user_id)
     if settings.socket_mode:
         try:
             await startup.ask_app_token(settings)

@@ -37,11 +37,20 @@ Link = Callable[[Row], str]
 
 @dataclass(frozen=True)
 class Identity:
-    """Who the bot is in which workspace (auth.test)."""
+    """Who the bot is in which workspace: auth.test's answer (the start's check also reads
+    the scopes Slack lists beside it)."""
     team_id: str
     url: str
     bot_user_id: str
     bot_id: str | None
+    team: str | None = None
+    scopes: frozenset[str] | None = None   # None: not read, or Slack did not list them
+
+    @classmethod
+    def of(cls, answer: Any, scopes: frozenset[str] | None = None) -> Identity:
+        return cls(team_id=str(answer.get("team_id") or ""), url=str(answer.get("url") or ""),
+                   bot_user_id=str(answer.get("user_id") or ""), bot_id=answer.get("bot_id"),
+                   team=answer.get("team"), scopes=scopes)
 
 
 class SlackIO:
@@ -124,10 +133,7 @@ class SlackIO:
         answer = await self.call("auth.test", self.client.auth_test)
         if answer is None:
             return self.identity is not None
-        self.identity = Identity(team_id=str(answer.get("team_id") or ""),
-                                 url=str(answer.get("url") or ""),
-                                 bot_user_id=str(answer.get("user_id") or ""),
-                                 bot_id=answer.get("bot_id"))
+        self.identity = Identity.of(answer)
         return True
 
     async def linker(self) -> Link:

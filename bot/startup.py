@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import aiohttp
@@ -23,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.i18n import t
+from bot.slack_io import Identity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,17 +52,9 @@ class Unreachable(Exception):
     """Slack could not be asked now (network, timeout, an outage): worth another try."""
 
 
-@dataclass(frozen=True)
-class Identity:
-    user_id: str
-    team_id: str
-    bot_id: str | None
-    team: str | None
-    scopes: frozenset[str] | None   # None: Slack did not list them
-
-    @property
-    def missing_scopes(self) -> list[str]:
-        return [] if self.scopes is None else [s for s in BOT_SCOPES if s not in self.scopes]
+def missing_scopes(identity: Identity) -> list[str]:
+    scopes = identity.scopes
+    return [] if scopes is None else [s for s in BOT_SCOPES if s not in scopes]
 
 
 def _client(settings: Settings, token: str) -> AsyncWebClient:
@@ -100,8 +92,7 @@ async def ask_identity(settings: Settings) -> Identity:
     header = answer.headers.get("x-oauth-scopes") or answer.headers.get("X-OAuth-Scopes")
     scopes = None if header is None else frozenset(
         s.strip() for s in str(header).split(",") if s.strip())
-    return Identity(str(answer.get("user_id") or ""), str(answer.get("team_id") or ""),
-                    answer.get("bot_id"), answer.get("team"), scopes)
+    return Identity.of(answer, scopes)
 
 
 async def ask_app_token(settings: Settings) -> None:
@@ -124,7 +115,7 @@ async def ask_app_token(settings: Settings) -> None:
 
 
 def scopes_sentence(identity: Identity, lang: str) -> str | None:
-    missing = identity.missing_scopes
+    missing = missing_scopes(identity)
     return t("start.scopes_missing", lang, scopes=", ".join(missing)) if missing else None
 
 
@@ -153,7 +144,7 @@ async def verify(settings: Settings) -> Identity:
                     "they were not checked")
     if settings.socket_mode:
         await until_answered(lambda: ask_app_token(settings), "apps.connections.open")
-    log.info("Slack knows the bot as %s in team %s", identity.user_id, identity.team_id)
+    log.info("Slack knows the bot as %s in team %s", identity.bot_user_id, identity.team_id)
     await _warn_if_outside(settings)
     return identity
 

@@ -131,6 +131,8 @@ def test_no_warning_about_the_client_and_the_token(tmp_path: Path) -> None:
             as slack:
         bot = start_bot(slack_env(slack, tmp_path), tmp_path)
         seen = wait_for_line(bot, "ready: listening")
+        # Asked once: the start's own check hands its answer to the bot.
+        assert len(slack.calls_of("auth.test")) == 1
         _, rest = stopped_within(bot, 10)
     assert bot.returncode == 0
     logged = "".join(seen) + rest

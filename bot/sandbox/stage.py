@@ -19,6 +19,7 @@ from bot.sandbox.pac_server import SandboxPac
 from bot.sandbox.sat_server import SandboxSat
 from bot.sandbox.slack_driver import SlackDriver
 from bot.sandbox.slack_server import SlackStandIn
+from bot.slack_io import Identity
 
 APPROVALS = "C0APROBACIONES"
 FINANCE = "C0FINANZAS"
@@ -32,7 +33,8 @@ PEOPLE = {
 }
 
 
-async def sandbox_runtime(settings: Settings, **sandbox_options: Any
+async def sandbox_runtime(settings: Settings, identity: Identity | None = None,
+                          **sandbox_options: Any
                           ) -> tuple[Runtime, SandboxPac, SandboxSat | None]:
     """The bot on the built-in sandbox provider and, when SAT_CONSULTA_URL=sandbox, the SAT
     stand-in that knows its invoices (started here, stopped with the runtime).
@@ -47,7 +49,8 @@ async def sandbox_runtime(settings: Settings, **sandbox_options: Any
     try:
         provider = await connect_provider(settings, pac.endpoint)
         sat_client = await connect_sat(settings, sat.endpoint if sat else None)
-        return await build(settings, provider, on_stop=stops, sat=sat_client), pac, sat
+        return await build(settings, provider, on_stop=stops, sat=sat_client,
+                           identity=identity), pac, sat
     except BaseException:
         for stop in stops:
             stop()
