@@ -9,6 +9,7 @@ import pytest
 
 from bot.pac.client import PacClient
 from bot.sandbox.pac_server import SandboxPac
+from bot.sandbox.stage import Stage
 from storage.store import AuditStore
 from tests.helpers import FAST_RETRY
 
@@ -43,3 +44,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"Faults injected: {len(LEDGER.injected)}, survived: {len(LEDGER.survived)}, "
             f"requests lost: {LEDGER.lost}")
         terminalreporter.write_line(f"Duplicate side effects: {LEDGER.duplicates}")
+
+
+@pytest.fixture
+async def stage(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stage]:
+    """The bot on the stand-ins (a test module may define its own); `param` (indirect
+    parametrization) passes options to Stage.open."""
+    opened = await Stage.open(tmp_path / "audit.db", resolve_after_s=0.5,
+                              **getattr(request, "param", {}))
+    yield opened
+    await opened.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -38,14 +38,6 @@ def refusing(error: str, *, times: int = 10**6, methods: tuple[str, ...] = LOOKU
         for method in methods:
             slack.fail(method, error, status=500, retry_after=2, times=times)
     return prepare
-
-
-@pytest.fixture
-async def stage(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stage]:
-    opened = await Stage.open(tmp_path / "audit.db", resolve_after_s=0.5,
-                              **getattr(request, "param", {}))
-    yield opened
-    await opened.close()
 
 
 def said(answer: Any) -> str:

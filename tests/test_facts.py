@@ -5,9 +5,7 @@ SAT cannot answer, never in the way of the ack or of approval, and on the audit 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -15,14 +13,6 @@ from bot.sandbox.stage import APPROVALS, Stage
 from bot.sat.cfdi import CfdiFacts, CfdiType
 from storage import queries
 from tests.helpers import ask, card_of, click, request_row, texts, uuid_with
-
-
-@pytest.fixture
-async def stage(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stage]:
-    opened = await Stage.open(tmp_path / "audit.db", resolve_after_s=0.5,
-                              **getattr(request, "param", {}))
-    yield opened
-    await opened.close()
 
 
 def card_now(stage: Stage) -> str:

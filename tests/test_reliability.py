@@ -8,7 +8,6 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,14 +25,6 @@ from tests.faults import injected
 from tests.helpers import OK_UUID, actions, card_of, click, request_row, texts, uuid_with
 
 VALUES = {"reason": "02", "justification": "Factura duplicada"}
-
-
-@pytest.fixture
-async def stage(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stage]:
-    opened = await Stage.open(tmp_path / "audit.db", resolve_after_s=0.5,
-                              **getattr(request, "param", {}))
-    yield opened
-    await opened.close()
 
 
 async def test_two_people_asking_for_one_invoice_at_once_make_one_request(

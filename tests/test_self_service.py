@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,6 @@ from storage import queries
 from tests.helpers import OK_UUID, buttons, card_of, click, texts, uuid_with
 
 ROOT = Path(__file__).parent.parent
-
-
-@pytest.fixture
-async def stage(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stage]:
-    opened = await Stage.open(tmp_path / "audit.db", resolve_after_s=0.5,
-                              **getattr(request, "param", {}))
-    yield opened
-    await opened.close()
 
 
 async def send(stage: Stage, lines: list[str], recipients: str, **fields: Any) -> Any:

@@ -146,7 +146,7 @@ MESSAGES: dict[str, str] = {
     "admin.outage": "⚠️ The provider has not answered the checks on pending cancellations for {cycles} rounds ({error}). Pending cancellations wait; nothing was lost and the bot keeps asking, waiting longer each time.",
     "admin.recovered": "✅ The provider answers again; the bot carries on checking the pending cancellations.",
     "admin.long_pending": "⏳ {count} invoice(s) are still pending after {hours} h: {refs}. The bot keeps checking them; check with the receiver or the provider.",
-    "admin.audit_write_failed": "🚨 The audit log is not accepting writes: {error}. Check the disk space and the file's permissions; what was left half-way is taken up again once it can write.",
+    "admin.audit_write_failed": "🚨 The audit log is not accepting writes: {error}. Check the disk space and the file's permissions; requests on their way to the provider are taken up again on their own once it can write; decisions that were not recorded must be made again (whoever made them has been told).",
     "modal.cancel.title": "Cancel invoices",
     "modal.submit": "Submit",
     "modal.close": "Close",

@@ -152,7 +152,7 @@ MESSAGES: dict[str, str] = {
     "error.unexpected": "Algo falló al atender tu acción y quedó anotado en el registro del bot. Antes de repetirla, revisa con /cfdi estado o /cfdi historial si ya se hizo.",
     "admin.alert": "🚨 El proveedor respondió {code} en la solicitud #{id}: {text} Revisa CFDI_USUARIO, CFDI_PASSWORD y el contrato.",
     "admin.slack_setup": "🚨 Slack rechazó {method}: {error}. Revisa el token, los permisos y que el bot esté en los canales configurados.",
-    "admin.audit_write_failed": "🚨 El registro de auditoría no acepta escrituras: {error}. Revisa el espacio en disco y los permisos del archivo; lo que quedó a medias se retoma solo cuando vuelva a escribirse.",
+    "admin.audit_write_failed": "🚨 El registro de auditoría no acepta escrituras: {error}. Revisa el espacio en disco y los permisos del archivo; las solicitudes que iban en camino al proveedor se retoman solas en cuanto vuelva a escribir; las decisiones que no se registraron hay que repetirlas (a quien las tomó ya se le dijo).",
     "admin.outage": "⚠️ El proveedor no responde a las consultas de cancelaciones pendientes desde hace {cycles} rondas ({error}). Las cancelaciones pendientes esperan; no se perdió nada y el bot sigue preguntando, cada vez con más espera.",
     "admin.recovered": "✅ El proveedor volvió a responder; el bot sigue consultando las cancelaciones pendientes.",
     "admin.long_pending": "⏳ {count} factura(s) siguen pendientes después de {hours} h: {refs}. El bot las sigue consultando; conviene revisar con el receptor o el proveedor.",
