@@ -28,6 +28,7 @@ import sqlite_utils
 from storage import schema
 from storage.chain import GENESIS, Verdict, canonical_json, event_hash
 from storage.chain import verify as verify_chain
+from storage.checkpoints import Checkpoints
 from storage.domain import NewInvoice, Row, Who
 from storage.redact import Redactor
 from storage.states import Entity, InvoiceStatus, RequestStatus, allowed, live
@@ -145,6 +146,14 @@ class AuditStore:
 
     def close(self) -> None:
         self.db.conn.close()
+
+    def defer_checkpoints(self) -> Checkpoints:
+        """No automatic WAL checkpoint in this connection's commits: the caller runs the
+        returned Checkpoints in a worker thread instead (storage/checkpoints.py says why)."""
+        self.db.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        path = next(row[2] for row in self.db.conn.execute("PRAGMA database_list")
+                    if row[1] == "main")
+        return Checkpoints(Path(path))
 
     def now(self) -> str:
         return iso(self.clock())

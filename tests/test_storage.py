@@ -14,7 +14,9 @@ import sqlite_utils
 
 from bot.actors import SYSTEM, Actor
 from bot.cancellation import approve
+from bot.sandbox.stage import Stage
 from storage import chain, queries, schema
+from storage.checkpoints import Checkpoints
 from storage.domain import NewInvoice
 from storage.store import BUSY_TIMEOUT_MS, AuditStore, IllegalTransition, StaleState
 
@@ -293,3 +295,56 @@ def test_the_queries_answer_and_use_their_index(tmp_path: Path) -> None:
         plan = " ".join(str(row[-1]) for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
         assert index in plan, (index, plan)
     store.close()
+
+
+
+def _fill_wal(store: AuditStore, commits: int = 250) -> None:
+    """About 1,250 pages of commits: past SQLite's automatic checkpoint (1,000 pages)."""
+    for n in range(commits):
+        with store.transaction() as tx:
+            tx.record(ANA, "filler", details={"n": n, "text": f"{n:05d}" * 4_000})
+
+
+def _in_the_file(path: Path, action: str) -> int:
+    """Events in the database file itself, ignoring the WAL (what a checkpoint copied)."""
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM events WHERE action = ?",
+                            (action,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_deferred_checkpoints_leave_the_copying_to_the_worker(tmp_path: Path) -> None:
+    """The bot's commits never copy the WAL into the file (a 5-9 ms sync on the event loop,
+    once per 1,000 pages); Checkpoints.run, in a worker thread, copies it all. The same
+    writes with the default setting leave the worker almost nothing to copy."""
+    deferred = AuditStore.open(tmp_path / "deferred.db")
+    checkpoints = deferred.defer_checkpoints()
+    checkpoints.run()  # the schema, written at open
+    _fill_wal(deferred)
+    assert _in_the_file(tmp_path / "deferred.db", "filler") == 0
+    assert checkpoints.run() > 1_000
+    assert _in_the_file(tmp_path / "deferred.db", "filler") == 250
+    checkpoints.close()
+    assert checkpoints.run() == 0  # closed: later runs do nothing
+    assert deferred.verify().checked == 250
+    deferred.close()
+
+    default = AuditStore.open(tmp_path / "default.db")
+    _fill_wal(default)
+    assert _in_the_file(tmp_path / "default.db", "filler") > 0  # copied by the commits
+    assert Checkpoints(tmp_path / "default.db").run() < 1_000
+    default.close()
+
+
+async def test_the_running_bot_checkpoints_in_a_worker_thread(stage: Stage) -> None:
+    store = stage.runtime.store
+    assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    for n in range(20):
+        await store.append(ANA, "marker", details={"n": n})
+    for _ in range(60):  # the periodic checkpoint runs every second
+        if _in_the_file(stage.settings.audit_db, "marker") == 20:
+            break
+        await asyncio.sleep(0.1)
+    assert _in_the_file(stage.settings.audit_db, "marker") == 20
