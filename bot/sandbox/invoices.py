@@ -129,6 +129,7 @@ def cfdi_xml(facts: CfdiFacts) -> bytes:
         "Fecha": facts.issued_at.strftime("%Y-%m-%dT%H:%M:%S"), "Sello": "U0FOREJPWA==",
         "NoCertificado": "30001000000500003416", "Certificado": "U0FOREJPWA==",
         "SubTotal": str(subtotal if taxed else total), "Moneda": facts.currency,
+        "TipoCambio": facts.exchange_rate or "",
         "Total": facts.total, "TipoDeComprobante": kind.value, "Exportacion": "01",
         "LugarExpedicion": "42501",
     }
