@@ -162,7 +162,7 @@ class Policy:
         if not rules:
             return None
         minimum, approvals = max(rules, key=lambda rule: (rule[1], rule[0]))
-        if approvals <= base:
+        if approvals < base:
             return AmountRule(base, None, None, basis)
         return AmountRule(approvals, str(minimum), None, basis)
 
@@ -171,11 +171,11 @@ class Policy:
         fewer approvals than REQUIRED_APPROVALS."""
         if amount is None:
             return self.strictest_rule(Basis.UNCOMPARABLE)
-        reached = [rule for rule in self.settings.approval_rules if rule[0] <= amount]
-        base = self.settings.required_approvals
         if not self.settings.approval_rules:
             return None
-        if not reached or max(n for _, n in reached) <= base:
+        reached = [rule for rule in self.settings.approval_rules if rule[0] <= amount]
+        base = self.settings.required_approvals
+        if not reached or max(n for _, n in reached) < base:
             return AmountRule(base, None, str(amount), Basis.AMOUNT)
         minimum, approvals = max(reached, key=lambda rule: (rule[1], rule[0]))
         return AmountRule(approvals, str(minimum), str(amount), Basis.AMOUNT)

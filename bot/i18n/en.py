@@ -332,7 +332,7 @@ MESSAGES: dict[str, str] = {
     "card.rule_one": "1 approval",
     "card.rule_many": "{count} approvals",
     "card.rule_reached": "total ≥ {minimum} MXN → {approvals}",
-    "card.rule_none_reached": "no amount rule reached → {approvals}",
+    "card.rule_none_reached": "no amount rule asks for more → {approvals}",
     "card.rule_amount": "Rule: {rule} (this request: {amount} MXN)",
     "card.rule_pending": "Rule: {rule}, the strictest, until the invoices' amount is known",
     "card.rule_uncomparable": "Rule: {rule}, the strictest: the amount could not be known in MXN (facts unavailable, or a currency without an exchange rate)",

@@ -345,7 +345,7 @@ MESSAGES: dict[str, str] = {
     "card.rule_one": "1 aprobación",
     "card.rule_many": "{count} aprobaciones",
     "card.rule_reached": "total ≥ {minimum} MXN → {approvals}",
-    "card.rule_none_reached": "ninguna regla por importe alcanzada → {approvals}",
+    "card.rule_none_reached": "ninguna regla por importe pide más → {approvals}",
     "card.rule_amount": "Regla: {rule} (esta solicitud: {amount} MXN)",
     "card.rule_pending": "Regla: {rule}, la más estricta, mientras no se conozca el importe de las facturas",
     "card.rule_uncomparable": "Regla: {rule}, la más estricta: el importe no se pudo saber en MXN (datos no disponibles o moneda sin tipo de cambio)",
