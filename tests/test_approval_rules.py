@@ -168,3 +168,15 @@ def test_what_the_rules_compare() -> None:
     assert policy.rule_for(Decimal("100000")) == AmountRule(2, "100000", "100000", Basis.AMOUNT)
     assert policy.rule_for(None) == AmountRule(3, "1000000", None, Basis.UNCOMPARABLE)
     assert policy.approvals_required("cancel") == 3 and policy.approvals_required("send") == 0
+
+
+@pytest.mark.parametrize("stage", [{**RULES, "required_approvals": 0}], indirect=True)
+async def test_without_approvals_below_the_rules_it_goes_once_the_amount_is_known(
+        stage: Stage) -> None:
+    small, large = priced(stage, 9, "800.00"), priced(stage, 10, "120000.00")
+    await card_of(stage, lines=[small])
+    assert request_row(stage, 1)["status"] in ("submitted", "completed")
+    assert [e["actor_id"] for e in events(stage, "approval_not_needed")] == ["system"]
+    await card_of(stage, lines=[large])
+    assert request_row(stage, 2)["status"] == "awaiting_approval"
+    assert request_row(stage, 2)["approvals_required"] == 2
