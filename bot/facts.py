@@ -78,8 +78,8 @@ class FactFinder:
                             "sat_error": "no_facts"}
 
         request = queries.get_request(self.store, request_id)
-        replacement = await self._replacement(request) if request is not None else None
-        found = await asyncio.gather(*(one(row) for row in invoices))
+        replacement, *found = await asyncio.gather(
+            self._replacement(request), *(one(row) for row in invoices))
         if replacement is not None:
             for record in found:
                 if record["invoice"] is not None:
@@ -98,9 +98,9 @@ class FactFinder:
         return [CfdiFacts(**record["invoice"]) if record["invoice"] else None
                 for record in found]
 
-    async def _replacement(self, request: Row) -> dict[str, Any] | None:
+    async def _replacement(self, request: Row | None) -> dict[str, Any] | None:
         """Reason 01: the replacement's own XML (None when the request names none)."""
-        if request["reason"] != "01" or not request["replacement_uuid"]:
+        if request is None or request["reason"] != "01" or not request["replacement_uuid"]:
             return None
         ref = InvoiceRef.from_key(request["replacement_uuid"])
         looked: dict[str, Any] = {"ref": ref.key, "facts": None, "error": None, "found": True}
@@ -111,6 +111,10 @@ class FactFinder:
             return looked
         except CfdiError as exc:
             looked["error"] = f"cfdi:{exc.kind}"
+            return looked
+        except Exception:  # a bug must not leave the card waiting for ever
+            log.exception("looking up the replacement %s failed", ref.key)
+            looked["error"] = "error"
             return looked
         if ref.uuid and facts.uuid != ref.uuid:
             looked["error"] = "cfdi:other_uuid"
