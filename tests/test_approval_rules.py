@@ -143,9 +143,14 @@ async def test_the_approval_event_carries_the_facts_and_audit_export_shows_it(
     assert facts["details"]["sat"]["estado"] == "Vigente"
 
 
-def test_a_bad_rule_is_one_sentence_naming_the_setting() -> None:
+def test_a_bad_rule_is_one_sentence_naming_the_setting(monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    monkeypatch.setenv("APPROVAL_RULES", "total>=1_000_000:3, total>=100000.50:2")
+    assert load_settings(_env_file=None).approval_rules == [
+        (Decimal("100000.50"), 2), (Decimal("1000000"), 3)]
+    monkeypatch.setenv("APPROVAL_RULES", "total>=100000:2,total>100")
     with pytest.raises(ConfigError) as error:
-        load_settings(_env_file=None, approval_rules="total>=100000:2,total>100")
+        load_settings(_env_file=None)
     (problem,) = error.value.problems
     assert problem.startswith("APPROVAL_RULES 'total>=100000:2,total>100' is not valid")
     assert "'total>100' is not total>=AMOUNT:APPROVALS" in problem
