@@ -238,9 +238,9 @@ class Lifecycle:
         request, refusal = await self._decision_refused(request_id, actor, "approve")
         approved = False
         if refusal is None and request is not None:
-            try:
-                approved = await approve(self.store, request_id, actor)  # its count, read
-                # in the transaction: an amount rule may change it meanwhile
+            try:  # the approvals needed are read in approve's transaction: an amount
+                # rule (APPROVAL_RULES) may change them between this read and the write
+                approved = await approve(self.store, request_id, actor)
             except sqlite3.IntegrityError:  # the same approver twice (needs distinct people)
                 refusal = await self.refused(actor, self.policy.already_voted(request_id),
                                              request_id, action="approve")

@@ -43,7 +43,8 @@ class AmountRule:
     kept in `requests.approval_rule` and in the audit log)."""
 
     approvals: int
-    minimum: str | None      # the rule applied: total >= minimum (None: below every rule)
+    minimum: str | None      # the rule applied: total >= minimum (None: no rule asks for
+                             # more than REQUIRED_APPROVALS)
     amount: str | None       # the request's total in MXN, when known
     basis: Basis
 
