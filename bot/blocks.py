@@ -180,6 +180,8 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
             lines.append(facts_line(facts, lang))
             if invoice["status"] == IS.REQUESTED and facts.get("invoice"):
                 lines.append(prospects_line(facts, lang, deadline, sat_today()))
+                if facts.get("replacement"):
+                    lines.append("> " + replacement_text(facts["replacement"], lang))
     if len(invoices) > len(shown):
         lines.append(t("card.more_invoices", lang, count=len(invoices) - len(shown)))
     blocks += sections(lines)
@@ -189,6 +191,8 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
             if group := _COUNT_GROUPS.get(invoice["status"]):
                 counts[group] += 1
         blocks.append(context(t("card.counts", lang, **counts)))
+    if request.get("approval_rule"):
+        blocks.append(context(rule_text(json.loads(request["approval_rule"]), lang)))
     blocks += _decision_lines(request, decisions, lang, ttl_h)
     if status == RS.AWAITING_APPROVAL:
         blocks.append(decision_buttons("decision", request["id"], lang))
@@ -222,6 +226,28 @@ def flag_text(flagged: Flag, invoice: CfdiFacts, last_day: date, lang: str) -> s
                             for r in invoice.related)
         return t("card.flag_not_cancelable_related", lang, related=related)
     return t(f"card.flag_{flagged}", lang, date=last_day.isoformat())
+
+
+def replacement_text(check: dict[str, Any], lang: str) -> str:
+    """Reason 01: what the replacement's XML says of this invoice (bot.sat.replacement)."""
+    shown = escape(check["uuid"] or check["ref"])
+    return t(f"card.replacement_{check['check']}", lang, ref=shown)
+
+
+def _mxn(value: str) -> str:
+    amount = Decimal(value)
+    return f"${amount:,.0f}" if amount == amount.to_integral_value() else f"${amount:,.2f}"
+
+
+def rule_text(rule: dict[str, Any], lang: str) -> str:
+    """Which APPROVAL_RULES rule sets the approvals needed, and on what (bot.policy)."""
+    count = rule["approvals"]
+    approvals = t("card.rule_one" if count == 1 else "card.rule_many", lang, count=count)
+    applied = (t("card.rule_reached", lang, minimum=_mxn(rule["minimum"]), approvals=approvals)
+               if rule["minimum"] else t("card.rule_none_reached", lang, approvals=approvals))
+    if rule["basis"] == "amount":
+        return t("card.rule_amount", lang, rule=applied, amount=_mxn(rule["amount"]))
+    return t(f"card.rule_{rule['basis']}", lang, rule=applied)
 
 
 def _relation(code: str, lang: str) -> str:
@@ -295,7 +321,8 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
     extra: list[Block] = []
     for kind, data in entries:
         if kind == Reply.APPROVED:
-            lines.append(t("reply.approved", lang, user=mention(data["user"])))
+            lines.append(t("reply.approved_by_rule" if data.get("by_rule") else
+                           "reply.approved", lang, user=mention(data["user"])))
         elif kind == Reply.APPROVAL_COUNTED:
             lines.append(t("reply.approval_counted", lang, user=mention(data["user"]),
                            count=data["count"], required=data["required"]))

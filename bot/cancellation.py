@@ -59,13 +59,15 @@ async def create_cancel_request(
         justification: str, replacement: str | None = None, source_channel: str | None = None,
         approvals_required: int = 1, approvals_channel: str | None = None,
         client_key: str | None = None, notify: Sequence[str] = (),
+        approval_rule: dict[str, Any] | None = None,
         within_s: float = BACKGROUND_WAIT_S) -> int:
     async with store.writing(within_s) as tx:
         request_id = tx.create_request(
             kind="cancel", requester=requester, invoices=[to_new_invoice(r) for r in refs],
             reason=reason, replacement_uuid=replacement, justification=justification,
             source_channel=source_channel, approvals_required=approvals_required,
-            approvals_channel=approvals_channel, client_key=client_key, notify=notify)
+            approvals_channel=approvals_channel, client_key=client_key, notify=notify,
+            approval_rule=approval_rule)
     crash_point("after_request_written")
     return request_id
 
@@ -101,15 +103,23 @@ def _still_awaiting(tx: Tx, request_id: int) -> None:
         raise StaleState("request", request_id, {RS.AWAITING_APPROVAL}, status or "missing")
 
 
-async def approve(store: AuditStore, request_id: int, approver: Actor, required: int) -> bool:
+async def approve(store: AuditStore, request_id: int, approver: Actor,
+                  required: int | None = None) -> bool:
     """Record an approval; True when it was the one that approved the request.
 
+    `required` None: the request's own count, read in the transaction (an amount rule may
+    have just changed it), at least one. The approval's event names the facts on record
+    (each invoice's latest `invoice_facts` event), what the approver was shown.
     Raises StaleState when the request is no longer awaiting approval (double click,
     another approver was first), so callers can say who won instead of submitting twice.
     """
     async with store.writing() as tx:
         _still_awaiting(tx, request_id)
-        approvals = tx.decide(request_id, approver, "approve") if required else 0
+        if required is None:
+            required = max(tx.approvals_required(request_id), 1)
+        approvals = tx.decide(request_id, approver, "approve", details={
+            "approvals_required": required, "facts": tx.facts_seen(request_id)}) \
+            if required else 0
         if approvals < required:
             tx.enqueue(request_id, Reply.APPROVAL_COUNTED,
                        {"user": approver.id, "count": approvals, "required": required})
@@ -121,6 +131,33 @@ async def approve(store: AuditStore, request_id: int, approver: Actor, required:
         if required:
             tx.enqueue(request_id, Reply.APPROVED, {"user": approver.id})
     crash_point("after_approval")
+    return True
+
+
+async def apply_rule(store: AuditStore, request_id: int, rule: dict[str, Any]) -> bool:
+    """The invoices' amount is known: the request needs `rule["approvals"]` from now on. True
+    when the approvals already counted reach it, which approves the request (an approval
+    counted while the strictest rule applied is not asked for again). Nothing changes once
+    the request is no longer awaiting approval."""
+    async with store.writing() as tx:
+        if tx.request_status(request_id) != RS.AWAITING_APPROVAL:
+            return False
+        required = int(rule["approvals"])
+        tx.set_fields("request", request_id, {"approvals_required": required,
+                                              "approval_rule": json.dumps(rule)})
+        tx.card_changed(request_id)
+        tx.record(SYSTEM, "approval_rule_applied", request_id=request_id, details=rule)
+        counted = tx.approvals(request_id)
+        if required and len(counted) < required:
+            return False
+        if not counted:  # REQUIRED_APPROVALS=0 and no rule reached: as if asked at once
+            tx.transition("request", request_id, RS.APPROVED, SYSTEM,
+                          expect=RS.AWAITING_APPROVAL, action="approval_not_needed")
+            return True
+        tx.transition("request", request_id, RS.APPROVED, SYSTEM, expect=RS.AWAITING_APPROVAL,
+                      details={"approvals": len(counted), "rule": rule})
+        tx.enqueue(request_id, Reply.APPROVED, {"user": counted[-1]["user_id"],
+                                                "by_rule": True})
     return True
 
 

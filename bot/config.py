@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +24,8 @@ SANDBOX = "sandbox"
 
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_RULE = re.compile(r"^total\s*>=\s*(?P<amount>\d[\d_]*(?:\.\d{1,2})?)\s*:\s*(?P<n>\d+)$",
+                   re.IGNORECASE)
 
 # What each variable expects and an example, used to explain a bad value in one sentence.
 HINTS: dict[str, tuple[str, str]] = {
@@ -36,6 +39,8 @@ HINTS: dict[str, tuple[str, str]] = {
     "REQUESTERS": ("comma-separated user IDs (U…) and/or user-group IDs (S…)", "U01ABC,S02XYZ"),
     "REQUIRED_APPROVALS": ("a whole number from 0 to 5", "1"),
     "SEND_REQUIRES_APPROVAL": ("true or false", "false"),
+    "APPROVAL_RULES": ("comma-separated rules total>=AMOUNT:APPROVALS (amount in MXN, "
+                       "approvals 1 to 5)", "total>=100000:2,total>=1000000:3"),
     "ADMIN_CHANNEL": ("a channel ID (C… or G…)", "C0987654321"),
     "CFDI_WSDL": ("a file path or an http(s) URL of the provider's WSDL", "bot/pac/cfdi33.wsdl"),
     "CFDI_ENDPOINT": ("'sandbox' or the service's http(s) address", "sandbox"),
@@ -112,6 +117,10 @@ class Settings(BaseSettings):
     approvers: IdList = Field(default_factory=list)
     requesters: IdList = Field(default_factory=list)
     required_approvals: int = Field(1, ge=0, le=5)
+    # More approvers for larger cancellations: (minimum MXN amount, approvals), by minimum.
+    # What the amount is and when it is known: bot/policy.py.
+    approval_rules: Annotated[list[tuple[Decimal, int]], NoDecode] = Field(
+        default_factory=list)
     send_requires_approval: bool = False
     admin_channel: str | None = None
     cfdi_wsdl: str = str(SHIPPED_WSDL)
@@ -156,6 +165,26 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("approval_rules", mode="before")
+    @classmethod
+    def _parse_rules(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        rules: dict[Decimal, int] = {}
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            match = _RULE.match(part)
+            if match is None:
+                raise ValueError(f"{part[:40]!r} is not total>=AMOUNT:APPROVALS")
+            minimum, approvals = Decimal(match["amount"].replace("_", "")), int(match["n"])
+            if not 1 <= approvals <= 5:
+                raise ValueError(f"{part[:40]!r} asks for {approvals} approvals, not 1 to 5")
+            if minimum in rules:
+                raise ValueError(f"two rules for the amount {minimum}")
+            rules[minimum] = approvals
+        return sorted(rules.items())
 
     @field_validator("watch_backoff_s")
     @classmethod
@@ -276,7 +305,8 @@ class Settings(BaseSettings):
         problems += self.placeholders()
         if not self.approvals_channel:
             problems.append(_missing("APPROVALS_CHANNEL"))
-        approvals_on = self.required_approvals > 0 or self.send_requires_approval
+        approvals_on = (self.required_approvals > 0 or self.send_requires_approval
+                        or bool(self.approval_rules))
         if approvals_on and not self.approvers:
             problems.append(_missing("APPROVERS", "while approvals are on"))
         return problems + self.file_problems()

@@ -27,6 +27,8 @@ from bot.sat.cancellability import cancel_deadline, flag, sat_today
 from bot.sat.cfdi import CfdiError, CfdiFacts, parse
 from bot.sat.consulta.client import SatClient, SatError
 from bot.sat.refs import InvoiceRef
+from bot.sat.replacement import ReplacementCheck
+from bot.sat.replacement import check as check_replacement
 from bot.sat.status import SatStatus
 from storage import queries
 from storage.domain import Row
@@ -38,6 +40,15 @@ if TYPE_CHECKING:  # the outbox renders cards, which show these facts (bot.block
 log = logging.getLogger(__name__)
 
 AT_ONCE = 8  # lookups in flight together, for one request
+NOT_FOUND = "623"  # the provider's "invoice not found" (pac.code.623)
+
+
+def _replacement_check(looked: dict[str, Any], cancelled: CfdiFacts) -> dict[str, Any]:
+    """What the replacement is to one cancelled invoice, for its facts record."""
+    facts: CfdiFacts | None = looked["facts"]
+    return {"ref": looked["ref"], "uuid": facts.uuid if facts else None,
+            "error": looked["error"],
+            "check": check_replacement(facts, cancelled, found=looked["found"]).value}
 
 
 class FactFinder:
@@ -50,9 +61,11 @@ class FactFinder:
         self.outbox = outbox
         self.at_once = at_once
 
-    async def gather(self, request_id: int, invoices: Sequence[Row]) -> None:
-        """Look every invoice up, record what was found, bring the card up to date. (Started
-        with Tasks.spawn, it begins once the Slack answers in progress are out.)"""
+    async def gather(self, request_id: int, invoices: Sequence[Row]
+                     ) -> list[CfdiFacts | None]:
+        """Look every invoice up, record what was found, bring the card up to date; the
+        facts found, per invoice. (Started with Tasks.spawn, it begins once the Slack answers
+        in progress are out.)"""
         gate = asyncio.Semaphore(self.at_once)
 
         async def one(row: Row) -> dict[str, Any]:
@@ -64,7 +77,14 @@ class FactFinder:
                     return {"invoice": None, "invoice_error": "error", "sat": None,
                             "sat_error": "no_facts"}
 
-        found = await asyncio.gather(*(one(row) for row in invoices))
+        request = queries.get_request(self.store, request_id)
+        replacement, *found = await asyncio.gather(
+            self._replacement(request), *(one(row) for row in invoices))
+        if replacement is not None:
+            for record in found:
+                if record["invoice"] is not None:
+                    record["replacement"] = _replacement_check(
+                        replacement, CfdiFacts(**record["invoice"]))
         async with self.store.writing() as tx:
             for row, facts in zip(invoices, found, strict=True):
                 tx.set_fields("invoice", row["id"], {"facts": json.dumps(facts)})
@@ -73,21 +93,55 @@ class FactFinder:
             tx.card_changed(request_id)
         await self.outbox.update_card(request_id)  # a card not yet posted stays owed
         await self._tell_requester(request_id, [
-            (row["ref_key"], CfdiFacts(**record["invoice"]),
-             SatStatus(**record["sat"]) if record["sat"] else None)
-            for row, record in zip(invoices, found, strict=True) if record["invoice"]])
+            (row["ref_key"], record) for row, record in zip(invoices, found, strict=True)
+            if record["invoice"]])
+        return [CfdiFacts(**record["invoice"]) if record["invoice"] else None
+                for record in found]
+
+    async def _replacement(self, request: Row | None) -> dict[str, Any] | None:
+        """Reason 01: the replacement's own XML (None when the request names none)."""
+        if request is None or request["reason"] != "01" or not request["replacement_uuid"]:
+            return None
+        ref = InvoiceRef.from_key(request["replacement_uuid"])
+        looked: dict[str, Any] = {"ref": ref.key, "facts": None, "error": None, "found": True}
+        try:
+            facts = parse(await self.provider.invoice_xml(ref))
+        except ProviderError as exc:
+            looked |= {"error": exc.code, "found": exc.code != NOT_FOUND}
+            return looked
+        except CfdiError as exc:
+            looked["error"] = f"cfdi:{exc.kind}"
+            return looked
+        except Exception:  # a bug must not leave the card waiting for ever
+            log.exception("looking up the replacement %s failed", ref.key)
+            looked["error"] = "error"
+            return looked
+        if ref.uuid and facts.uuid != ref.uuid:
+            looked["error"] = "cfdi:other_uuid"
+        else:
+            looked["facts"] = facts
+        return looked
 
     async def _tell_requester(self, request_id: int,
-                              looked_up: list[tuple[str, CfdiFacts, SatStatus | None]]) -> None:
-        """The requester hears of the invoices that give pause (the card shows them too)."""
+                              looked_up: list[tuple[str, dict[str, Any]]]) -> None:
+        """The requester hears of the invoices that give pause (the card shows them too):
+        flagged ones, with the related CFDIs their XML names, and a reason-01 replacement
+        that does not replace them."""
         lang, deadline, today = self.settings.language, self.settings.cancel_deadline, \
             sat_today()
         lines = []
-        for ref, facts, sat in looked_up:
+        for ref, record in looked_up:
+            facts = CfdiFacts(**record["invoice"])
+            sat = SatStatus(**record["sat"]) if record["sat"] else None
+            why = []
             if (flagged := flag(facts, sat, deadline, today)) is not None:
-                why = blocks.flag_text(flagged, facts, cancel_deadline(facts.issued_at,
-                                                                       deadline), lang)
-                lines.append(f"• `{escape(ref)}` — {why}")
+                why.append(blocks.flag_text(flagged, facts, cancel_deadline(
+                    facts.issued_at, deadline), lang))
+            replacement = record.get("replacement")
+            if replacement and ReplacementCheck(replacement["check"]).flagged:
+                why.append(blocks.replacement_text(replacement, lang))
+            if why:
+                lines.append(f"• `{escape(ref)}` — " + " ".join(why))
         request = queries.get_request(self.store, request_id)
         if not lines or request is None:
             return

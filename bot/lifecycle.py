@@ -4,6 +4,9 @@ Handlers call these after they have acknowledged Slack; the provider is called i
 background tasks (bot.submissions). The state changes themselves are the use cases of
 bot.cancellation, shared with the watcher; this module adds who may act (bot.policy) and
 what people are told.
+
+Why this module is long: each thing people do to a request from Slack, with who may do it
+and what they are told, is here, beside the others (split by use case if it grows further).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from bot import blocks
 from bot.actors import SYSTEM, Actor
 from bot.cancellation import (
+    apply_rule,
     approve,
     create_cancel_request,
     create_send_request,
@@ -29,7 +33,7 @@ from bot.facts import FactFinder
 from bot.i18n import t
 from bot.mrkdwn import escape, mention
 from bot.outbox import Outbox
-from bot.policy import Policy, Refusal
+from bot.policy import Policy, Refusal, request_amount
 from bot.provider import Provider, SendRequest
 from bot.sat.outcomes import Outcome
 from bot.slack_io import SlackIO
@@ -112,7 +116,9 @@ class Lifecycle:
                 justification=form.justification, source_channel=source_channel,
                 approvals_required=self.policy.approvals_required("cancel"),
                 approvals_channel=self.settings.approvals_channel, client_key=client_key,
-                notify=form.notify, within_s=ACK_WAIT_S), {}
+                notify=form.notify, approval_rule=rule.as_json() if (
+                    rule := self.policy.strictest_rule()) else None,
+                within_s=ACK_WAIT_S), {}
         except DuplicateRequest:
             return None, {}  # Slack delivered the same submission again: already handled
         except InvoicesTaken as taken:
@@ -127,8 +133,7 @@ class Lifecycle:
         at once to the provider when no approval is needed."""
         request = await self.outbox.post_card(request_id)
         if self.facts is not None:
-            self.tasks.spawn(self.facts.gather(
-                request_id, queries.request_invoices(self.store, request_id)))
+            self.tasks.spawn(self._look_up(request_id))
         link = await self.io.permalink(request) if request["thread_ts"] else ""
         if request["approvals_required"] == 0:
             await approve(self.store, request_id, SYSTEM, required=0)
@@ -141,6 +146,24 @@ class Lifecycle:
         for user in form.notify:
             if user != requester.id:
                 await self.io.direct(user, note, request_id)
+
+    async def _look_up(self, request_id: int) -> None:
+        """The invoices' facts, then the amount rule they settle (APPROVAL_RULES): the
+        approvals needed become the rule's, and approvals already counted may reach them."""
+        assert self.facts is not None
+        found = await self.facts.gather(request_id,
+                                        queries.request_invoices(self.store, request_id))
+        rule = self.policy.rule_for(request_amount(found))
+        if rule is None:
+            return
+        try:
+            approved = await apply_rule(self.store, request_id, rule.as_json())
+        except sqlite3.Error as exc:  # the strictest rule stays: safe, and said on the card
+            log.error("could not apply the amount rule to request %d: %s", request_id, exc)
+            return
+        await self.outbox.flush()
+        if approved:
+            self.tasks.spawn(self.submissions.submit_in_background(request_id, SYSTEM))
 
     async def create_send(self, requester: Actor, request: SendRequest, *,
                           source_channel: str | None, client_key: str) -> int | None:
@@ -215,9 +238,9 @@ class Lifecycle:
         request, refusal = await self._decision_refused(request_id, actor, "approve")
         approved = False
         if refusal is None and request is not None:
-            try:
-                approved = await approve(self.store, request_id, actor,
-                                         required=self.policy.approvals_to_approve(request))
+            try:  # the approvals needed are read in approve's transaction: an amount
+                # rule (APPROVAL_RULES) may change them between this read and the write
+                approved = await approve(self.store, request_id, actor)
             except sqlite3.IntegrityError:  # the same approver twice (needs distinct people)
                 refusal = await self.refused(actor, self.policy.already_voted(request_id),
                                              request_id, action="approve")

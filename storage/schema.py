@@ -171,6 +171,12 @@ CREATE TRIGGER meta_no_delete BEFORE DELETE ON meta
 BEGIN SELECT RAISE(ABORT, 'meta is written once: DELETE refused'); END;
 """
 
+# Which APPROVAL_RULES rule sets a cancellation's approvals, on what amount (JSON, see
+# bot/policy.py AmountRule); NULL without rules.
+V10_APPROVAL_RULE = """
+ALTER TABLE requests ADD COLUMN approval_rule TEXT;
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -216,6 +222,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V7_CARD_AND_UPLOADS),
     _script(V8_FACTS),
     _script(V9_META),
+    _script(V10_APPROVAL_RULE),
 ]
 LATEST = len(MIGRATIONS)
 

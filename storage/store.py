@@ -101,7 +101,8 @@ class StaleState(TransitionError):
 _TABLE: dict[Entity, str] = {"request": "requests", "invoice": "invoices"}
 # Columns a transition may set beside the status (never id, status or created_at).
 _SETTABLE: dict[Entity, frozenset[str]] = {
-    "request": frozenset({"thread_ts", "approvals_channel"}),
+    "request": frozenset({"thread_ts", "approvals_channel", "approvals_required",
+                          "approval_rule"}),
     "invoice": frozenset({"code", "detalle", "estatus_uuid", "acuse", "attempts",
                           "next_check_at", "pending_since", "uuid", "alerted_at",
                           "facts"}),
@@ -293,6 +294,27 @@ class Tx:
         return _rows(self.conn.execute(
             "SELECT * FROM invoices WHERE request_id = ? ORDER BY position", (request_id,)))
 
+    def approvals_required(self, request_id: int) -> int:
+        row = self.one("SELECT approvals_required FROM requests WHERE id = ?", (request_id,))
+        return int(row["approvals_required"]) if row else 1
+
+    def approvals(self, request_id: int) -> list[Row]:
+        """The approvals counted so far, oldest first."""
+        return _rows(self.conn.execute(
+            "SELECT * FROM approvals WHERE request_id = ? AND decision = 'approve' ORDER BY id",
+            (request_id,)))
+
+    def facts_seen(self, request_id: int) -> list[dict[str, Any]]:
+        """Per invoice of the request, the latest `invoice_facts` event (id and hash; None
+        when none yet): what an approval is recorded as having been made on."""
+        latest = {row["invoice_ref"]: row for row in _rows(self.conn.execute(
+            "SELECT id, hash, invoice_ref FROM events WHERE request_id = ? AND "
+            "action = 'invoice_facts' ORDER BY id", (request_id,)))}
+        return [{"ref": row["ref_key"], "event": latest[row["ref_key"]]["id"]
+                 if row["ref_key"] in latest else None,
+                 "hash": latest[row["ref_key"]]["hash"] if row["ref_key"] in latest else None}
+                for row in self.request_invoices(request_id)]
+
     def failures(self, request_id: int) -> int:
         """How many times the request's submission failed (each Retry button names one)."""
         return int(self.conn.execute(
@@ -359,8 +381,8 @@ class Tx:
                        replacement_uuid: str | None = None, justification: str | None = None,
                        recipients: Sequence[str] | None = None, approvals_required: int = 1,
                        approvals_channel: str | None = None, client_key: str | None = None,
-                       notify: Sequence[str] = (), send_options: dict[str, Any] | None = None
-                       ) -> int:
+                       notify: Sequence[str] = (), send_options: dict[str, Any] | None = None,
+                       approval_rule: dict[str, Any] | None = None) -> int:
         """Write a request (awaiting approval) and its invoices (requested), with events.
 
         `client_key` names the delivery that asked for it: the same key twice raises
@@ -377,12 +399,13 @@ class Tx:
         cursor = self.conn.execute(
             "INSERT INTO requests (kind, requester_id, requester_name, source_channel, reason, "
             "replacement_uuid, justification, recipients, approvals_required, approvals_channel, "
-            "client_key, notify, send_options, status, created_at, updated_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "client_key, notify, send_options, approval_rule, status, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (kind, requester.id, requester.name, source_channel, reason, replacement_uuid,
              justification, json.dumps(list(recipients)) if recipients is not None else None,
              approvals_required, approvals_channel, client_key, json.dumps(list(notify)),
              json.dumps(send_options) if send_options is not None else None,
+             json.dumps(approval_rule) if approval_rule is not None else None,
              RequestStatus.AWAITING_APPROVAL, now, now))
         request_id = int(cursor.lastrowid or 0)
         if kind == "cancel":
@@ -401,7 +424,8 @@ class Tx:
             "recipients": list(recipients) if recipients is not None else None,
             "invoices": [inv.ref_key for inv in invoices], "source_channel": source_channel,
             "approvals_required": approvals_required, "notify": list(notify),
-            "send_options": send_options})
+            "send_options": send_options,
+            **({"approval_rule": approval_rule} if approval_rule is not None else {})})
         return request_id
 
     def transition(self, entity: Entity, entity_id: int, to: str, actor: Who, *,
@@ -468,7 +492,7 @@ class Tx:
         return int(cursor.lastrowid or 0)
 
     def decide(self, request_id: int, actor: Who, decision: str,
-               reason: str | None = None) -> int:
+               reason: str | None = None, details: dict[str, Any] | None = None) -> int:
         """Record one approver's decision; returns how many approvals the request now has.
 
         UNIQUE(request_id, user_id) makes a second decision by the same person fail.
@@ -480,7 +504,7 @@ class Tx:
              self.store.now()))
         self.card_changed(request_id)
         self.record(actor, f"decision_{decision}", request_id=request_id,
-                    details={"reason": reason} if reason else {})
+                    details={**({"reason": reason} if reason else {}), **(details or {})})
         row = self.one("SELECT count(*) AS n FROM approvals WHERE request_id = ? AND "
                        "decision = ?", (request_id, "approve"))
         return int(row["n"]) if row else 0

@@ -43,15 +43,15 @@ def test_a_cfdi_33_with_its_one_relation_group() -> None:
         version="3.3", uuid="9A1B2C3D-4E5F-4A6B-8C7D-0E1F2A3B4C5D", serie="A", folio="00451",
         issuer_rfc="EKU9003173C9", issuer_name="ESCUELA KEMPER URGATE",
         receiver_rfc="H&E951128469", receiver_name="HERRERIA & ELECTRICOS <norte>",
-        total="14500.00", currency="MXN", issued_at=datetime(2021, 11, 3, 12, 44, 9),
-        type=CfdiType.INGRESO, payment_method="PUE",
+        total="14500.00", currency="MXN", exchange_rate="1",
+        issued_at=datetime(2021, 11, 3, 12, 44, 9), type=CfdiType.INGRESO, payment_method="PUE",
         related=(RelatedCfdi(relation="04", uuid="6F3E2D1C-0B9A-4876-A5B4-C3D2E1F0A9B8"),))
 
 
 def test_a_cfdi_40_credit_note_in_dollars_with_two_relation_groups() -> None:
     facts = parse(fixture("cfdi40_egreso.xml"))
-    assert (facts.version, facts.type, facts.currency, facts.total) == (
-        "4.0", CfdiType.EGRESO, "USD", "1000.000000")
+    assert (facts.version, facts.type, facts.currency, facts.total, facts.exchange_rate) == (
+        "4.0", CfdiType.EGRESO, "USD", "1000.000000", "17.0500")
     assert facts.amount == 1000
     assert facts.related == (
         RelatedCfdi(relation=Relation.CREDIT_NOTE, uuid="11111111-2222-4333-8444-555555555555"),

@@ -112,6 +112,23 @@ class SandboxBook:
             self._facts[facts.uuid.upper()] = facts
         return facts
 
+    def replace(self, cancelled: str, *, serie: str = "R", folio: int | None = None
+                ) -> CfdiFacts:
+        """Issue the invoice that replaces `cancelled` (reason 01), as an issuer does before
+        cancelling: the same receiver, amount and kind, stamped now, its CfdiRelacionados
+        with TipoRelacion 04 naming the cancelled UUID. Found by its UUID, or by serie + folio
+        when `folio` is given."""
+        old = self.get(cancelled)
+        rng = random.Random(f"replaces {old.uuid}")
+        number = folio if folio is not None else rng.randint(1_000, 99_999)
+        groups = _uuid(rng).split("-")
+        groups[3] = "8C21"  # a plain direct cancellation (docs/sandbox.md), never a fault
+        uuid = rules.uuid_for_folio(serie, number) if folio is not None else "-".join(groups)
+        return self.issue(old.model_copy(update={
+            "uuid": uuid, "serie": serie.upper(), "folio": str(number),
+            "issued_at": datetime.now(MEXICO).replace(tzinfo=None, microsecond=0),
+            "related": (RelatedCfdi(relation=Relation.REPLACEMENT, uuid=old.uuid),)}))
+
 
 def _regime(rfc: str) -> str:
     return next((r for c, _, r in [ISSUER, PUBLIC, *COMPANIES] if c == rfc), "601")
@@ -129,6 +146,7 @@ def cfdi_xml(facts: CfdiFacts) -> bytes:
         "Fecha": facts.issued_at.strftime("%Y-%m-%dT%H:%M:%S"), "Sello": "U0FOREJPWA==",
         "NoCertificado": "30001000000500003416", "Certificado": "U0FOREJPWA==",
         "SubTotal": str(subtotal if taxed else total), "Moneda": facts.currency,
+        "TipoCambio": facts.exchange_rate or "",
         "Total": facts.total, "TipoDeComprobante": kind.value, "Exportacion": "01",
         "LugarExpedicion": "42501",
     }

@@ -68,6 +68,7 @@ class CfdiFacts(BaseModel):
     receiver_name: str | None = None
     total: str                      # as the XML states it (the SAT's status service wants it so)
     currency: str
+    exchange_rate: str | None = None    # TipoCambio: MXN per unit of `currency`, as written
     issued_at: datetime             # Fecha: the issuer's local time, no zone
     type: CfdiType
     payment_method: str | None = None   # PUE, PPD
@@ -130,6 +131,7 @@ def parse(xml: bytes) -> CfdiFacts:
         receiver_rfc=_rfc(receiver.get("Rfc"), "Receptor Rfc"),
         receiver_name=_text(receiver.get("Nombre")),
         total=_total(root.get("Total")), currency=_required(root.get("Moneda"), "Moneda"),
+        exchange_rate=_text(root.get("TipoCambio")),
         issued_at=_date(root.get("Fecha")), type=_type(root.get("TipoDeComprobante")),
         payment_method=_text(root.get("MetodoPago")),
         related=tuple(
