@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.invoices import cfdi_xml
-from bot.sandbox.stage import ADMIN, APPROVALS, Stage
+from bot.sandbox.stage import ADMIN, APPROVALS, FINANCE, Stage
 from bot.slack_io import DownloadError
 from bot.validation import INVOICES, XML_FILES
 from storage import queries
@@ -177,3 +177,39 @@ async def test_the_stand_in_refuses_a_stale_hash(stage: Stage) -> None:
     await client.views_update(view_id=view["id"], hash=stale, view=new)
     with pytest.raises(SlackApiError, match="hash_conflict"):
         await client.views_update(view_id=view["id"], hash=stale, view=new)
+
+
+async def test_an_invoice_requested_meanwhile_is_an_error_and_nothing_is_written(
+        stage: Stage) -> None:
+    uuid = uuid_with("000", 31)
+    for _ in range(2):  # two people open the form
+        await stage.driver.command("U0ANA", "cancelar", FINANCE)
+    await stage.settle()
+    with_files, without = list(stage.slack.views.values())[-2:]
+    stage.slack.file_delay_s = 0.3  # the download is slow: the other form is sent meanwhile
+    fields = {INVOICES: uuid, "reason": "02", "justification": "Duplicada"}
+    await stage.driver.submit_view("U0ANA", with_files, {
+        **fields, XML_FILES: [stage.driver.attach("U0ANA", "f.xml", xml_of(stage, uuid))]})
+    answer = await stage.driver.submit_view("U0ANA", without, fields)
+    assert answer.status_code == 200 and not answer.content  # recorded at once: request #1
+    await stage.settle()
+    shown = problem_under(stage.slack.views[with_files["id"]], INVOICES)
+    assert "ya está «Solicitada» en la solicitud #1" in shown
+    assert queries.get_request(stage.runtime.store, 2) is None
+    assert [e["source"] for e in facts_events(stage)] == ["provider"]
+
+
+async def test_a_modal_closed_meanwhile_gets_the_errors_in_a_message(stage: Stage) -> None:
+    uuid = uuid_with("000", 32)
+    await stage.driver.command("U0ANA", "cancelar", FINANCE)
+    await stage.settle()
+    form = stage.driver.last_view()
+    stage.slack.file_delay_s = 0.3
+    await stage.driver.submit_view("U0ANA", form, {
+        INVOICES: uuid, "reason": "02", "justification": "Duplicada",
+        XML_FILES: [stage.driver.attach("U0ANA", "nada.xml", b"nada")]})
+    stage.slack.closed.add(form["id"])  # the person closes the "checking" modal
+    await stage.settle()
+    nothing_written(stage)
+    (told,) = [e for e in stage.slack.ephemerals if e["user"] == "U0ANA"]
+    assert "Tu solicitud de cancelación no se registró: «nada.xml» no es un CFDI" in told["text"]

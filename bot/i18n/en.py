@@ -273,6 +273,7 @@ MESSAGES: dict[str, str] = {
     "help.help": "`/cfdi help` — this help. Commands are also accepted in Spanish (cancelar, enviar, estado, historial, ayuda).",
     # The guide's pictures (python -m bot.sandbox.pictures): what Slack puts around messages
     "picture.optional": "(optional)",
+    "picture.file_drop": "Drag and drop or click to upload files",
     "picture.tab.home": "Home",
     "picture.tab.messages": "Messages",
     "picture.tab.about": "About",

@@ -286,6 +286,7 @@ MESSAGES: dict[str, str] = {
     "help.help": "`/cfdi ayuda` — esta ayuda. Los comandos también se aceptan en inglés (cancel, send, status, history, help).",
     # Las imágenes de la guía (python -m bot.sandbox.pictures): lo que Slack pone alrededor
     "picture.optional": "(opcional)",
+    "picture.file_drop": "Arrastra y suelta o haz clic para cargar archivos",
     "picture.tab.home": "Inicio",
     "picture.tab.messages": "Mensajes",
     "picture.tab.about": "Información",

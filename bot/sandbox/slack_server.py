@@ -117,6 +117,7 @@ class SlackStandIn(BackgroundServer):
         self.uploads: dict[str, dict[str, Any]] = {}
         self.shared: dict[str, tuple[dict[str, Any], bytes]] = {}  # files people attached
         self.closed: set[str] = set()           # views the person's answer closed
+        self.file_delay_s = 0.0                 # a slow file download (tests)
         self._triggers: dict[str, float] = {}
         self._failures: dict[str, Injected] = {}
         self.connections = 0                    # TCP connections opened by clients
@@ -425,6 +426,7 @@ class SlackStandIn(BackgroundServer):
     def download(self, path: str, token: str | None) -> tuple[int, str, bytes]:
         """A file at its url_private: the bytes to the bot's token with files:read; to
         anything else, Slack's sign-in page with 200."""
+        time.sleep(self.file_delay_s)  # in the server's thread, outside the lock
         with self._lock:
             file_id = path.removeprefix(FILES_PATH).split("/", 1)[0].removeprefix(f"{TEAM}-")
             call = Call("url_private", {"file": file_id}, time.time())
