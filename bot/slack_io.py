@@ -173,13 +173,15 @@ class SlackIO:
                         raise DownloadError("unreachable", str(answer.status))
                     if (answer.content_length or 0) > limit:
                         raise DownloadError("too_large")
-                    body = await answer.content.read(limit + 1)
-                    if len(body) > limit:
-                        raise DownloadError("too_large")
+                    body = bytearray()
+                    async for chunk in answer.content.iter_chunked(64 * 1024):
+                        body += chunk
+                        if len(body) > limit:  # a length not announced, or a wrong one
+                            raise DownloadError("too_large")
                     if answer.content_type == "text/html" or body.lstrip()[:14].lower() \
                             .startswith(_HTML_STARTS):
                         raise DownloadError("refused", "sign-in page")
-                    return body
+                    return bytes(body)
             raise DownloadError("unreachable", "too many redirects")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DownloadError("unreachable", type(exc).__name__) from None
