@@ -213,3 +213,24 @@ async def test_a_modal_closed_meanwhile_gets_the_errors_in_a_message(stage: Stag
     nothing_written(stage)
     (told,) = [e for e in stage.slack.ephemerals if e["user"] == "U0ANA"]
     assert "Tu solicitud de cancelación no se registró: «nada.xml» no es un CFDI" in told["text"]
+
+
+async def test_an_xml_the_sat_does_not_know_shows_so(stage: Stage) -> None:
+    uuid = uuid_with("000", 33)
+    altered = stage.pac.book.get(uuid).model_copy(update={"total": "1.00"})
+    await ask_with_files(stage, [("retocada.xml", cfdi_xml(altered))], lines=[uuid])
+    shown = texts(stage.slack.channel_messages(APPROVALS)[-1])
+    assert "$1.00 MXN" in shown and "del XML adjunto «retocada.xml»" in shown
+    assert "SAT: No encontrado" in shown  # the SAT's record disagrees with the file
+
+
+async def test_files_slack_did_not_describe_are_an_unreadable_payload(stage: Stage) -> None:
+    await stage.driver.command("U0ANA", "cancelar", FINANCE)
+    await stage.settle()
+    answer = await stage.driver.submit_view("U0ANA", stage.driver.last_view(), {
+        INVOICES: uuid_with("000", 35), "reason": "02", "justification": "x",
+        XML_FILES: [{"id": "F1", "name": 7}]})
+    assert answer.json() == {"response_action": "errors", "errors": {
+        INVOICES: "No pude leer lo que Slack envió para esta acción; no se hizo nada. "
+                  "Inténtalo de nuevo y, si se repite, avisa a los administradores."}}
+    nothing_written(stage)
