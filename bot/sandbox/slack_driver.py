@@ -136,7 +136,8 @@ class SlackDriver:
         close)."""
         answer = await self.post(self.view_body(user, view, fields))
         if answer.status_code == 200 and "id" in view:
-            said = answer.json() if answer.content else {}
+            json_answer = "json" in answer.headers.get("content-type", "")
+            said = answer.json() if answer.content and json_answer else {}
             self.slack.answered(view["id"], view.get("hash"), said)
         return answer
 
