@@ -6,6 +6,7 @@ one is an error under the files field naming it, and nothing is written."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -73,11 +74,14 @@ async def test_an_attached_xml_is_the_invoices_facts_and_the_provider_is_not_ask
     assert download.error is None
 
 
-async def test_a_file_that_is_not_a_cfdi_is_an_error_naming_it(stage: Stage) -> None:
+async def test_a_file_that_is_not_a_cfdi_is_an_error_naming_it(
+        stage: Stage, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     uuid = uuid_with("000", 23)
-    await ask_with_files(stage, [("notas.xml", b"<notas><nota>hola</nota></notas>")],
+    await ask_with_files(stage, [("notas.xml", b"<notas><nota>secreto</nota></notas>")],
                          lines=[uuid], justification="Duplicada")
     nothing_written(stage)
+    assert "secreto" not in caplog.text  # a file's content is never logged
     form = the_form(stage)
     assert form["callback_id"] == "cfdi_cancel"
     assert problem_under(form, XML_FILES).startswith(
