@@ -13,14 +13,14 @@ Slack's limits (50 blocks, 3,000 characters a section) are kept in one place.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from bot import validation as form
 from bot.i18n import CATALOGUES, code_text, t
-from bot.mrkdwn import escape, mention, quote, when
+from bot.mrkdwn import escape, mention, quote, shown_name, when
 from bot.sat.cancellability import (
     Flag,
     acceptance_ends,
@@ -46,6 +46,8 @@ COMMAND_SHOWN = 40    # characters of a mistyped subcommand repeated back
 
 # Callback and action ids: the contract between these views and handlers/.
 CANCEL_VIEW = "cfdi_cancel"
+NOTICE_VIEW = "cfdi_notice"   # no inputs, no submit: "checking the files", "recorded"
+XML_FILES_MAX = 10            # Slack's file_input takes at most 10
 SEND_VIEW = "cfdi_send"
 REJECT_VIEW = "cfdi_reject"
 APPROVE_ACTION = "cfdi_approve"
@@ -211,6 +213,9 @@ def facts_line(facts: dict[str, Any], lang: str) -> str:
     said = t("card.facts", lang, customer=customer, rfc=escape(invoice["receiver_rfc"]),
              total=f"${Decimal(invoice['total']):,.2f} {escape(invoice['currency'])}",
              date=invoice["issued_at"][:10], type=t(f"cfdi.type.{invoice['type']}", lang))
+    if facts.get("source") == "attached":  # the requester's file, not the provider's copy
+        name = escape(shown_name(facts.get("file") or ""))
+        said += " · " + t("card.facts_attached", lang, name=name)
     if sat is None:
         return f"> {said}\n> " + t("card.sat_unavailable", lang)
     status = SatStatus(**sat)
@@ -402,7 +407,11 @@ def _form(callback_id: str, title: str, submit: str, blocks: list[Block],
 
 
 def cancel_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
-                 sandbox: bool) -> dict[str, Any]:
+                 sandbox: bool, typed: Mapping[str, Any] | None = None,
+                 problems: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The cancel form; shown again after its files were checked (bot.attachments), with
+    what was `typed` and each of the `problems` under its field (the ack's errors cannot
+    reach a form that is no longer the open view)."""
     reasons = [_option(r.value, f"{r.value} — {r.description}") for r in CancelReason]
     blocks: list[Block] = [
         *banner(sandbox, lang),
@@ -420,9 +429,57 @@ def cancel_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
         _input(form.NOTIFY, t("modal.notify.label", lang), {
             "action_id": "value", "max_selected_items": form.NOTIFY_MAX,
             "type": "multi_users_select"}, optional=True),
+        _input(form.XML_FILES, t("modal.xml.label", lang), {
+            "action_id": "value", "filetypes": ["xml"], "max_files": XML_FILES_MAX,
+            "type": "file_input"}, hint=t("modal.xml.hint", lang, limit=XML_FILES_MAX),
+            optional=True),
     ]
+    if typed is not None:
+        blocks = _refilled(blocks, typed, problems or {}, lang)
     return _form(CANCEL_VIEW, t("modal.cancel.title", lang), t("modal.submit", lang), blocks,
                  channel_id, lang)
+
+
+def _refilled(blocks: list[Block], typed: Mapping[str, Any], problems: Mapping[str, str],
+              lang: str) -> list[Block]:
+    """The inputs holding what was typed, a problem under its field (plain text: Slack
+    shows it as written), and a reminder that the files must be attached again (a
+    file_input takes no initial files)."""
+    shown: list[Block] = []
+    for block in blocks:
+        shown.append(block)
+        element, value = block.get("element") or {}, typed.get(block.get("block_id", ""))
+        if value and element.get("type") == "plain_text_input":
+            element["initial_value"] = value
+        elif value and element.get("type") == "static_select":
+            element["initial_option"] = next(
+                (o for o in element["options"] if o["value"] == value), None)
+            if element["initial_option"] is None:
+                del element["initial_option"]
+        elif value and element.get("type") == "multi_users_select":
+            element["initial_users"] = list(value)
+        notes = [f"⚠️ {problems[block['block_id']]}"] if block.get("block_id") in problems \
+            else []
+        if element.get("type") == "file_input":
+            notes.append(t("modal.xml.again", lang))
+        if notes:
+            shown.append({"block_id": f"{block['block_id']}_problem",
+                          "elements": [plain(note[:SECTION_MAX]) for note in notes],
+                          "type": "context"})
+    return shown
+
+
+def checking_modal(count: int, *, lang: str, sandbox: bool) -> dict[str, Any]:
+    """What the cancel form turns into while its files are checked (bot.attachments)."""
+    return notice_modal(t("modal.checking.title", lang),
+                        t("modal.checking.text", lang, count=count), lang=lang, sandbox=sandbox)
+
+
+def notice_modal(title: str, text: str, *, lang: str, sandbox: bool) -> dict[str, Any]:
+    """A modal that only tells something: while the form's files are checked, then what
+    came of it."""
+    return {"blocks": [section(text), *banner(sandbox, lang)], "callback_id": NOTICE_VIEW,
+            "close": plain(t("modal.close", lang)), "title": plain(title), "type": "modal"}
 
 
 def send_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,

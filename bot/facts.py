@@ -2,9 +2,11 @@
 is posted (the ack never waits for it) and shown on the card when it arrives.
 
 For each invoice, a few at once: its XML from the provider (`descargarXML`), read into
-facts (bot.sat.cfdi); with those facts, the SAT's status (bot.sat.consulta). Every lookup is
-bounded by its client's timeout and retries, so the card is always completed, with
-"unavailable" where the provider or the SAT could not answer; approval never waits for it.
+facts (bot.sat.cfdi), or the XML the requester attached to the form (bot.attachments),
+already read; with those facts, the SAT's status (bot.sat.consulta). The record says where
+the facts came from (`source`: "provider" or "attached", with the file's name and SHA-256).
+Every lookup is bounded by its client's timeout and retries, so the card is always completed,
+with "unavailable" where the provider or the SAT could not answer; approval never waits for it.
 The facts go into the invoice's row (one transaction for the request, which marks the card
 owed) and each invoice's lookup is an audit event, so what an approver saw is on record.
 """
@@ -14,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot import blocks
@@ -51,6 +54,14 @@ def _replacement_check(looked: dict[str, Any], cancelled: CfdiFacts) -> dict[str
             "check": check_replacement(facts, cancelled, found=looked["found"]).value}
 
 
+@dataclass(frozen=True)
+class AttachedXml:
+    """An invoice's XML as the requester attached it, read (its content is not kept)."""
+    name: str
+    sha256: str
+    facts: CfdiFacts
+
+
 class FactFinder:
     def __init__(self, settings: Settings, store: AuditStore, provider: Provider,
                  sat: SatClient | None, outbox: Outbox, *, at_once: int = AT_ONCE) -> None:
@@ -61,21 +72,24 @@ class FactFinder:
         self.outbox = outbox
         self.at_once = at_once
 
-    async def gather(self, request_id: int, invoices: Sequence[Row]
+    async def gather(self, request_id: int, invoices: Sequence[Row],
+                     attached: Mapping[str, AttachedXml] | None = None
                      ) -> list[CfdiFacts | None]:
-        """Look every invoice up, record what was found, bring the card up to date; the
-        facts found, per invoice. (Started with Tasks.spawn, it begins once the Slack answers
-        in progress are out.)"""
+        """Look every invoice up (from its attached XML, by ref key, when there is one),
+        record what was found, bring the card up to date; the facts found, per invoice.
+        (Started with Tasks.spawn, it begins once the Slack answers in progress are out.)"""
         gate = asyncio.Semaphore(self.at_once)
+        attached = attached or {}
 
         async def one(row: Row) -> dict[str, Any]:
             async with gate:
                 try:
-                    return await self.look_up(InvoiceRef.from_key(row["ref_key"]))
+                    return await self.look_up(InvoiceRef.from_key(row["ref_key"]),
+                                              attached.get(row["ref_key"]))
                 except Exception:  # a bug must not leave the card waiting for ever
                     log.exception("looking up invoice %s failed", row["ref_key"])
                     return {"invoice": None, "invoice_error": "error", "sat": None,
-                            "sat_error": "no_facts"}
+                            "sat_error": "no_facts", "source": None}
 
         request = queries.get_request(self.store, request_id)
         replacement, *found = await asyncio.gather(
@@ -150,19 +164,25 @@ class FactFinder:
                           *lines])
         await self.outbox.io.direct(request["requester_id"], text, request_id)
 
-    async def look_up(self, ref: InvoiceRef) -> dict[str, Any]:
+    async def look_up(self, ref: InvoiceRef, attached: AttachedXml | None = None
+                      ) -> dict[str, Any]:
         """{"invoice": facts | None, "invoice_error": code | None, "sat": answer | None,
-        "sat_error": code | None, "sat_at": when the SAT answered}: a failure is a code for
-        the audit log, never raised."""
+        "sat_error": code | None, "sat_at": when the SAT answered, "source": "attached" |
+        "provider"}: a failure is a code for the audit log, never raised. An attached XML
+        (already matched to `ref`) is used as it is: the provider is not asked."""
         record: dict[str, Any] = {"invoice": None, "invoice_error": None, "sat": None,
-                                  "sat_error": None, "sat_at": None}
+                                  "sat_error": None, "sat_at": None, "source": "provider"}
         facts: CfdiFacts | None = None
-        try:
-            facts = parse(await self.provider.invoice_xml(ref))
-        except ProviderError as exc:
-            record["invoice_error"] = exc.code
-        except CfdiError as exc:
-            record["invoice_error"] = f"cfdi:{exc.kind}"
+        if attached is not None:
+            facts = attached.facts
+            record.update(source="attached", file=attached.name, sha256=attached.sha256)
+        else:
+            try:
+                facts = parse(await self.provider.invoice_xml(ref))
+            except ProviderError as exc:
+                record["invoice_error"] = exc.code
+            except CfdiError as exc:
+                record["invoice_error"] = f"cfdi:{exc.kind}"
         if facts is not None and ref.uuid and facts.uuid != ref.uuid:
             facts, record["invoice_error"] = None, "cfdi:other_uuid"  # not the one asked for
         if facts is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from bot import blocks
@@ -29,7 +29,7 @@ from bot.cancellation import (
     submit,
 )
 from bot.config import Settings
-from bot.facts import FactFinder
+from bot.facts import AttachedXml, FactFinder
 from bot.i18n import t
 from bot.mrkdwn import escape, mention
 from bot.outbox import Outbox
@@ -128,12 +128,14 @@ class Lifecycle:
             return None, {INVOICES: t("error.not_recorded", self.lang)}
 
     async def announce_cancel(self, request_id: int, requester: Actor, form: CancelForm, *,
-                              source_channel: str | None) -> None:
+                              source_channel: str | None,
+                              attached: Mapping[str, AttachedXml] | None = None) -> None:
         """After the form closed: the card, the requester's link, the people to notify, and
-        at once to the provider when no approval is needed."""
+        at once to the provider when no approval is needed. `attached`: the XML files read
+        with the form (bot.attachments), the facts of their invoices."""
         request = await self.outbox.post_card(request_id)
         if self.facts is not None:
-            self.tasks.spawn(self._look_up(request_id))
+            self.tasks.spawn(self._look_up(request_id, attached))
         link = await self.io.permalink(request) if request["thread_ts"] else ""
         if request["approvals_required"] == 0:
             await approve(self.store, request_id, SYSTEM, required=0)
@@ -147,12 +149,13 @@ class Lifecycle:
             if user != requester.id:
                 await self.io.direct(user, note, request_id)
 
-    async def _look_up(self, request_id: int) -> None:
+    async def _look_up(self, request_id: int,
+                       attached: Mapping[str, AttachedXml] | None = None) -> None:
         """The invoices' facts, then the amount rule they settle (APPROVAL_RULES): the
         approvals needed become the rule's, and approvals already counted may reach them."""
         assert self.facts is not None
-        found = await self.facts.gather(request_id,
-                                        queries.request_invoices(self.store, request_id))
+        found = await self.facts.gather(
+            request_id, queries.request_invoices(self.store, request_id), attached)
         rule = self.policy.rule_for(request_amount(found))
         if rule is None:
             return

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+NAME_SHOWN = 80  # characters of an outside name (a file's) quoted in a message
 
 # TIMEZONE, set once at assembly (bot.services): the zone of the fallback text of a date,
 # which Slack shows where it cannot render the date in the reader's own zone.
@@ -26,6 +29,15 @@ def escape(text: str | None) -> str:
     if not text:
         return ""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def shown_name(name: str) -> str:
+    """A name from outside (an attached file's) as a message quotes it: shortened, every
+    control, direction or other invisible character shown as "?" (a name like
+    "factura<U+202E>lmx.txt" must not pass for another). Still to be escaped in mrkdwn."""
+    cut = name[:NAME_SHOWN] + ("…" if len(name) > NAME_SHOWN else "")
+    return "".join("?" if unicodedata.category(c) in ("Cc", "Cf", "Co", "Cn") else c
+                   for c in cut)
 
 
 def quote(text: str | None) -> str:

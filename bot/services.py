@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvers import Directory
+from bot.attachments import Attachments
 from bot.config import Settings
 from bot.facts import FactFinder
 from bot.lifecycle import Lifecycle
@@ -32,6 +33,7 @@ class Services:
     outbox: Outbox
     lookup: Lookup
     lifecycle: Lifecycle
+    attachments: Attachments
 
     @property
     def lang(self) -> str:
@@ -54,4 +56,5 @@ class Services:
         outbox.after_posting = lookup.refresh_homes
         lifecycle = Lifecycle(settings, store, provider, io, outbox, policy, tasks)
         lifecycle.facts = FactFinder(settings, store, provider, sat, outbox)
-        return cls(settings, store, provider, tasks, io, policy, outbox, lookup, lifecycle)
+        return cls(settings, store, provider, tasks, io, policy, outbox, lookup, lifecycle,
+                   Attachments(settings, io, lifecycle))

@@ -14,7 +14,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -33,6 +35,19 @@ ADMIN_ALERT_EVERY_S = 3600
 SLACK_SETUP_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked",
                       "missing_scope", "channel_not_found", "not_in_channel", "is_archived"}
 Link = Callable[[Row], str]
+DOWNLOAD_TIMEOUT_S = 30.0
+DOWNLOAD_REDIRECTS = 3
+_HTML_STARTS = (b"<!doctype html", b"<html")
+
+
+class DownloadError(Exception):
+    """A file Slack did not hand over. `kind`: `refused` (Slack answered a sign-in page or
+    401/403: the token cannot read files), `too_large`, `not_slack` (an address outside
+    Slack, never sent the token), `unreachable` (network, timeout, another status)."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,56 @@ class SlackIO:
                         request_id: int | None = None) -> bool:
         return await self.call("views.open", self.client.views_open, request_id,
                                trigger_id=trigger_id, view=view) is not None
+
+    async def update_view(self, view_id: str, view: dict[str, Any]) -> bool:
+        """Replace an open modal. No `hash`: the only version the bot could name is the one
+        it answered the submission with, whose hash Slack never tells it."""
+        return await self.call("views.update", self.client.views_update, view_id=view_id,
+                               view=view) is not None
+
+    def _slack_host(self, url: str) -> bool:
+        host = (urlsplit(url).hostname or "").lower()
+        api_host = (urlsplit(self.settings.slack_api_url).hostname or "").lower()
+        return host in ("slack.com", api_host) or host.endswith(".slack.com")
+
+    async def download(self, url: str, limit: int) -> bytes:
+        """A file people shared (its url_private), with the bot's token, at most `limit`
+        bytes, through the shared session. The token goes to Slack's hosts only; a
+        redirect elsewhere (a CDN) is followed without it. Slack answers a request it will
+        not serve with its sign-in page and 200: that is `refused`, never the file."""
+        if not self._slack_host(url):
+            raise DownloadError("not_slack")
+        session = self.client.session
+        assert session is not None, "the bot's Slack client has the shared session"
+        token = self.client.token or ""
+        try:
+            for _ in range(DOWNLOAD_REDIRECTS + 1):
+                headers = {"Authorization": f"Bearer {token}"} if self._slack_host(url) else {}
+                async with session.get(url, headers=headers, allow_redirects=False,
+                                       timeout=aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S)
+                                       ) as answer:
+                    if answer.status in (301, 302, 303, 307, 308) and answer.headers.get(
+                            "Location"):
+                        url = urljoin(url, answer.headers["Location"])
+                        continue
+                    if answer.status in (401, 403):
+                        raise DownloadError("refused", str(answer.status))
+                    if answer.status != 200:
+                        raise DownloadError("unreachable", str(answer.status))
+                    if (answer.content_length or 0) > limit:
+                        raise DownloadError("too_large")
+                    body = bytearray()
+                    async for chunk in answer.content.iter_chunked(64 * 1024):
+                        body += chunk
+                        if len(body) > limit:  # a length not announced, or a wrong one
+                            raise DownloadError("too_large")
+                    if answer.content_type == "text/html" or body.lstrip()[:14].lower() \
+                            .startswith(_HTML_STARTS):
+                        raise DownloadError("refused", "sign-in page")
+                    return bytes(body)
+            raise DownloadError("unreachable", "too many redirects")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DownloadError("unreachable", type(exc).__name__) from None
 
     async def permalink(self, request: Row) -> str:
         answer = await self.call("chat.getPermalink", self.client.chat_getPermalink,

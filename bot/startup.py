@@ -29,7 +29,8 @@ T = TypeVar("T")
 
 # manifest.yml's bot scopes (tests/test_manifest.py keeps the two lists equal).
 BOT_SCOPES = ("commands", "chat:write", "im:write", "usergroups:read", "files:write",
-              "channels:history", "groups:history", "channels:read", "groups:read")
+              "files:read", "channels:history", "groups:history", "channels:read",
+              "groups:read")
 # Seconds between tries while Slack cannot be reached; the last one repeats.
 PAUSES_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
 ASK_TIMEOUT_S = 10

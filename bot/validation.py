@@ -40,6 +40,7 @@ ActiveLookup = Callable[[Sequence[str]], Sequence[dict]]
 # Block ids of the cancel and send modals; the errors are keyed by them.
 INVOICES, REASON, REPLACEMENT, JUSTIFICATION, NOTIFY = (
     "invoices", "reason", "replacement", "justification", "notify")
+XML_FILES = "xml_files"  # the invoices' XML, attached (bot.attachments)
 RECIPIENTS, SUBJECT, MESSAGE, ATTACH = "recipients", "subject", "message", "attach"
 REJECT_REASON = "reject_reason"
 MAX_RECIPIENTS = 20

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from bot.actors import Actor
+from bot.attachments import AttachedFile
 
 REQUEST_ID_MAX = 2**63 - 1  # SQLite's INTEGER
 
@@ -86,6 +87,21 @@ def list_value(values: dict[str, Any], block_id: str) -> list[str]:
     if isinstance(found, str):
         raise BadPayload(f"values.{block_id}")
     return found or []
+
+
+def files_value(values: dict[str, Any], block_id: str) -> list[AttachedFile]:
+    """The files attached in a file_input (its state's `files`: Slack file objects)."""
+    try:
+        element = next(iter((values.get(block_id) or {}).values()), {}) or {}
+        found = [AttachedFile(id=f["id"], name=f["name"], size=f["size"],
+                              url=f.get("url_private_download") or f["url_private"])
+                 for f in element.get("files") or []]
+    except (AttributeError, KeyError, TypeError):
+        raise BadPayload(f"values.{block_id}") from None
+    if not all(isinstance(f.id, str) and isinstance(f.name, str) and isinstance(f.url, str)
+               and isinstance(f.size, int) and not isinstance(f.size, bool) for f in found):
+        raise BadPayload(f"values.{block_id}")
+    return found
 
 
 def channel_of(body: dict[str, Any]) -> str | None:

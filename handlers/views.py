@@ -8,10 +8,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import blocks
 from bot import validation as form
+from bot.attachments import check_files
 from bot.services import Services
 from handlers.guard import Guard
 from handlers.payloads import (
     actor,
+    files_value,
     list_value,
     metadata,
     request_id,
@@ -38,13 +40,27 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
     async def cancel_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = view_of(body)  # everything is read before anything is written
         values, who, channel = view["state"]["values"], actor(body), source_channel(view)
+        typed = {form.INVOICES: text_value(values, form.INVOICES) or "",
+                 form.REASON: text_value(values, form.REASON),
+                 form.REPLACEMENT: text_value(values, form.REPLACEMENT),
+                 form.JUSTIFICATION: text_value(values, form.JUSTIFICATION),
+                 form.NOTIFY: list_value(values, form.NOTIFY)}
+        files = files_value(values, form.XML_FILES)
         clean, errors = form.validate_cancel(
-            invoices=text_value(values, form.INVOICES) or "",
-            reason=text_value(values, form.REASON),
-            replacement=text_value(values, form.REPLACEMENT),
-            justification=text_value(values, form.JUSTIFICATION),
-            notify=list_value(values, form.NOTIFY), limit=services.settings.max_invoices,
+            invoices=typed[form.INVOICES], reason=typed[form.REASON],
+            replacement=typed[form.REPLACEMENT], justification=typed[form.JUSTIFICATION],
+            notify=typed[form.NOTIFY], limit=services.settings.max_invoices,
             lang=lang, active=lifecycle.active_elsewhere)
+        if files and (problem := check_files(files, lang)):
+            clean, errors = None, {**errors, form.XML_FILES: problem}
+        if files and clean is not None:
+            # Downloading the files is a Slack call: after the answer (bot.attachments).
+            await ack(response_action="update", view=blocks.checking_modal(
+                len(files), lang=lang, sandbox=services.sandbox))
+            guard.spawn(body, services.attachments.check_and_create(
+                who, clean, files, typed, view_id=view["id"], source_channel=channel,
+                client_key=view["id"]))
+            return
         new_id = None
         if clean is not None:  # written before the form closes: the loser of a race is told
             new_id, errors = await lifecycle.record_cancel(

@@ -47,6 +47,17 @@ async def ask(stage: Stage, user: str, lines: list[str], **fields: Any) -> Any:
     return await stage.driver.submit_view(user, stage.driver.last_view(), values)
 
 
+async def ask_with_files(stage: Stage, files: list[tuple[str, bytes]],
+                         lines: list[str] | None = None, user: str = "U0ANA",
+                         **fields: Any) -> Any:
+    """The requester attaches `files` ((name, content)) to the cancel form and submits it;
+    the bot's work after the answer (download, check, request) is waited for."""
+    attached = [stage.driver.attach(user, name, content) for name, content in files]
+    answer = await ask(stage, user, lines or [OK_UUID], xml_files=attached, **fields)
+    await stage.settle()
+    return answer
+
+
 async def card_of(stage: Stage, user: str = "U0ANA", lines: list[str] | None = None,
                   **fields: Any) -> Message:
     answer = await ask(stage, user, lines or [OK_UUID], **fields)

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import yaml
 
+from bot.sandbox.invoices import cfdi_xml
 from bot.sandbox.slack_server import SCOPE_OF as STAND_IN_SCOPES
 from bot.sandbox.stage import APPROVALS, Stage
 from bot.setup_check import run as check_setup
 from bot.startup import BOT_SCOPES
-from tests.helpers import card_of, click
+from tests.helpers import ask_with_files, card_of, click, uuid_with
 
 MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
 
@@ -24,6 +25,9 @@ SCOPE_OF: dict[str, set[str]] = {
     "conversations.replies": {"channels:history", "groups:history"}, "views.publish": set(),
     "conversations.info": {"channels:read", "groups:read"},
     "apps.connections.open": set(),  # the app-level token's connections:write, not a bot scope
+    "views.update": set(),
+    # Not a method: a file's url_private, downloaded with the token (Slack's file object).
+    "url_private": {"files:read"},
 }
 
 
@@ -31,6 +35,9 @@ async def test_the_scopes_are_exactly_those_of_the_methods_called(tmp_path: Path
     stage = await Stage.open(tmp_path / "audit.db")
     try:
         approved = await card_of(stage, notify=["U0DIEGO"])
+        attached = uuid_with("000", 40)                # downloaded, the modal updated
+        await ask_with_files(stage, [("f.xml", cfdi_xml(stage.pac.book.get(attached)))],
+                             lines=[attached])
         await click(stage, "U0CARLA", approved)       # group lookup, thread, acuse upload
         rejected = await card_of(stage, lines=["FAC 7"])
         await click(stage, "U0BETO", rejected, "cfdi_reject")

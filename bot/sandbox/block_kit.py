@@ -20,6 +20,7 @@ HEADER_TEXT, BUTTON_TEXT, OPTION_TEXT, OPTION_VALUE = 150, 75, 75, 150
 BUTTON_VALUE, ID_MAX, LABEL_TEXT, PLACEHOLDER_TEXT = 2000, 255, 2000, 150
 CONTEXT_ELEMENTS, ACTIONS_ELEMENTS, SELECT_OPTIONS, CHECKBOX_OPTIONS = 10, 25, 100, 10
 INPUT_MAX_LENGTH = 3000
+MAX_FILES = 10  # file_input: 1 to 10 files
 VIEW_TITLE, PRIVATE_METADATA = 24, 3000
 
 
@@ -86,6 +87,16 @@ def _element(where: str, element: Any) -> list[str]:
         if any(chosen not in element.get("options", [])
                for chosen in element.get("initial_options") or []):
             found.append(f"{where}.initial_options: not among the options")
+        if "initial_option" in element and element["initial_option"] not in element.get(
+                "options", []):
+            found.append(f"{where}.initial_option: not among the options")
+    elif kind == "file_input":  # only inside an input block (see _block)
+        most = element.get("max_files", MAX_FILES)
+        if not isinstance(most, int) or not 0 < most <= MAX_FILES:
+            found.append(f"{where}.max_files: 1 to {MAX_FILES}")
+        types = element.get("filetypes", [])
+        if not isinstance(types, list) or not all(isinstance(t, str) and t for t in types):
+            found.append(f"{where}.filetypes: a list of file extensions")
     elif kind == "multi_users_select":
         most = element.get("max_selected_items", 1)
         if not isinstance(most, int) or most < 1:
@@ -122,6 +133,9 @@ def _block(where: str, block: Any) -> list[str]:
                        _mrkdwn_or_plain)
     elif kind == "actions":
         found += _each(f"{where}.elements", block.get("elements"), ACTIONS_ELEMENTS, _element)
+        found += [f"{where}: a file_input only goes in an input block"
+                  for e in block.get("elements") or [] if isinstance(e, dict)
+                  and e.get("type") == "file_input"]
     elif kind == "input":
         found += _text(f"{where}.label", block.get("label"), LABEL_TEXT, plain_only=True)
         if "hint" in block:

@@ -109,6 +109,8 @@ class SlackDriver:
                     "value": typed, "text": {"type": "plain_text", "text": typed}}}
             elif kind == "multi_users_select":
                 state = {"type": kind, "selected_users": list(typed or [])}
+            elif kind == "file_input":  # the file objects of what the person attached
+                state = {"type": kind, "files": list(typed or [])}
             elif kind == "checkboxes":
                 chosen = element.get("initial_options", []) if typed is None else [
                     o for o in element["options"] if o["value"] in typed]
@@ -119,13 +121,25 @@ class SlackDriver:
         payload = {
             "type": "view_submission", "team": {"id": TEAM}, "user": self._user(user),
             "api_app_id": APP_ID, "trigger_id": self.slack.issue_trigger(),
-            "view": {**view, "state": {"values": values}, "hash": "sandbox"},
+            "view": {**view, "state": {"values": values}, "hash": view.get("hash", "sandbox")},
         }
         return urlencode({"payload": json.dumps(payload)})
 
+    def attach(self, user: str, name: str, content: bytes, **kinds: Any) -> dict[str, Any]:
+        """The person drops a file into a form's file input: uploaded to Slack, which hands
+        the form its file object (pass it as the input's value to submit_view)."""
+        return self.slack.share_file(user, name, content, **kinds)
+
     async def submit_view(self, user: str, view: dict[str, Any], fields: dict[str, Any]
                           ) -> httpx.Response:
-        return await self.post(self.view_body(user, view, fields))
+        """Submit the modal; Slack then does what the bot's answer says (update, errors,
+        close)."""
+        answer = await self.post(self.view_body(user, view, fields))
+        if answer.status_code == 200 and "id" in view:
+            json_answer = "json" in answer.headers.get("content-type", "")
+            said = answer.json() if answer.content and json_answer else {}
+            self.slack.answered(view["id"], view.get("hash"), said)
+        return answer
 
     def click_body(self, user: str, channel: str, ts: str, action_id: str) -> str:
         message = self.slack.message(channel, ts)

@@ -14,7 +14,7 @@ from bot.i18n import t
 Blocks = list[dict[str, Any]]
 BLOCKS = frozenset({"header", "section", "context", "actions", "divider", "input"})
 ELEMENTS = frozenset({"button", "plain_text_input", "static_select", "multi_users_select",
-                      "checkboxes"})
+                      "checkboxes", "file_input"})
 
 _SPECIAL = re.compile(r"<([@#!]?)([^>|]+)(?:\|([^>]*))?>")
 _CODE = re.compile(r"`([^`\n]+)`")
@@ -183,6 +183,10 @@ class Renderer:
             option = next((o for o in element["options"] if o["value"] == value), None)
             shown = self.text(option["text"]) if option else self.text(element.get("placeholder"))
             return f'<div class="box{"" if option else " empty"}">{shown} ▾</div>'
+        if kind == "file_input":  # the drop zone, or the names of the files dropped in it
+            names = ", ".join(f["name"] for f in value or [])
+            return (f'<div class="box{"" if names else " empty"}">'
+                    f'{esc(names or t("picture.file_drop", self.lang))}</div>')
         if kind == "multi_users_select":
             names = ", ".join("@" + self.users.get(u, u) for u in value or [])
             return f'<div class="box{"" if names else " empty"}">{esc(names)}</div>'

@@ -42,8 +42,15 @@ SCOPE_OF: dict[str, tuple[str, ...]] = {
     "files.completeUploadExternal": ("files:write",),
     "conversations.replies": ("channels:history", "groups:history", "im:history"),
     "conversations.info": ("channels:read", "groups:read", "im:read"),
+    # Not a method: a file's url_private, downloaded with the token (the file object's docs).
+    "url_private": ("files:read",),
 }
 APP_TOKEN_METHODS = {"apps.connections.open"}
+FILES_PATH = "/files-pri/"
+# What Slack answers a file download without a valid token, or with one lacking files:read:
+# its sign-in page, with 200 (not 401), so a client must notice it got no file.
+SIGN_IN_PAGE = (b"<!DOCTYPE html><html lang=\"en-US\"><head><title>Slack</title></head><body>"
+                b"<h1>Sign in to your workspace</h1></body></html>")
 
 
 def _form(encoded: str) -> dict[str, Any]:
@@ -108,6 +115,9 @@ class SlackStandIn(BackgroundServer):
         self.views: dict[str, dict[str, Any]] = {}
         self.homes: dict[str, dict[str, Any]] = {}     # user -> the Home tab last published
         self.uploads: dict[str, dict[str, Any]] = {}
+        self.shared: dict[str, tuple[dict[str, Any], bytes]] = {}  # files people attached
+        self.closed: set[str] = set()           # views the person's answer closed
+        self.file_delay_s = 0.0                 # a slow file download (tests)
         self._triggers: dict[str, float] = {}
         self._failures: dict[str, Injected] = {}
         self.connections = 0                    # TCP connections opened by clients
@@ -352,8 +362,83 @@ class SlackStandIn(BackgroundServer):
         view = json.loads(view) if isinstance(view, str) else dict(view or {})
         self._check(view_problems(view), "invalid_arguments")
         view["id"] = f"V{next(self._ids):08d}"
-        self.views[view["id"]] = view
+        self.views[view["id"]] = self._hashed(view)
         return {"view": view}
+
+    def _hashed(self, view: dict[str, Any]) -> dict[str, Any]:
+        """Every version of a view gets a new hash (views.update checks it when given)."""
+        view["hash"] = f"{int(time.time())}.{next(self._ids)}"
+        return view
+
+    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        view_id = params.get("view_id") or next(
+            (v["id"] for v in self.views.values()
+             if params.get("external_id") and v.get("external_id") == params["external_id"]),
+            None)
+        if not view_id:
+            raise SlackError("invalid_arguments")
+        if view_id not in self.views or view_id in self.closed:
+            raise SlackError("not_found")
+        if params.get("hash") and params["hash"] != self.views[view_id].get("hash"):
+            raise SlackError("hash_conflict")
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else dict(view or {})
+        self._check(view_problems(view), "invalid_arguments")
+        view["id"] = view_id
+        self.views[view_id] = self._hashed(view)
+        return {"view": view}
+
+    def answered(self, view_id: str, sent_hash: str | None, answer: dict[str, Any]) -> None:
+        """What Slack does with the app's answer to a view_submission: `update` replaces the
+        view (unless the app changed it since: the answer came first), `errors` keeps it
+        open, anything else closes it."""
+        with self._lock:
+            action = answer.get("response_action")
+            if action == "update":
+                if self.views.get(view_id, {}).get("hash") == sent_hash:
+                    view = dict(answer.get("view") or {})
+                    self._check(view_problems(view), "invalid_arguments")
+                    self.views[view_id] = self._hashed({**view, "id": view_id})
+            elif action != "errors":
+                self.closed.add(view_id)
+
+    def share_file(self, user: str, name: str, content: bytes, *,
+                   filetype: str | None = None, mimetype: str | None = None) -> dict[str, Any]:
+        """A file a person attached in a file_input: its file object, as the view's state
+        carries it; the bytes are served at url_private to the bot's token."""
+        with self._lock:
+            file_id = f"F{next(self._ids):08d}"
+            extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+            kind = filetype or {"xml": "xml", "txt": "text"}.get(extension, extension or "binary")
+            mime = mimetype or {"xml": "text/xml", "text": "text/plain"}.get(
+                kind, "application/octet-stream")
+            base = f"{self.base_url}{FILES_PATH}{TEAM}-{file_id}"
+            now = int(time.time())
+            found = {"id": file_id, "created": now, "timestamp": now, "name": name,
+                     "title": name, "mimetype": mime, "filetype": kind, "user": user,
+                     "size": len(content), "mode": "hosted", "is_external": False,
+                     "is_public": False, "url_private": f"{base}/{name}",
+                     "url_private_download": f"{base}/download/{name}",
+                     "permalink": f"https://sandbox.slack.example/files/{user}/{file_id}/{name}"}
+            self.shared[file_id] = (found, content)
+            return found
+
+    def download(self, path: str, token: str | None) -> tuple[int, str, bytes]:
+        """A file at its url_private: the bytes to the bot's token with files:read; to
+        anything else, Slack's sign-in page with 200."""
+        time.sleep(self.file_delay_s)  # in the server's thread, outside the lock
+        with self._lock:
+            file_id = path.removeprefix(FILES_PATH).split("/", 1)[0].removeprefix(f"{TEAM}-")
+            call = Call("url_private", {"file": file_id}, time.time())
+            self.calls.append(call)
+            shared = self.shared.get(file_id)
+            if token != self.token or "files:read" not in self.scopes:
+                call.error = "sign_in_page"
+                return 200, "text/html; charset=utf-8", SIGN_IN_PAGE
+            if shared is None:
+                call.error = "file_not_found"
+                return 404, "text/html; charset=utf-8", b"<html><body>Not found</body></html>"
+            return 200, shared[0]["mimetype"], shared[1]
 
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         user = params.get("user_id")
@@ -402,6 +487,13 @@ class SlackStandIn(BackgroundServer):
                     stand_in.connections += 1
 
             def do_GET(self) -> None:
+                path = urlsplit(self.path).path
+                if path.startswith(FILES_PATH):
+                    auth = self.headers.get("Authorization") or ""
+                    token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") \
+                        else None
+                    self.reply(*stand_in.download(path, token))
+                    return
                 self._api(_form(urlsplit(self.path).query))
 
             def do_POST(self) -> None:
