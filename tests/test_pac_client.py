@@ -259,3 +259,25 @@ async def test_a_send_that_times_out_is_unknown_and_not_retried(sandbox: Sandbox
     assert result.calls == 1
     # The provider may have mailed it: nobody can say "failed", nor send it again blindly.
     assert all(o.outcome is Outcome.UNKNOWN for o in result.outcomes)
+
+
+async def test_each_provider_call_costs_no_search_for_a_missing_module(
+        pac: PacClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpcore imports sniffio on every request and, when it is not installed, each failed
+    import searches every folder of sys.path (encode/httpcore#1103; it was 5% of the bot's
+    CPU under load). It is a dependency, so the import is answered from sys.modules."""
+    import importlib.machinery
+    import sys
+
+    searched: list[str] = []
+
+    class Spy(importlib.machinery.PathFinder):
+        @classmethod
+        def find_spec(cls, name, path=None, target=None):  # noqa: ANN001, ANN206
+            searched.append(name)
+            return None
+
+    monkeypatch.setattr(sys, "meta_path", [Spy, *sys.meta_path])
+    for _ in range(3):
+        await pac.cancel([CancelItem(ref=InvoiceRef.from_key(uuid_with("211")), reason="02")])
+    assert searched == []
