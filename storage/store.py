@@ -103,7 +103,7 @@ _SETTABLE: dict[Entity, frozenset[str]] = {
     "request": frozenset({"thread_ts", "approvals_channel"}),
     "invoice": frozenset({"code", "detalle", "estatus_uuid", "acuse", "attempts",
                           "next_check_at", "pending_since", "uuid", "alerted_at",
-                          "facts"}),
+                          "facts", "sat_asks", "sat_checked_at", "sat_disagreement"}),
 }
 
 # Columns kept exactly as received: a signed document altered would no longer verify.
