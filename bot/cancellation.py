@@ -235,10 +235,11 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
     crash_point("provider_answered")
     now = store.clock()
     async with store.writing() as tx:
-        lines = [_leave_out(tx, invoice) for invoice in gone]
+        said = {i["id"]: _leave_out(tx, i) for i in gone}
         for invoice, outcome in zip(invoices, outcomes, strict=True):
-            lines.append(_record_outcome(tx, invoice, outcome, now, backoff_s,
-                                         _word(sat, words, invoice), _hours(sat))[1])
+            said[invoice["id"]] = _record_outcome(tx, invoice, outcome, now, backoff_s,
+                                                  _word(sat, words, invoice), _hours(sat))[1]
+        lines = [said[i["id"]] for i in requested if i["id"] in said]  # in the typed order
         whole_call_failed = bool(outcomes) and all(o.error_class for o in outcomes)
         if whole_call_failed:
             first = outcomes[0]
