@@ -266,7 +266,7 @@ MESSAGES: dict[str, str] = {
     "demo.step.command": "▶ {user} types: {command}",
     "demo.step.submit": "▶ {user} checks the form, picks reason {reason}, writes the justification and submits",
     "demo.step.approve": "▶ {user} clicks “Approve” on the card",
-    "demo.step.watch": "▶ The bot asks again about the pending cancellations (the sandbox resolves them in {seconds} s)…",
+    "demo.step.watch": "▶ The bot asks again about the pending cancellations (the sandbox resolves them in {seconds} s) and asks the SAT to confirm each one…",
     "demo.step.send": "▶ {user} types the recipients ({emails}) and sends",
     "demo.step.fix": "▶ {user} fixes the line (“{typed}” → “{fixed}”) and submits again",
     "demo.step.home": "▶ {user} opens CFDI Bot's Home tab",
