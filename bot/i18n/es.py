@@ -279,7 +279,7 @@ MESSAGES: dict[str, str] = {
     "demo.step.command": "▶ {user} escribe: {command}",
     "demo.step.submit": "▶ {user} revisa el formulario, elige el motivo {reason}, escribe la justificación y lo envía",
     "demo.step.approve": "▶ {user} pulsa «Aprobar» en la tarjeta",
-    "demo.step.watch": "▶ El bot vuelve a preguntar por las cancelaciones pendientes (el sandbox las resuelve en {seconds} s) y pide al SAT que confirme cada una…",
+    "demo.step.watch": "▶ El bot vuelve a preguntar por las cancelaciones pendientes (el sandbox las resuelve en {seconds} s) y consulta al SAT hasta que muestre cada una cancelada…",
     "demo.step.send": "▶ {user} escribe los destinatarios ({emails}) y envía",
     "demo.step.fix": "▶ {user} corrige la línea («{typed}» → «{fixed}») y envía de nuevo",
     "demo.step.home": "▶ {user} abre la pestaña Inicio de CFDI Bot",
