@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bot.actors import Actor
 from bot.blocks import REJECT_ACTION, REJECT_REASON
+from bot.cancellation import create_cancel_request, reject
 from bot.pac.client import PacClient
-from bot.sandbox.stage import ADMIN, APPROVALS, Stage
+from bot.sandbox.pac_server import SandboxPac
+from bot.sandbox.sat_server import SandboxSat
+from bot.sandbox.slack_server import SlackStandIn
+from bot.sandbox.stage import ADMIN, APPROVALS, PEOPLE, Stage
 from bot.sat.cancellation import CancelItem
 from bot.sat.refs import InvoiceRef
 from storage import chain, queries
+from storage.store import AuditStore
 from tests.helpers import FAST_RETRY, actions, card_of, click, request_row, texts, uuid_with
 
 FAST = {"watch_backoff_s": [0.1], "watch_interval_s": 0.1}
@@ -192,3 +201,36 @@ async def test_reconciliation_finds_an_invoice_cancelled_outside_the_bot(
     again = await stage.runtime.watcher.reconciler.run()
     assert again.found == [] and len(stage.slack.channel_messages(ADMIN)) == 1  # told once
     assert chain.verify(stage.runtime.store.db).ok
+
+
+async def test_python_m_bot_reconcile_tells_the_operators_once(tmp_path: Path) -> None:
+    """The command an operator (or cron) runs: the bot assembled as for `run`, against a
+    provider, the SAT and Slack over the network; one line, and the operators told once."""
+    outside = uuid_with("000", 11)
+    store = AuditStore.open(tmp_path / "audit.db")
+    request_id = await create_cancel_request(store, Actor("U0ANA", "ana"),
+                                             [InvoiceRef(uuid=outside)], reason="02",
+                                             justification="x")
+    await reject(store, request_id, Actor("U0BETO", "beto"), "no")
+    store.close()
+    with SandboxPac() as pac, SandboxSat(pac.state, pac.book) as sat, \
+            SlackStandIn(token="xoxb-reconcile", users=PEOPLE,
+                         channels={APPROVALS: "aprobaciones", ADMIN: "operaciones"}) as slack:
+        client = await PacClient.create(pac.wsdl_url, pac.endpoint, usuario="sandbox",
+                                        password="sandbox", retry=FAST_RETRY)
+        await client.cancel([CancelItem(ref=InvoiceRef(uuid=outside), reason="02")])
+        await client.aclose()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CFDI_"))}
+        env.update(SLACK_BOT_TOKEN="xoxb-reconcile", SLACK_SIGNING_SECRET="s" * 32,
+                   SLACK_API_URL=slack.api_url, APPROVALS_CHANNEL=APPROVALS,
+                   ADMIN_CHANNEL=ADMIN, APPROVERS="U0BETO", AUDIT_DB=str(tmp_path / "audit.db"),
+                   CFDI_ENDPOINT=pac.endpoint, CFDI_WSDL=pac.wsdl_url,
+                   SAT_CONSULTA_URL=sat.endpoint, LANGUAGE="en")
+        runs = [await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "bot", "reconcile"], env=env, cwd=tmp_path,
+            capture_output=True, text=True, timeout=120) for _ in range(2)]
+        alerts = [texts(m) for m in slack.channel_messages(ADMIN)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert "Reconciliation with the SAT: 1 invoice(s) asked, 1 answered, 1 new difference(s)" \
+        in runs[0].stdout and "0 new difference(s)" in runs[1].stdout
+    assert len(alerts) == 1 and "it was cancelled outside the bot" in alerts[0]
