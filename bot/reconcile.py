@@ -30,7 +30,7 @@ from bot.mrkdwn import escape
 from bot.sat.status import Estado, SatStatus
 from storage import queries
 from storage.domain import Row
-from storage.states import BELIEVED_CANCELLED, BELIEVED_NOT_CANCELLED, CLOSED_REQUEST
+from storage.states import BELIEVED_CANCELLED, BELIEVED_NOT_CANCELLED, CLOSED_REQUEST, TO_RESUME
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
 from storage.store import StaleState, Tx
@@ -44,6 +44,7 @@ RECENT_DAYS = 30     # settled invoices asked about again for this long
 PER_RUN = 2_000      # invoices asked per run (the least recently asked first)
 BATCH = 100          # asked, then written, a batch at a time
 SHOWN = 20           # disagreements listed in one operators' message
+IN_FLIGHT = TO_RESUME  # requests whose provider call may be under way (approved, submitting)
 
 
 class Disagreement(StrEnum):
@@ -117,8 +118,14 @@ class Reconciler:
         result.answered += 1
         sat = SatStatus(**word["sat"])
         fields = {"sat_checked_at": self.services.store.now(), **sat_fields(row, word)}
-        if fields.get("facts") and tx.request_status(row["request_id"]) not in CLOSED_REQUEST:
+        request_status = tx.request_status(row["request_id"])
+        if fields.get("facts") and request_status not in CLOSED_REQUEST:
             tx.card_changed(row["request_id"])  # an open card shows the SAT's latest word
+        if tx.invoice_status(row["id"]) != row["status"] or request_status in IN_FLIGHT:
+            # Moved while the SAT was asked, or the provider has it now: the SAT may show
+            # the bot's own cancellation. Judged next time.
+            tx.set_fields("invoice", row["id"], {"sat_checked_at": None})
+            return
         if row["status"] == IS.UNCONFIRMED and sat.state is Estado.CANCELADO:
             self._confirmed_late(tx, row, word, fields, result)
             return

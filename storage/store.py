@@ -280,6 +280,10 @@ class Tx:
         row = self.one("SELECT status FROM requests WHERE id = ?", (request_id,))
         return row["status"] if row else None
 
+    def invoice_status(self, invoice_id: int) -> str | None:
+        row = self.one("SELECT status FROM invoices WHERE id = ?", (invoice_id,))
+        return row["status"] if row else None
+
     def request_invoices(self, request_id: int) -> list[Row]:
         return _rows(self.conn.execute(
             "SELECT * FROM invoices WHERE request_id = ? ORDER BY position", (request_id,)))

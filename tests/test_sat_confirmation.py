@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.actors import Actor
+from bot.actors import SYSTEM, Actor
 from bot.blocks import REJECT_ACTION, REJECT_REASON
-from bot.cancellation import create_cancel_request, reject
+from bot.cancellation import approve, create_cancel_request, reject
 from bot.pac.client import PacClient
 from bot.sandbox.pac_server import SandboxPac
 from bot.sandbox.sat_server import SandboxSat
@@ -234,3 +234,18 @@ async def test_python_m_bot_reconcile_tells_the_operators_once(tmp_path: Path) -
     assert "Reconciliation with the SAT: 1 invoice(s) asked, 1 answered, 1 new difference(s)" \
         in runs[0].stdout and "0 new difference(s)" in runs[1].stdout
     assert len(alerts) == 1 and "it was cancelled outside the bot" in alerts[0]
+
+
+async def test_reconciliation_does_not_take_the_bots_own_call_in_flight_for_another(
+        stage: Stage) -> None:
+    """While the provider has the request, the SAT may already show the bot's own
+    cancellation: not a difference (judged at the next run)."""
+    uuid = uuid_with("000", 12)
+    await card_of(stage, lines=[uuid])
+    store = stage.runtime.store
+    assert await approve(store, 1, Actor("U0BETO", "beto"), required=1)
+    store.transition("request", 1, "submitting", SYSTEM)  # the provider call under way
+    stage.pac.state.cancel_elsewhere(uuid)  # the SAT shows it cancelled already
+    done = await stage.runtime.watcher.reconciler.run()
+    assert done.answered == 1 and done.found == [] and not stage.slack.channel_messages(ADMIN)
+    assert "sat_disagreement" not in actions(stage)

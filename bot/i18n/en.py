@@ -336,7 +336,7 @@ MESSAGES: dict[str, str] = {
     "reply.sat_already_canceled": "already cancelled at the SAT: not sent to the provider",
     "admin.sat_unconfirmed": "⚠️ The SAT does not show as cancelled {count} invoice(s) the provider reported cancelled more than {hours} h ago: {refs}. The bot stopped asking; check on the SAT's portal and with the provider.",
     "admin.reconcile_found": "🔎 Daily reconciliation with the SAT: {count} difference(s) between the audit log and the SAT:",
-    "admin.reconcile.cancelled_elsewhere": "• `{ref}` (#{id}): the SAT shows it cancelled, but the bot has it *{status}*: it was cancelled outside the bot.",
+    "admin.reconcile.cancelled_elsewhere": "• `{ref}` (#{id}): the SAT shows it cancelled, but the bot has it *{status}*: it was cancelled outside the bot (or without the bot knowing).",
     "admin.reconcile.not_cancelled": "• `{ref}` (#{id}): the bot has it *{status}*, but the SAT shows it {estado}.",
     "admin.reconcile_unanswered": "⚠️ Daily reconciliation: the SAT answered for none of {count} invoice(s); it will be tried again next time.",
     "admin.reconcile_off": "ℹ️ Daily reconciliation: the SAT is not asked (SAT_CONSULTA_URL); {count} invoice(s) were not reconciled.",

@@ -349,7 +349,7 @@ MESSAGES: dict[str, str] = {
     "reply.sat_already_canceled": "ya cancelada ante el SAT: no se envió al proveedor",
     "admin.sat_unconfirmed": "⚠️ El SAT no muestra canceladas {count} factura(s) que el proveedor dio por canceladas hace más de {hours} h: {refs}. El bot dejó de preguntar; revisa en el portal del SAT y con el proveedor.",
     "admin.reconcile_found": "🔎 Conciliación diaria con el SAT: {count} diferencia(s) entre la bitácora y el SAT:",
-    "admin.reconcile.cancelled_elsewhere": "• `{ref}` (#{id}): el SAT la muestra cancelada, pero para el bot está *{status}*: se canceló fuera del bot.",
+    "admin.reconcile.cancelled_elsewhere": "• `{ref}` (#{id}): el SAT la muestra cancelada, pero para el bot está *{status}*: se canceló fuera del bot (o sin que el bot lo supiera).",
     "admin.reconcile.not_cancelled": "• `{ref}` (#{id}): para el bot está *{status}*, pero el SAT la muestra {estado}.",
     "admin.reconcile_unanswered": "⚠️ Conciliación diaria: el SAT no respondió por ninguna de {count} factura(s); se volverá a intentar en la próxima.",
     "admin.reconcile_off": "ℹ️ Conciliación diaria: el SAT no se consulta (SAT_CONSULTA_URL); {count} factura(s) quedaron sin conciliar.",
