@@ -249,3 +249,14 @@ async def test_reconciliation_does_not_take_the_bots_own_call_in_flight_for_anot
     done = await stage.runtime.watcher.reconciler.run()
     assert done.answered == 1 and done.found == [] and not stage.slack.channel_messages(ADMIN)
     assert "sat_disagreement" not in actions(stage)
+
+
+def test_the_daily_run_waits_for_its_hour() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.reconcile import seconds_until
+
+    zone = ZoneInfo("America/Mexico_City")
+    assert seconds_until(7, datetime(2026, 11, 22, 6, 30, tzinfo=zone)) == 1800
+    assert seconds_until(7, datetime(2026, 11, 22, 7, 0, tzinfo=zone)) == 86400
