@@ -217,6 +217,7 @@ class Runtime:
 
     def start_watching(self) -> None:
         self.watching = asyncio.create_task(self.watcher.run(), name="watcher")
+        self.tasks.every(self.watcher.reconciler.daily, "reconcile")  # at RECONCILE_HOUR
 
     async def stop(self, *, drain: bool = True) -> None:
         """Stop serving; background work in flight is finished (or, with drain=False,

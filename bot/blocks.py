@@ -65,7 +65,10 @@ _COUNT_GROUPS = {
     IS.CANCELED: "done", IS.ALREADY_CANCELED: "done", IS.SENT: "done",
     IS.PENDING: "waiting", IS.DENIED: "refused", IS.NOT_CANCELABLE: "refused",
     IS.EXPIRED: "refused", IS.FAILED: "errors", IS.UNKNOWN: "unsure",
+    IS.AWAITING_SAT: "waiting", IS.UNCONFIRMED: "unsure",
 }
+# The code of an invoice left out of a submission: the SAT already showed it cancelled.
+_AT_THE_SAT_ALREADY = "sat:cancelado"
 
 
 Block = dict[str, Any]
@@ -304,7 +307,9 @@ def invoice_line(line: dict[str, Any], lang: str) -> str:
     status, said, code = line["status"], line.get("detalle"), line.get("code")
     nuance = nuance_of(said, Outcome(status)) if status in _OUTCOMES else None
     ours = ""
-    if nuance:  # read from the provider's words: they are not repeated
+    if (sat_said := sat_words(line, lang)) is not None:  # the SAT's word, not the provider's
+        ours, said = sat_said, None
+    elif nuance:  # read from the provider's words: they are not repeated
         ours, said = t(f"nuance.{nuance}", lang), None
     elif status in _EXPLAINED and code not in _SAID_BY_STATUS:
         ours = code_text(code, lang, said)
@@ -315,6 +320,27 @@ def invoice_line(line: dict[str, Any], lang: str) -> str:
     if said and escape(said) not in ours:
         shown = t("reply.provider_said", lang, line=shown, text=escape(said))
     return shown
+
+
+def sat_words(line: dict[str, Any], lang: str) -> str | None:
+    """What the SAT said of a cancellation, in the thread's words (its EstatusCancelacion
+    drives them), or None when the line carries no word of the SAT."""
+    status, hours = line["status"], f"{line.get('hours') or 0:g}"
+    if line.get("code") == _AT_THE_SAT_ALREADY:
+        return t("reply.sat_already_canceled", lang)
+    if status == IS.UNCONFIRMED:
+        off = line.get("sat_error") == "off"
+        return t("reply.unconfirmed_off" if off else "reply.unconfirmed", lang, hours=hours)
+    if "sat_estado" in line:
+        said = t(f"sat.cancelacion.{line['sat_cancelacion']}", lang,
+                 estado=t(f"sat.estado.{line['sat_estado']}", lang).lower())
+    elif "sat_error" in line:
+        said = t("sat.no_facts" if line["sat_error"] == "no_facts" else "sat.unanswered", lang)
+    else:
+        return None
+    if status == IS.AWAITING_SAT:
+        return t("reply.awaiting_sat", lang, said=said, hours=hours)
+    return said
 
 
 def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *, lang: str,

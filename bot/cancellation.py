@@ -6,7 +6,8 @@ Each step's writes are one transaction of the audit store; the provider is calle
 between transactions, never while holding the write lock.
 
 Why this module is long: every state change of a request lives here, so that the Slack
-path and the watcher share one code path (split it by use case if it grows further).
+path and the watcher share one code path, including the SAT's confirmation of what the
+provider reports cancelled (the watcher's later asks are bot/confirming.py).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from bot.actors import SYSTEM, Actor
 from bot.faults import crash_point
 from bot.provider import InvoiceOutcome, Provider, ProviderError, SendOutcome, SendRequest
 from bot.sat.cancellation import CancelItem
+from bot.sat.confirmation import Verdict, cancelled, verdict
 from bot.sat.outcomes import Nuance, Outcome
 from bot.sat.refs import InvoiceRef
+from bot.sat.status import SatStatus
 from storage import queries
 from storage.domain import NewInvoice, Row
 from storage.states import FINAL_INVOICE
@@ -37,6 +40,21 @@ DEFAULT_BACKOFF_S: tuple[float, ...] = (60, 300, 900, 3600)
 RECEIVED_CODE = "sat:201"   # the SAT received the request: not yet known to be cancelled
 UNNAMED_ASKS = 3            # asks without the answer naming an invoice before it is unknown
 WRITE_BATCH = 200          # provider answers written per transaction (a few ms each)
+SAT_OFF = "off"            # the SAT is not asked (SAT_CONSULTA_URL): nothing can confirm
+ALREADY_AT_SAT = "sat:cancelado"  # the code of an invoice left out: the SAT shows it cancelled
+
+
+class SatWord(Protocol):
+    """Asks the SAT about invoices (bot.facts.FactFinder): by row id, a facts record with
+    the SAT's answer ("sat") or why there is none ("sat_error")."""
+
+    @property
+    def asks_sat(self) -> bool: ...
+
+    @property
+    def confirm_h(self) -> float: ...  # how long the SAT is asked to confirm (SAT_CONFIRM_H)
+
+    async def ask_again(self, rows: Sequence[Row]) -> dict[int, dict[str, Any]]: ...
 
 
 def next_check(now: datetime, attempts: int, backoff_s: Sequence[float]) -> str:
@@ -181,15 +199,27 @@ class Recheck:
         return self.asked > 0 and self.answered == 0
 
 
-def outcome_line(invoice: Row, outcome: InvoiceOutcome) -> dict[str, Any]:
-    """The facts a thread reply shows for one invoice, frozen at the moment of the change."""
-    return {"ref": invoice["ref_key"], "status": outcome.outcome.value, "code": outcome.code,
-            "detalle": outcome.detalle}
+def outcome_line(invoice: Row, outcome: InvoiceOutcome, status: str | None = None,
+                 word: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The facts a thread reply shows for one invoice, frozen at the moment of the change:
+    the status, the provider's code and words, and what the SAT said (`sat_line`)."""
+    line = {"ref": invoice["ref_key"], "status": status or outcome.outcome.value,
+            "code": outcome.code, "detalle": outcome.detalle}
+    return {**line, **sat_line(word)} if word is not None else line
+
+
+def sat_line(word: dict[str, Any]) -> dict[str, Any]:
+    """The SAT's answer in a thread line: Estado and EstatusCancelacion (which drive the
+    words), or why it did not answer."""
+    if word.get("sat"):
+        said = SatStatus(**word["sat"])
+        return {"sat_estado": said.state.value, "sat_cancelacion": said.cancelacion.value}
+    return {"sat_error": word.get("sat_error") or "error"}
 
 
 async def submit(store: AuditStore, pac: Provider, request_id: int, actor: Actor = SYSTEM, *,
                  backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
-                 failure: int | None = None) -> Submission:
+                 failure: int | None = None, sat: SatWord | None = None) -> Submission:
     """Approved (or failed, to resubmit) -> submitting -> call the provider -> record it.
     A resubmission names the failure it answers (`failure`, the Retry button's): a button
     left from an earlier failure is stale (StaleState), so two Retry clicks call once."""
@@ -206,30 +236,47 @@ async def submit(store: AuditStore, pac: Provider, request_id: int, actor: Actor
                 if invoice["status"] == IS.FAILED:
                     tx.transition("invoice", invoice["id"], IS.REQUESTED, actor,
                                   action="invoice_resubmitted")
-    return await run_submission(store, pac, request_id, backoff_s=backoff_s)
+    return await run_submission(store, pac, request_id, backoff_s=backoff_s, sat=sat)
+
+
+def _at_the_sat_already(invoice: Row) -> bool:
+    """The facts on record say the SAT shows the invoice cancelled: not sent again."""
+    facts = json.loads(invoice.get("facts") or "null") or {}
+    return cancelled(SatStatus(**facts["sat"]) if facts.get("sat") else None)
 
 
 async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
                          backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
-                         resumed: bool = False) -> Submission:
+                         resumed: bool = False, sat: SatWord | None = None) -> Submission:
     """Call the provider for a request in `submitting`; also resumes one left by a stop
-    (`resumed`: then "already cancelled" is most likely our own interrupted call's work)."""
+    (`resumed`: then "already cancelled" is most likely our own interrupted call's work).
+    A cancellation leaves out the invoices the SAT already showed cancelled when their facts
+    were looked up, and asks the SAT to confirm what the provider says it cancelled."""
     request = queries.get_request(store, request_id)
     assert request is not None and request["status"] == RS.SUBMITTING, request
-    invoices = [i for i in queries.request_invoices(store, request_id)
-                if i["status"] == IS.REQUESTED]
+    requested = [i for i in queries.request_invoices(store, request_id)
+                 if i["status"] == IS.REQUESTED]
+    cancelling = request["kind"] == "cancel"
+    gone = [i for i in requested if cancelling and _at_the_sat_already(i)]
+    invoices = [i for i in requested if i not in gone]
     refs = [ref_of(i) for i in invoices]
-    if request["kind"] == "cancel":
-        result = await pac.cancel([_item(i, request) for i in invoices])
-        outcomes = [_ours(o) for o in result.outcomes] if resumed else result.outcomes
+    words: dict[int, dict[str, Any]] = {}
+    if cancelling:
+        result = await pac.cancel([_item(i, request) for i in invoices]) if invoices else None
+        outcomes = [] if result is None else \
+            [_ours(o) for o in result.outcomes] if resumed else result.outcomes
+        words = await _sat_words(sat, invoices, outcomes)
     else:
         sent = await pac.send(send_request_of(request, refs))
         outcomes = _per_invoice(refs, sent.outcomes)
     crash_point("provider_answered")
     now = store.clock()
     async with store.writing() as tx:
+        said = {i["id"]: _leave_out(tx, i) for i in gone}
         for invoice, outcome in zip(invoices, outcomes, strict=True):
-            _record_outcome(tx, invoice, outcome, now, backoff_s)
+            said[invoice["id"]] = _record_outcome(tx, invoice, outcome, now, backoff_s,
+                                                  _word(sat, words, invoice), _hours(sat))[1]
+        lines = [said[i["id"]] for i in requested if i["id"] in said]  # in the typed order
         whole_call_failed = bool(outcomes) and all(o.error_class for o in outcomes)
         if whole_call_failed:
             first = outcomes[0]
@@ -242,32 +289,33 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
             tx.enqueue(request_id, Reply.FAILED, failure)
         else:
             tx.transition("request", request_id, RS.SUBMITTED, SYSTEM)
-            tx.enqueue(request_id, Reply.OUTCOMES, {"invoices": [
-                outcome_line(i, o) for i, o in zip(invoices, outcomes, strict=True)]})
-            _complete_if_final(tx, request_id)
+            tx.enqueue(request_id, Reply.OUTCOMES, {"invoices": lines})
+            complete_if_final(tx, request_id)
         status = tx.request_status(request_id) or "missing"
     return Submission(request_id, status, list(zip(invoices, outcomes, strict=True)))
 
 
 async def recheck_pending(store: AuditStore, pac: Provider, *, limit: int | None = None,
-                          backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Recheck:
+                          backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
+                          sat: SatWord | None = None) -> Recheck:
     """Ask again for the pending invoices that are due (the watcher)."""
     return await _recheck(store, pac, queries.due_pending(store, store.clock(), limit or -1),
-                          backoff_s)
+                          backoff_s, sat)
 
 
 async def confirm_received(store: AuditStore, pac: Provider, request_id: int, *,
-                           backoff_s: Sequence[float] = DEFAULT_BACKOFF_S) -> Recheck:
+                           backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
+                           sat: SatWord | None = None) -> Recheck:
     """Right after a submission, ask once more about the invoices the SAT only said it
     received (EstatusUUID 201): a direct cancellation is confirmed by "previously
     cancelled"; one that needs the receiver says so. What stays pending, the watcher follows."""
     received = [i for i in queries.request_invoices(store, request_id)
                 if i["status"] == IS.PENDING and i["code"] == RECEIVED_CODE]
-    return await _recheck(store, pac, received, backoff_s)
+    return await _recheck(store, pac, received, backoff_s, sat)
 
 
 async def _recheck(store: AuditStore, pac: Provider, due: list[Row],
-                   backoff_s: Sequence[float]) -> Recheck:
+                   backoff_s: Sequence[float], sat: SatWord | None) -> Recheck:
     """Ask about each pending invoice alone (the provider's in-process and denied codes, 211
     and 213, are a one-invoice call's answer). Each change is one transition with its thread
     reply queued in the same transaction; the answers are written a batch at a time, each
@@ -279,9 +327,11 @@ async def _recheck(store: AuditStore, pac: Provider, due: list[Row],
     requests = queries.requests_by_id(store, sorted({i["request_id"] for i in due}))
     items = [_item(i, requests[i["request_id"]]) for i in due]
     result = await pac.cancel(items, one_per_call=True)
+    outcomes = [o if o.error_class else _ours(o) for o in result.outcomes]
+    words = await _sat_words(sat, due, outcomes)
     crash_point("provider_answered")
     changed: list[tuple[Row, InvoiceOutcome]] = []
-    answers = list(zip(due, result.outcomes, strict=True))
+    answers = list(zip(due, outcomes, strict=True))
     for start in range(0, len(answers), WRITE_BATCH):
         batch = answers[start:start + WRITE_BATCH]
         async with store.writing() as tx:
@@ -289,14 +339,14 @@ async def _recheck(store: AuditStore, pac: Provider, due: list[Row],
             for invoice, outcome in batch:
                 if outcome.error_class:
                     continue
-                outcome = _ours(outcome)
-                if _record_outcome(tx, invoice, outcome, now, backoff_s):
-                    tx.enqueue(invoice["request_id"], Reply.RESOLVED,
-                               outcome_line(invoice, outcome))
+                moved, line = _record_outcome(tx, invoice, outcome, now, backoff_s,
+                                              _word(sat, words, invoice), _hours(sat))
+                if moved:
+                    tx.enqueue(invoice["request_id"], Reply.RESOLVED, line)
                     changed.append((invoice, outcome))
                     touched.add(invoice["request_id"])
             for request_id in sorted(touched):
-                _complete_if_final(tx, request_id)
+                complete_if_final(tx, request_id)
         await asyncio.sleep(0)  # let the acks waiting on the loop go first
     answered = sum(1 for outcome in result.outcomes if not outcome.error_class)
     return Recheck(len(due), answered, changed, result.error)
@@ -315,9 +365,63 @@ def _item(invoice: Row, request: Row) -> CancelItem:
                       replacement=request["replacement_uuid"])
 
 
+async def _sat_words(sat: SatWord | None, invoices: Sequence[Row],
+                     outcomes: Sequence[InvoiceOutcome]) -> dict[int, dict[str, Any]]:
+    """The SAT's word on each invoice the provider says it cancelled (by row id)."""
+    if sat is None or not sat.asks_sat:
+        return {}
+    told = [i for i, o in zip(invoices, outcomes, strict=True)
+            if o.outcome is Outcome.CANCELED and not o.error_class]
+    return await sat.ask_again(told) if told else {}
+
+
+def _word(sat: SatWord | None, words: dict[int, dict[str, Any]], invoice: Row
+          ) -> dict[str, Any]:
+    if sat is None or not sat.asks_sat:
+        return {"sat": None, "sat_error": SAT_OFF}
+    return words.get(invoice["id"]) or {"sat": None, "sat_error": "error"}
+
+
+def _hours(sat: SatWord | None) -> float | None:
+    return sat.confirm_h if sat is not None else None
+
+
+def sat_fields(invoice: Row, word: dict[str, Any]) -> dict[str, Any]:
+    """The SAT's answer kept with the invoice's facts (the card shows the latest); a failed
+    ask keeps the last answer there (its error is in the event)."""
+    if not word.get("sat") and not word.get("invoice"):
+        return {}
+    known = json.loads(invoice.get("facts") or "null") or {}
+    if not word.get("sat"):
+        return {"facts": json.dumps({**known, "invoice": word["invoice"]})}
+    return {"facts": json.dumps({**known, **word})}
+
+
+def _leave_out(tx: Tx, invoice: Row) -> dict[str, Any]:
+    """An invoice the SAT already showed cancelled: never sent to the provider."""
+    line = {"ref": invoice["ref_key"], "status": IS.ALREADY_CANCELED.value,
+            "code": ALREADY_AT_SAT, "detalle": None}
+    tx.transition("invoice", invoice["id"], IS.ALREADY_CANCELED, SYSTEM,
+                  expect=IS.REQUESTED, action="sat_already_canceled",
+                  fields={"code": ALREADY_AT_SAT})
+    return line
+
+
+def _target(outcome: InvoiceOutcome, word: dict[str, Any]) -> IS:
+    """The provider's "cancelled" is `canceled` only when the SAT shows it so."""
+    if outcome.outcome is not Outcome.CANCELED:
+        return IS(outcome.outcome.value)
+    if word.get("sat_error") == SAT_OFF:
+        return IS.UNCONFIRMED
+    said = SatStatus(**word["sat"]) if word.get("sat") else None
+    return IS.CANCELED if verdict(said) is Verdict.CONFIRMED else IS.AWAITING_SAT
+
+
 def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime,
-                    backoff_s: Sequence[float]) -> bool:
-    """Write one provider answer; True when it changed the invoice's status."""
+                    backoff_s: Sequence[float], word: dict[str, Any] | None = None,
+                    hours: float | None = None) -> tuple[bool, dict[str, Any]]:
+    """Write one provider answer (with the SAT's word on a cancellation); whether it changed
+    the invoice's status, and the thread's line for it."""
     attempts = invoice["attempts"] + 1
     if outcome.nuance is Nuance.UNNAMED and attempts >= UNNAMED_ASKS:
         # Asked again and again, the provider's answers never named it: nobody can tell.
@@ -326,30 +430,41 @@ def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime
                               "estatus_uuid": outcome.estatus_uuid, "attempts": attempts}
     if outcome.acuse:
         fields["acuse"] = outcome.acuse
+    told = outcome.outcome is Outcome.CANCELED and word is not None
+    target = _target(outcome, word) if told and word is not None else IS(outcome.outcome.value)
+    line = outcome_line(invoice, outcome, target, word if told else None)
+    if target is IS.AWAITING_SAT and hours is not None:
+        line["hours"] = hours  # how long the SAT will be asked, said in the thread
     if outcome.outcome is Outcome.PENDING:
         fields["next_check_at"] = next_check(now, attempts, backoff_s)
-    if outcome.outcome.value == invoice["status"]:
+    if target == invoice["status"]:
         tx.set_fields("invoice", invoice["id"], fields)  # still pending: only the schedule
-        return False
-    if outcome.outcome is Outcome.PENDING:
+        return False, line
+    if target in (IS.PENDING, IS.AWAITING_SAT):
         fields["pending_since"] = iso(now)
-    else:
+    if target is IS.AWAITING_SAT:
+        fields["next_check_at"] = next_check(now, 1, backoff_s)
+    elif target is not IS.PENDING:
         fields["next_check_at"] = None
+    details = {"code": outcome.code, "detalle": outcome.detalle,
+               "estatus_uuid": outcome.estatus_uuid, "nuance": outcome.nuance,
+               "error_class": outcome.error_class}
+    if told and word is not None:
+        fields.update({"sat_asks": 1, **sat_fields(invoice, word)})
+        details.update({"sat": word.get("sat"), "sat_error": word.get("sat_error")})
     try:
         # Compare-and-set on the status read before the provider was asked: another ask
         # (a resumed submission confirming, a watcher cycle) may have recorded an answer
         # meanwhile, and a stale answer must neither overwrite it nor fail the batch.
-        tx.transition("invoice", invoice["id"], outcome.outcome.value, SYSTEM,
+        tx.transition("invoice", invoice["id"], target, SYSTEM,
                       expect=invoice["status"], action="provider_answered", fields=fields,
-                      details={"code": outcome.code, "detalle": outcome.detalle,
-                               "estatus_uuid": outcome.estatus_uuid, "nuance": outcome.nuance,
-                               "error_class": outcome.error_class})
+                      details=details)
     except StaleState:
-        return False
-    return True
+        return False, line
+    return True, line
 
 
-def _complete_if_final(tx: Tx, request_id: int) -> None:
+def complete_if_final(tx: Tx, request_id: int) -> None:
     if tx.request_status(request_id) == RS.SUBMITTED and all(
             status in FINAL_INVOICE for status in tx.invoice_statuses(request_id)):
         tx.transition("request", request_id, RS.COMPLETED, SYSTEM)
@@ -388,7 +503,7 @@ async def interrupted_send(store: AuditStore, request_id: int) -> None:
                 lines.append({"ref": invoice["ref_key"], "status": IS.UNKNOWN, **detail})
         tx.transition("request", request_id, RS.SUBMITTED, SYSTEM, action="send_interrupted")
         tx.enqueue(request_id, Reply.OUTCOMES, {"invoices": lines})
-        _complete_if_final(tx, request_id)
+        complete_if_final(tx, request_id)
 
 
 def _close_invoices(tx: Tx, request_id: int, to: IS, actor: Actor) -> None:

@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
                         "groups, audit database, provider",
                         description="One line per check, ✓ or ✗ with what to do. Exit 0 "
                         "only when every check passes. Changes nothing.")
+    commands.add_parser("reconcile", help="ask the SAT now about the invoices the daily "
+                        "reconciliation covers and tell the operators of any difference",
+                        description="The daily reconciliation with the SAT, at once: one "
+                        "line with what was asked and found; differences go to ADMIN_CHANNEL "
+                        "and the audit log. Exit 1 when the SAT answered for none.")
     demo = commands.add_parser("demo", help="the whole flow offline against the sandbox provider",
                                description="Play a cancellation and a send against the sandbox "
                                "provider, then print the audit trail. It writes data/demo.db, "
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_check(settings))
     if args.command == "demo":
         return _demo(settings, args.db)
+    if args.command == "reconcile":
+        return _run(settings, reconcile_only=True)
     return _run(settings)
 
 
@@ -113,7 +120,7 @@ def _refused(sentence: str) -> int:
     return 2
 
 
-def _run(settings: Settings) -> int:
+def _run(settings: Settings, *, reconcile_only: bool = False) -> int:
     problems = settings.problems_for_run()
     if problems:
         return _config_problems(problems)
@@ -123,12 +130,13 @@ def _run(settings: Settings) -> int:
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
         os.environ.pop(name, None)
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_serve(settings))
+        return asyncio.run(_serve(settings, reconcile_only=reconcile_only))
     return 0
 
 
-async def _serve(settings: Settings) -> int:
-    """Each step can refuse with one sentence, and a signal stops any of them."""
+async def _serve(settings: Settings, *, reconcile_only: bool = False) -> int:
+    """Each step can refuse with one sentence, and a signal stops any of them. With
+    `reconcile_only`, the bot is assembled as for serving, reconciles once, and stops."""
     from bot import auditdb, startup
     from bot.running import Stop, Stopped, serve
 
@@ -141,6 +149,8 @@ async def _serve(settings: Settings) -> int:
         provider = None if settings.sandbox else await stop.race(_provider(settings))
         identity = await stop.race(startup.verify(settings))
         runtime = await stop.race(_build(settings, provider, identity))
+        if reconcile_only:
+            return await _reconcile(runtime)
         await serve(runtime, stop)
     except Stopped:
         log.info("stopped before serving")
@@ -152,6 +162,16 @@ async def _serve(settings: Settings) -> int:
         return _refused(t("start.port_in_use", settings.language, port=settings.port,
                           error=exc.strerror or exc))
     return 0
+
+
+async def _reconcile(runtime: Runtime) -> int:
+    try:
+        done = await runtime.watcher.reconciler.run()
+    finally:
+        await runtime.stop()
+    print(t("cli.reconciled", runtime.settings.language, asked=done.asked,
+            answered=done.answered, found=len(done.found), confirmed=len(done.confirmed)))
+    return 1 if done.asked and not done.answered else 0
 
 
 class _ProviderUnusable(Exception):

@@ -62,6 +62,8 @@ HINTS: dict[str, tuple[str, str]] = {
                          "https://consultaqr.facturaelectronica.sat.gob.mx/"
                          "ConsultaCFDIService.svc"),
     "SAT_TIMEOUT_S": ("a number of seconds greater than 0", "10"),
+    "SAT_CONFIRM_H": ("a number of hours greater than 0", "72"),
+    "RECONCILE_HOUR": ("a whole hour from 0 to 23 (in TIMEZONE)", "7"),
     "ANNUAL_RETURN_DEADLINE": ("a month and day, MM-DD (companies 03-31, people 04-30)",
                                "03-31"),
     "LOG_LEVEL": ("DEBUG, INFO, WARNING or ERROR", "INFO"),
@@ -145,6 +147,11 @@ class Settings(BaseSettings):
     # provider. Retried as the provider is (CFDI_RETRY_ATTEMPTS, CFDI_RETRY_MAX_S).
     sat_consulta_url: str = SANDBOX
     sat_timeout_s: float = Field(10.0, gt=0)
+    # How long a cancellation the provider reported waits for the SAT to show it before a
+    # person decides (the invoice becomes `unconfirmed`, the operators are told).
+    sat_confirm_h: float = Field(72.0, gt=0)
+    # The hour (in TIMEZONE) of the daily reconciliation with the SAT (bot/reconcile.py).
+    reconcile_hour: int = Field(7, ge=0, le=23)
     # The annual return's deadline (the year after the invoice's): the last day it can be
     # cancelled. 03-31 for companies, 04-30 for people.
     annual_return_deadline: str = "03-31"

@@ -164,6 +164,47 @@ class FactFinder:
                           *lines])
         await self.outbox.io.direct(request["requester_id"], text, request_id)
 
+    @property
+    def asks_sat(self) -> bool:
+        """False when SAT_CONSULTA_URL leaves the SAT unasked."""
+        return self.sat is not None
+
+    @property
+    def confirm_h(self) -> float:
+        return self.settings.sat_confirm_h
+
+    async def ask_again(self, rows: Sequence[Row]) -> dict[int, dict[str, Any]]:
+        """What the SAT says of each invoice now (by row id), a few at once: asked with the
+        facts on record, or, when the XML could not be had before, looked up afresh. The
+        record has look_up's shape ("off" when the SAT is not asked); never raises."""
+        gate = asyncio.Semaphore(self.at_once)
+
+        async def one(row: Row) -> dict[str, Any]:
+            known = json.loads(row.get("facts") or "null") or {}
+            async with gate:
+                try:
+                    if not known.get("invoice"):
+                        return await self.look_up(InvoiceRef.from_key(row["ref_key"]))
+                    return await self._sat_of(CfdiFacts(**known["invoice"]), dict(known))
+                except Exception:  # a bug must not stop the others' answers
+                    log.exception("asking the SAT about invoice %s failed", row["ref_key"])
+                    return {**known, "sat": None, "sat_error": "error"}
+
+        found = await asyncio.gather(*(one(row) for row in rows))
+        return {row["id"]: record for row, record in zip(rows, found, strict=True)}
+
+    async def _sat_of(self, facts: CfdiFacts, record: dict[str, Any]) -> dict[str, Any]:
+        if self.sat is None:
+            return {**record, "sat": None, "sat_error": "off"}
+        try:
+            answer = await self.sat.status(facts.issuer_rfc, facts.receiver_rfc, facts.total,
+                                           facts.uuid)
+        except SatError as exc:
+            return {**record, "sat": None, "sat_error": exc.code}
+        # the SAT's word holds at this moment
+        return {**record, "sat": answer.model_dump(), "sat_error": None,
+                "sat_at": self.store.now()}
+
     async def look_up(self, ref: InvoiceRef, attached: AttachedXml | None = None
                       ) -> dict[str, Any]:
         """{"invoice": facts | None, "invoice_error": code | None, "sat": answer | None,
@@ -189,14 +230,4 @@ class FactFinder:
             record["sat_error"] = "no_facts"  # the SAT is asked with the invoice's own facts
             return record
         record["invoice"] = facts.model_dump(mode="json")
-        if self.sat is None:
-            record["sat_error"] = "off"
-            return record
-        try:
-            answer = await self.sat.status(facts.issuer_rfc, facts.receiver_rfc, facts.total,
-                                           facts.uuid)
-            record["sat"] = answer.model_dump()
-            record["sat_at"] = self.store.now()  # the SAT's word holds at this moment
-        except SatError as exc:
-            record["sat_error"] = exc.code
-        return record
+        return await self._sat_of(facts, record)

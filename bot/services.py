@@ -56,5 +56,6 @@ class Services:
         outbox.after_posting = lookup.refresh_homes
         lifecycle = Lifecycle(settings, store, provider, io, outbox, policy, tasks)
         lifecycle.facts = FactFinder(settings, store, provider, sat, outbox)
+        lifecycle.submissions.sat = lifecycle.facts  # the SAT confirms what is cancelled
         return cls(settings, store, provider, tasks, io, policy, outbox, lookup, lifecycle,
                    Attachments(settings, io, lifecycle))

@@ -13,7 +13,13 @@ import logging
 import sqlite3
 
 from bot.actors import SYSTEM, Actor
-from bot.cancellation import confirm_received, interrupted_send, run_submission, submit
+from bot.cancellation import (
+    SatWord,
+    confirm_received,
+    interrupted_send,
+    run_submission,
+    submit,
+)
 from bot.config import Settings
 from bot.i18n import t
 from bot.mrkdwn import escape
@@ -38,6 +44,7 @@ class Submissions:
         self.outbox = outbox
         self.lang = settings.language
         self.in_flight: set[int] = set()
+        self.sat: SatWord | None = None  # asks the SAT to confirm (bot.facts.FactFinder)
 
     async def audit_failed(self, request_id: int | None, exc: sqlite3.Error) -> None:
         await self.io.alert_admin("audit_write", request_id, t(
@@ -53,10 +60,10 @@ class Submissions:
         backoff = self.settings.watch_backoff_s
         try:
             await submit(self.store, self.provider, request_id, actor, backoff_s=backoff,
-                         failure=failure)
+                         failure=failure, sat=self.sat)
             await self.outbox.flush()  # what the provider said, "received" included
             if (await confirm_received(self.store, self.provider, request_id,
-                                       backoff_s=backoff)).changed:
+                                       backoff_s=backoff, sat=self.sat)).changed:
                 await self.outbox.flush()
         except StaleState:
             return False
@@ -94,7 +101,7 @@ class Submissions:
                                     details={"status": request["status"]})
             if request["status"] == RS.APPROVED:  # the provider was never called
                 await submit(self.store, self.provider, request_id,
-                             backoff_s=self.settings.watch_backoff_s)
+                             backoff_s=self.settings.watch_backoff_s, sat=self.sat)
             elif request["kind"] == "send":
                 # The provider may have mailed it already: never sent twice on our own.
                 await interrupted_send(self.store, request_id)
@@ -102,7 +109,8 @@ class Submissions:
                     "dm.send_unknown", self.lang, id=request_id), request_id)
             else:
                 await run_submission(self.store, self.provider, request_id,
-                                     backoff_s=self.settings.watch_backoff_s, resumed=True)
+                                     backoff_s=self.settings.watch_backoff_s, resumed=True,
+                                     sat=self.sat)
         except StaleState:
             pass  # moved on in the meantime (a click, another resume): nothing to finish
         except sqlite3.Error as exc:

@@ -17,10 +17,13 @@ from datetime import timedelta
 
 from bot.actors import SYSTEM
 from bot.cancellation import Recheck, recheck_pending
+from bot.confirming import FollowUp, follow_up
 from bot.i18n import t
 from bot.mrkdwn import escape
+from bot.reconcile import Reconciler
 from bot.services import Services
 from storage import queries
+from storage.domain import Row
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class Watcher:
         self.outage_told = False
         self.last_cycle_at: float | None = None  # time.monotonic(), for /healthz
         self._lock = asyncio.Lock()
+        self.reconciler = Reconciler(services)
 
     @property
     def delay_s(self) -> float:
@@ -59,10 +63,14 @@ class Watcher:
         async with self._lock:
             services = self.services
             await services.lifecycle.submissions.resume_stuck()
+            sat = services.lifecycle.facts
             result = await recheck_pending(services.store, services.provider,
                                            limit=DUE_PER_CYCLE,
-                                           backoff_s=self.settings.watch_backoff_s)
+                                           backoff_s=self.settings.watch_backoff_s, sat=sat)
             await self._track_outage(result)
+            await self._unconfirmed(await follow_up(
+                services.store, sat, limit=DUE_PER_CYCLE,
+                backoff_s=self.settings.watch_backoff_s, bound_h=self.settings.sat_confirm_h))
             await services.outbox.flush()
             await services.lifecycle.expire()
             await self._long_pending()
@@ -88,17 +96,31 @@ class Watcher:
                 await self.services.io.tell_admins(t("admin.recovered", lang),
                                                 "watcher_recovered")
 
+    def _refs(self, invoices: list[Row]) -> str:
+        refs = ", ".join(f"`{escape(i['ref_key'])}` (#{i['request_id']})"
+                         for i in invoices[:LONG_PENDING_SHOWN])
+        if len(invoices) > LONG_PENDING_SHOWN:
+            refs += " " + t("card.more_invoices", self.services.lang,
+                            count=len(invoices) - LONG_PENDING_SHOWN)
+        return refs
+
+    async def _unconfirmed(self, result: FollowUp) -> None:
+        """The cancellations the SAT never confirmed: a person checks (told once, as each
+        becomes `unconfirmed` once)."""
+        if not result.given_up:
+            return
+        await self.services.io.tell_admins(t(
+            "admin.sat_unconfirmed", self.services.lang, count=len(result.given_up),
+            refs=self._refs(result.given_up),
+            hours=f"{self.settings.sat_confirm_h:g}"), "sat_unconfirmed_alerted")
+
     async def _long_pending(self) -> None:
         """One alert per invoice still pending well past the receiver's window."""
         store, hours = self.services.store, self.settings.pending_alert_h
         late = queries.pending_since_before(store, store.clock() - timedelta(hours=hours))
         if not late:
             return
-        refs = ", ".join(f"`{escape(i['ref_key'])}` (#{i['request_id']})"
-                         for i in late[:LONG_PENDING_SHOWN])
-        if len(late) > LONG_PENDING_SHOWN:
-            refs += " " + t("card.more_invoices", self.services.lang,
-                            count=len(late) - LONG_PENDING_SHOWN)
+        refs = self._refs(late)
         async with store.writing() as tx:
             for invoice in late:
                 tx.set_fields("invoice", invoice["id"], {"alerted_at": store.now()})

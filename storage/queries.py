@@ -10,7 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from storage.domain import Row
-from storage.states import CLOSED_REQUEST, TO_RESUME
+from storage.states import (
+    BELIEVED_CANCELLED,
+    BELIEVED_NOT_CANCELLED,
+    BELIEVED_PENDING,
+    CLOSED_REQUEST,
+    TO_RESUME,
+)
 from storage.states import InvoiceStatus as IS
 from storage.states import RequestStatus as R
 from storage.store import AuditStore, _marks, iso
@@ -56,6 +62,27 @@ def due_pending(store: AuditStore, now: datetime, limit: int = 500) -> list[Row]
     return list(store.db.query("SELECT * FROM invoices WHERE status = ? AND "
                          "next_check_at <= ? ORDER BY next_check_at LIMIT ?",
                          [IS.PENDING, iso(now), limit]))
+
+
+def due_sat(store: AuditStore, now: datetime, limit: int = 500) -> list[Row]:
+    """invoices_due: cancellations the provider reported whose SAT confirmation is due."""
+    return list(store.db.query("SELECT * FROM invoices WHERE status = ? AND "
+                               "next_check_at <= ? ORDER BY next_check_at LIMIT ?",
+                               [IS.AWAITING_SAT, iso(now), limit]))
+
+
+def to_reconcile(store: AuditStore, recent: datetime, limit: int) -> list[Row]:
+    """invoices_by_sat_check: the cancellations' invoices the daily reconciliation asks the
+    SAT about (storage.states: believed pending, of an open request, or settled since
+    `recent`), those asked least recently first, at most `limit`."""
+    pending, settled = list(BELIEVED_PENDING), [*BELIEVED_CANCELLED, *BELIEVED_NOT_CANCELLED]
+    return list(store.db.query(
+        f"SELECT i.* FROM invoices i JOIN requests r ON r.id = i.request_id "
+        f"WHERE r.kind = 'cancel' AND (i.status IN ({_marks(pending)}) OR "
+        f"r.status NOT IN ({_marks(CLOSED_REQUEST)}) OR "
+        f"(i.status IN ({_marks(settled)}) AND i.updated_at >= ?)) "
+        f"ORDER BY i.sat_checked_at IS NOT NULL, i.sat_checked_at, i.id LIMIT ?",
+        [*pending, *sorted(CLOSED_REQUEST), *settled, iso(recent), limit]))
 
 
 def request_invoices(store: AuditStore, request_id: int) -> list[Row]:

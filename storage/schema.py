@@ -177,6 +177,17 @@ V10_APPROVAL_RULE = """
 ALTER TABLE requests ADD COLUMN approval_rule TEXT;
 """
 
+# v11 (issue 15, after submission): the SAT's word on what the bot did. How often the SAT
+# was asked to confirm a cancellation the provider reported (its backoff), when the daily
+# reconciliation last asked the SAT about the invoice (least recently asked first), and the
+# disagreement last told to the operators (each one told once).
+V11_SAT_WATCH = """
+ALTER TABLE invoices ADD COLUMN sat_asks INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE invoices ADD COLUMN sat_checked_at TEXT;
+ALTER TABLE invoices ADD COLUMN sat_disagreement TEXT;
+CREATE INDEX IF NOT EXISTS invoices_by_sat_check ON invoices (sat_checked_at);
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -223,6 +234,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V8_FACTS),
     _script(V9_META),
     _script(V10_APPROVAL_RULE),
+    _script(V11_SAT_WATCH),
 ]
 LATEST = len(MIGRATIONS)
 

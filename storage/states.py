@@ -36,6 +36,12 @@ class InvoiceStatus(StrEnum):
     SENT = "sent"
     UNKNOWN = "unknown"  # the outcome cannot be known from here: a person checks and decides
     REJECTED = "rejected"  # its request was rejected before reaching the provider
+    # The provider says cancelled; the SAT's status service does not show it yet: asked
+    # again until it says Cancelado (then `canceled`), for SAT_CONFIRM_H at most.
+    AWAITING_SAT = "awaiting_sat"
+    # The provider says cancelled, but the SAT never confirmed it (not within SAT_CONFIRM_H,
+    # or the SAT is not asked): final; a person checks on the SAT's portal.
+    UNCONFIRMED = "unconfirmed"
 
 
 class ReplyKind(StrEnum):
@@ -65,14 +71,19 @@ REQUEST_MOVES: dict[str | None, frozenset[str]] = {
 }
 
 _ANSWERS = frozenset({IS.CANCELED, IS.ALREADY_CANCELED, IS.PENDING, IS.DENIED, IS.NOT_CANCELABLE,
-                      IS.FAILED, IS.SENT, IS.UNKNOWN})
+                      IS.FAILED, IS.SENT, IS.UNKNOWN, IS.AWAITING_SAT, IS.UNCONFIRMED})
 INVOICE_MOVES: dict[str | None, frozenset[str]] = {
     None: frozenset({IS.REQUESTED}),
     # Rejection and expiry close the invoices of a request that never reached the provider.
     IS.REQUESTED: _ANSWERS | {IS.REJECTED, IS.EXPIRED},
     # The watcher's outcomes; `failed` is a final provider error found while watching.
     IS.PENDING: frozenset({IS.CANCELED, IS.DENIED, IS.NOT_CANCELABLE, IS.EXPIRED, IS.FAILED,
-                           IS.UNKNOWN}),
+                           IS.UNKNOWN, IS.AWAITING_SAT, IS.UNCONFIRMED}),
+    # The SAT's word on the provider's "cancelled": confirmed, refused by the receiver, or
+    # not given in time.
+    IS.AWAITING_SAT: frozenset({IS.CANCELED, IS.DENIED, IS.UNCONFIRMED}),
+    # The SAT shows it cancelled after all (the daily reconciliation).
+    IS.UNCONFIRMED: frozenset({IS.CANCELED}),
     # Resubmission of a failed request puts its failed invoices back in line.
     IS.FAILED: frozenset({IS.REQUESTED}),
 }
@@ -81,13 +92,22 @@ MOVES: dict[Entity, dict[str | None, frozenset[str]]] = {
     "request": REQUEST_MOVES, "invoice": INVOICE_MOVES,
 }
 FINAL_INVOICE = frozenset({IS.CANCELED, IS.ALREADY_CANCELED, IS.DENIED, IS.NOT_CANCELABLE,
-                           IS.FAILED, IS.EXPIRED, IS.SENT, IS.UNKNOWN, IS.REJECTED})
+                           IS.FAILED, IS.EXPIRED, IS.SENT, IS.UNKNOWN, IS.REJECTED,
+                           IS.UNCONFIRMED})
 FINAL_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED, R.FAILED})
 # Requests that no longer need a card or count as open (a failed one may still be retried).
 CLOSED_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED})
 # States of an invoice in a cancellation that keep it out of a new one: in flight, or
 # cancelled. Such a row is `live`, and a unique index allows one live row per invoice.
-OPEN_OR_DONE = (IS.REQUESTED, IS.PENDING, IS.CANCELED, IS.ALREADY_CANCELED)
+OPEN_OR_DONE = (IS.REQUESTED, IS.PENDING, IS.CANCELED, IS.ALREADY_CANCELED, IS.AWAITING_SAT,
+                IS.UNCONFIRMED)
+# What the daily reconciliation asks the SAT about (bot/reconcile.py): what the bot believes
+# pending, any row of an open request, and what it believes cancelled or not cancelled
+# lately (one cancelled outside the bot shows up as a disagreement).
+BELIEVED_PENDING = (IS.PENDING, IS.AWAITING_SAT, IS.UNCONFIRMED, IS.REQUESTED)
+BELIEVED_CANCELLED = (IS.CANCELED, IS.ALREADY_CANCELED)
+BELIEVED_NOT_CANCELLED = (IS.REJECTED, IS.EXPIRED, IS.FAILED, IS.DENIED, IS.NOT_CANCELABLE,
+                          IS.UNKNOWN)
 
 
 def live(kind: str, status: str) -> int:

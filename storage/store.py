@@ -105,7 +105,7 @@ _SETTABLE: dict[Entity, frozenset[str]] = {
                           "approval_rule"}),
     "invoice": frozenset({"code", "detalle", "estatus_uuid", "acuse", "attempts",
                           "next_check_at", "pending_since", "uuid", "alerted_at",
-                          "facts"}),
+                          "facts", "sat_asks", "sat_checked_at", "sat_disagreement"}),
 }
 
 # Columns kept exactly as received: a signed document altered would no longer verify.
@@ -288,6 +288,10 @@ class Tx:
 
     def request_status(self, request_id: int) -> str | None:
         row = self.one("SELECT status FROM requests WHERE id = ?", (request_id,))
+        return row["status"] if row else None
+
+    def invoice_status(self, invoice_id: int) -> str | None:
+        row = self.one("SELECT status FROM invoices WHERE id = ?", (invoice_id,))
         return row["status"] if row else None
 
     def request_invoices(self, request_id: int) -> list[Row]:

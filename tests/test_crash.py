@@ -26,6 +26,7 @@ import sqlite_utils
 from bot.config import Settings
 from bot.outbox import REPLY_EVENT
 from bot.sandbox.pac_server import SandboxPac
+from bot.sandbox.sat_server import SandboxSat
 from bot.sandbox.slack_driver import SlackDriver
 from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import APPROVALS, FINANCE, PEOPLE
@@ -133,6 +134,7 @@ class World:
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     port = free_port()
     with SandboxPac(resolve_after_s=1.0) as pac, \
+            SandboxSat(pac.state, pac.book) as sat, \
             SlackStandIn(token=TOKEN, users=PEOPLE,
                          channels={APPROVALS: "aprobaciones", FINANCE: "finanzas"}) as slack:
         env = {k: v for k, v in os.environ.items()
@@ -142,6 +144,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                    SLACK_API_URL=slack.api_url, APPROVALS_CHANNEL=APPROVALS,
                    APPROVERS="U0BETO", AUDIT_DB=str(tmp_path / "audit.db"),
                    CFDI_ENDPOINT=pac.endpoint, CFDI_WSDL=pac.wsdl_url,
+                   SAT_CONSULTA_URL=sat.endpoint,
                    WATCH_INTERVAL_S="0.2", WATCH_BACKOFF_S="0.2", CFDI_RETRY_ATTEMPTS="2")
         driver = SlackDriver(f"http://127.0.0.1:{port}/slack/events", SECRET, slack)
         world = World(tmp_path, pac, slack, driver, env)

@@ -273,7 +273,7 @@ async def test_each_provider_call_costs_no_search_for_a_missing_module(
 
     class Spy(importlib.machinery.PathFinder):
         @classmethod
-        def find_spec(cls, name, path=None, target=None):  # noqa: ANN001, ANN206
+        def find_spec(cls, name, path=None, target=None):
             searched.append(name)
             return None
 

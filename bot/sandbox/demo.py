@@ -3,7 +3,8 @@
 The sandbox provider, the Slack stand-in and the bot (serving HTTP on a free port) start;
 a driver plays Ana, who asks to cancel five invoices (the provider's own test UUIDs among
 them), and Beto, who approves. The transcript shows what each person would see in Slack;
-the pending cancellations are asked again until the receiver accepts. Then Ana mistypes a
+the pending cancellations are asked again until the receiver accepts, and each "cancelled"
+waits for the SAT stand-in to show it (its books lag by SAT_LAG_S). Then Ana mistypes a
 folio (the form says so on its line), fixes it, Beto looks at his App Home and rejects that
 request, and Ana looks the invoice up with `/cfdi estado`. Ana e-mails an invoice with
 `/cfdi enviar`, and the audit trail that all of it left in its own file (data/demo.db, or
@@ -18,6 +19,7 @@ import asyncio
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ DEMO_INVOICES = [
 STAYS_PENDING = DEMO_INVOICES[1]
 MISTYPED, FIXED = "FAC 10O1", "FAC 1001"    # a letter O for a zero: refused on its line
 RESOLVE_AFTER_S = 3.0
+SAT_LAG_S = 1.0    # the SAT's books show a cancellation this long after the provider's answer
 JUSTIFICATION = "Facturas emitidas por duplicado en el cierre de octubre"
 REJECTION = "FAC 1001 se corrige con una nota de crédito, no se cancela"
 
@@ -124,6 +127,7 @@ async def run_demo(settings: Settings, db: Path, say: Callable[[str], None] = pr
     lang = settings.language
     stage = await Stage.open(db, resolve_after_s=RESOLVE_AFTER_S, language=lang,
                              timezone=settings.timezone, watch_backoff_s=[0.5])
+    stage.pac.state.sat_lag_s = SAT_LAG_S  # "cancelled" waits for the SAT's word
     first_event = stage.runtime.store.last_event_id() + 1
     demo = Demo(stage, say, lang, scenes or Scenes())
     try:
@@ -159,7 +163,9 @@ async def _cancel_and_approve(demo: Demo, max_wait_s: float) -> bool:
     demo.step("demo.step.watch", seconds=f"{RESOLVE_AFTER_S:g}")
     store, waited = stage.runtime.store, 0.0
     while waited < max_wait_s and any(
-            i["ref_key"] != STAYS_PENDING for i in queries.pending_invoices(store)[0]):
+            i["ref_key"] != STAYS_PENDING for i in [
+                *queries.pending_invoices(store)[0],
+                *queries.due_sat(store, store.clock() + timedelta(days=1))]):
         await asyncio.sleep(0.5)
         waited += 0.5
         await stage.runtime.watcher.cycle()

@@ -109,6 +109,9 @@ class SandboxState:
     cancelled outside the bot (on the SAT's portal)."""
 
     resolve_after_s: float = 30.0
+    # The SAT's status service shows what the provider cancelled this much later (its books
+    # lag behind the cancellation service): 0 shows it at once.
+    sat_lag_s: float = 0.0
     transient_failures: int = 2
     first_seen: dict[str, float] = field(default_factory=dict)
     tries: dict[str, int] = field(default_factory=dict)
@@ -185,8 +188,13 @@ def sat_view(state: SandboxState, uuid: str) -> SatView:
         return SatView(CANCELADO, kind, DIRECT_SAT)
     if seen is None or code == "204":        # never asked (or refused by the provider)
         return SatView(VIGENTE, kind)
+    elapsed = time.monotonic() - seen
     if code in AT_THE_SAT:
         before, after = AT_THE_SAT[code]
-        estado, estatus = after if time.monotonic() - seen >= state.resolve_after_s else before
+        shown = elapsed >= state.resolve_after_s + (state.sat_lag_s if after[0] == CANCELADO
+                                                     else 0)
+        estado, estatus = after if shown else before
         return SatView(estado, kind, estatus)
+    if elapsed < state.sat_lag_s:                # cancelled, not yet on the SAT's books
+        return SatView(VIGENTE, kind)
     return SatView(CANCELADO, kind, DIRECT_SAT)  # a direct cancellation: done at once
