@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -32,7 +33,7 @@ async def test_run_serves_signed_requests_and_stops_on_sigterm(tmp_path: Path) -
                if k.upper() not in {n.upper() for n in Settings.model_fields}}
         env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, PORT=str(port),
                    SLACK_API_URL=slack.api_url, APPROVALS_CHANNEL=APPROVALS,
-                   APPROVERS="U0BETO", AUDIT_DB=str(tmp_path / "audit.db"))
+                   APPROVERS="U0BETO", AUDIT_DB=str(tmp_path / "audit.db"), LOG_LEVEL="DEBUG")
         bot = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
                                stderr=subprocess.PIPE, text=True)
         driver = SlackDriver(f"http://127.0.0.1:{port}/slack/events", SECRET, slack)
@@ -53,5 +54,7 @@ async def test_run_serves_signed_requests_and_stops_on_sigterm(tmp_path: Path) -
             _, errors = bot.communicate(timeout=20)
         assert bot.returncode == 0, errors
         assert "ready: listening for Slack on port" in errors
+        # the start's objects are out of the full garbage collections (a 50 ms pause each)
+        assert re.search(r"[1-9]\d{4,} objects made at start kept out of full garbage", errors)
         assert "Traceback" not in errors
         assert TOKEN not in errors and SECRET not in errors
