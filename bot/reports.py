@@ -14,6 +14,7 @@ from bot.blocks import Block, banner, decision_buttons, message, plain, section,
 from bot.i18n import known, t
 from bot.mrkdwn import escape, mention, when
 from storage.domain import Row
+from storage.states import InvoiceStatus
 
 Link = Callable[[Row], str]  # a request's thread link, as mrkdwn
 TRAIL_EVENTS = 30
@@ -114,10 +115,13 @@ def home(*, mine: Sequence[Row], counts: dict[int, int], approver: bool,
         blocks.append({"type": "divider"})
         lines = [t("home.pending", lang, count=pending_total)]
         for invoice in pending:
-            since = datetime.fromisoformat(invoice["pending_since"].replace("Z", "+00:00"))
+            at_sat = invoice["status"] == InvoiceStatus.AWAITING_SAT
+            since = datetime.fromisoformat(
+                (invoice["pending_since"] or invoice["updated_at"]).replace("Z", "+00:00"))
             hours = max((now - since).total_seconds() / 3600, 0)
-            lines.append(t("home.pending_line", lang, ref=escape(invoice["ref_key"]),
-                           id=invoice["request_id"], hours=f"{hours:.1f}"))
+            lines.append(t("home.awaiting_sat_line" if at_sat else "home.pending_line", lang,
+                           ref=escape(invoice["ref_key"]), id=invoice["request_id"],
+                           hours=f"{hours:.1f}"))
         if pending_total > len(pending):
             lines.append(t("card.more_invoices", lang, count=pending_total - len(pending)))
         blocks += sections(lines)

@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 # loop's one core: a burst of 50 would otherwise queue its acks behind the first ones' work),
 # but never longer than this, so background work is not starved under steady load.
 ACKS_FIRST_MAX_S = 2.0
+# ... and until no answer has been in progress for this long: a burst arrives in waves (each
+# client sends its next request when its answer comes back), and work let loose in the gap
+# between two waves would hold the next wave's acks.
+QUIET_S = 0.02
 
 
 class Tasks:
@@ -22,25 +26,29 @@ class Tasks:
         self.running: set[asyncio.Task[Any]] = set()
         self.periodic: set[asyncio.Task[None]] = set()
         self._answering = 0
-        # Set while no answer is being prepared. Waiters sleep on it rather than poll: 50
-        # tasks polling every 5 ms were a tenth of the loop's time during a burst.
+        # Set once no answer has been prepared for QUIET_S. Waiters sleep on it rather than
+        # poll: 50 tasks polling every 5 ms were a tenth of the loop's time during a burst.
         self._idle = asyncio.Event()
         self._idle.set()
+        self._quiet: asyncio.TimerHandle | None = None
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
         """Around the handling of one Slack request, until its answer is ready."""
         self._answering += 1
         self._idle.clear()
+        if self._quiet is not None:
+            self._quiet.cancel()
+            self._quiet = None
         try:
             yield
         finally:
             self._answering -= 1
             if not self._answering:
-                self._idle.set()
+                self._quiet = asyncio.get_running_loop().call_later(QUIET_S, self._idle.set)
 
     async def _after_acks(self, work: Coroutine[Any, Any, Any]) -> Any:
-        if self._answering:
+        if not self._idle.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), ACKS_FIRST_MAX_S)
         return await work

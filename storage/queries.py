@@ -147,11 +147,15 @@ def awaiting_decision_by(store: AuditStore, approver_id: str, limit: int = 10
 
 
 def pending_invoices(store: AuditStore, limit: int = 15) -> tuple[list[Row], int]:
-    """invoices_due: the longest-pending invoices first, and how many are pending in all."""
-    rows = list(store.db.query("SELECT * FROM invoices WHERE status = ? "
-                               "ORDER BY pending_since LIMIT ?", [IS.PENDING, limit]))
-    total = store.db.execute("SELECT count(*) FROM invoices WHERE status = ?",
-                             [IS.PENDING]).fetchone()[0]
+    """Cancellations not settled yet, longest waiting first, and how many there are: those
+    the receiver has to answer (pending, since pending_since) and those the provider reported
+    cancelled that the SAT does not show yet (awaiting_sat, since the row last changed)."""
+    waiting = [IS.PENDING, IS.AWAITING_SAT]
+    rows = list(store.db.query(
+        f"SELECT * FROM invoices WHERE status IN ({_marks(waiting)}) "
+        "ORDER BY coalesce(pending_since, updated_at) LIMIT ?", [*waiting, limit]))
+    total = store.db.execute(f"SELECT count(*) FROM invoices WHERE status IN "
+                             f"({_marks(waiting)})", waiting).fetchone()[0]
     return rows, int(total)
 
 

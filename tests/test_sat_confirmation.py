@@ -63,6 +63,12 @@ async def test_a_201_is_cancelled_only_once_the_sat_shows_it(stage: Stage) -> No
     assert statuses(stage) == ["awaiting_sat"] and request_row(stage)["status"] == "submitted"
     assert (await stage.runtime.watcher.cycle()).changed == []  # still not at the SAT
     assert len(thread(stage, card.ts)) == len(said)
+    await stage.driver.open_home("U0BETO")  # an approver's Home lists it as not settled
+    await stage.settle()
+    home = json.dumps(stage.slack.homes["U0BETO"], ensure_ascii=False)
+    assert "Cancelaciones pendientes (1)" in home and f"`{uuid_with('000', 1)}` · solicitud " \
+        "#1 · cancelada según el proveedor; confirmación del SAT pendiente desde hace 0.0 h" \
+        in home
     await asyncio.sleep(1.0)
     await stage.runtime.watcher.cycle()
     last = thread(stage, card.ts)[-1]

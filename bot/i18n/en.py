@@ -268,6 +268,8 @@ MESSAGES: dict[str, str] = {
     "home.decide_line": "*#{id}* {kind} by {user} · {count} invoice(s) · {link}\n>{justification}",
     "home.pending": "*Pending cancellations ({count})*",
     "home.pending_line": "`{ref}` · request #{id} · pending for {hours} h",
+    "home.awaiting_sat_line": "`{ref}` · request #{id} · cancelled per the provider; SAT "
+                              "confirmation pending for {hours} h",
     "help.unknown": "“{word}” is not a `/cfdi` command.",
     "help.title": "*CFDI Bot* — `/cfdi` commands:",
     "help.cancel": "`/cfdi cancel [UUID …]` — ask to cancel invoices (opens a form). E.g. `/cfdi cancel E329DD15-7D0B-44E9-A204-51A7443D1FBE`",

@@ -280,6 +280,8 @@ MESSAGES: dict[str, str] = {
     "home.decide_line": "*#{id}* {kind} de {user} · {count} factura(s) · {link}\n>{justification}",
     "home.pending": "*Cancelaciones pendientes ({count})*",
     "home.pending_line": "`{ref}` · solicitud #{id} · pendiente desde hace {hours} h",
+    "home.awaiting_sat_line": "`{ref}` · solicitud #{id} · cancelada según el proveedor; "
+                              "confirmación del SAT pendiente desde hace {hours} h",
     # Slack: ayuda
     "help.unknown": "«{word}» no es un comando de `/cfdi`.",
     "help.title": "*CFDI Bot* — comandos de `/cfdi`:",
