@@ -135,6 +135,7 @@ async def test_history_for_oneself_and_for_others(stage: Stage) -> None:
     assert "Solicitudes abiertas de <@U0ANA>" in other and "Esperando aprobación" in other
     refused = (await stage.driver.command("U0DIEGO", "history <@U0ANA>", FINANCE)).json()
     assert "Solo los aprobadores" in refused["text"]
+    await stage.settle()  # the refusal is audited after the answer
     assert [e["action"] for e in queries.events(stage.runtime.store)][-1] == \
         "refused_history_other"
 

@@ -323,6 +323,7 @@ async def test_only_listed_requesters_may_ask(stage: Stage) -> None:
     assert "No tienes permiso" in answer.json()["text"]
     assert "SANDBOX" in json.dumps(answer.json()["blocks"], ensure_ascii=False)
     assert stage.slack.calls_of("views.open") == []
+    await stage.settle()  # the refusal is audited after the answer
     assert actions(stage) == ["refused_requester"]
 
 
