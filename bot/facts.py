@@ -54,6 +54,19 @@ def _replacement_check(looked: dict[str, Any], cancelled: CfdiFacts) -> dict[str
             "check": check_replacement(facts, cancelled, found=looked["found"]).value}
 
 
+def _amount_basis(record: dict[str, Any]) -> CfdiFacts | None:
+    """The facts APPROVAL_RULES may weigh. An attached XML is the requester's word (its seal
+    is not checked here): its total counts only when the SAT found the invoice with it (the
+    SAT matches issuer, receiver, total and UUID). Otherwise the amount is unknown, and the
+    strictest rule stays: a retouched file cannot lower the approvals needed."""
+    if not record["invoice"]:
+        return None
+    if record.get("source") == "attached" and not (
+            record["sat"] and SatStatus(**record["sat"]).found):
+        return None
+    return CfdiFacts(**record["invoice"])
+
+
 @dataclass(frozen=True)
 class AttachedXml:
     """An invoice's XML as the requester attached it, read (its content is not kept)."""
@@ -76,7 +89,8 @@ class FactFinder:
                      attached: Mapping[str, AttachedXml] | None = None
                      ) -> list[CfdiFacts | None]:
         """Look every invoice up (from its attached XML, by ref key, when there is one),
-        record what was found, bring the card up to date; the facts found, per invoice.
+        record what was found, bring the card up to date; per invoice, the facts an amount
+        rule may rest on (_amount_basis).
         (Started with Tasks.spawn, it begins once the Slack answers in progress are out.)"""
         gate = asyncio.Semaphore(self.at_once)
         attached = attached or {}
@@ -109,8 +123,7 @@ class FactFinder:
         await self._tell_requester(request_id, [
             (row["ref_key"], record) for row, record in zip(invoices, found, strict=True)
             if record["invoice"]])
-        return [CfdiFacts(**record["invoice"]) if record["invoice"] else None
-                for record in found]
+        return [_amount_basis(record) for record in found]
 
     async def _replacement(self, request: Row | None) -> dict[str, Any] | None:
         """Reason 01: the replacement's own XML (None when the request names none)."""

@@ -63,8 +63,8 @@ class Reconciliation:
 def disagreement(status: str, sat: SatStatus) -> Disagreement | None:
     if sat.state is Estado.CANCELADO and status in (*BELIEVED_NOT_CANCELLED, IS.REQUESTED):
         return Disagreement.CANCELLED_ELSEWHERE
-    if sat.state is not Estado.CANCELADO and status in BELIEVED_CANCELLED:
-        return Disagreement.NOT_CANCELLED
+    if sat.state is not Estado.CANCELADO and status in (*BELIEVED_CANCELLED, IS.UNCONFIRMED):
+        return Disagreement.NOT_CANCELLED  # unconfirmed: the provider said so, the SAT not
     return None
 
 
@@ -142,6 +142,9 @@ class Reconciler:
     @staticmethod
     def _confirmed_late(tx: Tx, row: Row, word: dict[str, Any], fields: dict[str, Any],
                         result: Reconciliation) -> None:
+        if tx.live_rows([row["ref_key"]]):  # asked again meanwhile: the newer row follows it
+            tx.set_fields("invoice", row["id"], fields)
+            return
         try:
             tx.transition("invoice", row["id"], IS.CANCELED, SYSTEM, expect=IS.UNCONFIRMED,
                           action="sat_confirmed", fields={**fields, "sat_disagreement": None},

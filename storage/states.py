@@ -99,8 +99,10 @@ FINAL_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED, R.FAILED})
 CLOSED_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED})
 # States of an invoice in a cancellation that keep it out of a new one: in flight, or
 # cancelled. Such a row is `live`, and a unique index allows one live row per invoice.
-OPEN_OR_DONE = (IS.REQUESTED, IS.PENDING, IS.CANCELED, IS.ALREADY_CANCELED, IS.AWAITING_SAT,
-                IS.UNCONFIRMED)
+# `unconfirmed` is not: the SAT never showed it cancelled, and a person who finds it still
+# valid on the SAT's portal asks again (safe: a second cancellation answers "already
+# cancelled").
+OPEN_OR_DONE = (IS.REQUESTED, IS.PENDING, IS.CANCELED, IS.ALREADY_CANCELED, IS.AWAITING_SAT)
 # What the daily reconciliation asks the SAT about (bot/reconcile.py): what the bot believes
 # pending, any row of an open request, and what it believes cancelled or not cancelled
 # lately (one cancelled outside the bot shows up as a disagreement).

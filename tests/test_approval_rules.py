@@ -16,10 +16,11 @@ import pytest
 
 from bot.config import ConfigError, load_settings
 from bot.policy import AmountRule, Basis, Policy, request_amount
+from bot.sandbox.invoices import cfdi_xml
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 from bot.sat.cfdi import CfdiFacts, CfdiType
 from storage import queries
-from tests.helpers import card_of, click, request_row, texts, uuid_with
+from tests.helpers import ask_with_files, card_of, click, request_row, texts, uuid_with
 
 RULES = {"approval_rules": "total>=100000:2,total>=1000000:3"}
 
@@ -185,3 +186,19 @@ async def test_without_approvals_below_the_rules_it_goes_once_the_amount_is_know
     await card_of(stage, lines=[large])
     assert request_row(stage, 2)["status"] == "awaiting_approval"
     assert request_row(stage, 2)["approvals_required"] == 2
+
+
+@pytest.mark.parametrize("stage", [RULES], indirect=True)
+async def test_a_retouched_attached_xml_cannot_lower_the_approvals_needed(
+        stage: Stage) -> None:
+    """The file says 1.00 MXN; the SAT does not know the invoice with that total, so the
+    amount is unknown and the strictest rule stays (one approval does not submit it)."""
+    uuid = priced(stage, 7, "150000.00")
+    altered = stage.pac.book.get(uuid).model_copy(update={"total": "1.00"})
+    await ask_with_files(stage, [("retocada.xml", cfdi_xml(altered))], lines=[uuid])
+    card = stage.slack.channel_messages(APPROVALS)[-1]
+    assert "SAT: No encontrado" in texts(card)
+    assert request_row(stage)["approvals_required"] == 3
+    await click(stage, "U0BETO", card)
+    assert request_row(stage)["status"] == "awaiting_approval"
+    assert stage.pac.calls["cancelar"] == 0

@@ -266,3 +266,24 @@ def test_the_daily_run_waits_for_its_hour() -> None:
     zone = ZoneInfo("America/Mexico_City")
     assert seconds_until(7, datetime(2026, 11, 22, 6, 30, tzinfo=zone)) == 1800
     assert seconds_until(7, datetime(2026, 11, 22, 7, 0, tzinfo=zone)) == 86400
+
+
+@pytest.mark.parametrize("stage", [{"sat_confirm_h": 0.5 / 3600}], indirect=True)
+async def test_an_unconfirmed_invoice_still_valid_is_reported_and_may_be_asked_again(
+        stage: Stage) -> None:
+    """The provider said cancelled; the SAT never showed it. The reconciliation tells the
+    operators, and the invoice is not held by the old request: it can be asked again."""
+    uuid = uuid_with("000", 9)
+    stage.pac.state.sat_lag_s = 3600.0  # the SAT's books never catch up here
+    card = await card_of(stage, lines=[uuid])
+    await click(stage, "U0BETO", card)
+    await asyncio.sleep(0.6)
+    await stage.runtime.watcher.cycle()
+    assert statuses(stage) == ["unconfirmed"]
+    admin_before = len(stage.slack.channel_messages(ADMIN))
+    done = await stage.runtime.watcher.reconciler.run()
+    assert [(r["ref_key"], kind.value) for r, kind, _ in done.found] == [
+        (uuid, "not_cancelled")]
+    assert len(stage.slack.channel_messages(ADMIN)) == admin_before + 1
+    again = await card_of(stage, lines=[uuid])  # a person found it valid and asks again
+    assert request_row(stage, 2)["status"] == "awaiting_approval" and again.ts != card.ts

@@ -355,7 +355,7 @@ MESSAGES: dict[str, str] = {
     "sat.unanswered": "the SAT did not answer",
     "sat.no_facts": "without the invoice's XML the SAT cannot be asked",
     "reply.awaiting_sat": "{said}; the bot keeps asking the SAT for up to {hours} h",
-    "reply.unconfirmed": "the SAT did not show it cancelled within {hours} h; check on the SAT's portal (the operators were told)",
+    "reply.unconfirmed": "the SAT did not show it cancelled within {hours} h; check on the SAT's portal and, if it is still valid, ask for its cancellation again",
     "reply.unconfirmed_off": "the bot does not ask the SAT (SAT_CONSULTA_URL); check on the SAT's portal that it is cancelled",
     "reply.sat_already_canceled": "already cancelled at the SAT: not sent to the provider",
     "admin.sat_unconfirmed": "⚠️ The SAT does not show as cancelled {count} invoice(s) the provider reported cancelled more than {hours} h ago: {refs}. The bot stopped asking; check on the SAT's portal and with the provider.",

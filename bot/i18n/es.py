@@ -368,7 +368,7 @@ MESSAGES: dict[str, str] = {
     "sat.unanswered": "el SAT no respondió",
     "sat.no_facts": "sin el XML de la factura no se puede consultar al SAT",
     "reply.awaiting_sat": "{said}; el bot le seguirá preguntando al SAT hasta {hours} h",
-    "reply.unconfirmed": "el SAT no la mostró cancelada en {hours} h; revisa en el portal del SAT (se avisó a los administradores)",
+    "reply.unconfirmed": "el SAT no la mostró cancelada en {hours} h; revisa en el portal del SAT y, si sigue vigente, pide su cancelación de nuevo",
     "reply.unconfirmed_off": "el bot no consulta al SAT (SAT_CONSULTA_URL); revisa en el portal del SAT que esté cancelada",
     "reply.sat_already_canceled": "ya cancelada ante el SAT: no se envió al proveedor",
     "admin.sat_unconfirmed": "⚠️ El SAT no muestra canceladas {count} factura(s) que el proveedor dio por canceladas hace más de {hours} h: {refs}. El bot dejó de preguntar; revisa en el portal del SAT y con el proveedor.",
