@@ -218,6 +218,8 @@ class Runtime:
     def start_watching(self) -> None:
         self.watching = asyncio.create_task(self.watcher.run(), name="watcher")
         self.tasks.every(self.watcher.reconciler.daily, "reconcile")  # at RECONCILE_HOUR
+        # The monthly report: at start, a missed one; then the month's first business day.
+        self.tasks.every(self.services.reports.scheduled, "monthly-report")
 
     async def stop(self, *, drain: bool = True) -> None:
         """Stop serving; background work in flight is finished (or, with drain=False,

@@ -390,7 +390,7 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
 def help_blocks(lang: str, sandbox: bool, unknown: str = "") -> dict[str, Any]:
     """The commands; after a word that is none of them, first that it is not one."""
     lines = [t(key, lang) for key in ("help.title", "help.cancel", "help.send", "help.status",
-                                      "help.history", "help.help")]
+                                      "help.history", "help.report", "help.help")]
     if unknown:
         lines.insert(0, t("help.unknown", lang, word=escape(unknown[:COMMAND_SHOWN])))
     return {"text": lines[0], "blocks": [*sections(lines), *banner(sandbox, lang)]}

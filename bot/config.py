@@ -64,6 +64,9 @@ HINTS: dict[str, tuple[str, str]] = {
     "SAT_TIMEOUT_S": ("a number of seconds greater than 0", "10"),
     "SAT_CONFIRM_H": ("a number of hours greater than 0", "72"),
     "RECONCILE_HOUR": ("a whole hour from 0 to 23 (in TIMEZONE)", "7"),
+    "REPORTERS": ("comma-separated user IDs (U…) and/or user-group IDs (S…)", "U01ABC,S02XYZ"),
+    "REPORT_CHANNEL": ("a channel ID (C… or G…)", "C0123456789"),
+    "REPORT_HOUR": ("an hour from 0 to 23.99 (in TIMEZONE; 8.5 is 08:30)", "8"),
     "ANNUAL_RETURN_DEADLINE": ("a month and day, MM-DD (companies 03-31, people 04-30)",
                                "03-31"),
     "LOG_LEVEL": ("DEBUG, INFO, WARNING or ERROR", "INFO"),
@@ -152,6 +155,12 @@ class Settings(BaseSettings):
     sat_confirm_h: float = Field(72.0, gt=0)
     # The hour (in TIMEZONE) of the daily reconciliation with the SAT (bot/reconcile.py).
     reconcile_hour: int = Field(7, ge=0, le=23)
+    # The controller's monthly report (bot/reporting): who may ask for it besides the
+    # approvers, and where and when (in TIMEZONE, on the month's first business day) it is
+    # sent without asking; no REPORT_CHANNEL, nothing is sent.
+    reporters: IdList = Field(default_factory=list)
+    report_channel: str | None = None
+    report_hour: float = Field(8.0, ge=0, lt=24)
     # The annual return's deadline (the year after the invoice's): the last day it can be
     # cancelled. 03-31 for companies, 04-30 for people.
     annual_return_deadline: str = "03-31"
@@ -159,7 +168,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     timezone: str = "America/Mexico_City"
 
-    @field_validator("approvers", "requesters", mode="before")
+    @field_validator("approvers", "requesters", "reporters", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -200,7 +209,7 @@ class Settings(BaseSettings):
             raise ValueError("every step must be greater than 0")
         return value
 
-    @field_validator("approvers", "requesters")
+    @field_validator("approvers", "requesters", "reporters")
     @classmethod
     def _check_ids(cls, value: list[str]) -> list[str]:
         bad = [item for item in value if not _SLACK_ID.match(item)]
@@ -208,7 +217,7 @@ class Settings(BaseSettings):
             raise ValueError(f"not Slack user or group IDs: {', '.join(bad)}")
         return value
 
-    @field_validator("approvals_channel", "admin_channel", mode="before")
+    @field_validator("approvals_channel", "admin_channel", "report_channel", mode="before")
     @classmethod
     def _check_channel(cls, value: Any) -> Any:
         if value in (None, ""):

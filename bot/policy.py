@@ -83,18 +83,20 @@ def request_amount(invoices: Sequence[CfdiFacts | None]) -> Decimal | None:
 
 
 class Policy:
-    def __init__(self, settings: Settings, approvers: Directory, requesters: Directory) -> None:
+    def __init__(self, settings: Settings, approvers: Directory, requesters: Directory,
+                 reporters: Directory | None = None) -> None:
         self.settings = settings
         self.lang = settings.language
         self.approvers = approvers
         self.requesters = requesters
+        self.reporters = reporters
 
     async def refresh(self) -> bool:
         """Read the user groups of APPROVERS and REQUESTERS again (in the background);
         True when every group is known."""
-        approvers, requesters = await asyncio.gather(self.approvers.refresh(),
-                                                     self.requesters.refresh())
-        return approvers and requesters
+        directories = [self.approvers, self.requesters,
+                       *([self.reporters] if self.reporters else [])]
+        return all(await asyncio.gather(*(d.refresh() for d in directories)))
 
     async def is_approver(self, user_id: str) -> bool:
         """After the ack (may wait a bounded time for Slack): False when unsure."""
@@ -122,6 +124,14 @@ class Policy:
         if needs is not None and request["status"] != needs:
             return self.already_decided(request)
         return None
+
+    def may_report(self, actor: Actor) -> Refusal | None:
+        """The monthly report: approvers and REPORTERS. Answered while Slack waits."""
+        member = self.approvers.knows(actor.id)
+        if member is not True and self.reporters is not None and not self.reporters.empty:
+            reporter = self.reporters.knows(actor.id)
+            member = True if reporter else None if None in (member, reporter) else False
+        return self._allowed(member, "not_reporter")
 
     def _allowed(self, member: bool | None, why: str) -> Refusal | None:
         """In the list: allowed; not in it: refused; unknown (a user group never read

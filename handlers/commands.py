@@ -17,7 +17,7 @@ from handlers.payloads import actor, required, text_of
 SUBCOMMANDS = {
     "cancelar": "cancel", "cancel": "cancel", "enviar": "send", "send": "send",
     "estado": "status", "status": "status", "historial": "history", "history": "history",
-    "ayuda": "help", "help": "help",
+    "ayuda": "help", "help": "help", "reporte": "report", "report": "report",
 }
 
 
@@ -70,5 +70,10 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
             pending = bool(PENDING.search(rest))
             await ack(**await services.lookup.history(who, mentioned and mentioned.group(1),
                                                       pending))
+        elif subcommand == "report":
+            answer, work = services.reports.asked(who, rest)
+            await ack(**answer)
+            if work is not None:
+                guard.spawn(body, work)
         else:  # `ayuda`, nothing, or a word that is no command (said so before the help)
             await ack(**blocks.help_blocks(lang, sandbox, "" if subcommand else word))

@@ -188,6 +188,20 @@ ALTER TABLE invoices ADD COLUMN sat_disagreement TEXT;
 CREATE INDEX IF NOT EXISTS invoices_by_sat_check ON invoices (sat_checked_at);
 """
 
+# The controller's monthly report (issue 24): the month's cancellations are read by their
+# creation time; and the reports sent to REPORT_CHANNEL without asking, one row per month
+# (AAAA-MM), written before posting and marked with Slack's ts once posted.
+V12_MONTHLY_REPORTS = """
+CREATE INDEX IF NOT EXISTS requests_by_created ON requests (kind, created_at);
+CREATE TABLE monthly_reports (
+    month        TEXT PRIMARY KEY,
+    channel      TEXT NOT NULL,
+    attempted_at TEXT NOT NULL,
+    posted_ts    TEXT,
+    posted_at    TEXT
+);
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -235,6 +249,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V9_META),
     _script(V10_APPROVAL_RULE),
     _script(V11_SAT_WATCH),
+    _script(V12_MONTHLY_REPORTS),
 ]
 LATEST = len(MIGRATIONS)
 

@@ -1,0 +1,166 @@
+"""The monthly report delivered: `/cfdi reporte [AAAA-MM]` to the person who asked, the
+report sent without asking to REPORT_CHANNEL, and the same files on disk (`python -m bot
+report`).
+
+Nothing here runs before the ack but `asked`, which only parses and checks permission from
+what is known. The figures, the chart and the spreadsheet are made in a worker thread on a
+read-only connection of their own (storage.reporting.snapshot), so the loop that answers
+Slack neither waits for them nor for a write lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.actors import SYSTEM, Actor
+from bot.config import Settings
+from bot.i18n import t
+from bot.policy import Policy
+from bot.reporting import chart, figures, sheet
+from bot.reporting.message import report_blocks
+from bot.reporting.months import Month, due, last_closed, send_time
+from bot.slack_io import SlackIO
+from bot.tasks import Tasks
+from storage import reporting
+from storage.store import AuditStore
+
+log = logging.getLogger(__name__)
+
+CHECK_AT_LEAST_EVERY_S = 6 * 3600   # the schedule is looked at again at least this often
+RETRY_S = 600                      # a scheduled report Slack refused is tried again
+
+
+@dataclass(frozen=True)
+class Made:
+    """A month's report and its files."""
+
+    report: figures.MonthReport
+    png: bytes
+    xlsx: bytes
+    csv: bytes
+
+    def files(self) -> list[tuple[str, bytes]]:
+        name = f"reporte-cfdi-{self.report.month}"
+        return [(f"{name}.png", self.png), (f"{name}.xlsx", self.xlsx),
+                (f"{name}.csv", self.csv)]
+
+
+def make(store: AuditStore, settings: Settings, month: Month) -> Made:
+    """The report of `month` with its chart and spreadsheet (blocking: a worker thread or
+    the command line)."""
+    lang, zone = settings.language, settings.zone
+    start, end = month.bounds(zone)
+    with reporting.snapshot(store) as view:
+        requests = reporting.month_requests(view, start, end)
+        rows = reporting.month_invoices(view, start, end)
+    report = figures.build(month, requests, rows, zone, store.clock())
+    return Made(report, chart.render(report, lang), sheet.xlsx(report, lang),
+                sheet.csv_bytes(report, lang))
+
+
+def write_files(made: Made, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in made.files():
+        path = folder / name
+        path.write_bytes(content)
+        written.append(path)
+    return written
+
+
+class Reports:
+    """`/cfdi reporte` and the report sent on the month's first business day."""
+
+    def __init__(self, settings: Settings, store: AuditStore, io: SlackIO, policy: Policy,
+                 tasks: Tasks) -> None:
+        self.settings, self.store, self.io, self.policy, self.tasks = \
+            settings, store, io, policy, tasks
+        self.lang = settings.language
+        self._lock = asyncio.Lock()
+
+    def asked(self, actor: Actor, text: str
+              ) -> tuple[dict[str, Any], Coroutine[Any, Any, None] | None]:
+        """The answer to `/cfdi reporte [AAAA-MM]` (never calling Slack) and the work to run
+        after it, if any."""
+        refusal = self.policy.may_report(actor)
+        if refusal is not None:
+            return self.io.msg(refusal.text), self.io.audit(
+                actor, f"refused_{refusal.why}", details={"command": "report"})
+        zone = self.settings.zone
+        month = Month.parse(text) if text.strip() else last_closed(self.store.clock(), zone)
+        if month is None:
+            return self.io.msg(t("report.usage", self.lang)), None
+        if month > Month.of(self.store.clock().astimezone(zone).date()):
+            return self.io.msg(t("report.future", self.lang, month=str(month))), None
+        return (self.io.msg(t("report.preparing", self.lang, month=str(month))),
+                self.to_person(actor, month))
+
+    async def to_person(self, actor: Actor, month: Month) -> None:
+        """The report in the person's DM with the bot: only they see it, and the files stay."""
+        made = await asyncio.to_thread(make, self.store, self.settings, month)
+        opened = await self.io.call("conversations.open", self.io.client.conversations_open,
+                                    users=actor.id)
+        if not opened:
+            return
+        channel = opened["channel"]["id"]
+        if await self.post(channel, made):
+            await self.io.audit(actor, "report_made", details={
+                "month": str(month), "invoices": made.report.total_invoices})
+
+    async def post(self, channel: str, made: Made) -> str | None:
+        """The report's message, then its chart and spreadsheet; the message's ts, or None
+        when Slack refused the message (the refusal is audited by SlackIO)."""
+        payload = report_blocks(made.report, lang=self.lang, sandbox=self.settings.sandbox)
+        posted = await self.io.call("chat.postMessage", self.io.client.chat_postMessage,
+                                    channel=channel, **payload)
+        if not posted:
+            return None
+        await self.io.call(
+            "files.uploadV2", self.io.client.files_upload_v2, channel=channel,
+            file_uploads=[{"content": content, "filename": name, "title": name}
+                          for name, content in made.files()])
+        return str(posted["ts"])
+
+    # -- sent without asking -------------------------------------------------------------
+
+    async def scheduled(self) -> float:
+        """The periodic task (Tasks.every): the first call, at start, sends a report whose
+        time has come and that was never posted; then it sleeps until the next one."""
+        settings = self.settings
+        now = self.store.clock().astimezone(settings.zone)
+        if settings.report_channel:
+            month = due(now, settings.report_hour, settings.zone)
+            if not await self.send_scheduled(month, settings.report_channel):
+                return RETRY_S
+        upcoming = send_time(last_closed(now, settings.zone), settings.report_hour,
+                             settings.zone)
+        if upcoming <= now:
+            upcoming = send_time(last_closed(now, settings.zone).next(),
+                                 settings.report_hour, settings.zone)
+        return min(max((upcoming - now).total_seconds(), 1.0), CHECK_AT_LEAST_EVERY_S)
+
+    async def send_scheduled(self, month: Month, channel: str) -> bool:
+        """Post `month`'s report to `channel` unless it was posted already; False when Slack
+        refused it (tried again later). Never two at once."""
+        async with self._lock:
+            record = reporting.sent_report(self.store, str(month))
+            if record is not None and record["posted_ts"]:
+                return True
+            async with self.store.writing() as tx:
+                reporting.report_attempted(tx, str(month), channel)
+            made = await asyncio.to_thread(make, self.store, self.settings, month)
+            ts = await self.post(channel, made)
+            if ts is None:
+                return False
+            async with self.store.writing() as tx:
+                reporting.report_posted(tx, str(month), ts)
+                tx.record(SYSTEM, "report_sent", details={
+                    "month": str(month), "channel": channel, "ts": ts,
+                    "invoices": made.report.total_invoices})
+            return True
+
