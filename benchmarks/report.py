@@ -1,0 +1,147 @@
+"""The monthly report over a month of REPORT_INVOICES invoices (default 10,000): the figures,
+the chart and the XLSX made (bot.reporting.service.make) beside a plain SQL aggregate over
+the same file (storage.reporting.plain_aggregate), each several times, in the same run; and
+the ack of `/cfdi reporte` beside the ack of `/cfdi ayuda` on the bot holding that month.
+
+The month is written straight into a Stage's audit file through the store's transactions
+(the same rows and events the flow writes: created, approved, submitted, the provider's
+answer per invoice), 10 invoices a request, spread over November 2026.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.actors import SYSTEM, Actor
+from bot.reporting.months import Month
+from bot.reporting.service import make
+from bot.sandbox.stage import FINANCE, Stage
+from storage import reporting
+from storage.domain import NewInvoice
+from storage.states import InvoiceStatus as IS
+from storage.states import RequestStatus as RS
+
+INVOICES = int(os.environ.get("REPORT_INVOICES", "10000"))
+RUNS = int(os.environ.get("REPORT_RUNS", "5"))
+ACKS = int(os.environ.get("REPORT_ACKS", "20"))
+PER_REQUEST = 10
+MONTH = Month(2026, 11)
+COMMAND = "python -m benchmarks report  (REPORT_INVOICES, REPORT_RUNS, REPORT_ACKS to scale)"
+OUTCOMES = [IS.CANCELED] * 8 + [IS.PENDING, IS.DENIED, IS.NOT_CANCELABLE, IS.UNKNOWN]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 1, 12, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def fill_month(stage: Stage, invoices: int, seed: int = 24) -> None:
+    """`invoices` invoices in cancellations requested over the month, approved, answered."""
+    rng = random.Random(seed)
+    store, book = stage.runtime.store, stage.pac.book
+    clock = _Clock()
+    store.clock = clock
+    first, step = clock.now, timedelta(days=29) / max(invoices // PER_REQUEST, 1)
+    approver = Actor("U0BETO", "beto.ruiz")
+    for number, start in enumerate(range(0, invoices, PER_REQUEST)):
+        clock.now = first + number * step
+        uuids = [f"{n:08X}-2424-4424-F000-{n:012X}"
+                 for n in range(start + 1, min(start + PER_REQUEST, invoices) + 1)]
+        with store.transaction() as tx:
+            request_id = tx.create_request(
+                kind="cancel", requester=Actor("U0ANA", "ana.lopez"),
+                reason=rng.choice(["01", "02", "02", "02", "03", "04"]),
+                justification="benchmark",
+                invoices=[NewInvoice(ref_key=u, uuid=u) for u in uuids])
+        clock.now += timedelta(minutes=rng.randint(5, 240))
+        with store.transaction() as tx:
+            tx.decide(request_id, approver, "approve")
+            for status in (RS.APPROVED, RS.SUBMITTING, RS.SUBMITTED):
+                tx.transition("request", request_id, status, approver if status ==
+                              RS.APPROVED else SYSTEM)
+        clock.now += timedelta(seconds=rng.randint(2, 90))
+        with store.transaction() as tx:
+            for row, uuid in zip(tx.request_invoices(request_id), uuids, strict=True):
+                facts = book.get(uuid)
+                if rng.random() < 0.1:
+                    facts = facts.model_copy(update={"currency": "USD",
+                                                     "exchange_rate": "18.25"})
+                tx.transition("invoice", row["id"], rng.choice(OUTCOMES), SYSTEM,
+                              action="provider_answered", fields={"facts": json.dumps(
+                                  {"invoice": facts.model_dump(mode="json")})})
+
+
+def _times(work: Callable[[], Any], runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        work()
+        out.append(time.perf_counter() - began)
+    return out
+
+
+async def _acks(stage: Stage, text: str) -> list[float]:
+    out = []
+    for _ in range(ACKS):
+        began = time.perf_counter()
+        answer = await stage.driver.command("U0BETO", text, FINANCE)
+        out.append(time.perf_counter() - began)
+        assert answer.status_code == 200
+        await stage.settle()  # the report's work ends before the next ack is timed
+    return out
+
+
+def _spread(values: list[float], unit: float = 1.0) -> str:
+    shown = sorted(v * unit for v in values)
+    return (f"median {statistics.median(shown):.1f}, min {shown[0]:.1f}, "
+            f"max {shown[-1]:.1f}")
+
+
+async def _measure(folder: Path) -> None:
+    stage = await Stage.open(folder / "report.db")
+    try:
+        began = time.perf_counter()
+        fill_month(stage, INVOICES)
+        filled = time.perf_counter() - began
+        store, settings = stage.runtime.store, stage.settings
+        start, end = MONTH.bounds(settings.zone)
+        plain = _times(lambda: reporting.plain_aggregate(store, start, end), RUNS)
+        made = _times(lambda: make(store, settings, MONTH), RUNS)
+        report = make(store, settings, MONTH).report
+        assert report.total_invoices == INVOICES, report.total_invoices
+        help_acks = await _acks(stage, "ayuda")
+        report_acks = await _acks(stage, "reporte 2026-11")
+        help_acks += await _acks(stage, "ayuda")  # before and after, for drift
+    finally:
+        await stage.close()
+    print(f"  a month of {INVOICES} invoices ({filled:.1f} s to write):")
+    print(f"    plain SQL aggregate: {_spread(plain, 1000)} ms ({RUNS} runs)")
+    print(f"    report + chart + XLSX + CSV: {_spread(made, 1000)} ms ({RUNS} runs); "
+          f"{statistics.median(made) / statistics.median(plain):.0f}x the aggregate")
+    print(f"    ack of /cfdi ayuda: {_spread(help_acks, 1000)} ms ({len(help_acks)}); "
+          f"/cfdi reporte: {_spread(report_acks, 1000)} ms ({len(report_acks)}); "
+          f"ratio of medians {statistics.median(report_acks) / statistics.median(help_acks):.2f}")
+
+
+def main() -> None:
+    print("== the monthly report")
+    print(f"   command: {COMMAND}")
+    with tempfile.TemporaryDirectory() as folder:
+        asyncio.run(_measure(Path(folder)))
+
+
+if __name__ == "__main__":
+    main()
