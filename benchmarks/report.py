@@ -25,11 +25,13 @@ from typing import Any
 from bot.actors import SYSTEM, Actor
 from bot.reporting.months import Month
 from bot.reporting.service import make
+from bot.sandbox.invoices import SandboxBook
 from bot.sandbox.stage import FINANCE, Stage
 from storage import reporting
 from storage.domain import NewInvoice
 from storage.states import InvoiceStatus as IS
 from storage.states import RequestStatus as RS
+from storage.store import AuditStore
 
 INVOICES = int(os.environ.get("REPORT_INVOICES", "10000"))
 RUNS = int(os.environ.get("REPORT_RUNS", "5"))
@@ -48,10 +50,10 @@ class _Clock:
         return self.now
 
 
-def fill_month(stage: Stage, invoices: int, seed: int = 24) -> None:
-    """`invoices` invoices in cancellations requested over the month, approved, answered."""
+def fill_month(store: AuditStore, book: SandboxBook, invoices: int, seed: int = 24) -> None:
+    """`invoices` invoices in cancellations requested over the month, approved, answered
+    (their facts from the sandbox's `book`)."""
     rng = random.Random(seed)
-    store, book = stage.runtime.store, stage.pac.book
     clock = _Clock()
     store.clock = clock
     first, step = clock.now, timedelta(days=29) / max(invoices // PER_REQUEST, 1)
@@ -114,7 +116,7 @@ async def _measure(folder: Path) -> None:
     stage = await Stage.open(folder / "report.db")
     try:
         began = time.perf_counter()
-        fill_month(stage, INVOICES)
+        fill_month(stage.runtime.store, stage.pac.book, INVOICES)
         filled = time.perf_counter() - began
         store, settings = stage.runtime.store, stage.settings
         start, end = MONTH.bounds(settings.zone)

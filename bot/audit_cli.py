@@ -1,4 +1,4 @@
-"""`python -m bot audit verify|export|backup`: the audit log from the command line.
+"""`python -m bot audit verify|export|backup|browse`: the audit log from the command line.
 
 Every failure a person can cause (a missing folder for --output, a reader that closes the
 pipe, a backup into a folder that is not there) is one sentence on stderr, never a traceback.
@@ -44,6 +44,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         "runs), verify the copy's chain, and only then put it at PATH. A folder as PATH "
         "gets a file named after the time (UTC). Exit 0 when the copy verifies.")
     backup_cmd.add_argument("path", type=Path, metavar="PATH", help="file or existing folder")
+    browse_cmd = actions.add_parser(
+        "browse", help="open the audit log read-only in Datasette (pip install "
+        "'cfdi-bot[browse]')", description="Serve AUDIT_DB read-only (SQLite's immutable "
+        "mode) in Datasette, with canned queries: a month's cancellations, one invoice's "
+        "story, who approved what on which facts, the events in words.")
+    browse_cmd.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    browse_cmd.add_argument("--port", type=int, default=8001, help="TCP port (default 8001)")
 
 
 def day_start(day: date, zone: ZoneInfo) -> datetime:
@@ -58,6 +65,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     if args.audit_command == "backup":
         return _backup(settings, args.path)
+    if args.audit_command == "browse":
+        from bot.audit_browse import serve
+
+        return serve(Path(settings.audit_db), settings, args.host, args.port)
     try:
         store = open_store(settings.audit_db, lang)
     except Unusable as exc:

@@ -1,4 +1,5 @@
-"""`python -m bot <command>`: run, check, demo, sandbox, provider check, audit verify|export|backup.
+"""`python -m bot <command>`: run, check, demo, sandbox, provider check, report, audit
+verify|export|backup|browse.
 
 The composition root: the only production module that may choose the sandbox. Whatever a
 person can get wrong (a setting, a token, a port, a folder) ends in one sentence and an exit
@@ -81,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         "--live", action="store_true", help="also cancel the provider's documented test "
         "UUIDs with the configured account and show how each answer is read")
     add_commands(commands)
+    from bot.report_cli import add_command as add_report
+
+    add_report(commands)
     return parser
 
 
@@ -97,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.audit_cli import run as audit
 
         return audit(args, settings)
+    if args.command == "report":
+        from bot.report_cli import run as report
+
+        return report(args, settings)
     if args.command == "provider":
         return asyncio.run(_provider_check(settings, live=args.live))
     if args.command == "check":
