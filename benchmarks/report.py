@@ -3,89 +3,32 @@ the chart and the XLSX made (bot.reporting.service.make) beside a plain SQL aggr
 the same file (storage.reporting.plain_aggregate), each several times, in the same run; and
 the ack of `/cfdi reporte` beside the ack of `/cfdi ayuda` on the bot holding that month.
 
-The month is written straight into a Stage's audit file through the store's transactions
-(the same rows and events the flow writes: created, approved, submitted, the provider's
-answer per invoice), 10 invoices a request, spread over November 2026.
+The month is written straight into a Stage's audit file (bot.sandbox.month.fill_month: the
+rows and events the flow writes), 10 invoices a request, spread over November 2026.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import random
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.actors import SYSTEM, Actor
 from bot.reporting.months import Month
 from bot.reporting.service import make
-from bot.sandbox.invoices import SandboxBook
+from bot.sandbox.month import fill_month
 from bot.sandbox.stage import FINANCE, Stage
 from storage import reporting
-from storage.domain import NewInvoice
-from storage.states import InvoiceStatus as IS
-from storage.states import RequestStatus as RS
-from storage.store import AuditStore
 
 INVOICES = int(os.environ.get("REPORT_INVOICES", "10000"))
 RUNS = int(os.environ.get("REPORT_RUNS", "5"))
 ACKS = int(os.environ.get("REPORT_ACKS", "20"))
-PER_REQUEST = 10
 MONTH = Month(2026, 11)
 COMMAND = "python -m benchmarks report  (REPORT_INVOICES, REPORT_RUNS, REPORT_ACKS to scale)"
-OUTCOMES = [IS.CANCELED] * 8 + [IS.PENDING, IS.DENIED, IS.NOT_CANCELABLE, IS.UNKNOWN]
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 1, 12, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def fill_month(store: AuditStore, book: SandboxBook, invoices: int, seed: int = 24) -> None:
-    """`invoices` invoices in cancellations requested over the month, approved, answered
-    (their facts from the sandbox's `book`)."""
-    rng = random.Random(seed)
-    clock = _Clock()
-    store.clock = clock
-    first, step = clock.now, timedelta(days=29) / max(invoices // PER_REQUEST, 1)
-    approver = Actor("U0BETO", "beto.ruiz")
-    for number, start in enumerate(range(0, invoices, PER_REQUEST)):
-        clock.now = first + number * step
-        uuids = [f"{n:08X}-2424-4424-F000-{n:012X}"
-                 for n in range(start + 1, min(start + PER_REQUEST, invoices) + 1)]
-        with store.transaction() as tx:
-            request_id = tx.create_request(
-                kind="cancel", requester=Actor("U0ANA", "ana.lopez"),
-                reason=rng.choice(["01", "02", "02", "02", "03", "04"]),
-                justification="benchmark",
-                invoices=[NewInvoice(ref_key=u, uuid=u) for u in uuids])
-        clock.now += timedelta(minutes=rng.randint(5, 240))
-        with store.transaction() as tx:
-            tx.decide(request_id, approver, "approve")
-            for status in (RS.APPROVED, RS.SUBMITTING, RS.SUBMITTED):
-                tx.transition("request", request_id, status, approver if status ==
-                              RS.APPROVED else SYSTEM)
-        clock.now += timedelta(seconds=rng.randint(2, 90))
-        with store.transaction() as tx:
-            for row, uuid in zip(tx.request_invoices(request_id), uuids, strict=True):
-                facts = book.get(uuid)
-                if rng.random() < 0.1:
-                    facts = facts.model_copy(update={"currency": "USD",
-                                                     "exchange_rate": "18.25"})
-                tx.transition("invoice", row["id"], rng.choice(OUTCOMES), SYSTEM,
-                              action="provider_answered", fields={"facts": json.dumps(
-                                  {"invoice": facts.model_dump(mode="json")})})
-
-
 def _times(work: Callable[[], Any], runs: int) -> list[float]:
     out = []
     for _ in range(runs):

@@ -49,6 +49,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         "'cfdi-bot[browse]')", description="Serve AUDIT_DB read-only (SQLite's immutable "
         "mode) in Datasette, with canned queries: a month's cancellations, one invoice's "
         "story, who approved what on which facts, the events in words.")
+    browse_cmd.add_argument("file", type=Path, nargs="?", metavar="FILE",
+                            help="another audit file, e.g. a backup (default AUDIT_DB)")
     browse_cmd.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     browse_cmd.add_argument("--port", type=int, default=8001, help="TCP port (default 8001)")
 
@@ -60,6 +62,11 @@ def day_start(day: date, zone: ZoneInfo) -> datetime:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     lang = settings.language
+    if args.audit_command == "browse" and args.file is not None:
+        if not args.file.is_file():
+            print(f"There is no audit database at {args.file}.", file=sys.stderr)
+            return 1
+        settings = settings.model_copy(update={"audit_db": args.file})
     if not Path(settings.audit_db).exists():
         print(f"There is no audit database at {settings.audit_db} (AUDIT_DB).", file=sys.stderr)
         return 1

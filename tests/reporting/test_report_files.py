@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
-from benchmarks.report import fill_month
 from bot.reporting import chart
 from bot.reporting.figures import Spread, rank
 from bot.reporting.months import (
@@ -25,6 +24,7 @@ from bot.reporting.months import (
     send_time,
 )
 from bot.sandbox.invoices import SandboxBook
+from bot.sandbox.month import fill_month
 from storage.store import AuditStore
 
 ZONE = ZoneInfo("America/Mexico_City")
