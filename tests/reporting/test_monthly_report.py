@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import struct
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -107,6 +108,11 @@ async def build_month(stage: Stage, clock: Clock) -> None:
     await card_of(stage, lines=[priced(stage, "000", 91, "7.00")])
 
 
+def seconds(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end[:-1]) - datetime.fromisoformat(start[:-1])) \
+        .total_seconds()
+
+
 def db_rows(stage: Stage, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     return list(stage.runtime.store.db.query(sql, params or []))
 
@@ -166,14 +172,26 @@ async def test_every_figure_matches_the_database(month: tuple[Stage, Clock]) -> 
     approvals = db_rows(stage, "SELECT r.created_at, min(e.at) AS at FROM requests r JOIN "
                         "events e ON e.request_id = r.id AND e.action = 'request_approved' "
                         "WHERE r.created_at >= ? AND r.created_at < ? GROUP BY r.id", NOVEMBER)
-    took = sorted((datetime.fromisoformat(a["at"][:-1]) -
-                   datetime.fromisoformat(a["created_at"][:-1])).total_seconds()
-                  for a in approvals)
+    took = sorted(seconds(a["created_at"], a["at"]) for a in approvals)
     assert report.spreads["approval"].count == len(took) == 2
     assert report.spreads["approval"].median_s == took[0] == 1800  # nearest rank of two
     assert report.spreads["approval"].p90_s == took[1] == 7200
-    answered = report.spreads["provider"]
-    assert answered.count == 6  # every invoice of the two approved requests
+    # Approval -> the provider's first answer, and -> the SAT's confirmation, per invoice.
+    for step, condition in (("provider", "e.action = 'provider_answered'"),
+                            ("sat", "json_extract(e.details, '$.to') = 'canceled'")):
+        rows = db_rows(stage, f"""
+            SELECT min(e.at) AS at, (SELECT min(a.at) FROM events a WHERE a.request_id =
+              i.request_id AND a.action = 'request_approved') AS approved
+            FROM invoices i JOIN requests r ON r.id = i.request_id
+            JOIN events e ON e.request_id = i.request_id AND e.invoice_ref = i.ref_key
+            WHERE r.created_at >= ? AND r.created_at < ? AND {condition}
+            GROUP BY i.id""", NOVEMBER)
+        took = sorted(seconds(row["approved"], row["at"]) for row in rows)
+        spread = report.spreads[step]
+        assert spread.count == len(took) > 0, step
+        assert (spread.median_s, spread.p90_s) == (
+            took[math.ceil(len(took) / 2) - 1], took[math.ceil(len(took) * 0.9) - 1]), step
+    assert report.spreads["provider"].count == 6  # every invoice of the approved requests
     # Still open: the pending invoice and the request awaiting approval.
     open_rows = [i for i in want["invoices"] if i["status"] in
                  ("requested", "pending", "awaiting_sat")]
@@ -198,6 +216,10 @@ async def test_the_command_sends_the_report_chart_and_spreadsheet(
     assert "*Solicitudes: 5*" in shown and "*Facturas: 9*" in shown
     assert f"*Monto cancelado: ${want['amount']:,.2f} MXN*" in shown
     assert "⚠️ 1 factura(s) cancelada(s) fuera del monto" in shown
+    assert "• De la solicitud a la aprobación: 30 min · 2.0 h · 2" in shown
+    assert "• UNIVERSIDAD (URE180429TM6): 3 factura(s), $1,300.00 MXN" in shown
+    assert f"`{uuid_with('211', 6)}` — Pendiente desde" in shown
+    assert "*Aún abiertas: 3*" in shown  # the pending invoice, two awaiting approval
     files = {u["filename"]: u for u in stage.slack.uploads.values()
              if u["filename"].startswith("reporte-")}
     assert set(files) == {"reporte-cfdi-2026-11.png", "reporte-cfdi-2026-11.xlsx",
