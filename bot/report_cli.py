@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.auditdb import Unusable, open_store
+from bot.auditdb import Unusable, open_existing
 from bot.config import Settings
 from bot.i18n import t
 from bot.reporting.months import Month, last_closed
@@ -27,14 +27,11 @@ def add_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     lang = settings.language
-    if not Path(settings.audit_db).exists():
-        print(f"There is no audit database at {settings.audit_db} (AUDIT_DB).", file=sys.stderr)
-        return 1
     try:
-        store = open_store(settings.audit_db, lang)
+        store = open_existing(settings.audit_db, lang)
     except Unusable as exc:
         print(exc.sentence, file=sys.stderr)
-        return 2
+        return exc.code
     try:
         month = Month.parse(args.month) if args.month else last_closed(store.clock(),
                                                                          settings.zone)
