@@ -92,11 +92,12 @@ async def _slack(settings: Settings, lines: Lines) -> None:
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
                             base_url=settings.slack_api_url, timeout=startup.ASK_TIMEOUT_S)
     for var, channel in (("APPROVALS_CHANNEL", settings.approvals_channel),
-                         ("ADMIN_CHANNEL", settings.admin_channel)):
+                         ("ADMIN_CHANNEL", settings.admin_channel),
+                         ("REPORT_CHANNEL", settings.report_channel)):
         if channel:
             await _channel(client, var, channel, lines)
-    groups = dict.fromkeys(g for g in [*settings.approvers, *settings.requesters]
-                           if g.startswith("S"))
+    groups = dict.fromkeys(g for g in [*settings.approvers, *settings.requesters,
+                                       *settings.reporters] if g.startswith("S"))
     for group in groups:
         await _group(client, group, lines)
 

@@ -146,3 +146,17 @@ def test_the_command_exits_zero_only_when_all_pass(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "✗ APPROVALS_CHANNEL" in done.stdout
+
+
+async def test_the_report_channel_and_reporters_groups_are_checked(tmp_path: Path) -> None:
+    with stand_in(outside=["C0REPORTES"]) as slack:
+        slack.channels["C0REPORTES"] = "reportes"
+        slack.groups["S0CONTRALORIA"] = ["U0DIEGO"]
+        settings = settings_for(slack, tmp_path, report_channel="C0REPORTES",
+                                reporters=["S0CONTRALORIA"])
+        auditdb.open_for(settings).close()
+        code, lines = await checked(settings)
+    assert code == 1
+    assert any(line.startswith("✗ REPORT_CHANNEL #reportes (C0REPORTES): the bot is not a "
+                               "member") for line in lines), lines
+    assert "✓ User group S0CONTRALORIA: readable (1 members)." in lines
