@@ -55,14 +55,14 @@ def rank(ordered: Sequence[float], q: float) -> float:
     return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Customer:
-    """A receiver of the month's cancelled invoices."""
+    """A receiver of the month's cancelled invoices (the amount: those known in MXN)."""
 
     rfc: str
     name: str | None
-    invoices: int
-    amount: Decimal
+    invoices: int = 0
+    amount: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ def build(month: Month, requests: Sequence[Row], rows: Sequence[Row], zone: Zone
     by_status = Counter(r["status"] for r in requests)
     invoices: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(REASONS, 0))
     weeks = weeks_of(month)
-    customers: dict[str, list] = {}
+    customers: dict[str, Customer] = {}
     durations: dict[str, list[float]] = {step: [] for step in STEPS}
     approvals_timed: set[int] = set()
     amount, unknown, cancelled = Decimal(0), 0, 0
@@ -187,7 +187,8 @@ def build(month: Month, requests: Sequence[Row], rows: Sequence[Row], zone: Zone
         mxn = mxn_amount(facts) if facts else None
         if status == IS.CANCELED:
             cancelled += 1
-            day = _moment(row["created_at"]).astimezone(zone).date()  # type: ignore[union-attr]
+            day = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00")) \
+                .astimezone(zone).date()
             week = next(w for w in weeks if w.start <= day <= w.end)
             week.cancelled[reason] = week.cancelled.get(reason, 0) + 1
             if mxn is None:
@@ -197,9 +198,9 @@ def build(month: Month, requests: Sequence[Row], rows: Sequence[Row], zone: Zone
                 week.amount += mxn
             if facts is not None:
                 who = customers.setdefault(facts.receiver_rfc,
-                                           [facts.receiver_name, 0, Decimal(0)])
-                who[1] += 1
-                who[2] += mxn or 0
+                                           Customer(facts.receiver_rfc, facts.receiver_name))
+                who.invoices += 1
+                who.amount += mxn or 0
         if row["request_id"] not in approvals_timed:
             approvals_timed.add(row["request_id"])
             if (took := _between(row["created_at"], row["approved_at"])) is not None:
@@ -213,7 +214,7 @@ def build(month: Month, requests: Sequence[Row], rows: Sequence[Row], zone: Zone
             open_items.append(OpenItem(row["request_id"], row["ref_key"], status, since))
         lines.append(_line(row, facts, sat, mxn))
     open_items.sort(key=lambda item: item.since)
-    top = sorted((Customer(rfc, name, n, total) for rfc, (name, n, total) in customers.items()),
+    top = sorted(customers.values(),
                  key=lambda c: (-c.invoices, -c.amount, c.rfc))[:TOP_CUSTOMERS]
     return MonthReport(
         month=month, made_at=made_at, requests=dict(by_status),
