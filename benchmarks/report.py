@@ -59,7 +59,7 @@ async def _measure(folder: Path) -> None:
     stage = await Stage.open(folder / "report.db")
     try:
         began = time.perf_counter()
-        fill_month(stage.runtime.store, stage.pac.book, INVOICES)
+        await fill_month(stage.runtime.store, stage.pac.book, INVOICES)
         filled = time.perf_counter() - began
         store, settings = stage.runtime.store, stage.settings
         start, end = MONTH.bounds(settings.zone)

@@ -1,6 +1,6 @@
 """The canned queries of `python -m bot audit browse` (Datasette over the audit file, opened
 read-only and immutable): what auditors ask, in SQL. `in_words`, `local_time` and
-`local_month` are SQL functions the browser registers (bot/audit_browse.py)."""
+`local_month` are SQL functions the browser registers (bot/cli/browse.py)."""
 
 from __future__ import annotations
 

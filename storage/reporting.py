@@ -15,7 +15,9 @@ from datetime import datetime
 import sqlite_utils
 
 from storage.domain import Row
-from storage.store import AuditStore, Tx, iso
+from storage.sql import iso
+from storage.store import AuditStore
+from storage.tx import Tx
 
 # The moments the report measures, read from the events of the month's requests in one
 # pass (events_by_request): the approval, the provider's first answer about each invoice,

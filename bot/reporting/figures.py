@@ -3,8 +3,8 @@ invoices by status and SAT reason, the amount cancelled in MXN, the customers wi
 the times each step took, and what is still open.
 
 An invoice's amount is its XML's total, in MXN at the exchange rate the XML states
-(bot.policy.mxn_amount); an invoice whose facts were never read, or whose rate is missing,
-is counted apart as "amount unknown", never as zero.
+(bot.workflow.rules.mxn_amount); an invoice whose facts were never read, or whose rate
+is missing, is counted apart as "amount unknown", never as zero.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from bot.policy import mxn_amount
 from bot.reporting.months import Month
 from bot.sat.cfdi import CfdiFacts
+from bot.workflow.rules import mxn_amount
 from storage.domain import Row
 from storage.states import FINAL_INVOICE
 from storage.states import InvoiceStatus as IS

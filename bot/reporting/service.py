@@ -20,12 +20,12 @@ from typing import Any
 from bot.actors import SYSTEM, Actor
 from bot.config import Settings
 from bot.i18n import t
-from bot.policy import Policy
 from bot.reporting import chart, figures, sheet
-from bot.reporting.message import report_blocks
 from bot.reporting.months import Month, due, last_closed, send_time
-from bot.slack_io import SlackIO
-from bot.tasks import Tasks
+from bot.runtime.tasks import Tasks
+from bot.slack.io import SlackIO
+from bot.slack.render.report import report_blocks
+from bot.workflow.permissions import Policy
 from storage import reporting
 from storage.store import AuditStore
 
@@ -115,7 +115,8 @@ class Reports:
     async def post(self, channel: str, made: Made) -> str | None:
         """The report's message, then its chart and spreadsheet; the message's ts, or None
         when Slack refused the message (the refusal is audited by SlackIO)."""
-        payload = report_blocks(made.report, lang=self.lang, sandbox=self.settings.sandbox)
+        payload = report_blocks(made.report, lang=self.lang, sandbox=self.settings.sandbox,
+                                zone=self.settings.zone)
         posted = await self.io.call("chat.postMessage", self.io.client.chat_postMessage,
                                     channel=channel, **payload)
         if not posted:

@@ -14,6 +14,7 @@ from bot.actors import SYSTEM, Actor
 from bot.sandbox.invoices import SandboxBook
 from storage.domain import NewInvoice
 from storage.states import InvoiceStatus as IS
+from storage.states import RequestKind
 from storage.states import RequestStatus as RS
 from storage.store import AuditStore
 
@@ -31,7 +32,7 @@ class _Clock:
         return self.now
 
 
-def fill_month(store: AuditStore, book: SandboxBook, invoices: int, seed: int = 24) -> None:
+async def fill_month(store: AuditStore, book: SandboxBook, invoices: int, seed: int = 24) -> None:
     """`invoices` invoices in cancellations requested over the month, approved, answered
     (their facts from the sandbox's `book`)."""
     rng = random.Random(seed)
@@ -43,20 +44,20 @@ def fill_month(store: AuditStore, book: SandboxBook, invoices: int, seed: int = 
         clock.now = first + number * step
         uuids = [f"{n:08X}-2424-4424-F000-{n:012X}"
                  for n in range(start + 1, min(start + PER_REQUEST, invoices) + 1)]
-        with store.transaction() as tx:
+        async with store.writing() as tx:
             request_id = tx.create_request(
-                kind="cancel", requester=Actor("U0ANA", "ana.lopez"),
+                kind=RequestKind.CANCEL, requester=Actor("U0ANA", "ana.lopez"),
                 reason=rng.choice(["01", "02", "02", "02", "03", "04"]),
                 justification="benchmark",
                 invoices=[NewInvoice(ref_key=u, uuid=u) for u in uuids])
         clock.now += timedelta(minutes=rng.randint(5, 240))
-        with store.transaction() as tx:
+        async with store.writing() as tx:
             tx.decide(request_id, approver, "approve")
             for status in (RS.APPROVED, RS.SUBMITTING, RS.SUBMITTED):
                 tx.transition("request", request_id, status, approver if status ==
                               RS.APPROVED else SYSTEM)
         clock.now += timedelta(seconds=rng.randint(2, 90))
-        with store.transaction() as tx:
+        async with store.writing() as tx:
             for row, uuid in zip(tx.request_invoices(request_id), uuids, strict=True):
                 facts = book.get(uuid)
                 if rng.random() < 0.1:

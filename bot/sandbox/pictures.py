@@ -111,7 +111,7 @@ async def collect_report(lang: str) -> ReportScene:
     with tempfile.TemporaryDirectory() as folder:
         stage = await Stage.open(Path(folder) / "report.db", language=lang)
         try:
-            fill_month(stage.runtime.store, stage.pac.book, REPORT_INVOICES)
+            await fill_month(stage.runtime.store, stage.pac.book, REPORT_INVOICES)
             stage.runtime.store.clock = lambda: datetime(2026, 12, 2, 15, tzinfo=UTC)
             await stage.driver.command("U0BETO", "reporte 2026-11", FINANCE)
             await stage.settle()

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from bot.blocks import REJECT_ACTION
 from bot.reporting import chart
 from bot.reporting.months import Month
 from bot.reporting.service import make
 from bot.sandbox.stage import FINANCE, Stage
 from bot.sat.cfdi import CfdiType
+from bot.slack.render.kit import REJECT_ACTION
 from storage import queries
 from tests.helpers import card_of, click, texts, uuid_with
 

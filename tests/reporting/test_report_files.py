@@ -3,6 +3,7 @@ the send time; the chart's size and the spreadsheet's neutralised cells."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import struct
 import subprocess
@@ -57,7 +58,7 @@ def test_percentiles_by_nearest_rank() -> None:
 def test_the_command_line_writes_the_months_files(tmp_path: Path) -> None:
     path = tmp_path / "audit.db"
     store = AuditStore.open(path)
-    fill_month(store, SandboxBook(), 200)
+    asyncio.run(fill_month(store, SandboxBook(), 200))
     store.close()
     out = tmp_path / "out"
     env = {**os.environ, "AUDIT_DB": str(path), "TIMEZONE": "America/Mexico_City",
