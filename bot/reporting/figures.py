@@ -9,7 +9,6 @@ is missing, is counted apart as "amount unknown", never as zero.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 
 from bot.reporting.months import Month
 from bot.sat.cfdi import CfdiFacts
+from bot.sat.record import FactsRecord
 from bot.workflow.rules import mxn_amount
 from storage.domain import Row
 from storage.states import FINAL_INVOICE
@@ -149,13 +149,15 @@ def _between(start: str | None, end: str | None) -> float | None:
 
 
 def _facts(row: Row) -> tuple[CfdiFacts | None, str | None]:
-    """The invoice's CFDI facts, and the SAT's Estado, from its facts record."""
-    record = json.loads(row["facts"] or "null") or {}
-    sat = (record.get("sat") or {}).get("estado")
+    """The invoice's CFDI facts, and the SAT's Estado, from its facts record (a record that
+    cannot be read counts as no facts: its amount is unknown)."""
     try:
-        return (CfdiFacts(**record["invoice"]) if record.get("invoice") else None), sat
-    except (ValidationError, TypeError):
-        return None, sat
+        record = FactsRecord.of(row["facts"])
+    except ValidationError:
+        return None, None
+    if record is None:
+        return None, None
+    return record.invoice, record.sat.estado if record.sat else None
 
 
 def weeks_of(month: Month) -> list[Week]:
