@@ -102,13 +102,18 @@ def report_posted(tx: Tx, month: str, ts: str) -> None:
                     (ts, tx.store.now(), month))
 
 
+def path_of(store: AuditStore) -> str:
+    """The file the store has open (for a reader in another thread or process)."""
+    return str(next(row[2] for row in store.db.conn.execute("PRAGMA database_list")
+                    if row[1] == "main"))
+
+
 @contextmanager
 def snapshot(store: AuditStore) -> Iterator[AuditStore]:
-    """The same file on a read-only connection of its own, for a report made in a worker
-    thread: in WAL mode it never waits for the bot's writes, nor sees one half done."""
-    path = next(row[2] for row in store.db.conn.execute("PRAGMA database_list")
-                if row[1] == "main")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    """The same file on a read-only connection of its own: in WAL mode it never waits for
+    the bot's writes, nor sees one half done."""
+    conn = sqlite3.connect(f"file:{path_of(store)}?mode=ro", uri=True,
+                           check_same_thread=False)
     try:
         conn.execute("BEGIN")  # one consistent view for every read of the report
         yield AuditStore(sqlite_utils.Database(conn), clock=store.clock)

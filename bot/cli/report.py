@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if month is None:
             print(t("cli.report_bad_month", lang), file=sys.stderr)
             return 2
-        made = make(store, settings, month)
+        made = make(store, month, lang=lang, zone=settings.zone)
         try:
             written = write_files(made, args.output)
         except OSError as exc:

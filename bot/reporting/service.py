@@ -3,19 +3,24 @@ report sent without asking to REPORT_CHANNEL, and the same files on disk (`pytho
 report`).
 
 Nothing here runs before the ack but `asked`, which only parses and checks permission from
-what is known. The figures, the chart and the spreadsheet are made in a worker thread on a
-read-only connection of their own (storage.reporting.snapshot), so the loop that answers
-Slack neither waits for them nor for a write lock.
+what is known. The figures, the chart and the spreadsheet are made by a process of its own
+(bot.reporting.worker) on a read-only connection (storage.reporting.snapshot), so the loop
+that answers Slack neither waits for them, nor for a write lock, nor shares its interpreter
+with them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sys
+import tempfile
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.actors import SYSTEM, Actor
 from bot.config import Settings
@@ -24,7 +29,6 @@ from bot.reporting import chart, figures, sheet
 from bot.reporting.months import Month, due, last_closed, send_time
 from bot.runtime.tasks import Tasks
 from bot.slack.io import SlackIO
-from bot.slack.render.report import report_blocks
 from bot.workflow.permissions import Policy
 from storage import reporting
 from storage.store import AuditStore
@@ -33,6 +37,20 @@ log = logging.getLogger(__name__)
 
 CHECK_AT_LEAST_EVERY_S = 6 * 3600   # the schedule is looked at again at least this often
 RETRY_S = 600                      # a scheduled report Slack refused is tried again
+MESSAGE = "message.json"           # what the worker writes beside the files (worker.py)
+
+
+@dataclass(frozen=True)
+class Produced:
+    """What the worker process made for Slack: the message, the files, how many invoices."""
+
+    payload: dict[str, Any]
+    files: list[tuple[str, bytes]]
+    invoices: int
+
+
+class WorkerFailed(Exception):
+    """The report's worker process did not finish (its last words in the message)."""
 
 
 @dataclass(frozen=True)
@@ -45,15 +63,18 @@ class Made:
     csv: bytes
 
     def files(self) -> list[tuple[str, bytes]]:
-        name = f"reporte-cfdi-{self.report.month}"
-        return [(f"{name}.png", self.png), (f"{name}.xlsx", self.xlsx),
-                (f"{name}.csv", self.csv)]
+        return list(zip(names(self.report.month), (self.png, self.xlsx, self.csv),
+                        strict=True))
 
 
-def make(store: AuditStore, settings: Settings, month: Month) -> Made:
-    """The report of `month` with its chart and spreadsheet (blocking: a worker thread or
-    the command line)."""
-    lang, zone = settings.language, settings.zone
+def names(month: Month) -> list[str]:
+    """The report's files: the chart, the spreadsheet, the CSV."""
+    return [f"reporte-cfdi-{month}.{kind}" for kind in ("png", "xlsx", "csv")]
+
+
+def make(store: AuditStore, month: Month, *, lang: str, zone: ZoneInfo) -> Made:
+    """The report of `month` with its chart and spreadsheet (blocking: the worker process
+    or the command line)."""
     start, end = month.bounds(zone)
     with reporting.snapshot(store) as view:
         requests = reporting.month_requests(view, start, end)
@@ -100,9 +121,28 @@ class Reports:
         return (self.io.msg(t("report.preparing", self.lang, month=str(month))),
                 self.to_person(actor, month))
 
+    async def produce(self, month: Month) -> Produced:
+        """The month's message and files, made by a process of its own (bot.reporting.worker)
+        so that the event loop never shares its interpreter with the work."""
+        settings = self.settings
+        with tempfile.TemporaryDirectory(prefix="cfdi-report-") as folder:
+            worker = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.reporting.worker", reporting.path_of(self.store),
+                str(month), folder, "--lang", self.lang, "--timezone", settings.timezone,
+                "--made-at", self.store.clock().isoformat(),
+                *(["--sandbox"] if settings.sandbox else []),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            _, said = await worker.communicate()
+            if worker.returncode != 0:
+                raise WorkerFailed(said.decode(errors="replace").strip()[-500:])
+            out = Path(folder)
+            message = json.loads((out / MESSAGE).read_text(encoding="utf-8"))
+            files = [(name, (out / name).read_bytes()) for name in names(month)]
+        return Produced(message["payload"], files, int(message["invoices"]))
+
     async def to_person(self, actor: Actor, month: Month) -> None:
         """The report in the person's DM with the bot: only they see it, and the files stay."""
-        made = await asyncio.to_thread(make, self.store, self.settings, month)
+        made = await self.produce(month)
         opened = await self.io.call("conversations.open", self.io.client.conversations_open,
                                     users=actor.id)
         if not opened:
@@ -110,21 +150,19 @@ class Reports:
         channel = opened["channel"]["id"]
         if await self.post(channel, made):
             await self.io.audit(actor, "report_made", details={
-                "month": str(month), "invoices": made.report.total_invoices})
+                "month": str(month), "invoices": made.invoices})
 
-    async def post(self, channel: str, made: Made) -> str | None:
+    async def post(self, channel: str, made: Produced) -> str | None:
         """The report's message, then its chart and spreadsheet; the message's ts, or None
         when Slack refused the message (the refusal is audited by SlackIO)."""
-        payload = report_blocks(made.report, lang=self.lang, sandbox=self.settings.sandbox,
-                                zone=self.settings.zone)
         posted = await self.io.call("chat.postMessage", self.io.client.chat_postMessage,
-                                    channel=channel, **payload)
+                                    channel=channel, **made.payload)
         if not posted:
             return None
         await self.io.call(
             "files.uploadV2", self.io.client.files_upload_v2, channel=channel,
             file_uploads=[{"content": content, "filename": name, "title": name}
-                          for name, content in made.files()])
+                          for name, content in made.files])
         return str(posted["ts"])
 
     # -- sent without asking -------------------------------------------------------------
@@ -154,7 +192,11 @@ class Reports:
                 return True
             async with self.store.writing() as tx:
                 reporting.report_attempted(tx, str(month), channel)
-            made = await asyncio.to_thread(make, self.store, self.settings, month)
+            try:
+                made = await self.produce(month)
+            except WorkerFailed as exc:
+                log.error("the monthly report of %s could not be made: %s", month, exc)
+                return False
             ts = await self.post(channel, made)
             if ts is None:
                 return False
@@ -162,6 +204,6 @@ class Reports:
                 reporting.report_posted(tx, str(month), ts)
                 tx.record(SYSTEM, "report_sent", details={
                     "month": str(month), "channel": channel, "ts": ts,
-                    "invoices": made.report.total_invoices})
+                    "invoices": made.invoices})
             return True
 

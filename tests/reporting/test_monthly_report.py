@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 
 from bot.reporting import chart
 from bot.reporting.months import Month
-from bot.reporting.service import make
+from bot.reporting.service import WorkerFailed, make
 from bot.sandbox.stage import FINANCE, Stage
 from bot.sat.cfdi import CfdiType
 from bot.slack.render.kit import REJECT_ACTION
@@ -149,7 +149,7 @@ def expected(stage: Stage) -> dict[str, Any]:
 
 async def test_every_figure_matches_the_database(month: tuple[Stage, Clock]) -> None:
     stage, _ = month
-    made = make(stage.runtime.store, stage.settings, MONTH)
+    made = make(stage.runtime.store, MONTH, lang="es", zone=stage.settings.zone)
     report, want = made.report, expected(stage)
     assert report.requests == want["requests"]
     assert sum(want["requests"].values()) == 5
@@ -312,3 +312,23 @@ async def test_the_report_is_sent_once_per_month_across_restarts(tmp_path: Path)
         assert sent == ["2026-10", "2026-11"]
     finally:
         await again.close()
+
+
+async def test_a_report_that_could_not_be_made_is_tried_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock(datetime(2026, 12, 1, 15, tzinfo=UTC))
+    stage = await open_stage(tmp_path / "audit.db", clock, report_channel=FINANCE)
+    try:
+        reports = stage.runtime.services.reports
+
+        async def broken(month: Month) -> None:
+            raise WorkerFailed("MemoryError")
+
+        monkeypatch.setattr(reports, "produce", broken)
+        assert await reports.scheduled() == 600
+        assert stage.slack.channel_messages(FINANCE) == []
+        monkeypatch.undo()
+        assert await reports.scheduled() == 6 * 3600
+        assert len(stage.slack.channel_messages(FINANCE)) == 1
+    finally:
+        await stage.close()

@@ -80,3 +80,13 @@ def test_the_command_line_writes_the_months_files(tmp_path: Path) -> None:
                           "--output", str(out)], env=env, capture_output=True, text=True,
                          timeout=120, check=False)
     assert bad.returncode == 2 and bad.stderr.strip() == "--month must be YYYY-MM, e.g. 2026-11."
+
+
+def test_the_worker_says_why_it_could_not_make_a_report(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "bot.reporting.worker",
+                           str(tmp_path / "missing.db"), "2026-11", str(tmp_path / "out"),
+                           "--timezone", "America/Mexico_City",
+                           "--made-at", "2026-12-01T12:00:00+00:00"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and "no audit file at" in done.stderr
+    assert not (tmp_path / "missing.db").exists()  # nothing created
