@@ -1,9 +1,9 @@
 """The month as a picture: invoices cancelled per week, stacked by SAT reason, and the amount
 cancelled in MXN, as a PNG.
 
-matplotlib is imported here, when a report is made, never at start: it costs the bot's
-start half a second and 30 MB it does not need otherwise. Its object API (Figure and the
-Agg canvas, no pyplot) keeps no global state, so a report can be drawn in a worker thread.
+matplotlib is imported here, when a report is made (by bot.reporting.worker's process or
+the command line), never by the bot at start: half a second and 30 MB it does not need.
+Its object API (Figure and the Agg canvas, no pyplot) keeps no global state.
 The background is opaque and neutral, so the picture reads the same in Slack's light and
 dark themes.
 """
