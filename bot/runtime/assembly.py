@@ -29,7 +29,7 @@ from bot.i18n import t
 from bot.providers.contract import Provider
 from bot.retries import RetryPolicy
 from bot.runtime import health
-from bot.runtime.http import authorizer, signed_requests, slack_client, slack_session
+from bot.runtime.http import answering, authorizer, signed_requests, slack_client, slack_session
 from bot.runtime.services import Services
 from bot.runtime.tasks import Tasks
 from bot.sat.consulta.client import SatClient
@@ -186,6 +186,7 @@ async def build(settings: Settings, provider: Provider,
         request_verification_enabled=not settings.socket_mode,
         process_before_response=False,  # ack first; the listener goes on after the answer
     )
+    app.use(answering(services.tasks))  # acks first in Socket Mode as over HTTP
     handlers.register(app, services)
     runtime = Runtime(settings, store, provider, app, services, Watcher(services), on_stop,
                       session, sat)
