@@ -9,6 +9,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlite_utils
 
@@ -35,6 +36,18 @@ def recorded_key(db: sqlite_utils.Database) -> str | None:
         return None
     row = db.execute("SELECT value FROM meta WHERE key = ?", [KEY]).fetchone()
     return str(row[0]) if row else None
+
+
+def recorded_key_at(path: Path) -> str | None:
+    """The recorded public key of the file at `path`, read without writing anything (None
+    when the file is not there). Raises sqlite3.Error when it is not a database."""
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return recorded_key(sqlite_utils.Database(conn))
+    finally:
+        conn.close()
 
 
 def record_key(store: AuditStore, public: str) -> str:

@@ -2,8 +2,9 @@
 readable by the bot's user alone (AUDIT_SIGNING_KEY), and the name it signs under.
 
 The name is the checkpoints' origin: the log's name and the provider the audit file belongs
-to (`cfdi-bot/sandbox`, `cfdi-bot/<provider address>`), so a checkpoint names the log it
-speaks for and a key made for one provider's log does not verify another's.
+to (`cfdi-bot/simulated-provider`, `cfdi-bot/<provider address>`), so a checkpoint names the
+log it speaks for and a key made for one provider's log does not verify another's. (Not the
+word "sandbox": it is also the sandbox's default password, masked in everything written.)
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ class KeyProblem(Exception):
 
 
 def origin(owner: meta.Owner) -> str:
-    """`cfdi-bot/sandbox`, or `cfdi-bot/` and the provider's address without its scheme,
-    query or any character a signed-note name may not hold (spaces, `+`)."""
+    """`cfdi-bot/simulated-provider`, or `cfdi-bot/` and the provider's address without its
+    scheme, query or any character a signed-note name may not hold (spaces, `+`)."""
     if owner.mode == meta.SANDBOX or not owner.endpoint:
-        return f"{LOG_NAME}/sandbox"
+        return f"{LOG_NAME}/simulated-provider"
     address = _SCHEME.sub("", owner.endpoint).split("?", 1)[0].split("#", 1)[0].rstrip("/")
     return f"{LOG_NAME}/" + re.sub(r"[\s+]", "-", address)
 

@@ -3,7 +3,7 @@ c2sp.org/tlog-checkpoint), adapted to a hash chain.
 
 A checkpoint's note text, each line ending in a newline:
 
-    cfdi-bot/sandbox                     origin: the log's name and the provider it belongs to
+    cfdi-bot/simulated-provider          origin: the log's name and the provider it belongs to
     42                                   the number of events (the chain's "tree size")
     3q2+7w...=                           the newest event's hash, base64 (the "root hash")
     time 2026-12-03T17:00:00.000000Z     extension line: when it was signed (UTC)

@@ -30,16 +30,25 @@ STOP_WAIT_S = 3.0       # how long a stop waits for the last checkpoint's copies
 def signing_key(settings: Settings, store: AuditStore) -> SigningKey | None:
     """AUDIT_SIGNING_KEY loaded and checked against the key the file recorded (recorded
     now when it has none). None without the setting. Raises keys.KeyProblem."""
-    lang, recorded = settings.language, evidence.recorded_key(store.db)
+    recorded = evidence.recorded_key(store.db)
     if settings.audit_signing_key is None:
         if recorded is not None:
             log.warning(t("checkpoint.stopped", "en", recorded=recorded))
         return None
-    path = settings.audit_signing_key
-    key = keys.load(path, keys.origin(owner_for(settings)), lang)
-    keys.matches(key, recorded, path, lang)
+    key = checked_key(settings, recorded)
     if recorded is None:
-        keys.matches(key, evidence.record_key(store, key.public.text()), path, lang)
+        keys.matches(key, evidence.record_key(store, key.public.text()),
+                     settings.audit_signing_key, settings.language)
+    return key
+
+
+def checked_key(settings: Settings, recorded: str | None) -> SigningKey:
+    """AUDIT_SIGNING_KEY (set) loaded and compared with `recorded`; nothing written.
+    Raises keys.KeyProblem."""
+    path = settings.audit_signing_key
+    assert path is not None
+    key = keys.load(path, keys.origin(owner_for(settings)), settings.language)
+    keys.matches(key, recorded, path, settings.language)
     return key
 
 

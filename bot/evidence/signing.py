@@ -5,6 +5,8 @@ only once the log holds it (bot/evidence/publishing.py copies it off the host).
 
 from __future__ import annotations
 
+import json
+
 from bot.actors import SYSTEM
 from bot.evidence.note import Checkpoint, SignedCheckpoint, SigningKey
 from storage import evidence
@@ -20,13 +22,17 @@ class Signer:
     def _sign_in(self, tx: Tx, force: bool) -> SignedCheckpoint | None:
         size, head = evidence.head(tx)
         before = evidence.last(tx.conn)
-        if not force and before is not None and before.event_id == size:
+        if not force and (size == 0 or (before is not None and before.event_id == size)):
             return None  # nothing happened since the last checkpoint (which is the head)
         signed = SignedCheckpoint.sign(
             Checkpoint(self.key.name, size, head, self.store.now(),
                        before.signature if before else None), self.key)
         event = tx.record(SYSTEM, evidence.ACTION, details={
             "size": size, "signature": signed.signature, "note": signed.note})
+        if json.loads(event["details"])["note"] != signed.note:
+            # A form of a secret inside the note was masked: the log would hold another text
+            # than the one signed. Rolled back; the next try signs another time, another text.
+            raise ValueError("the checkpoint's text holds a form of a secret; not recorded")
         evidence.owe_copies(tx, int(event["id"]))
         return signed
 

@@ -504,4 +504,6 @@ MESSAGES: dict[str, str] = {
     "checkpoint.export_full": "--with-checkpoints exports the whole log (a part could not be verified): leave out --since, --until and --requester, and use --format jsonl.",
     "checkpoint.export_no_key": "--with-checkpoints needs the public key: this audit file has none recorded (no checkpoint was signed yet).",
     "checkpoint.backed_up": "The checkpoints file copied to {path}.",
+    "demo.step.checkpoint": "▶ The operator signs a checkpoint of the audit log: python -m bot audit checkpoint",
+    "demo.step.verify_checkpoints": "▶ An auditor checks the log against the checkpoints file ({path}) and the channel's copies, with the public key {public}: python -m bot audit verify --checkpoints … --from-slack",
 }

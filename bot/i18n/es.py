@@ -517,4 +517,6 @@ MESSAGES: dict[str, str] = {
     "checkpoint.export_full": "--with-checkpoints exporta la bitácora entera (una parte no se podría verificar): quita --since, --until y --requester, y usa --format jsonl.",
     "checkpoint.export_no_key": "--with-checkpoints necesita la llave pública: este archivo de auditoría no tiene una registrada (aún no se firma ningún punto de control).",
     "checkpoint.backed_up": "El archivo de puntos de control, copiado en {path}.",
+    "demo.step.checkpoint": "▶ El operador firma un punto de control de la bitácora: python -m bot audit checkpoint",
+    "demo.step.verify_checkpoints": "▶ Un auditor revisa la bitácora contra el archivo de puntos de control ({path}) y las copias del canal, con la llave pública {public}: python -m bot audit verify --checkpoints … --from-slack",
 }

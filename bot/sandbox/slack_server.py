@@ -11,6 +11,7 @@ against Slack's own limits.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import logging
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 BOT_USER = "U0BOTSANDBOX"
 TEAM = "T0SANDBOX"
 TRIGGER_TTL_S = 3.0
+HISTORY_MAX = 999  # conversations.history's largest `limit`
 
 # The bot scope each method needs (Slack's method reference), by the conversation's kind
 # where it depends on it: C… public, G… private, D… direct.
@@ -41,6 +43,7 @@ SCOPE_OF: dict[str, tuple[str, ...]] = {
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
     "conversations.replies": ("channels:history", "groups:history", "im:history"),
+    "conversations.history": ("channels:history", "groups:history", "im:history"),
     "conversations.info": ("channels:read", "groups:read", "im:read"),
     # Not a method: a file's url_private, downloaded with the token (the file object's docs).
     "url_private": ("files:read",),
@@ -315,6 +318,32 @@ class SlackStandIn(BackgroundServer):
         messages.sort(key=lambda m: float(m["ts"]))
         return {"messages": messages, "has_more": False,
                 "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A channel's messages, newest first, without thread replies; `limit` per page
+        (Slack: at most 999), the next page named by an opaque cursor (`next_ts:<ts>` in
+        base64, as Slack's are); metadata only when asked for. The bot must be a member."""
+        channel = self._member_of(params)
+        limit = max(1, min(int(params.get("limit") or 100), HISTORY_MAX))
+        start = None
+        if params.get("cursor"):
+            try:
+                start = base64.b64decode(str(params["cursor"])).decode().removeprefix("next_ts:")
+                float(start)
+            except (ValueError, UnicodeDecodeError):
+                raise SlackError("invalid_cursor") from None
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        shown = sorted((m for m in self.messages if m.channel == channel and m.thread_ts is None
+                        and (start is None or float(m.ts) <= float(start))),
+                       key=lambda m: float(m.ts), reverse=True)
+        page, rest = shown[:limit], shown[limit:]
+        messages = [{"type": "message", "user": m.user, "text": m.text, "ts": m.ts,
+                     **({"bot_id": "B0BOTSANDBOX"} if m.user == BOT_USER else {}),
+                     **({"metadata": m.metadata} if with_metadata and m.metadata else {})}
+                    for m in page]
+        cursor = base64.b64encode(f"next_ts:{rest[0].ts}".encode()).decode() if rest else ""
+        return {"messages": messages, "has_more": bool(rest), "pin_count": 0,
+                "response_metadata": {"next_cursor": cursor}}
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("users", ""))
