@@ -187,10 +187,10 @@ def split(note: str) -> tuple[str, list[tuple[str, str]]]:
     return text, signatures
 
 
-def open_note(note: str, key: PublicKey) -> SignedCheckpoint:
-    """The checkpoint in `note` if `key` signed it. Raises NoteError saying why not: no
-    signature of this key (other keys' lines are ignored, as signed-note requires), or one
-    that does not verify."""
+def open_text(note: str, key: PublicKey) -> tuple[str, str]:
+    """The note's text and `key`'s signature (base64) when `key` signed it. Raises NoteError
+    saying why not: no signature of this key (other keys' lines are ignored, as signed-note
+    requires), or one that does not verify."""
     text, signatures = split(note)
     others = []
     for name, encoded in signatures:
@@ -201,6 +201,12 @@ def open_note(note: str, key: PublicKey) -> SignedCheckpoint:
         if not key.verifies(text, data[4:]):
             raise NoteError(f"its signature by {key.name} ({key.id.hex()}) does not verify: "
                             "the text was changed after signing")
-        return SignedCheckpoint(Checkpoint.parse(text), encoded, note)
+        return text, encoded
     raise NoteError(f"it is not signed by the key {key.name} ({key.id.hex()}) but by "
                     + ", ".join(others))
+
+
+def open_note(note: str, key: PublicKey) -> SignedCheckpoint:
+    """The checkpoint in `note` if `key` signed it (NoteError otherwise, as `open_text`)."""
+    text, signature = open_text(note, key)
+    return SignedCheckpoint(Checkpoint.parse(text), signature, note)
