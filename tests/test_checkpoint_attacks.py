@@ -62,7 +62,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Evidence:
     for round_ in range(ROUNDS):
         for number in range(4):
             store.record(Actor("U0ANA", "ana.lopez"), "note", details={"n": [round_, number]})
-        Signer(store, key).sign_now()
+        asyncio.run(Signer(store, key).sign(force=True))
         asyncio.run(Publisher(store, db.with_suffix(".checkpoints")).publish())
     store.close()
     return Evidence(db, db.with_suffix(".checkpoints"), db.with_suffix(".key"), public[1])

@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.auditdb import owner_for
 from bot.config import Settings
 from bot.evidence import keys
-from bot.evidence.note import NoteError, PublicKey
+from bot.evidence.note import NoteError, PublicKey, SignedCheckpoint
 from bot.evidence.publishing import Published, Publisher, read_channel, read_file
 from bot.evidence.running import signing_key, slack_post
 from bot.evidence.signing import Signer
@@ -93,10 +93,8 @@ def checkpoint(settings: Settings, store: AuditStore) -> int:
         print(exc.sentence, file=sys.stderr)
         return 2
     assert key is not None
-    signed = Signer(store, key).sign_now()
-    assert signed is not None
     channel = settings.checkpoint_channel if settings.slack_bot_token else None
-    asyncio.run(_publish(settings, store, channel))
+    signed = asyncio.run(_sign_and_publish(settings, store, Signer(store, key), channel))
     print(t("checkpoint.signed", lang, size=signed.checkpoint.size, head=signed.checkpoint.head,
             event=evidence.last(store.db.conn).event_id,  # type: ignore[union-attr]
             file=settings.checkpoints_file,
@@ -104,11 +102,15 @@ def checkpoint(settings: Settings, store: AuditStore) -> int:
     return 0
 
 
-async def _publish(settings: Settings, store: AuditStore, channel: str | None) -> None:
+async def _sign_and_publish(settings: Settings, store: AuditStore, signer: Signer,
+                            channel: str | None) -> SignedCheckpoint:
+    signed = await signer.sign(force=True)
+    assert signed is not None
     client = _client(settings) if channel else None
     post = slack_post(SlackIO(settings, store, client), channel) if client and channel else None
     try:
         await Publisher(store, settings.checkpoints_file, post).publish()
+        return signed
     finally:
         if client is not None and client.session is not None:
             await client.session.close()

@@ -36,13 +36,8 @@ class Signer:
         evidence.owe_copies(tx, int(event["id"]))
         return signed
 
-    def sign_now(self, force: bool = True) -> SignedCheckpoint | None:
-        """For the command line: waits for the write lock like any CLI write."""
-        with self.store.transaction() as tx:
-            return self._sign_in(tx, force)
-
     async def sign(self, force: bool = False) -> SignedCheckpoint | None:
-        """For the bot's loop: never blocks it on another writer's lock. Without `force`,
-        None when no event was written since the last checkpoint."""
+        """Never blocks the loop on another writer's lock (the command line runs it too).
+        Without `force`, None when no event was written since the last checkpoint."""
         async with self.store.writing() as tx:
             return self._sign_in(tx, force)
