@@ -90,11 +90,13 @@ def owe_copies(tx: Tx, event_id: int) -> None:
 
 
 def owed(store: AuditStore, column: str) -> list[Recorded]:
-    """Checkpoints not yet in the file (`filed_at`) or not yet in Slack (`slack_ts`)."""
+    """Checkpoints not yet in the file (`filed_at`) or not yet in Slack (`slack_ts`)
+    (index checkpoint_copies_owed)."""
     assert column in ("filed_at", "slack_ts")
     return [_recorded(row) for row in store.db.execute(
-        f"SELECT e.id, e.at, e.details FROM checkpoint_copies c JOIN events e ON e.id = c.event_id "
-        f"WHERE c.{column} IS NULL ORDER BY c.event_id")]
+        f"SELECT e.id, e.at, e.details FROM checkpoint_copies c JOIN events e ON e.id = "
+        f"c.event_id WHERE (c.filed_at IS NULL OR c.slack_ts IS NULL) AND c.{column} IS NULL "
+        f"ORDER BY c.event_id")]
 
 
 async def filed(store: AuditStore, event_ids: list[int]) -> None:

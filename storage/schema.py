@@ -200,6 +200,8 @@ CREATE TABLE checkpoint_copies (
     posted_at  TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_action ON events (action, id);
+CREATE INDEX IF NOT EXISTS checkpoint_copies_owed ON checkpoint_copies (event_id)
+    WHERE filed_at IS NULL OR slack_ts IS NULL;
 """
 
 

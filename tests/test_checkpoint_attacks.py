@@ -36,6 +36,8 @@ ROUNDS = 3   # checkpoints signed after the demo's own, each after a few more ev
 
 @dataclass(frozen=True)
 class Evidence:
+    """An audit file with its checkpoints file and key, as the demo leaves them."""
+
     db: Path
     checkpoints: Path
     key: Path
@@ -108,6 +110,11 @@ class Attacker:
         for values in cursor.fetchall():
             yield dict(zip(names, values, strict=True))
 
+    def save(self) -> None:
+        """What was done so far, committed (the next change starts a new transaction)."""
+        self.conn.execute("COMMIT")
+        self.conn.execute("BEGIN")
+
     def rechain(self) -> None:
         """Every hash recomputed, oldest first: the chain verifies again."""
         prev = "0" * 64
@@ -170,8 +177,7 @@ def test_a_truncated_tail(copy: Evidence, attacker: Attacker) -> None:
     last_size = checkpoint_events(copy.db)[-1][1]
     keep = last_size - 2
     attacker.conn.execute("DELETE FROM events WHERE id > ?", (keep,))
-    attacker.conn.execute("COMMIT")
-    attacker.conn.execute("BEGIN")
+    attacker.save()
     plain_verify_passes(copy)
     assert broken(verify(copy)) == (
         f"{copy.checkpoints.name} #{ROUNDS + 1} (signed {signed_at(copy, -1)}) says the log "
@@ -183,8 +189,7 @@ def test_only_the_last_checkpoint_s_own_record_deleted(copy: Evidence,
                                                        attacker: Attacker) -> None:
     (last_event, last_size) = checkpoint_events(copy.db)[-1]
     attacker.conn.execute("DELETE FROM events WHERE id >= ?", (last_event,))
-    attacker.conn.execute("COMMIT")
-    attacker.conn.execute("BEGIN")
+    attacker.save()
     plain_verify_passes(copy)
     assert broken(verify(copy)) == (
         f"{copy.checkpoints.name} #{ROUNDS + 1} (signed {signed_at(copy, -1)}, {last_size} "
@@ -199,8 +204,7 @@ def test_a_rewritten_event_with_every_hash_recomputed(copy: Evidence,
         "SELECT id FROM events WHERE action = 'decision_approve'").fetchone()
     attacker.conn.execute("UPDATE events SET actor_name = 'mallory' WHERE id = ?", (approval,))
     attacker.rechain()
-    attacker.conn.execute("COMMIT")
-    attacker.conn.execute("BEGIN")
+    attacker.save()
     plain_verify_passes(copy)
     first_size = checkpoint_events(copy.db)[0][1]
     assert approval <= first_size
@@ -218,8 +222,7 @@ def test_a_deleted_and_rechained_middle(copy: Evidence, attacker: Attacker) -> N
     attacker.conn.execute("DELETE FROM events WHERE id = ?", (victim,))
     attacker.renumber()
     attacker.rechain()
-    attacker.conn.execute("COMMIT")
-    attacker.conn.execute("BEGIN")
+    attacker.save()
     plain_verify_passes(copy)
     assert broken(verify(copy)) == (
         f"Event {second} does not match {copy.checkpoints.name} #2 (signed "
@@ -230,8 +233,7 @@ def test_a_deleted_and_rechained_middle(copy: Evidence, attacker: Attacker) -> N
 def test_a_deleted_middle_with_the_gap_left(copy: Evidence, attacker: Attacker) -> None:
     attacker.conn.execute("DELETE FROM events WHERE id = 7")
     attacker.rechain()
-    attacker.conn.execute("COMMIT")
-    attacker.conn.execute("BEGIN")
+    attacker.save()
     plain_verify_passes(copy)
     assert broken(verify(copy)) == ("Event 7 is missing: the log goes from event 6 to event 8 "
                                     "(events were deleted).")
@@ -248,8 +250,7 @@ def test_a_checkpoint_signed_by_another_key(copy: Evidence, attacker: Attacker) 
     attacker.conn.execute("DROP TRIGGER meta_no_update")
     attacker.conn.execute("UPDATE meta SET value = ? WHERE key = 'signing_key'",
                           (theirs.public.text(),))
-    attacker.conn.execute("COMMIT")
-    attacker.conn.execute("BEGIN")
+    attacker.save()
     copy.checkpoints.write_text("".join(note + "\n" for note in forged), encoding="utf-8")
     plain_verify_passes(copy)
     ours = copy.public.split("+")[1]

@@ -24,7 +24,7 @@ from storage.store import AuditStore
 
 log = logging.getLogger(__name__)
 LOOK_EVERY_S = 60.0     # how often the periodic task asks whether a checkpoint is due
-STOP_WAIT_S = 3.0       # how long a stop waits for the last checkpoint's copies
+STOP_WAIT_S = 3.0       # how long a stop waits for the write lock, then for the copies
 
 
 def signing_key(settings: Settings, store: AuditStore) -> SigningKey | None:
@@ -102,7 +102,7 @@ class Checkpointing:
         """The last checkpoint, when events were written since the one before; its copies
         get STOP_WAIT_S (what is not copied then is owed to the next start)."""
         try:
-            await self.signer.sign()
+            await self.signer.sign(within_s=STOP_WAIT_S)
         except Exception:  # a stop goes on: the log holds everything that happened
             log.exception("could not sign the checkpoint at stop")
             return

@@ -10,7 +10,7 @@ import json
 from bot.actors import SYSTEM
 from bot.evidence.note import Checkpoint, SignedCheckpoint, SigningKey
 from storage import evidence
-from storage.store import AuditStore, Tx
+from storage.store import BACKGROUND_WAIT_S, AuditStore, Tx
 
 
 class Signer:
@@ -36,8 +36,9 @@ class Signer:
         evidence.owe_copies(tx, int(event["id"]))
         return signed
 
-    async def sign(self, force: bool = False) -> SignedCheckpoint | None:
+    async def sign(self, force: bool = False, within_s: float = BACKGROUND_WAIT_S
+                   ) -> SignedCheckpoint | None:
         """Never blocks the loop on another writer's lock (the command line runs it too).
         Without `force`, None when no event was written since the last checkpoint."""
-        async with self.store.writing() as tx:
+        async with self.store.writing(within_s) as tx:
             return self._sign_in(tx, force)

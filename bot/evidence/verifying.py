@@ -32,6 +32,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class _Copy:
+    """A published checkpoint, opened, and where the copy holds it."""
+
     where: str
     signed: SignedCheckpoint
 
@@ -49,6 +51,8 @@ def shown_time(iso: str) -> str:
 
 
 class _Disagree(Exception):
+    """The first thing that disagrees: ends the verification with its sentence."""
+
     def __init__(self, sentence: str) -> None:
         super().__init__(sentence)
         self.sentence = sentence
