@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.auditdb import owner_for
@@ -117,9 +118,11 @@ async def _sign_and_publish(settings: Settings, store: AuditStore, signer: Signe
 
 
 def _client(settings: Settings) -> AsyncWebClient:
+    """A year of hourly checkpoints is some 44 pages of history: 429s are waited out."""
     assert settings.slack_bot_token is not None
     return AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
-                          base_url=settings.slack_api_url)
+                          base_url=settings.slack_api_url,
+                          retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5)])
 
 
 def copy_file(settings: Settings, backup: Path) -> Path | None:
