@@ -39,6 +39,8 @@ def signing_key(settings: Settings, store: AuditStore) -> SigningKey | None:
     if recorded is None:
         keys.matches(key, evidence.record_key(store, key.public.text()),
                      settings.audit_signing_key, settings.language)
+    log.info("checkpoints of the audit log are signed with the public key %s",
+             key.public.text())
     return key
 
 
