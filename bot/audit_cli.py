@@ -142,6 +142,7 @@ def _backup(settings: Settings, target: Path) -> int:
                                                          folder=path.parent)), file=sys.stderr)
         return 2
     try:
+        snapshot = checkpoints.read_copy(settings)
         verdict = backup.backup(source, path)
     except (OSError, sqlite3.Error) as exc:
         error = getattr(exc, "strerror", None) or str(exc)
@@ -153,8 +154,8 @@ def _backup(settings: Settings, target: Path) -> int:
         return 1
     print(t("backup.ok", lang, path=path, count=verdict.checked, head=verdict.head))
     try:
-        if (copied := checkpoints.copy_file(settings, path)) is not None:
-            print(t("checkpoint.backed_up", lang, path=copied))
+        if snapshot is not None:
+            print(t("checkpoint.backed_up", lang, path=checkpoints.write_copy(snapshot, path)))
     except OSError as exc:
         print(t("backup.failed", lang, path=path.with_suffix(".checkpoints"),
                 error=exc.strerror or exc), file=sys.stderr)

@@ -345,3 +345,17 @@ def _resign(attacker: Attacker, key: SigningKey) -> list[str]:
 
 def test_the_fixture_s_key_file_is_private(made: Evidence) -> None:
     assert os.stat(made.key).st_mode & 0o077 == 0
+
+
+def test_a_backup_carries_its_checkpoints_and_verifies_against_them(copy: Evidence) -> None:
+    target = copy.db.parent / "backups"
+    target.mkdir()
+    done = bot("audit", "backup", str(target / "copy.db"), db=copy.db)
+    assert done.returncode == 0, done.stderr
+    kept = target / "copy.checkpoints"
+    assert f"The checkpoints file copied to {kept}." in done.stdout
+    assert kept.read_bytes() == copy.checkpoints.read_bytes()
+    assert os.stat(kept).st_mode & 0o077 == 0
+    verified = bot("audit", "verify", "--checkpoints", str(kept), "--public-key", copy.public,
+                   db=target / "copy.db")
+    assert verified.returncode == 0, verified.stdout + verified.stderr

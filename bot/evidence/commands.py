@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,16 +124,22 @@ def _client(settings: Settings) -> AsyncWebClient:
                           retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5)])
 
 
-def copy_file(settings: Settings, backup: Path) -> Path | None:
-    """`audit backup`: the checkpoints file copied beside the backup (`<backup>.checkpoints`,
-    mode 0600), when there is one; the copy's path."""
-    source = settings.checkpoints_file
-    if not source.is_file():
+def read_copy(settings: Settings) -> bytes | None:
+    """`audit backup`, before copying the database: the checkpoints file as it is now. Read
+    first, it holds no checkpoint the copy lacks (each is appended after its commit)."""
+    try:
+        return settings.checkpoints_file.read_bytes()
+    except FileNotFoundError:
         return None
+
+
+def write_copy(content: bytes, backup: Path) -> Path:
+    """The checkpoints read before the backup, beside it (`<backup>.checkpoints`, mode 0600)."""
     target = backup.with_suffix(".checkpoints")
     partial = target.with_name(f".{target.name}.partial")
-    shutil.copyfile(source, partial)
-    os.chmod(partial, 0o600)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(content)
     os.replace(partial, target)
     return target
 
