@@ -22,11 +22,12 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from bot.config import Settings, without_userinfo
 from bot.evidence.note import PublicKey, SigningKey
 from bot.i18n import t
-from storage import meta
 
 LOG_NAME = "cfdi-bot"
+ORIGIN_SANDBOX = f"{LOG_NAME}/simulated-provider"
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
@@ -38,12 +39,13 @@ class KeyProblem(Exception):
         self.sentence = sentence
 
 
-def origin(owner: meta.Owner) -> str:
-    """`cfdi-bot/simulated-provider`, or `cfdi-bot/` and the provider's address without its
-    scheme, query or any character a signed-note name may not hold (spaces, `+`)."""
-    if owner.mode == meta.SANDBOX or not owner.endpoint:
-        return f"{LOG_NAME}/simulated-provider"
-    address = _SCHEME.sub("", owner.endpoint).split("?", 1)[0].split("#", 1)[0].rstrip("/")
+def origin(settings: Settings) -> str:
+    """`cfdi-bot/simulated-provider`, or `cfdi-bot/` and CFDI_ENDPOINT without its scheme,
+    user name and password, query, or any character a signed-note name may not hold."""
+    if settings.sandbox:
+        return ORIGIN_SANDBOX
+    address = _SCHEME.sub("", without_userinfo(settings.cfdi_endpoint)).removeprefix("***@")
+    address = address.split("?", 1)[0].split("#", 1)[0].rstrip("/")
     return f"{LOG_NAME}/" + re.sub(r"[\s+]", "-", address)
 
 

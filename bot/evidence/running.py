@@ -11,14 +11,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.auditdb import owner_for
 from bot.config import Settings
 from bot.evidence import keys
 from bot.evidence.note import SigningKey
 from bot.evidence.publishing import Post, Publisher, metadata, slack_text
 from bot.evidence.signing import Signer
 from bot.i18n import t
-from bot.slack_io import SlackIO
+from bot.slack.io import SlackIO
 from storage import evidence
 from storage.store import AuditStore
 
@@ -49,7 +48,7 @@ def checked_key(settings: Settings, recorded: str | None) -> SigningKey:
     Raises keys.KeyProblem."""
     path = settings.audit_signing_key
     assert path is not None
-    key = keys.load(path, keys.origin(owner_for(settings)), settings.language)
+    key = keys.load(path, keys.origin(settings), settings.language)
     keys.matches(key, recorded, path, settings.language)
     return key
 

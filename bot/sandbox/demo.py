@@ -25,18 +25,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.blocks import APPROVE_ACTION, REJECT_ACTION, REJECT_REASON
 from bot.config import Settings
 from bot.evidence import keys
 from bot.evidence.publishing import read_channel, read_file
 from bot.evidence.verifying import verify
 from bot.i18n import t
-from bot.mrkdwn import local
-from bot.reports import what_happened, who_did
-from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_records import Message
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 from bot.sandbox.transcript import Transcript
-from storage import meta, queries
+from bot.slack.mrkdwn import local
+from bot.slack.render.history import what_happened, who_did
+from bot.slack.render.kit import APPROVE_ACTION, REJECT_ACTION, REJECT_REASON
+from storage import queries
 from storage.evidence import chain
 
 REQUESTER, APPROVER = "U0ANA", "U0BETO"
@@ -90,7 +90,7 @@ def demo_key(db: Path) -> Path:
     path = db.with_suffix(".key")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        keys.generate(path, keys.origin(meta.Owner(meta.SANDBOX, None)), "en")
+        keys.generate(path, keys.ORIGIN_SANDBOX, "en")
     return path
 
 
