@@ -76,7 +76,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.audit_command == "verify":
             if checkpoints.wanted(args):
                 return checkpoints.verify_store(args, settings, store)
-            return _verify(store)
+            return _verify(store, settings)
         if args.audit_command == "checkpoint":
             return checkpoints.checkpoint(settings, store)
         return _export(args, settings, store)
@@ -84,11 +84,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
 
 
-def _verify(store: AuditStore) -> int:
+def _verify(store: AuditStore, settings: Settings) -> int:
     verdict = store.verify()
     if verdict.ok:
         print(f"OK: {verdict.checked} events checked; the chain is intact. "
               f"Head hash: {verdict.head}")
+        checkpoints.hint(store, settings)
         return 0
     print(f"BROKEN: event {verdict.bad_event} does not match: {verdict.problem}. "
           f"{verdict.checked} events before it are intact.")

@@ -70,6 +70,14 @@ def wanted(args: argparse.Namespace) -> bool:
     return bool(args.checkpoints or args.from_slack or args.export)
 
 
+def hint(store: AuditStore, settings: Settings) -> None:
+    """After a plain `audit verify` of a log with checkpoints: the chain alone misses what
+    they catch."""
+    if (last := evidence.last(store.db.conn)) is not None:
+        print(t("checkpoint.verify_hint", settings.language, event=last.event_id,
+                file=settings.checkpoints_file))
+
+
 def keygen(path: Path, settings: Settings) -> int:
     lang = settings.language
     try:

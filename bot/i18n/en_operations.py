@@ -160,4 +160,5 @@ MESSAGES: dict[str, str] = {
     "checkpoint.backed_up": "The checkpoints file copied to {path}.",
     "demo.step.checkpoint": "▶ The operator signs a checkpoint of the audit log: python -m bot audit checkpoint",
     "demo.step.verify_checkpoints": "▶ An auditor checks the log against the checkpoints file ({path}) and the channel's copies, with the public key {public}: python -m bot audit verify --checkpoints … --from-slack",
+    "checkpoint.verify_hint": "The log holds signed checkpoints (the last is event {event}): the chain alone cannot show deleted newest events or a recomputed chain; check it against them with `--checkpoints {file}` or `--from-slack`.",
 }

@@ -160,4 +160,5 @@ MESSAGES: dict[str, str] = {
     "checkpoint.backed_up": "El archivo de puntos de control, copiado en {path}.",
     "demo.step.checkpoint": "▶ El operador firma un punto de control de la bitácora: python -m bot audit checkpoint",
     "demo.step.verify_checkpoints": "▶ Un auditor revisa la bitácora contra el archivo de puntos de control ({path}) y las copias del canal, con la llave pública {public}: python -m bot audit verify --checkpoints … --from-slack",
+    "checkpoint.verify_hint": "La bitácora tiene puntos de control firmados (el último es el evento {event}): la cadena sola no muestra eventos recientes borrados ni una cadena recalculada; revísala contra ellos con `--checkpoints {file}` o `--from-slack`.",
 }

@@ -153,6 +153,7 @@ def checkpoint_events(db: Path) -> list[tuple[int, int]]:
 def plain_verify_passes(evidence: Evidence) -> None:
     done = bot("audit", "verify", db=evidence.db)
     assert done.returncode == 0 and "OK:" in done.stdout, done.stdout + done.stderr
+    assert "check it against them with `--checkpoints" in done.stdout
 
 
 def broken(done: subprocess.CompletedProcess[str]) -> str:

@@ -188,3 +188,17 @@ async def test_check_says_off_ok_or_what_to_do(tmp_path: Path, key: Path) -> Non
         assert any(line.startswith(f"✗ AUDIT_SIGNING_KEY {key} can be read or written by "
                                    "others (mode 0644)") for line in lines)
         assert evidence.recorded_key_at(tmp_path / "audit.db") is None  # check wrote nothing
+
+
+async def test_check_says_when_the_file_s_checkpoints_stopped(tmp_path: Path, key: Path) -> None:
+    with stand_in() as slack:
+        settings = settings_for(slack, tmp_path)
+        store = auditdb.open_for(settings)
+        public = keys.load(key, ORIGIN, "en").public.text()
+        evidence.record_key(store, public)
+        store.close()
+        code, lines = await checked(settings)
+    assert code == 1
+    assert f"✗ AUDIT_SIGNING_KEY is not set, but this audit file's checkpoints were signed with " \
+        f"{public}: no checkpoint is signed until AUDIT_SIGNING_KEY names that key's file " \
+        "again." in lines
