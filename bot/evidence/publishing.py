@@ -97,14 +97,15 @@ def metadata(recorded: evidence.Recorded) -> dict[str, Any]:
 
 
 def note_of(message: dict[str, Any]) -> str | None:
-    """The note a channel message carries: its metadata (the note byte for byte), or the
-    code block of its text (as Slack escapes it) when the metadata is missing."""
+    """The note a channel message carries: its metadata (the note byte for byte), or, in a
+    message an app posted without it, the code block of its text (as Slack escapes it). A
+    person quoting a checkpoint in the channel is not one."""
     meta = message.get("metadata") or {}
     if meta.get("event_type") == EVENT_TYPE:
         note = (meta.get("event_payload") or {}).get("note")
         return note if isinstance(note, str) else None
     text = str(message.get("text") or "")
-    if f"\n{DASH} " not in text or text.count("```") < 2:
+    if not message.get("bot_id") or f"\n{DASH} " not in text or text.count("```") < 2:
         return None
     inner = text.split("```")[1].strip("\n")
     return inner.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") + "\n"

@@ -20,6 +20,7 @@ from bot.evidence.note import (
     open_note,
     open_text,
 )
+from bot.evidence.publishing import EVENT_TYPE, note_of
 
 # golang.org/x/mod/sumdb/note's documented example: its keys, text and signed note.
 GO_PUBLIC = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
@@ -101,3 +102,13 @@ def test_a_malformed_checkpoint_is_refused(text: str) -> None:
 def test_a_mangled_public_key_is_refused(value: str) -> None:
     with pytest.raises(NoteError):
         PublicKey.parse(value)
+
+
+def test_a_channel_message_is_a_checkpoint_by_its_metadata_or_an_app_s_code_block() -> None:
+    note = f"{GO_TEXT}\n— PeterNeumann {GO_SIGNATURE}\n"
+    assert note_of({"metadata": {"event_type": EVENT_TYPE, "event_payload": {"note": note}},
+                    "text": "anything"}) == note
+    text = f"🔏 Checkpoint\n```{note.rstrip()}```"
+    assert note_of({"bot_id": "B01", "text": text}) == note
+    assert note_of({"user": "U0ANA", "text": text}) is None   # a person quoting one
+    assert note_of({"bot_id": "B01", "text": "no note here"}) is None
