@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     approval_ttl_h: float = Field(72.0, gt=0)
     pending_alert_h: float = Field(120.0, gt=0)
     audit_db: Path = Path("data/audit.db")
+    # Signed checkpoints of the audit log (bot/evidence): the key (none: no checkpoints), how
+    # often one is signed while events are written, and where copies go besides the log.
+    audit_signing_key: Path | None = None
+    audit_checkpoint_every_h: float = Field(1.0, gt=0)
+    audit_checkpoints_file: Path | None = None   # default: AUDIT_DB with .checkpoints
+    audit_channel: str | None = None             # default: ADMIN_CHANNEL
     max_invoices: int = Field(200, ge=1, le=1000)
     language: Literal["es", "en"] = "es"
     # The SAT's public status service; `sandbox` is the SAT stand-in beside the sandbox
@@ -170,7 +176,12 @@ class Settings(BaseSettings):
             raise ValueError(f"not Slack user or group IDs: {', '.join(bad)}")
         return value
 
-    @field_validator("approvals_channel", "admin_channel", mode="before")
+    @field_validator("audit_signing_key", "audit_checkpoints_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("approvals_channel", "admin_channel", "audit_channel", mode="before")
     @classmethod
     def _check_channel(cls, value: Any) -> Any:
         if value in (None, ""):
@@ -238,6 +249,16 @@ class Settings(BaseSettings):
     def cancel_deadline(self) -> tuple[int, int]:
         month, day = self.annual_return_deadline.split("-")
         return int(month), int(day)
+
+    @property
+    def checkpoints_file(self) -> Path:
+        """Where checkpoints are appended: AUDIT_CHECKPOINTS_FILE, else beside AUDIT_DB."""
+        return self.audit_checkpoints_file or self.audit_db.with_suffix(".checkpoints")
+
+    @property
+    def checkpoint_channel(self) -> str | None:
+        """Where checkpoints are posted: AUDIT_CHANNEL, else ADMIN_CHANNEL."""
+        return self.audit_channel or self.admin_channel
 
     @property
     def socket_mode(self) -> bool:

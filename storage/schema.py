@@ -188,6 +188,22 @@ ALTER TABLE invoices ADD COLUMN sat_disagreement TEXT;
 CREATE INDEX IF NOT EXISTS invoices_by_sat_check ON invoices (sat_checked_at);
 """
 
+# v12 (issue 23, signed checkpoints): where each checkpoint's copies went. A checkpoint is an
+# `audit_checkpoint` event; its row here is written in the same transaction, then marked when
+# the checkpoints file holds it and when Slack keeps it (its ts), so a copy that failed is
+# made at the next run. The index finds the checkpoints among the events.
+V12_CHECKPOINT_COPIES = """
+CREATE TABLE checkpoint_copies (
+    event_id   INTEGER PRIMARY KEY REFERENCES events(id),
+    filed_at   TEXT,                -- appended to the checkpoints file
+    slack_ts   TEXT,                -- posted to AUDIT_CHANNEL (or ADMIN_CHANNEL)
+    posted_at  TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_action ON events (action, id);
+CREATE INDEX IF NOT EXISTS checkpoint_copies_owed ON checkpoint_copies (event_id)
+    WHERE filed_at IS NULL OR slack_ts IS NULL;
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -235,6 +251,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V9_META),
     _script(V10_APPROVAL_RULE),
     _script(V11_SAT_WATCH),
+    _script(V12_CHECKPOINT_COPIES),
 ]
 LATEST = len(MIGRATIONS)
 

@@ -318,4 +318,6 @@ MESSAGES: dict[str, str] = {
     "cfdi.error.too_large": "it is too large",
     "card.facts_attached": "from the attached XML “{name}”",
     "dm.flagged": "Your request #{id}: {count} invoice(s) need attention before approval (the approvers see it on the card too). {link}",
+    "trail.audit_checkpoint": "signed a checkpoint of the audit log",
+    "checkpoint.posted": "🔏 Checkpoint of the audit log: {size} events. Slack keeps this copy with its own time; `python -m bot audit verify --from-slack` checks the log against every one.\n```{note}```",
 }

@@ -331,4 +331,6 @@ MESSAGES: dict[str, str] = {
     "cfdi.error.too_large": "es demasiado grande",
     "card.facts_attached": "del XML adjunto «{name}»",
     "dm.flagged": "Tu solicitud #{id}: {count} factura(s) piden atención antes de aprobarse (lo ve también quien aprueba en la tarjeta). {link}",
+    "trail.audit_checkpoint": "firmó un punto de control de la bitácora",
+    "checkpoint.posted": "🔏 Punto de control de la bitácora de auditoría: {size} eventos. Slack guarda esta copia con su propia hora; `python -m bot audit verify --from-slack` revisa la bitácora contra cada uno.\n```{note}```",
 }

@@ -25,6 +25,7 @@ from slack_bolt.async_app import AsyncApp
 
 import handlers
 from bot.config import Settings
+from bot.evidence.running import Checkpointing
 from bot.i18n import t
 from bot.providers.contract import Provider
 from bot.retries import RetryPolicy
@@ -78,6 +79,7 @@ class Runtime:
     runner: web.AppRunner | None = None
     watching: asyncio.Task[None] | None = field(default=None, repr=False)
     checkpoints: Checkpoints | None = field(default=None, repr=False)
+    evidence: Checkpointing | None = field(default=None, repr=False)  # signed checkpoints
 
     @property
     def tasks(self) -> Tasks:
@@ -151,6 +153,8 @@ class Runtime:
         if not drain:
             self.tasks.cancel_all()
         await self.tasks.drain()
+        if self.evidence is not None:
+            await self.evidence.at_stop()
         if self.runner is not None:
             await self.runner.cleanup()
         await self.provider.aclose()
@@ -192,5 +196,12 @@ async def build(settings: Settings, provider: Provider,
                       session, sat)
     services.io.identity = identity
     runtime.checkpoint_in_background()
+    try:
+        runtime.evidence = Checkpointing.start(settings, store, services.io)
+    except BaseException:
+        await runtime.stop()
+        raise
+    if runtime.evidence is not None:
+        runtime.tasks.every(runtime.evidence.periodic, "audit-checkpoints")
     await runtime.load_from_slack(slack_wait_s)
     return runtime
