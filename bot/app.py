@@ -38,6 +38,7 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.pac.client import PacClient, RetryPolicy
 from bot.provider import Provider
+from bot.reminders.runner import Reminders
 from bot.sat.consulta.client import SatClient
 from bot.services import Services
 from bot.slack_io import Identity, SlackIO
@@ -157,6 +158,7 @@ class Runtime:
     runner: web.AppRunner | None = None
     watching: asyncio.Task[None] | None = field(default=None, repr=False)
     checkpoints: Checkpoints | None = field(default=None, repr=False)
+    reminders: Reminders | None = field(default=None, repr=False)
 
     @property
     def tasks(self) -> Tasks:
@@ -218,6 +220,8 @@ class Runtime:
     def start_watching(self) -> None:
         self.watching = asyncio.create_task(self.watcher.run(), name="watcher")
         self.tasks.every(self.watcher.reconciler.daily, "reconcile")  # at RECONCILE_HOUR
+        if self.reminders is not None:  # reminders, escalation, digest (bot/reminders)
+            self.tasks.every(self.reminders.periodic, "reminders")
 
     async def stop(self, *, drain: bool = True) -> None:
         """Stop serving; background work in flight is finished (or, with drain=False,
@@ -267,7 +271,7 @@ async def build(settings: Settings, provider: Provider,
     )
     handlers.register(app, services)
     runtime = Runtime(settings, store, provider, app, services, Watcher(services), on_stop,
-                      session, sat)
+                      session, sat, reminders=Reminders(services))
     services.io.identity = identity
     runtime.checkpoint_in_background()
     await runtime.load_from_slack(slack_wait_s)

@@ -50,7 +50,8 @@ class Services:
         use_zone(settings.zone)
         io = SlackIO(settings, store, client)
         policy = Policy(settings, Directory(client, settings.approvers),
-                        Directory(client, settings.requesters))
+                        Directory(client, settings.requesters),
+                        Directory(client, settings.escalation_approvers))
         outbox = Outbox(settings, store, io)
         lookup = Lookup(settings, store, io, policy, tasks)
         outbox.after_posting = lookup.refresh_homes

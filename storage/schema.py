@@ -188,6 +188,27 @@ ALTER TABLE invoices ADD COLUMN sat_disagreement TEXT;
 CREATE INDEX IF NOT EXISTS invoices_by_sat_check ON invoices (sat_checked_at);
 """
 
+# Issue 22 (time-driven approvals): each reminder, escalation message and daily digest sent
+# to a person, written before it is sent, so that a restart never sends it twice; a digest
+# row with user_id '' marks the day's digest as done (once a day, even when nobody had
+# anything). When the request was escalated to ESCALATION_APPROVERS (who may then decide).
+V_REMINDERS = """
+ALTER TABLE requests ADD COLUMN escalated_at TEXT;
+CREATE TABLE reminders (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('first', 'last', 'escalation', 'digest')),
+    request_id   INTEGER REFERENCES requests(id),  -- NULL for a digest
+    day          TEXT,                             -- a digest's day (YYYY-MM-DD, TIMEZONE)
+    user_id      TEXT NOT NULL,
+    attempted_at TEXT NOT NULL,   -- claimed just before sending: after a crash, not resent
+    sent_at      TEXT             -- Slack accepted it
+);
+CREATE UNIQUE INDEX IF NOT EXISTS reminders_once ON reminders (request_id, user_id, kind)
+    WHERE request_id IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS digests_once ON reminders (day, user_id)
+    WHERE kind = 'digest';
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -235,6 +256,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V9_META),
     _script(V10_APPROVAL_RULE),
     _script(V11_SAT_WATCH),
+    _script(V_REMINDERS),
 ]
 LATEST = len(MIGRATIONS)
 

@@ -463,4 +463,13 @@ MESSAGES: dict[str, str] = {
     "check.provider_failed": "Provider: {detail}. Run `python -m bot provider check` for every detail.",
     "check.all_ok": "All {count} checks passed.",
     "check.some_failed": "{failed} of {count} checks failed.",
+    "remind.first": "⏰ Request #{id} awaits your decision.",
+    "remind.last": "⌛ Last reminder: request #{id} expires {deadline} unless it is decided.",
+    "remind.escalated_dm": "🔺 Request #{id} has had no decision for {hours} business hours: it was escalated to you, and you may now approve or reject it.",
+    "remind.escalated_thread": "🔺 No decision after {hours} business hours: escalated to {people}, who may now decide.",
+    "remind.summary": "*#{id}* {kind} by {user} · {count} invoice(s) · {total} · waiting {age} h · expires {deadline} · {link}",
+    "remind.justification": ">{text}",
+    "remind.total_unknown": "total not known yet",
+    "remind.digest_title": "*Awaiting your decision ({count})*, oldest first:",
+    "remind.digest_more": "…and {count} more on your App Home.",
 }

@@ -476,4 +476,13 @@ MESSAGES: dict[str, str] = {
     "check.provider_failed": "Proveedor: {detail}. Ejecuta `python -m bot provider check` para ver cada detalle.",
     "check.all_ok": "Las {count} comprobaciones pasaron.",
     "check.some_failed": "Fallaron {failed} de {count} comprobaciones.",
+    "remind.first": "⏰ La solicitud #{id} espera tu decisión.",
+    "remind.last": "⌛ Último recordatorio: la solicitud #{id} vence {deadline} si nadie la decide.",
+    "remind.escalated_dm": "🔺 La solicitud #{id} lleva {hours} horas hábiles sin decisión: se escaló a ti y ya puedes aprobarla o rechazarla.",
+    "remind.escalated_thread": "🔺 Sin decisión después de {hours} horas hábiles: se escaló a {people}, que ya pueden decidirla.",
+    "remind.summary": "*#{id}* {kind} de {user} · {count} factura(s) · {total} · espera desde hace {age} h · vence {deadline} · {link}",
+    "remind.justification": ">{text}",
+    "remind.total_unknown": "total aún desconocido",
+    "remind.digest_title": "*Esperan tu decisión ({count})*, de la más antigua a la más reciente:",
+    "remind.digest_more": "…y {count} más en tu App Home.",
 }

@@ -1,0 +1,1 @@
+"""Approvals that never stall: reminders, escalation and the daily digest, on business time."""
