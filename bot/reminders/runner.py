@@ -9,8 +9,9 @@ clock (tests move it), and:
   approver; never the requester, never one who voted) once after REMIND_AFTER_H business
   hours, and once more when no more than LAST_REMINDER_H business hours are left before
   APPROVAL_TTL_H expires the request (only that one when both are due);
-- on a business day, from DIGEST_HOUR, sends each approver one digest of everything awaiting
-  them (nothing to those with nothing), once a day.
+- on a business day, at DIGEST_HOUR (or up to DIGEST_LATE_H later, after a restart), sends
+  each approver one digest of everything awaiting them (nothing to those with nothing), once
+  a day.
 Reminders and escalation wait for business hours (BUSINESS_HOURS, TIMEZONE, weekends,
 Mexico's holidays, EXTRA_HOLIDAYS). Every message is claimed in the audit file before it is
 sent and audited once Slack took it (storage/reminders.py): a restart resends nothing, and a
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_PAUSE_S = 60.0  # a run at least every minute: a reminder is never more than that late
+# A bot down at DIGEST_HOUR sends the day's digest when back within this long; later, the
+# day goes without (a digest in the evening would only repeat the next morning's).
+DIGEST_LATE_H = 2.0
 
 
 @dataclass
@@ -208,8 +212,8 @@ class Reminders:
         here = self.calendar.local(now)
         if hour is None or not self.calendar.is_business_day(here.date()):
             return
-        minutes = round(hour * 60)
-        if here.time() < time(minutes // 60, minutes % 60):
+        starts = datetime.combine(here.date(), time(), here.tzinfo) + timedelta(hours=hour)
+        if not starts <= here < starts + timedelta(hours=DIGEST_LATE_H):
             return
         day = here.date().isoformat()
         policy = self.services.policy
