@@ -472,4 +472,10 @@ MESSAGES: dict[str, str] = {
     "remind.total_unknown": "total not known yet",
     "remind.digest_title": "*Awaiting your decision ({count})*, oldest first:",
     "remind.digest_more": "…and {count} more on your App Home.",
+    "trail.escalated": "no decision in time: request #{id} was escalated to ESCALATION_APPROVERS",
+    "trail.reminder_first_sent": "reminded an approver of request #{id}",
+    "trail.reminder_last_sent": "sent an approver the last reminder of request #{id}",
+    "trail.reminder_escalation_sent": "told an escalation approver of request #{id}",
+    "trail.digest_sent": "sent an approver the daily digest",
+    "trail.digest_run": "the daily digest of requests awaiting approval ran",
 }

@@ -485,4 +485,10 @@ MESSAGES: dict[str, str] = {
     "remind.total_unknown": "total aún desconocido",
     "remind.digest_title": "*Esperan tu decisión ({count})*, de la más antigua a la más reciente:",
     "remind.digest_more": "…y {count} más en tu App Home.",
+    "trail.escalated": "sin decisión a tiempo: la solicitud #{id} se escaló a ESCALATION_APPROVERS",
+    "trail.reminder_first_sent": "recordó la solicitud #{id} a un aprobador",
+    "trail.reminder_last_sent": "envió a un aprobador el último recordatorio de la solicitud #{id}",
+    "trail.reminder_escalation_sent": "avisó de la solicitud #{id} a un aprobador de escalamiento",
+    "trail.digest_sent": "envió a un aprobador el resumen diario",
+    "trail.digest_run": "corrió el resumen diario de solicitudes por aprobar",
 }

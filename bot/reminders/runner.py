@@ -130,7 +130,7 @@ class Reminders:
                     "hours": hours, "to": list(self.settings.escalation_approvers)})
                 tx.record(SYSTEM, "escalated", request_id=request["id"], details={
                     "after_business_hours": hours,
-                    "to": list(self.settings.escalation_approvers)})
+                    "people": list(self.settings.escalation_approvers)})
             request["escalated_at"] = self.store.now()
             sweep.escalated.append(request["id"])
         if due:
