@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.blocks import prospects_line
-from bot.config import load_settings
+from bot.config import ConfigError, load_settings
 from bot.sat.calendar import OFFICIAL, BusinessCalendar, official_holiday
 from bot.sat.cancellability import acceptance_ends
 
@@ -83,3 +84,24 @@ def test_the_settings_build_the_calendar() -> None:
     assert calendar.extra == {date(2026, 12, 24)} and calendar.yearly == {(12, 12)}
     assert (calendar.opens, calendar.closes) == (time(8, 30), time(17))
     assert calendar.zone == ZoneInfo("America/Monterrey")
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("business_hours", "18:00-09:00"), ("business_hours", "nueve a seis"),
+    ("extra_holidays", "2026-12-24,31-12"), ("remind_after_h", "-1"),
+    ("last_reminder_h", "pronto"), ("digest_hour", "24"), ("digest_hour", "8h"),
+    ("escalate_after_h", "-0.5"), ("escalation_approvers", "jefa@empresa.mx"),
+])
+def test_a_bad_time_setting_is_one_sentence_naming_it(setting: str, value: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(_env_file=None, **{setting: value})
+    assert len(refused.value.problems) == 1
+    assert refused.value.problems[0].startswith(setting.upper())
+
+
+def test_times_accept_fractions_of_an_hour_and_the_digest_can_be_off() -> None:
+    settings = load_settings(_env_file=None, remind_after_h="0.25", last_reminder_h="0.5",
+                             escalate_after_h="1.5", digest_hour="08:30")
+    assert (settings.remind_after_h, settings.last_reminder_h, settings.escalate_after_h,
+            settings.digest_hour) == (0.25, 0.5, 1.5, 8.5)
+    assert load_settings(_env_file=None, digest_hour="off").digest_hour is None

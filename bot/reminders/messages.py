@@ -39,8 +39,10 @@ class Summary:
 
 def summary_line(item: Summary, lang: str, link: Link) -> str:
     request = item.request
-    total = (f"${item.total:,.2f} MXN" if item.total is not None
-             else t("remind.total_unknown", lang))
+    if item.total is not None:
+        total = f"${item.total:,.2f} MXN"
+    else:  # a cancellation's invoices are looked up after its card; a send's never are
+        total = t("remind.total_unknown", lang) if request["kind"] == "cancel" else "—"
     return t("remind.summary", lang, id=item.id, kind=t(f"kind.{request['kind']}", lang),
              user=mention(request["requester_id"]), count=item.invoices, total=total,
              age=f"{item.age_h:.1f}", deadline=when(item.expires_at), link=link(request))
