@@ -221,11 +221,20 @@ async def test_no_digest_when_nothing_awaits(stage: Stage, clock: Clock) -> None
 async def test_a_reminder_slack_refused_is_tried_again(stage: Stage, clock: Clock) -> None:
     await requested(stage)
     clock.to(THURSDAY, 12)
-    stage.slack.fail("chat.postMessage", "ratelimited", times=1, retry_after=0)
-    stage.slack.fail("conversations.open", "user_not_found", times=1)
-    first = await sweep(stage)
-    second = await sweep(stage)
-    assert len(first.reminded) + len(second.reminded) == 2
+    stage.slack.fail("conversations.open", "user_not_found", times=1)  # Beto's, first
+    assert (await sweep(stage)).reminded == [(1, "U0CARLA", "first")]
+    assert "slack_error" in [e["action"] for e in queries.events(stage.runtime.store)]
+    assert (await sweep(stage)).reminded == [(1, "U0BETO", "first")]
     assert sorted(sent(stage, "first")) == [(1, "U0BETO"), (1, "U0CARLA")]
     clock.now += timedelta(minutes=5)
     assert (await sweep(stage)).reminded == []
+
+
+async def test_an_escalated_request_is_in_the_escalation_approvers_digest(
+        stage: Stage, clock: Clock) -> None:
+    await requested(stage)
+    clock.to(THURSDAY, 14)
+    assert (await sweep(stage)).escalated == [1]
+    clock.to(FRIDAY, 9)
+    digests = (await sweep(stage)).digests
+    assert digests["U0DIEGO"] == [1] and digests["U0BETO"] == [1]
