@@ -8,17 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from storage.domain import Row
-from storage.states import RequestStatus as R
 from storage.store import AuditStore, Tx, _marks
 
 DAY_DONE = ""  # the user_id of the row that marks a day's digest as done
-
-
-def awaiting(store: AuditStore) -> list[Row]:
-    """requests_by_status: every request awaiting approval, oldest first."""
-    return list(store.db.query("SELECT * FROM requests WHERE status = ? ORDER BY created_at, id",
-                               [R.AWAITING_APPROVAL]))
 
 
 def voters(store: AuditStore, request_ids: Sequence[int]) -> dict[int, set[str]]:

@@ -85,7 +85,7 @@ class Reminders:
         async with self._lock:
             sweep = Sweep()
             now = self.store.clock()
-            requests = stored.awaiting(self.store)
+            requests = queries.awaiting_approval(self.store)
             if requests and self.calendar.is_open(now):
                 await self._escalate(requests, now, sweep)
                 await self._remind(requests, now, sweep)
@@ -216,7 +216,7 @@ class Reminders:
         async with self.store.writing() as tx:
             if stored.claim(tx, "digest", stored.DAY_DONE, day=day) is None:
                 return
-        requests = stored.awaiting(self.store)
+        requests = queries.awaiting_approval(self.store)
         voted = stored.voters(self.store, [r["id"] for r in requests])
         awaiting: dict[str, list[Summary]] = {}
         for request in requests:  # oldest first
