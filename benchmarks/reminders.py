@@ -1,5 +1,5 @@
 """What the reminders' sweep costs the event loop when nothing is due: the business-calendar
-arithmetic over every request awaiting approval (bot/reminders/runner.py, `_due` and the
+arithmetic over every request awaiting approval (bot/watching/reminders.py, `_due` and the
 escalation check), beside a baseline measured in the same run: reading those requests from
 SQLite, which the sweep does anyway.
 

@@ -1,4 +1,5 @@
-"""What the reminders, the escalation and the daily digest read and write (bot/reminders/).
+"""What the reminders, the escalation and the daily digest read and write
+(bot/watching/reminders.py).
 
 A message to a person is claimed (a row) in the transaction that audits it, before it is sent,
 so a restart never sends it twice; a refused one gives its claim back, to be tried again.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from storage.store import AuditStore, Tx, _marks
+from storage.sql import marks as _marks
+from storage.store import AuditStore
+from storage.tx import Tx
 
 DAY_DONE = ""  # the user_id of the row that marks a day's digest as done
 

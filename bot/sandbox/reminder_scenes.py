@@ -1,6 +1,6 @@
-"""The README's pictures of a reminder and of the daily digest (bot/reminders), played on the
-stage with a clock moved by hand: two requests on a Thursday morning, the first reminder at
-noon, the digest the next morning at DIGEST_HOUR.
+"""The README's pictures of a reminder and of the daily digest (bot/watching/reminders.py),
+played on the stage with a clock moved by hand: two requests on a Thursday morning, the
+first reminder before noon, the digest the next morning at DIGEST_HOUR.
 """
 
 from __future__ import annotations

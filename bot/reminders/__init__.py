@@ -1,1 +1,0 @@
-"""Approvals that never stall: reminders, escalation and the daily digest, on business time."""
