@@ -191,7 +191,9 @@ CREATE INDEX IF NOT EXISTS invoices_by_sat_check ON invoices (sat_checked_at);
 # Issue 22 (time-driven approvals): each reminder, escalation message and daily digest sent
 # to a person, written before it is sent, so that a restart never sends it twice; a digest
 # row with user_id '' marks the day's digest as done (once a day, even when nobody had
-# anything). When the request was escalated to ESCALATION_APPROVERS (who may then decide).
+# anything); one Slack refused is tried again a few times (not forever: a deactivated
+# person would be asked about every minute). When the request was escalated to
+# ESCALATION_APPROVERS (who may then decide).
 V_REMINDERS = """
 ALTER TABLE requests ADD COLUMN escalated_at TEXT;
 CREATE TABLE reminders (
@@ -201,7 +203,9 @@ CREATE TABLE reminders (
     day          TEXT,                             -- a digest's day (YYYY-MM-DD, TIMEZONE)
     user_id      TEXT NOT NULL,
     attempted_at TEXT NOT NULL,   -- claimed just before sending: after a crash, not resent
-    sent_at      TEXT             -- Slack accepted it
+    sent_at      TEXT,            -- Slack accepted it
+    failed_at    TEXT,            -- Slack refused it: tried again, up to `attempts` times
+    attempts     INTEGER NOT NULL DEFAULT 1
 );
 CREATE UNIQUE INDEX IF NOT EXISTS reminders_once ON reminders (request_id, user_id, kind)
     WHERE request_id IS NOT NULL;

@@ -16,7 +16,7 @@ the store's clock (tests move it), and:
 Reminders and escalation wait for business hours (BUSINESS_HOURS, TIMEZONE, weekends,
 Mexico's holidays, EXTRA_HOLIDAYS). Every message is claimed in the audit file before it is
 sent and audited once Slack took it (storage/reminders.py): a restart resends nothing, and a
-message Slack refused is tried again next run.
+message Slack refused is tried again at the next runs, three times in all.
 """
 
 from __future__ import annotations
@@ -185,7 +185,8 @@ class Reminders:
     async def _send(self, kind: str, user: str, parts: list[dict[str, Any]], *,
                     request_id: int | None = None, day: str | None = None,
                     details: dict[str, Any] | None = None) -> bool:
-        """Claim, send, then audit (or give the claim back when Slack refused)."""
+        """Claim, send, then audit (or mark it failed, to be tried again, when Slack
+        refused)."""
         async with self.store.writing() as tx:
             claim = stored.claim(tx, kind, user, request_id=request_id, day=day)
         if claim is None:
@@ -193,7 +194,7 @@ class Reminders:
         delivered = await self.services.io.direct_messages(user, parts, request_id)
         async with self.store.writing() as tx:
             if not delivered:
-                stored.give_back(tx, claim)
+                stored.failed(tx, claim)
                 return False
             stored.sent(tx, claim)
             tx.record(SYSTEM, "digest_sent" if kind == "digest" else f"reminder_{kind}_sent",

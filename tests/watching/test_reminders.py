@@ -238,3 +238,17 @@ async def test_an_escalated_request_is_in_the_escalation_approvers_digest(
     clock.to(FRIDAY, 9)
     digests = (await sweep(stage)).digests
     assert digests["U0DIEGO"] == [1] and digests["U0BETO"] == [1]
+
+
+async def test_a_reminder_slack_keeps_refusing_is_given_up_after_three_sends(
+        stage: Stage, clock: Clock) -> None:
+    await requested(stage)
+    clock.to(THURSDAY, 12)
+    # Five refusals in a row: Beto's three sends and Carla's first two (Beto goes first).
+    stage.slack.fail("conversations.open", "user_not_found", times=5)
+    for _ in range(5):
+        clock.now += timedelta(minutes=1)
+        await sweep(stage)
+    opened = [c for c in stage.slack.calls_of("conversations.open") if c.params["users"] ==
+              "U0BETO"]
+    assert len(opened) == 3 and sent(stage, "first") == [(1, "U0CARLA")]
