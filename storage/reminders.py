@@ -48,6 +48,13 @@ def digest_done(store: AuditStore, day: str) -> bool:
                             "user_id = ?", [day, DAY_DONE]).fetchone() is not None
 
 
+def digests_to_retry(store: AuditStore, day: str) -> set[str]:
+    """digests_once: who the day's digest was refused for, to be tried again."""
+    return {row["user_id"] for row in store.db.query(
+        f"SELECT user_id FROM reminders WHERE kind = 'digest' AND day = ? AND {_OPEN}",
+        [day, ATTEMPTS])}
+
+
 def claim(tx: Tx, kind: str, user_id: str, *, request_id: int | None = None,
           day: str | None = None) -> int | None:
     """The right to send this message once (or again, after Slack refused it); None when it

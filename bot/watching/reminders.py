@@ -214,11 +214,17 @@ class Reminders:
         day = here.date().isoformat()
         policy = self.services.policy
         lists = [policy.approvers, *([policy.escalation] if policy.escalation else [])]
-        if stored.digest_done(self.store, day) or not all(d.complete for d in lists):
-            return  # done today, or someone's group not read yet: next run
-        async with self.store.writing() as tx:
-            if stored.claim(tx, "digest", stored.DAY_DONE, day=day) is None:
+        if not all(d.complete for d in lists):
+            return  # someone's group not read yet: next run
+        retry: set[str] | None = None  # None: everyone (the day's first run)
+        if stored.digest_done(self.store, day):
+            retry = stored.digests_to_retry(self.store, day)  # those Slack refused
+            if not retry:
                 return
+        else:
+            async with self.store.writing() as tx:
+                if stored.claim(tx, "digest", stored.DAY_DONE, day=day) is None:
+                    return
         requests = queries.awaiting_approval(self.store)
         voted = stored.voters(self.store, [r["id"] for r in requests])
         awaiting: dict[str, list[Summary]] = {}
@@ -227,12 +233,15 @@ class Reminders:
             for user in self._deciders(request, voted[request["id"]]):
                 awaiting.setdefault(user, []).append(summary)
         for user, items in sorted(awaiting.items()):
+            if retry is not None and user not in retry:
+                continue
             ids = [item.id for item in items]
             if await self._send("digest", user, messages.digest(items, **await self._words()),
                                 day=day, details={"day": day, "requests": ids}):
                 sweep.digests[user] = ids
-        await self.store.append(SYSTEM, "digest_run", details={
-            "day": day, "people": len(sweep.digests), "requests": len(requests)})
+        if retry is None:
+            await self.store.append(SYSTEM, "digest_run", details={
+                "day": day, "people": len(sweep.digests), "requests": len(requests)})
 
 
 def _owed(request: Row, user: str, due: str | None, done: set[tuple[str, str]],

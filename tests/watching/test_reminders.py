@@ -252,3 +252,16 @@ async def test_a_reminder_slack_keeps_refusing_is_given_up_after_three_sends(
     opened = [c for c in stage.slack.calls_of("conversations.open") if c.params["users"] ==
               "U0BETO"]
     assert len(opened) == 3 and sent(stage, "first") == [(1, "U0CARLA")]
+
+
+@pytest.mark.parametrize("stage", [{"escalate_after_h": 0, "remind_after_h": 0}], indirect=True)
+async def test_a_digest_slack_refused_is_tried_again_and_only_that_one(
+        stage: Stage, clock: Clock) -> None:
+    await requested(stage)
+    clock.to(FRIDAY, 9)
+    stage.slack.fail("conversations.open", "user_not_found", times=1)  # Beto's (first)
+    assert (await sweep(stage)).digests == {"U0CARLA": [1]}
+    clock.to(FRIDAY, 9.1)
+    await requested(stage, uuid_with("A11", 3))  # new since: Carla's digest is not sent again
+    assert (await sweep(stage)).digests == {"U0BETO": [1, 2]}
+    assert (await sweep(stage)).digests == {}
