@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.actors import SYSTEM, Actor
+from bot.config import DEFAULT_WATCH_BACKOFF_S
 from bot.providers.contract import InvoiceOutcome, Provider, ProviderError, SendOutcome
 from bot.runtime.faults import crash_point
 from bot.sat.cancellation import CancelItem
@@ -45,8 +46,7 @@ from storage.states import RequestStatus as RS
 from storage.store import AuditStore
 from storage.tx import Tx
 
-# Default re-check schedule for pending invoices: 1 min, 5 min, 15 min, then hourly.
-DEFAULT_BACKOFF_S: tuple[float, ...] = (60, 300, 900, 3600)
+DEFAULT_BACKOFF_S = DEFAULT_WATCH_BACKOFF_S  # WATCH_BACKOFF_S's default
 RECEIVED_CODE = "sat:201"   # the SAT received the request: not yet known to be cancelled
 UNNAMED_ASKS = 3            # asks without the answer naming an invoice before it is unknown
 WRITE_BATCH = 200          # provider answers written per transaction (a few ms each)
