@@ -37,8 +37,8 @@ class BusinessCalendar:
     zone: ZoneInfo = SAT_ZONE
     extra: frozenset[date] = frozenset()          # the company's own days off
     yearly: frozenset[tuple[int, int]] = frozenset()  # (month, day) off every year
-    opens: time = time(9)
-    closes: time = time(18)
+    opens: time = time.min     # without hours (the SAT's), a business day counts whole
+    closes: time = time.max
 
     def is_business_day(self, day: date) -> bool:
         return (day.weekday() < 5 and not official_holiday(day) and day not in self.extra
