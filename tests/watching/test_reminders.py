@@ -265,3 +265,11 @@ async def test_a_digest_slack_refused_is_tried_again_and_only_that_one(
     await requested(stage, uuid_with("A11", 3))  # new since: Carla's digest is not sent again
     assert (await sweep(stage)).digests == {"U0BETO": [1, 2]}
     assert (await sweep(stage)).digests == {}
+
+
+async def test_the_runtime_sweeps_periodically(stage: Stage, clock: Clock) -> None:
+    reminders = stage.runtime.reminders
+    assert reminders is not None
+    assert await reminders.periodic() == min(stage.settings.watch_interval_s, 60.0)
+    stage.runtime.start_watching()
+    assert "reminders" in {task.get_name() for task in stage.runtime.tasks.periodic}
