@@ -10,7 +10,6 @@ Why this module is long: submitting and re-checking record answers through one f
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from bot.runtime.faults import crash_point
 from bot.sat.cancellation import CancelItem
 from bot.sat.confirmation import Verdict, cancelled, verdict
 from bot.sat.outcomes import Nuance, Outcome
+from bot.sat.record import FactsRecord
 from bot.sat.refs import InvoiceRef
 from bot.sat.status import SatStatus
 from bot.workflow.sat_words import (
@@ -106,8 +106,8 @@ async def submit(store: AuditStore, pac: Provider, request_id: int, actor: Actor
 
 def _at_the_sat_already(invoice: Row) -> bool:
     """The facts on record say the SAT shows the invoice cancelled: not sent again."""
-    facts = json.loads(invoice.get("facts") or "null") or {}
-    return cancelled(SatStatus(**facts["sat"]) if facts.get("sat") else None)
+    facts = FactsRecord.of(invoice.get("facts"))
+    return cancelled(facts.sat if facts else None)
 
 
 async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
