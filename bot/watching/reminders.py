@@ -22,14 +22,13 @@ message Slack refused is tried again at the next runs, three times in all.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.actors import SYSTEM
-from bot.sat.cfdi import CfdiFacts
+from bot.sat.record import FactsRecord
 from bot.slack.render import reminders as messages
 from bot.slack.render.reminders import Summary
 from bot.workflow.rules import request_amount
@@ -98,11 +97,8 @@ class Reminders:
 
     def _summary(self, request: Row, now: datetime) -> Summary:
         invoices = queries.request_invoices(self.store, request["id"])
-        facts: list[CfdiFacts | None] = []
-        for invoice in invoices:
-            found = json.loads(invoice["facts"]) if invoice.get("facts") else None
-            facts.append(CfdiFacts(**found["invoice"]) if found and found.get("invoice")
-                         else None)
+        facts = [record.invoice if (record := FactsRecord.of(invoice.get("facts"))) else None
+                 for invoice in invoices]
         created = _moment(request["created_at"])
         expires = created + timedelta(hours=self.settings.approval_ttl_h)
         return Summary(request, len(invoices), request_amount(facts) if facts else None,

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from bot.config import ConfigError, load_settings
 from bot.sat.calendar import OFFICIAL, BusinessCalendar, official_holiday
 from bot.sat.cancellability import acceptance_ends
+from bot.sat.record import FactsRecord
 from bot.slack.render.card import prospects_line
 
 MX = ZoneInfo("America/Mexico_City")
@@ -47,7 +48,9 @@ def test_the_card_shows_the_countdown_past_the_holiday() -> None:
                          "issuer_rfc": "EKU9003173C9", "receiver_rfc": "URE180429TM6",
                          "total": "5000.00", "currency": "MXN",
                          "issued_at": "2026-10-01T12:00:00", "type": "I"}}
-    line = prospects_line(facts, "en", (3, 31), date(2026, 11, 13))
+    record = FactsRecord.of(facts)
+    assert record is not None
+    line = prospects_line(record, "en", (3, 31), date(2026, 11, 13))
     assert "2026-11-19" in line, line
 
 
