@@ -12,7 +12,7 @@ in one place.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +32,7 @@ from bot.config_sentences import (
 )
 from bot.providers.registry import DEFAULT as DEFAULT_PROVIDER
 from bot.providers.registry import DEFAULT_WSDL, PROVIDERS
+from bot.sat.calendar import BusinessCalendar
 
 SANDBOX = "sandbox"
 
@@ -126,8 +127,23 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     timezone: str = DEFAULT_TIMEZONE
+    # The business calendar (bot/sat/calendar.py): weekends and Mexico's official holidays
+    # are off; these are the company's own days off and its working hours, in TIMEZONE.
+    business_hours: str = "09:00-18:00"
+    extra_holidays: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Approvals that never stall (bot/watching/reminders.py), in business hours: each
+    # approver who may still decide is reminded once after REMIND_AFTER_H and once more
+    # when LAST_REMINDER_H are left before APPROVAL_TTL_H expires the request; a digest at
+    # DIGEST_HOUR each business day; after ESCALATE_AFTER_H the request goes to
+    # ESCALATION_APPROVERS too.
+    remind_after_h: float = Field(4.0, ge=0)
+    last_reminder_h: float = Field(2.0, ge=0)
+    digest_hour: float | None = Field(9.0, ge=0, lt=24)
+    escalate_after_h: float = Field(24.0, ge=0)
+    escalation_approvers: IdList = Field(default_factory=list)
 
-    @field_validator("approvers", "requesters", mode="before")
+    @field_validator("approvers", "requesters", "escalation_approvers", "extra_holidays",
+                     mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -168,7 +184,7 @@ class Settings(BaseSettings):
             raise ValueError("every step must be greater than 0")
         return value
 
-    @field_validator("approvers", "requesters")
+    @field_validator("approvers", "requesters", "escalation_approvers")
     @classmethod
     def _check_ids(cls, value: list[str]) -> list[str]:
         bad = [item for item in value if not _SLACK_ID.match(item)]
@@ -198,6 +214,40 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("not a month and day") from None
         return value.strip()
+
+    @field_validator("business_hours")
+    @classmethod
+    def _check_hours(cls, value: str) -> str:
+        opens, _, closes = value.strip().partition("-")
+        try:
+            if _clock_time(opens) >= _clock_time(closes):
+                raise ValueError("closes before it opens")
+        except ValueError as exc:
+            raise ValueError(str(exc) if "closes" in str(exc) else "not HH:MM-HH:MM") from None
+        return value.strip()
+
+    @field_validator("extra_holidays")
+    @classmethod
+    def _check_holidays(cls, value: list[str]) -> list[str]:
+        for day in value:
+            try:
+                date.fromisoformat(day if len(day) == 10 else f"2000-{day}")  # a leap year
+            except ValueError:
+                raise ValueError(f"{day[:20]!r} is not YYYY-MM-DD nor MM-DD") from None
+        return value
+
+    @field_validator("digest_hour", mode="before")
+    @classmethod
+    def _digest_off(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("off", "none", ""):
+            return None
+        if isinstance(value, str) and ":" in value:
+            try:
+                moment = _clock_time(value)
+            except ValueError:
+                raise ValueError("not an hour (8.5) nor HH:MM") from None
+            return moment.hour + moment.minute / 60
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -270,6 +320,17 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
+    def calendar(self) -> BusinessCalendar:
+        """The company's business days and hours (reminders, digest, escalation)."""
+        opens, _, closes = self.business_hours.partition("-")
+        days = [d for d in self.extra_holidays if len(d) == 10]
+        yearly = [d for d in self.extra_holidays if len(d) != 10]
+        return BusinessCalendar(
+            zone=self.zone, extra=frozenset(date.fromisoformat(d) for d in days),
+            yearly=frozenset((int(d[:2]), int(d[3:])) for d in yearly),
+            opens=_clock_time(opens), closes=_clock_time(closes))
+
+    @property
     def wsdl_is_url(self) -> bool:
         return bool(re.match(r"^https?://", self.cfdi_wsdl))
 
@@ -326,6 +387,16 @@ class Settings(BaseSettings):
         return [f"CFDI_WSDL {without_userinfo(self.cfdi_wsdl)[:200]!r} is not a file that "
                 f"exists: give the path of the provider's WSDL or its http(s) URL, or leave it "
                 f"unset for the shipped copy ({HINTS['CFDI_WSDL'][1]})."]
+
+
+def _clock_time(text: str) -> time:
+    """HH:MM (24:00 is the end of the day)."""
+    text = text.strip()
+    if text == "24:00":
+        return time.max
+    if not re.fullmatch(r"\d{1,2}:\d{2}", text):
+        raise ValueError("not HH:MM")
+    return time.fromisoformat(text.zfill(5))
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -59,6 +59,15 @@ HINTS: dict[str, tuple[str, str]] = {
     "LOG_LEVEL": ("DEBUG, INFO, WARNING or ERROR", "INFO"),
     "LOG_FORMAT": ("text, or json for one JSON object per line", "json"),
     "TIMEZONE": ("an IANA time zone name", "America/Mexico_City"),
+    "BUSINESS_HOURS": ("opening and closing times HH:MM-HH:MM (in TIMEZONE)", "09:00-18:00"),
+    "EXTRA_HOLIDAYS": ("comma-separated dates YYYY-MM-DD, or MM-DD for every year",
+                       "2026-12-24,12-12"),
+    "REMIND_AFTER_H": ("a number of business hours, 0 for no reminder", "4"),
+    "LAST_REMINDER_H": ("a number of business hours before the expiry, 0 for none", "2"),
+    "DIGEST_HOUR": ("an hour of the day from 0 to 23.99 (8.5 is 08:30), or off", "8.5"),
+    "ESCALATE_AFTER_H": ("a number of business hours, 0 for no escalation", "24"),
+    "ESCALATION_APPROVERS": ("comma-separated user IDs (U…) and/or user-group IDs (S…)",
+                             "U03JEFA,S04DIRECCION"),
 }
 
 

@@ -204,6 +204,31 @@ CREATE INDEX IF NOT EXISTS checkpoint_copies_owed ON checkpoint_copies (event_id
     WHERE filed_at IS NULL OR slack_ts IS NULL;
 """
 
+# v13 (issue 22, time-driven approvals): each reminder, escalation message and daily digest sent
+# to a person, written before it is sent, so that a restart never sends it twice; a digest
+# row with user_id '' marks the day's digest as done (once a day, even when nobody had
+# anything); one Slack refused is tried again a few times (not forever: a deactivated
+# person would be asked about every minute). When the request was escalated to
+# ESCALATION_APPROVERS (who may then decide).
+V13_REMINDERS = """
+ALTER TABLE requests ADD COLUMN escalated_at TEXT;
+CREATE TABLE reminders (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('first', 'last', 'escalation', 'digest')),
+    request_id   INTEGER REFERENCES requests(id),  -- NULL for a digest
+    day          TEXT,                             -- a digest's day (YYYY-MM-DD, TIMEZONE)
+    user_id      TEXT NOT NULL,
+    attempted_at TEXT NOT NULL,   -- claimed just before sending: after a crash, not resent
+    sent_at      TEXT,            -- Slack accepted it
+    failed_at    TEXT,            -- Slack refused it: tried again, up to `attempts` times
+    attempts     INTEGER NOT NULL DEFAULT 1
+);
+CREATE UNIQUE INDEX IF NOT EXISTS reminders_once ON reminders (request_id, user_id, kind)
+    WHERE request_id IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS digests_once ON reminders (day, user_id)
+    WHERE kind = 'digest';
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -252,6 +277,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V10_APPROVAL_RULE),
     _script(V11_SAT_WATCH),
     _script(V12_CHECKPOINT_COPIES),
+    _script(V13_REMINDERS),
 ]
 LATEST = len(MIGRATIONS)
 

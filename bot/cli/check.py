@@ -2,8 +2,9 @@
 
 One line per check, ✓ or ✗ with what to do: the settings; the Slack token and its scopes
 (against manifest.yml); the bot's membership of APPROVALS_CHANNEL and ADMIN_CHANNEL; the
-approvers' (and requesters') user groups; the audit file (writable, chain intact, belonging
-to the configured provider); and the provider (the part of `provider check` without --live).
+user groups of the approvers, requesters and escalation approvers; the audit file
+(writable, chain intact, belonging to the configured provider); and the provider (the part
+of `provider check` without --live).
 Exit 0 only when every check passes. Nothing is written anywhere.
 """
 
@@ -105,8 +106,8 @@ async def _slack(settings: Settings, lines: Lines) -> None:
                          ("ADMIN_CHANNEL", settings.admin_channel)):
         if channel:
             await _channel(client, var, channel, lines)
-    groups = dict.fromkeys(g for g in [*settings.approvers, *settings.requesters]
-                           if g.startswith("S"))
+    groups = dict.fromkeys(g for g in [*settings.approvers, *settings.requesters,
+                                       *settings.escalation_approvers] if g.startswith("S"))
     for group in groups:
         await _group(client, group, lines)
 

@@ -18,6 +18,7 @@ MESSAGES: dict[str, str] = {
     "picture.tab.about": "About",
     "picture.replies": "{count} replies",
     "picture.thread": "Thread",
+    "picture.dm": "CFDI Bot (direct message)",
     "picture.only_you": "Only visible to you",
     "demo.title": "CFDI Bot — offline demo (sandbox)",
     "demo.step.command": "▶ {user} types: {command}",

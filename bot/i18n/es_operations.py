@@ -18,6 +18,7 @@ MESSAGES: dict[str, str] = {
     "picture.tab.about": "Información",
     "picture.replies": "{count} respuestas",
     "picture.thread": "Hilo",
+    "picture.dm": "CFDI Bot (mensaje directo)",
     "picture.only_you": "Solo tú puedes ver este mensaje",
     "demo.title": "CFDI Bot — demostración sin conexión (sandbox)",
     "demo.step.command": "▶ {user} escribe: {command}",

@@ -35,6 +35,7 @@ from bot.runtime.services import Services
 from bot.runtime.tasks import Tasks
 from bot.sat.consulta.client import SatClient
 from bot.slack.io import Identity
+from bot.watching.reminders import Reminders
 from bot.watching.watcher import Watcher
 from storage.checkpoints import Checkpoints
 from storage.store import AuditStore
@@ -80,6 +81,7 @@ class Runtime:
     watching: asyncio.Task[None] | None = field(default=None, repr=False)
     checkpoints: Checkpoints | None = field(default=None, repr=False)
     evidence: Checkpointing | None = field(default=None, repr=False)  # signed checkpoints
+    reminders: Reminders | None = field(default=None, repr=False)
 
     @property
     def tasks(self) -> Tasks:
@@ -141,6 +143,8 @@ class Runtime:
     def start_watching(self) -> None:
         self.watching = asyncio.create_task(self.watcher.run(), name="watcher")
         self.tasks.every(self.watcher.reconciler.daily, "reconcile")  # at RECONCILE_HOUR
+        if self.reminders is not None:  # reminders, escalation, digest (bot/watching/reminders.py)
+            self.tasks.every(self.reminders.periodic, "reminders")
 
     async def stop(self, *, drain: bool = True) -> None:
         """Stop serving; background work in flight is finished (or, with drain=False,
@@ -193,7 +197,7 @@ async def build(settings: Settings, provider: Provider,
     app.use(answering(services.tasks))  # acks first in Socket Mode as over HTTP
     handlers.register(app, services)
     runtime = Runtime(settings, store, provider, app, services, Watcher(services), on_stop,
-                      session, sat)
+                      session, sat, reminders=Reminders(services))
     services.io.identity = identity
     runtime.checkpoint_in_background()
     try:

@@ -153,3 +153,13 @@ def test_the_command_exits_zero_only_when_all_pass(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "✗ APPROVALS_CHANNEL" in done.stdout
+
+
+async def test_the_escalation_approvers_group_is_checked_too(tmp_path: Path) -> None:
+    with stand_in() as slack:
+        settings = settings_for(slack, tmp_path, escalation_approvers=["S0DIRECCION"])
+        auditdb.open_for(settings).close()
+        code, lines = await checked(settings)
+    assert code == 1
+    assert [line for line in lines if "S0DIRECCION" in line] == [
+        line for line in lines if line.startswith("✗")] != []
