@@ -65,6 +65,7 @@ class ReplyKind(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    ESCALATED = "escalated"
 
 
 R, IS = RequestStatus, InvoiceStatus

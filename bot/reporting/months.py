@@ -1,11 +1,12 @@
-"""Months as people name them (AAAA-MM, in TIMEZONE), business days, and when the monthly
-report is due."""
+"""Months as people name them (AAAA-MM, in TIMEZONE), and when the monthly report is due:
+the first business day of the next month, by the company's calendar."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 _MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
@@ -64,28 +65,30 @@ def last_closed(now: datetime, zone: ZoneInfo) -> Month:
     return Month.of(now.astimezone(zone).date()).previous()
 
 
-def is_business_day(day: date) -> bool:
-    """Monday to Friday. The one place that says it: a holiday calendar replaces this."""
-    return day.weekday() < 5
+class Calendar(Protocol):
+    """What says whether a day is a business day (bot.sat.calendar.BusinessCalendar: the
+    weekends, Mexico's official holidays and EXTRA_HOLIDAYS; Settings.calendar)."""
+
+    def is_business_day(self, day: date) -> bool: ...
 
 
-def first_business_day(month: Month) -> date:
+def first_business_day(month: Month, calendar: Calendar) -> date:
     day = month.first
-    while not is_business_day(day):
+    while not calendar.is_business_day(day):
         day += timedelta(days=1)
     return day
 
 
-def send_time(month: Month, hour: float, zone: ZoneInfo) -> datetime:
+def send_time(month: Month, hour: float, zone: ZoneInfo, calendar: Calendar) -> datetime:
     """When the report of `month` is sent: the next month's first business day at `hour`
     (fractions are minutes: 8.5 is 08:30) in `zone`, as an aware time."""
     minutes = round(hour * 60)
-    day = first_business_day(month.next())
+    day = first_business_day(month.next(), calendar)
     return datetime.combine(day, time(minutes // 60, minutes % 60), zone)
 
 
-def due(now: datetime, hour: float, zone: ZoneInfo) -> Month:
+def due(now: datetime, hour: float, zone: ZoneInfo, calendar: Calendar) -> Month:
     """The latest month whose report time has come at `now`: the last closed month once its
     send time has passed, else the one before."""
     month = last_closed(now, zone)
-    return month if now >= send_time(month, hour, zone) else month.previous()
+    return month if now >= send_time(month, hour, zone, calendar) else month.previous()

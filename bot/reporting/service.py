@@ -171,16 +171,15 @@ class Reports:
         """The periodic task (Tasks.every): the first call, at start, sends a report whose
         time has come and that was never posted; then it sleeps until the next one."""
         settings = self.settings
-        now = self.store.clock().astimezone(settings.zone)
+        zone, hour, calendar = settings.zone, settings.report_hour, settings.calendar
+        now = self.store.clock().astimezone(zone)
         if settings.report_channel:
-            month = due(now, settings.report_hour, settings.zone)
+            month = due(now, hour, zone, calendar)
             if not await self.send_scheduled(month, settings.report_channel):
                 return RETRY_S
-        upcoming = send_time(last_closed(now, settings.zone), settings.report_hour,
-                             settings.zone)
+        upcoming = send_time(last_closed(now, zone), hour, zone, calendar)
         if upcoming <= now:
-            upcoming = send_time(last_closed(now, settings.zone).next(),
-                                 settings.report_hour, settings.zone)
+            upcoming = send_time(last_closed(now, zone).next(), hour, zone, calendar)
         return min(max((upcoming - now).total_seconds(), 1.0), CHECK_AT_LEAST_EVERY_S)
 
     async def send_scheduled(self, month: Month, channel: str) -> bool:

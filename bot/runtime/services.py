@@ -58,6 +58,7 @@ class Services:
         io = SlackIO(settings, store, client)
         policy = Policy(settings, Directory(client, settings.approvers),
                         Directory(client, settings.requesters),
+                        Directory(client, settings.escalation_approvers),
                         Directory(client, settings.reporters))
         lookup = Lookup(settings, store, io, policy, tasks)
         outbox = Outbox(settings, store, io, after_posting=lookup.refresh_homes)

@@ -30,19 +30,32 @@ class Policy:
     """Who may do what now: the one access filter every listener and use case asks."""
 
     def __init__(self, settings: Settings, approvers: Directory, requesters: Directory,
+                 escalation: Directory | None = None,
                  reporters: Directory | None = None) -> None:
         self.settings = settings
         self.lang = settings.language
         self.approvers = approvers
         self.requesters = requesters
-        self.reporters = reporters
+        # ESCALATION_APPROVERS: may decide a request once it is escalated
+        # (bot/watching/reminders.py)
+        self.escalation = escalation
+        self.reporters = reporters  # REPORTERS: may ask for the monthly report
 
     async def refresh(self) -> bool:
-        """Read the user groups of APPROVERS, REQUESTERS and REPORTERS again (in the
-        background); True when every group is known."""
-        directories = [self.approvers, self.requesters,
-                       *([self.reporters] if self.reporters else [])]
-        return all(await asyncio.gather(*(d.refresh() for d in directories)))
+        """Read the user groups of APPROVERS, REQUESTERS, ESCALATION_APPROVERS and REPORTERS
+        again (in the background); True when every group is known."""
+        lists = [self.approvers, self.requesters,
+                 *(d for d in (self.escalation, self.reporters) if d is not None)]
+        return all(await asyncio.gather(*(d.refresh() for d in lists)))
+
+    async def may_approve(self, request: Row, user_id: str) -> bool | None:
+        """In APPROVERS, or in ESCALATION_APPROVERS once the request is escalated; None when
+        it depends on a group never read."""
+        member = await self.approvers.contains(user_id)
+        if member is True or self.escalation is None or not request.get("escalated_at"):
+            return member
+        escalated = await self.escalation.contains(user_id)
+        return True if escalated else (None if None in (member, escalated) else False)
 
     async def is_approver(self, user_id: str) -> bool:
         """After the ack (may wait a bounded time for Slack): False when unsure."""
@@ -62,7 +75,7 @@ class Policy:
         if request is None:
             return Refusal("already_decided",
                            t("refused.already_decided", self.lang, id="?", status="?"))
-        refusal = self._allowed(await self.approvers.contains(actor.id), "not_approver")
+        refusal = self._allowed(await self.may_approve(request, actor.id), "not_approver")
         if refusal is not None:
             return refusal
         if actor.id == request["requester_id"]:

@@ -14,16 +14,10 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
+from bot.config import Settings
 from bot.reporting import chart
 from bot.reporting.figures import Spread, rank
-from bot.reporting.months import (
-    Month,
-    due,
-    first_business_day,
-    is_business_day,
-    last_closed,
-    send_time,
-)
+from bot.reporting.months import Month, due, first_business_day, last_closed, send_time
 from bot.sandbox.invoices import SandboxBook
 from bot.sandbox.month import fill_month
 from storage.store import AuditStore
@@ -41,12 +35,18 @@ def test_months_business_days_and_the_send_time() -> None:
     assert (start, end) == (datetime(2026, 11, 1, 6, tzinfo=UTC),
                             datetime(2026, 12, 1, 6, tzinfo=UTC))
     assert last_closed(datetime(2026, 12, 1, 5, tzinfo=UTC), ZONE) == Month(2026, 10)
-    assert not is_business_day(date(2026, 11, 1)) and is_business_day(date(2026, 11, 2))
-    assert first_business_day(Month(2026, 11)) == date(2026, 11, 2)   # Nov 1st: Sunday
-    assert first_business_day(Month(2026, 8)) == date(2026, 8, 3)    # Aug 1st: Saturday
-    assert send_time(Month(2026, 10), 8.5, ZONE) == datetime(2026, 11, 2, 8, 30, tzinfo=ZONE)
-    assert due(datetime(2026, 11, 2, 14, 29, tzinfo=UTC), 8.5, ZONE) == Month(2026, 9)
-    assert due(datetime(2026, 11, 2, 14, 30, tzinfo=UTC), 8.5, ZONE) == Month(2026, 10)
+    calendar = Settings(_env_file=None, extra_holidays="2026-12-01").calendar
+    assert first_business_day(Month(2026, 11), calendar) == date(2026, 11, 2)  # Nov 1: Sunday
+    assert first_business_day(Month(2026, 8), calendar) == date(2026, 8, 3)   # Saturday
+    assert first_business_day(Month(2027, 1), calendar) == date(2027, 1, 4)   # Jan 1: holiday
+    assert first_business_day(Month(2027, 2), calendar) == date(2027, 2, 2)   # Constitution
+    assert first_business_day(Month(2026, 12), calendar) == date(2026, 12, 2)  # a day off
+    assert send_time(Month(2026, 10), 8.5, ZONE, calendar) == \
+        datetime(2026, 11, 2, 8, 30, tzinfo=ZONE)
+    assert due(datetime(2026, 11, 2, 14, 29, tzinfo=UTC), 8.5, ZONE, calendar) == \
+        Month(2026, 9)
+    assert due(datetime(2026, 11, 2, 14, 30, tzinfo=UTC), 8.5, ZONE, calendar) == \
+        Month(2026, 10)
 
 
 def test_percentiles_by_nearest_rank() -> None:
