@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,13 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.workflow.rules import Rule, parse_rules
+
 SHIPPED_WSDL = Path(__file__).parent / "pac" / "cfdi33.wsdl"
 SANDBOX = "sandbox"
 
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-_RULE = re.compile(r"^total\s*>=\s*(?P<amount>\d[\d_]*(?:\.\d{1,2})?)\s*:\s*(?P<n>\d+)$",
-                   re.IGNORECASE)
 
 # What each variable expects and an example, used to explain a bad value in one sentence.
 HINTS: dict[str, tuple[str, str]] = {
@@ -39,8 +38,9 @@ HINTS: dict[str, tuple[str, str]] = {
     "REQUESTERS": ("comma-separated user IDs (U…) and/or user-group IDs (S…)", "U01ABC,S02XYZ"),
     "REQUIRED_APPROVALS": ("a whole number from 0 to 5", "1"),
     "SEND_REQUIRES_APPROVAL": ("true or false", "false"),
-    "APPROVAL_RULES": ("comma-separated rules total>=AMOUNT:APPROVALS (amount in MXN, "
-                       "approvals 1 to 5)", "total>=100000:2,total>=1000000:3"),
+    "APPROVAL_RULES": ("comma-separated rules total>=AMOUNT:N (amount in MXN), reason=NN:N "
+                       "(SAT reason 01-04) or rfc=RFC:N (the customer), N approvals 1 to 5",
+                       "reason=01:1,total>=100000:2,rfc=XAXX010101000:2"),
     "ADMIN_CHANNEL": ("a channel ID (C… or G…)", "C0987654321"),
     "CFDI_WSDL": ("a file path or an http(s) URL of the provider's WSDL", "bot/pac/cfdi33.wsdl"),
     "CFDI_ENDPOINT": ("'sandbox' or the service's http(s) address", "sandbox"),
@@ -119,10 +119,9 @@ class Settings(BaseSettings):
     approvers: IdList = Field(default_factory=list)
     requesters: IdList = Field(default_factory=list)
     required_approvals: int = Field(1, ge=0, le=5)
-    # More approvers for larger cancellations: (minimum MXN amount, approvals), by minimum.
-    # What the amount is and when it is known: bot/policy.py.
-    approval_rules: Annotated[list[tuple[Decimal, int]], NoDecode] = Field(
-        default_factory=list)
+    # More approvers for some cancellations: by total in MXN, SAT reason, customer RFC. What
+    # each looks at and when it is known: bot/workflow/rules.py.
+    approval_rules: Annotated[list[Rule], NoDecode] = Field(default_factory=list)
     send_requires_approval: bool = False
     admin_channel: str | None = None
     cfdi_wsdl: str = str(SHIPPED_WSDL)
@@ -176,22 +175,7 @@ class Settings(BaseSettings):
     @field_validator("approval_rules", mode="before")
     @classmethod
     def _parse_rules(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        rules: dict[Decimal, int] = {}
-        for part in (p.strip() for p in value.split(",")):
-            if not part:
-                continue
-            match = _RULE.match(part)
-            if match is None:
-                raise ValueError(f"{part[:40]!r} is not total>=AMOUNT:APPROVALS")
-            minimum, approvals = Decimal(match["amount"].replace("_", "")), int(match["n"])
-            if not 1 <= approvals <= 5:
-                raise ValueError(f"{part[:40]!r} asks for {approvals} approvals, not 1 to 5")
-            if minimum in rules:
-                raise ValueError(f"two rules for the amount {minimum}")
-            rules[minimum] = approvals
-        return sorted(rules.items())
+        return parse_rules(value) if isinstance(value, str) else value
 
     @field_validator("watch_backoff_s")
     @classmethod

@@ -11,13 +11,14 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import blocks
 from bot.sat.refs import normalize_uuid
 from bot.services import Services
+from bot.workflow import delegation
 from handlers.guard import Guard
 from handlers.payloads import actor, required, text_of
 
 SUBCOMMANDS = {
     "cancelar": "cancel", "cancel": "cancel", "enviar": "send", "send": "send",
     "estado": "status", "status": "status", "historial": "history", "history": "history",
-    "ayuda": "help", "help": "help",
+    "ayuda": "help", "help": "help", "delegar": "delegate", "delegate": "delegate",
 }
 
 
@@ -70,5 +71,14 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
             pending = bool(PENDING.search(rest))
             await ack(**await services.lookup.history(who, mentioned and mentioned.group(1),
                                                       pending))
+        elif subcommand == "delegate":
+            order = delegation.parse(rest)
+            if order is None:  # bad words: the usage, nothing written
+                await ack(**blocks.message(services.delegation.usage(), sandbox=sandbox,
+                                           lang=lang))
+                return
+            await ack()  # who may, chains and the write: after the answer
+            guard.spawn(body, services.delegation.command(
+                who, order, text_of(body, "channel_id") or None))
         else:  # `ayuda`, nothing, or a word that is no command (said so before the help)
             await ack(**blocks.help_blocks(lang, sandbox, "" if subcommand else word))

@@ -188,6 +188,31 @@ ALTER TABLE invoices ADD COLUMN sat_disagreement TEXT;
 CREATE INDEX IF NOT EXISTS invoices_by_sat_check ON invoices (sat_checked_at);
 """
 
+# v12 (issue 22, decisions): delegation and stand-ins. An approver names a stand-in until the
+# end of a day (`ends_at`, UTC; `until_day` as typed, in TIMEZONE); ending it early sets
+# `ended_at`. At most one open delegation per approver. An approval given by a stand-in is the
+# approver's vote (`approvals.user_id`, so both voting counts once) with who gave it
+# (`acted_by_id`, `acted_by_name`). Every change is also an event of the chain.
+V12_DELEGATIONS = """
+CREATE TABLE delegations (
+    id              INTEGER PRIMARY KEY,
+    delegator_id    TEXT NOT NULL,
+    delegator_name  TEXT NOT NULL,
+    delegate_id     TEXT NOT NULL,
+    delegate_name   TEXT NOT NULL,
+    until_day       TEXT NOT NULL,      -- AAAA-MM-DD as typed, a day in TIMEZONE
+    ends_at         TEXT NOT NULL,      -- UTC: the end of that day
+    created_at      TEXT NOT NULL,
+    ended_at        TEXT,               -- ended early (/cfdi delegar fin, or replaced)
+    CHECK (delegator_id != delegate_id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS delegations_open ON delegations (delegator_id)
+    WHERE ended_at IS NULL;
+CREATE INDEX IF NOT EXISTS delegations_by_delegate ON delegations (delegate_id, ends_at);
+ALTER TABLE approvals ADD COLUMN acted_by_id TEXT;
+ALTER TABLE approvals ADD COLUMN acted_by_name TEXT;
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -235,6 +260,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V9_META),
     _script(V10_APPROVAL_RULE),
     _script(V11_SAT_WATCH),
+    _script(V12_DELEGATIONS),
 ]
 LATEST = len(MIGRATIONS)
 
