@@ -33,6 +33,7 @@ from bot.sat.cfdi import CfdiFacts
 from bot.sat.outcomes import Outcome, nuance_of
 from bot.sat.reasons import CancelReason
 from bot.sat.status import SatStatus
+from bot.workflow.rules import Basis, ReasonRule, Requirement, RfcRule, Rule, TotalRule
 from storage.domain import Row
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
@@ -53,6 +54,7 @@ REJECT_VIEW = "cfdi_reject"
 APPROVE_ACTION = "cfdi_approve"
 REJECT_ACTION = "cfdi_reject"
 RESUBMIT_ACTION = "cfdi_resubmit"
+WITHDRAW_ACTION = "cfdi_withdraw"
 REJECT_REASON = form.REJECT_REASON
 
 _OUTCOMES = {outcome.value for outcome in Outcome}
@@ -101,12 +103,26 @@ def actions(block_id: str, elements: list[Block]) -> Block:
     return {"block_id": block_id, "elements": elements, "type": "actions"}
 
 
-def decision_buttons(block_id: str, request_id: int, lang: str) -> Block:
-    """Approve and Reject, on the card and on the App Home."""
+def decision_buttons(block_id: str, request_id: int, lang: str, *,
+                     withdraw: bool = False) -> Block:
+    """Approve and Reject, on the card and on the App Home; on the card also Withdraw (the
+    requester's, refused to anyone else)."""
     value = str(request_id)
     return actions(block_id, [
         button(t("card.approve", lang), APPROVE_ACTION, value, "primary"),
-        button(t("card.reject", lang), REJECT_ACTION, value, "danger")])
+        button(t("card.reject", lang), REJECT_ACTION, value, "danger"),
+        *([withdraw_button(request_id, lang)] if withdraw else [])])
+
+
+def withdraw_button(request_id: int, lang: str, label: str = "withdraw.button") -> Block:
+    """Withdraw, behind Slack's confirmation dialog (nothing is sent until confirmed)."""
+    return {**button(t(label, lang, id=request_id), WITHDRAW_ACTION, str(request_id)),
+            "confirm": {
+                "confirm": plain(t("withdraw.confirm_yes", lang)),
+                "deny": plain(t("withdraw.confirm_no", lang)),
+                "style": "danger",
+                "text": plain(t("withdraw.confirm_text", lang)),
+                "title": plain(t("withdraw.confirm_title", lang, id=request_id))}}
 
 
 def banner(sandbox: bool, lang: str) -> list[Block]:
@@ -196,11 +212,11 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
             if group := _COUNT_GROUPS.get(invoice["status"]):
                 counts[group] += 1
         blocks.append(context(t("card.counts", lang, **counts)))
-    if request.get("approval_rule"):
-        blocks.append(context(rule_text(json.loads(request["approval_rule"]), lang)))
+    if (rule := Requirement.read(request.get("approval_rule"))) is not None:
+        blocks.append(context(rule_text(rule, lang)[:SECTION_MAX]))
     blocks += _decision_lines(request, decisions, lang, ttl_h)
     if status == RS.AWAITING_APPROVAL:
-        blocks.append(decision_buttons("decision", request["id"], lang))
+        blocks.append(decision_buttons("decision", request["id"], lang, withdraw=True))
     blocks += banner(sandbox, lang)
     fallback = title + " — " + t(f"request.{status}", lang)
     return {"text": fallback, "blocks": blocks}
@@ -247,15 +263,36 @@ def _mxn(value: str) -> str:
     return f"${amount:,.0f}" if amount == amount.to_integral_value() else f"${amount:,.2f}"
 
 
-def rule_text(rule: dict[str, Any], lang: str) -> str:
-    """Which APPROVAL_RULES rule sets the approvals needed, and on what (bot.policy)."""
-    count = rule["approvals"]
+def rule_text(rule: Requirement, lang: str) -> str:
+    """Which APPROVAL_RULES rule sets the approvals needed, and on what (bot/workflow/rules):
+    the amount when known, or why the strictest applies; then the other rules that apply."""
+    count = rule.approvals
     approvals = t("card.rule_one" if count == 1 else "card.rule_many", lang, count=count)
-    applied = (t("card.rule_reached", lang, minimum=_mxn(rule["minimum"]), approvals=approvals)
-               if rule["minimum"] else t("card.rule_none_reached", lang, approvals=approvals))
-    if rule["basis"] == "amount":
-        return t("card.rule_amount", lang, rule=applied, amount=_mxn(rule["amount"]))
-    return t(f"card.rule_{rule['basis']}", lang, rule=applied)
+    applied = (_one_rule(rule.rule, approvals, lang) if rule.rule is not None
+               else t("card.rule_none_reached", lang, approvals=approvals))
+    if rule.assumed and isinstance(rule.rule, RfcRule):
+        said = t(f"rules.{rule.basis}_rfc" if rule.basis != Basis.AMOUNT else
+                 "rules.uncomparable_rfc", lang, rule=applied)
+    elif rule.assumed:
+        said = t(f"card.rule_{rule.basis}", lang, rule=applied)
+    elif rule.amount is not None:
+        said = t("card.rule_amount", lang, rule=applied, amount=_mxn(str(rule.amount)))
+    else:
+        said = t("rules.certain", lang, rule=applied)
+    if rule.also:
+        said += " · " + t("rules.also", lang, rules="; ".join(_one_rule(
+            other, t("card.rule_one" if other.approvals == 1 else "card.rule_many", lang,
+                     count=other.approvals), lang) for other in rule.also))
+    return said
+
+
+def _one_rule(rule: Rule, approvals: str, lang: str) -> str:
+    if isinstance(rule, TotalRule):
+        return t("card.rule_reached", lang, minimum=_mxn(str(rule.minimum)),
+                 approvals=approvals)
+    if isinstance(rule, ReasonRule):
+        return t("rules.reason", lang, reason=rule.reason.value, approvals=approvals)
+    return t("rules.rfc", lang, rfc=escape(rule.rfc), approvals=approvals)
 
 
 def _relation(code: str, lang: str) -> str:
@@ -279,18 +316,29 @@ def prospects_line(facts: dict[str, Any], lang: str, deadline: tuple[int, int],
     return "> " + t("card.cancel_until", lang, date=last_day.isoformat()) + " · " + how
 
 
+def decider_name(decision: Row, lang: str) -> str:
+    """Who gave a decision: the approver, or "Ana (en lugar de Beto)" for a stand-in."""
+    if decision.get("acted_by_id"):
+        return t("delegate.in_place", lang, user=mention(decision["acted_by_id"]),
+                 voter=mention(decision["user_id"]))
+    return mention(decision["user_id"])
+
+
 def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: float
                     ) -> list[Block]:
     approvals = [d for d in decisions if d["decision"] == "approve"]
     rejection = next((d for d in decisions if d["decision"] == "reject"), None)
-    names = ", ".join(mention(d["user_id"]) for d in approvals)
+    names = ", ".join(decider_name(d, lang) for d in approvals)
     status = request["status"]
     lines = []
     if rejection is not None:
-        lines.append(t("card.rejected_by", lang, user=mention(rejection["user_id"]),
+        lines.append(t("card.rejected_by", lang, user=decider_name(rejection, lang),
                        when=when(rejection["decided_at"]), reason=escape(rejection["reason"])))
     elif status == RS.EXPIRED:
         lines.append(t("card.expired", lang, hours=f"{ttl_h:g}",
+                       when=when(request["updated_at"])))
+    elif status == RS.WITHDRAWN:
+        lines.append(t("withdraw.card", lang, user=mention(request["requester_id"]),
                        when=when(request["updated_at"])))
     elif status == RS.AWAITING_APPROVAL and approvals:
         lines.append(t("card.approvals_so_far", lang, names=names, count=len(approvals),
@@ -351,11 +399,14 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
     lines: list[str] = []
     extra: list[Block] = []
     for kind, data in entries:
+        user = mention(data["user"]) if data and "user" in data else ""
+        if data and data.get("for"):  # a stand-in, in an approver's place
+            user = t("delegate.in_place", lang, user=user, voter=mention(data["for"]))
         if kind == Reply.APPROVED:
             lines.append(t("reply.approved_by_rule" if data.get("by_rule") else
-                           "reply.approved", lang, user=mention(data["user"])))
+                           "reply.approved", lang, user=user))
         elif kind == Reply.APPROVAL_COUNTED:
-            lines.append(t("reply.approval_counted", lang, user=mention(data["user"]),
+            lines.append(t("reply.approval_counted", lang, user=user,
                            count=data["count"], required=data["required"]))
         elif kind == Reply.RESUBMITTED:
             lines.append(t("reply.resubmitted", lang, user=mention(data["user"])))
@@ -381,7 +432,9 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
                 f"{request_id}:{data.get('attempt') or 0}")])]
         elif kind == Reply.REJECTED:
             lines.append(t("reply.rejected", lang, mention=requester,
-                           user=mention(data["user"]), reason=escape(data["reason"])))
+                           user=user, reason=escape(data["reason"])))
+        elif kind == Reply.WITHDRAWN:
+            lines.append(t("withdraw.reply", lang, user=user))
         elif kind == Reply.EXPIRED:
             lines.append(t("reply.expired", lang, mention=requester, hours=f"{data['hours']:g}"))
     return messages("\n".join(lines), sandbox=sandbox, lang=lang, extra=extra)
@@ -390,7 +443,7 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
 def help_blocks(lang: str, sandbox: bool, unknown: str = "") -> dict[str, Any]:
     """The commands; after a word that is none of them, first that it is not one."""
     lines = [t(key, lang) for key in ("help.title", "help.cancel", "help.send", "help.status",
-                                      "help.history", "help.help")]
+                                      "help.history", "help.delegate", "help.help")]
     if unknown:
         lines.insert(0, t("help.unknown", lang, word=escape(unknown[:COMMAND_SHOWN])))
     return {"text": lines[0], "blocks": [*sections(lines), *banner(sandbox, lang)]}

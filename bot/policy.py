@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
-from typing import Any
+from dataclasses import dataclass
 
-from bot.actors import Actor
+from bot.actors import Acting, Actor
 from bot.approvers import Directory
 from bot.config import Settings
 from bot.i18n import t
+from bot.mrkdwn import mention
 from bot.sat.cfdi import CfdiFacts
+from bot.workflow.rules import Requirement, case_of, weigh
+from storage import delegations, queries
 from storage.domain import Row
 from storage.states import RequestStatus as RS
+from storage.store import AuditStore
 
 
 @dataclass(frozen=True)
@@ -29,65 +30,17 @@ class Refusal:
     text: str
 
 
-class Basis(StrEnum):
-    """What an amount rule was chosen on."""
-
-    PENDING = "pending"            # the invoices' facts are not in yet: the strictest rule
-    AMOUNT = "amount"              # the request's total in MXN
-    UNCOMPARABLE = "uncomparable"  # some total cannot be put in MXN: the strictest rule
-
-
-@dataclass(frozen=True)
-class AmountRule:
-    """The approvals a cancellation needs under APPROVAL_RULES, and why (shown on the card,
-    kept in `requests.approval_rule` and in the audit log)."""
-
-    approvals: int
-    minimum: str | None      # the rule applied: total >= minimum (None: no rule asks for
-                             # more than REQUIRED_APPROVALS)
-    amount: str | None       # the request's total in MXN, when known
-    basis: Basis
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def mxn_amount(facts: CfdiFacts) -> Decimal | None:
-    """An invoice's total in MXN: as stated in MXN, or converted at the exchange rate the
-    invoice itself states (TipoCambio); None when it cannot be (no rate, an unreadable one).
-    A document without currency (XXX: payment receipts, transfers) counts only when its total
-    is zero, as it always is."""
-    if facts.currency == "MXN":
-        return facts.amount
-    if facts.currency == "XXX":
-        return facts.amount if facts.amount == 0 else None
-    try:
-        rate = Decimal(facts.exchange_rate or "")
-    except InvalidOperation:
-        return None
-    return facts.amount * rate if rate.is_finite() and rate > 0 else None
-
-
-def request_amount(invoices: Sequence[CfdiFacts | None]) -> Decimal | None:
-    """What APPROVAL_RULES compare: the sum of the request's invoice totals in MXN (one
-    approval covers them all, so ten invoices of 90,000 weigh as one of 900,000). None when
-    any invoice's total is unknown (no facts) or cannot be put in MXN: an amount the bot
-    cannot compare never lowers the approvals needed."""
-    total = Decimal(0)
-    for facts in invoices:
-        amount = mxn_amount(facts) if facts is not None else None
-        if amount is None:
-            return None
-        total += abs(amount)
-    return total
-
-
 class Policy:
-    def __init__(self, settings: Settings, approvers: Directory, requesters: Directory) -> None:
+    """Who may do what now (requests, decisions, delegations, withdrawals) and the approvals
+    a request needs."""
+
+    def __init__(self, settings: Settings, approvers: Directory, requesters: Directory,
+                 store: AuditStore | None = None) -> None:
         self.settings = settings
         self.lang = settings.language
         self.approvers = approvers
         self.requesters = requesters
+        self.store = store  # the delegations and decisions on record (None: no stand-ins)
 
     async def refresh(self) -> bool:
         """Read the user groups of APPROVERS and REQUESTERS again (in the background);
@@ -111,17 +64,117 @@ class Policy:
                          needs: RS | None = None) -> Refusal | None:
         """Approve, reject or retry: configured approvers only, never the requester, and
         (with `needs`) only while the request is in that state."""
+        decided = await self.decider(request, actor, needs)
+        return decided if isinstance(decided, Refusal) else None
+
+    async def decider(self, request: Row | None, actor: Actor,
+                      needs: RS | None = None) -> Refusal | Acting:
+        """Who decides and in whose name: an approver in their own; a stand-in
+        (`/cfdi delegar`) in the place of the approver who named them, while the delegation
+        is in force. Never the requester (nor in the requester's place), never twice for one
+        approver (theirs and their stand-in's vote count once), one decision per person."""
         if request is None:
             return Refusal("already_decided",
                            t("refused.already_decided", self.lang, id="?", status="?"))
-        refusal = self._allowed(await self.approvers.contains(actor.id), "not_approver")
-        if refusal is not None:
-            return refusal
+        member = await self.approvers.contains(actor.id)
+        acting: Refusal | Acting = Acting(actor) if member else (
+            await self._in_place_of(request, actor) if member is False else
+            Refusal("unverified", t("refused.unverified", self.lang)))
+        if isinstance(acting, Refusal):
+            return acting
         if actor.id == request["requester_id"]:
             return Refusal("self_approval", t("refused.self_approval", self.lang))
         if needs is not None and request["status"] != needs:
             return self.already_decided(request)
+        if acting.by is None and (by := self._decided_for(request, actor.id)) is not None:
+            return Refusal("already_voted_in_place", t(
+                "refused.already_voted_in_place", self.lang, user=mention(by),
+                id=request["id"]))
+        return acting
+
+    async def _in_place_of(self, request: Row, actor: Actor) -> Refusal | Acting:
+        """A person who is no approver decides only as a stand-in: the first approver in
+        force who named them and may still decide this request."""
+        named = delegations.for_delegate(self.store, actor.id, self.store.clock()) \
+            if self.store is not None else []
+        first: Refusal | None = None
+        for delegation in named:
+            voter = Actor(delegation["delegator_id"], delegation["delegator_name"])
+            if not await self.approvers.contains(voter.id):
+                continue  # no longer an approver: the delegation gives nothing
+            refusal = self._stand_in_refusal(request, actor, voter)
+            if refusal is None:
+                return Acting(voter, actor)
+            first = first or refusal
+        return first or Refusal("not_approver", t("refused.not_approver", self.lang))
+
+    def _stand_in_refusal(self, request: Row, actor: Actor, voter: Actor) -> Refusal | None:
+        who = mention(voter.id)
+        if actor.id == request["requester_id"]:
+            return Refusal("delegate_own_request",
+                           t("refused.delegate_own_request", self.lang, voter=who))
+        if voter.id == request["requester_id"]:
+            return Refusal("delegate_for_requester",
+                           t("refused.delegate_for_requester", self.lang, voter=who))
+        decisions = queries.decisions(self.store, request["id"]) if self.store else []
+        if any(d["user_id"] == voter.id for d in decisions):
+            return Refusal("delegate_already_decided", t(
+                "refused.delegate_already_decided", self.lang, voter=who, id=request["id"]))
+        if any(actor.id in (d["user_id"], d["acted_by_id"]) for d in decisions):
+            return self.already_voted(request["id"])
         return None
+
+    def _decided_for(self, request: Row, voter_id: str) -> str | None:
+        """The stand-in who already decided this request in the approver's place, if any."""
+        decisions = queries.decisions(self.store, request["id"]) if self.store else []
+        return next((d["acted_by_id"] for d in decisions
+                     if d["user_id"] == voter_id and d["acted_by_id"]), None)
+
+    # -- delegations and withdrawals -----------------------------------------------------
+
+    async def may_delegate(self, delegator: Actor, delegate: Actor) -> Refusal | None:
+        """`/cfdi delegar`: approvers only, and never to themselves (after the ack)."""
+        refusal = self._allowed(await self.approvers.contains(delegator.id),
+                                "delegate_not_approver")
+        if refusal is None and delegate.id == delegator.id:
+            return Refusal("delegate_self", t("refused.delegate_self", self.lang))
+        return refusal
+
+    def delegation_loop(self, delegator: Actor, delegate: Actor, *,
+                        standing_in_for: Sequence[Row], delegate_away: Sequence[Row]
+                        ) -> Refusal | None:
+        """No chains and no loops (read under the write lock): the stand-in must not be away
+        with a stand-in of their own (A->B->C), nor the approver be someone's stand-in
+        (their delegation is not theirs to pass on), nor the two stand in for each other
+        (A->B->A)."""
+        if any(d["delegate_id"] == delegator.id for d in delegate_away):
+            return Refusal("delegate_loop", t("refused.delegate_loop", self.lang,
+                                              delegate=mention(delegate.id)))
+        if standing_in_for:
+            return Refusal("delegate_chain", t(
+                "refused.delegate_chain_you", self.lang,
+                delegator=mention(standing_in_for[0]["delegator_id"])))
+        if delegate_away:
+            return Refusal("delegate_chain", t("refused.delegate_chain", self.lang,
+                                               delegate=mention(delegate.id)))
+        return None
+
+    def may_withdraw(self, request: Row | None, actor: Actor) -> Refusal | None:
+        """Only the requester, and only while the request awaits approval."""
+        if request is None:
+            return Refusal("already_decided",
+                           t("refused.already_decided", self.lang, id="?", status="?"))
+        if actor.id != request["requester_id"]:
+            return Refusal("withdraw_not_requester",
+                           t("refused.withdraw_not_requester", self.lang))
+        if request["status"] != RS.AWAITING_APPROVAL:
+            return self.too_late_to_withdraw(request)
+        return None
+
+    def too_late_to_withdraw(self, request: Row) -> Refusal:
+        return Refusal("withdraw_too_late", t(
+            "refused.withdraw_too_late", self.lang, id=request["id"],
+            status=t(f"request.{request['status']}", self.lang)))
 
     def _allowed(self, member: bool | None, why: str) -> Refusal | None:
         """In the list: allowed; not in it: refused; unknown (a user group never read
@@ -147,36 +200,23 @@ class Policy:
             return None
         return self._allowed(self.approvers.knows(viewer.id), "history_other")
 
-    def approvals_required(self, kind: str) -> int:
+    # -- how many approvals (APPROVAL_RULES: bot/workflow/rules.py) ------------------------
+
+    def approvals_required(self, kind: str, reason: str | None = None) -> int:
         """How many distinct approvers a new request needs (0: submitted at once). A
-        cancellation under APPROVAL_RULES starts with the strictest rule: its amount is known
-        only once its invoices' facts arrive (`rule_for`), and an approver may click first."""
+        cancellation under APPROVAL_RULES starts with the strictest rule that may apply: its
+        amount and customers are known only once its invoices' facts arrive (`requirement`),
+        and an approver may click first."""
         if kind == "send":
             return max(self.settings.required_approvals, 1) \
                 if self.settings.send_requires_approval else 0
-        strictest = self.strictest_rule()
-        return strictest.approvals if strictest else self.settings.required_approvals
+        rule = self.requirement(reason or "02")
+        return rule.approvals if rule else self.settings.required_approvals
 
-    def strictest_rule(self, basis: Basis = Basis.PENDING) -> AmountRule | None:
-        """What a cancellation needs while its amount is unknown (None: no APPROVAL_RULES)."""
-        rules, base = self.settings.approval_rules, self.settings.required_approvals
-        if not rules:
-            return None
-        minimum, approvals = max(rules, key=lambda rule: (rule[1], rule[0]))
-        if approvals < base:
-            return AmountRule(base, None, None, basis)
-        return AmountRule(approvals, str(minimum), None, basis)
-
-    def rule_for(self, amount: Decimal | None) -> AmountRule | None:
-        """The rule for a request of `amount` MXN (None: unknown, so the strictest); never
-        fewer approvals than REQUIRED_APPROVALS."""
-        if amount is None:
-            return self.strictest_rule(Basis.UNCOMPARABLE)
-        if not self.settings.approval_rules:
-            return None
-        reached = [rule for rule in self.settings.approval_rules if rule[0] <= amount]
-        base = self.settings.required_approvals
-        if not reached or max(n for _, n in reached) < base:
-            return AmountRule(base, None, str(amount), Basis.AMOUNT)
-        minimum, approvals = max(reached, key=lambda rule: (rule[1], rule[0]))
-        return AmountRule(approvals, str(minimum), str(amount), Basis.AMOUNT)
+    def requirement(self, reason: str, invoices: Sequence[CfdiFacts | None] | None = None
+                    ) -> Requirement | None:
+        """What APPROVAL_RULES ask of a cancellation with this SAT reason: before its
+        invoices are looked up (`invoices` None), the strictest that may apply; after, the
+        strictest that applies to their total and customers (None: no APPROVAL_RULES)."""
+        return weigh(self.settings.approval_rules, self.settings.required_approvals,
+                     case_of(reason, invoices))

@@ -19,6 +19,7 @@ from bot.provider import Provider
 from bot.sat.consulta.client import SatClient
 from bot.slack_io import SlackIO
 from bot.tasks import Tasks
+from bot.workflow.delegation import Delegation
 from storage.store import AuditStore
 
 
@@ -34,6 +35,7 @@ class Services:
     lookup: Lookup
     lifecycle: Lifecycle
     attachments: Attachments
+    delegation: Delegation
 
     @property
     def lang(self) -> str:
@@ -50,7 +52,7 @@ class Services:
         use_zone(settings.zone)
         io = SlackIO(settings, store, client)
         policy = Policy(settings, Directory(client, settings.approvers),
-                        Directory(client, settings.requesters))
+                        Directory(client, settings.requesters), store)
         outbox = Outbox(settings, store, io)
         lookup = Lookup(settings, store, io, policy, tasks)
         outbox.after_posting = lookup.refresh_homes
@@ -58,4 +60,5 @@ class Services:
         lifecycle.facts = FactFinder(settings, store, provider, sat, outbox)
         lifecycle.submissions.sat = lifecycle.facts  # the SAT confirms what is cancelled
         return cls(settings, store, provider, tasks, io, policy, outbox, lookup, lifecycle,
-                   Attachments(settings, io, lifecycle))
+                   Attachments(settings, io, lifecycle),
+                   Delegation(settings, store, policy, io))

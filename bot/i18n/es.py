@@ -478,7 +478,7 @@ MESSAGES: dict[str, str] = {
     "check.some_failed": "Fallaron {failed} de {count} comprobaciones.",
     # Issue 22, decisiones: suplencias (delegate.), retiro (withdraw.), reglas (rules.)
     "request.withdrawn": "Retirada",
-    "outcome.withdrawn": "Liberada: la solicitud se retiró",
+    "outcome.withdrawn": "Liberada: solicitud retirada",
     "trail.request_withdrawn": "retiró la solicitud",
     "trail.invoice_withdrawn": "la factura quedó libre: su solicitud se retiró",
     "trail.refused_withdraw_not_requester": "intentó retirar una solicitud ajena; no se hizo nada",
