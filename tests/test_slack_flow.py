@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.blocks import APPROVE_ACTION, REJECT_ACTION, RESUBMIT_ACTION
+from bot.blocks import APPROVE_ACTION, REJECT_ACTION, RESUBMIT_ACTION, WITHDRAW_ACTION
 from bot.sandbox.pac_rules import Answer
 from bot.sandbox.stage import ADMIN, APPROVALS, FINANCE, Stage
 from storage import chain, queries
@@ -57,7 +57,7 @@ async def test_the_happy_path(stage: Stage) -> None:
     shown = texts(card)
     assert "<@U0ANA>" in shown and SEED_204 in shown and "Factura duplicada" in shown
     assert "02 — Comprobante emitido con errores sin relación" in shown
-    assert buttons(card) == [APPROVE_ACTION, REJECT_ACTION]
+    assert buttons(card) == [APPROVE_ACTION, REJECT_ACTION, WITHDRAW_ACTION]
     (note,) = stage.slack.ephemerals
     assert note["user"] == "U0ANA" and note["channel"] == FINANCE
     assert "https://sandbox.slack.example/archives/C0APROBACIONES/p" in note["text"]

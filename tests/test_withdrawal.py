@@ -11,8 +11,8 @@ import pytest
 
 from bot.actors import Actor
 from bot.cancellation import approve, create_cancel_request, withdraw
-from bot.sat.refs import InvoiceRef
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
+from bot.sat.refs import InvoiceRef
 from storage import queries
 from storage.store import AuditStore, StaleState
 from tests.helpers import OK_UUID, buttons, card_of, click, request_row, texts
