@@ -3,7 +3,8 @@
 One line per check, ✓ or ✗ with what to do: the settings; the Slack token and its scopes
 (against manifest.yml); the bot's membership of APPROVALS_CHANNEL and ADMIN_CHANNEL; the
 approvers' (and requesters') user groups; the audit file (writable, chain intact, belonging
-to the configured provider); and the provider (the part of `provider check` without --live).
+to the configured provider) and the stand-ins in force in it (`/cfdi delegar`, shown only when
+there are some); and the provider (the part of `provider check` without --live).
 Exit 0 only when every check passes. Nothing is written anywhere.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
@@ -19,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import auditdb, startup
 from bot.config import Settings
 from bot.i18n import t
-from storage import meta, schema
+from storage import delegations, meta, schema
 
 Say = Callable[[str], None]
 ProviderCheck = Callable[[Say], Awaitable[int]]
@@ -171,6 +173,16 @@ def _database(settings: Settings, lines: Lines) -> None:
         lines.ok("check.db_ok", path=path, count=found.verdict.checked,
                  owner=owner.endpoint or t("check.db_sandbox", lang),
                  later="" if found.owner else t("check.db_recorded_later", lang))
+        _stand_ins(path, lines)
+
+
+def _stand_ins(path: Path, lines: Lines) -> None:
+    """Who decides in whose place now (`/cfdi delegar`): shown when someone does."""
+    in_force = delegations.in_force_in(path, datetime.now(UTC), PROBE_TIMEOUT_S)
+    if in_force:
+        lines.ok("check.delegations", list="; ".join(
+            t("check.delegation_line", lines.lang, delegator=d["delegator_name"],
+              delegate=d["delegate_name"], until=d["until_day"]) for d in in_force))
 
 
 async def _provider(provider: ProviderCheck, lines: Lines) -> None:

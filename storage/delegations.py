@@ -7,7 +7,9 @@ early and not past its end (`ends_at`, UTC), at the moment the caller gives.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
+from pathlib import Path
 
 from storage.domain import Row, Who
 from storage.store import AuditStore, Tx, iso
@@ -20,6 +22,22 @@ def in_force(store: AuditStore, now: datetime) -> list[Row]:
     return list(store.db.query(
         f"SELECT * FROM delegations WHERE {_IN_FORCE} ORDER BY delegator_name, id",
         [iso(now)]))
+
+
+def in_force_in(path: Path, now: datetime, timeout_s: float) -> list[Row]:
+    """`check`: the delegations in force in the file at `path`, read only (nothing migrated;
+    a file from before schema v12 has none)."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'delegations'").fetchone() \
+                is None:
+            return []
+        cursor = conn.execute(f"SELECT * FROM delegations WHERE {_IN_FORCE} "
+                              f"ORDER BY delegator_name, id", (iso(now),))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        conn.close()
 
 
 def of_delegator(store: AuditStore, user_id: str, now: datetime) -> Row | None:

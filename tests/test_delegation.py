@@ -5,13 +5,17 @@ thread and the audit log show both names; every refusal is answered and audited.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from bot import auditdb
+from bot.actors import Actor
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
-from storage import queries
+from storage import delegations, queries
 from tests.helpers import OK_UUID, card_of, click, request_row, texts, uuid_with
+from tests.test_check import checked, settings_for, stand_in
 
 BETO, CARLA, DIEGO, ANA = "U0BETO", "U0CARLA", "U0DIEGO", "U0ANA"
 TWO = {"required_approvals": 2}
@@ -175,3 +179,20 @@ async def test_the_home_shows_delegations_and_lets_the_stand_in_decide(stage: St
     await stage.settle()
     assert request_row(stage)["status"] in ("submitted", "completed")
     assert queries.decisions(stage.runtime.store, 1)[0]["acted_by_id"] == DIEGO
+
+
+async def test_check_shows_the_stand_ins_in_force(tmp_path: Path) -> None:
+    with stand_in() as slack:
+        settings = settings_for(slack, tmp_path)
+        store = auditdb.open_for(settings)
+        beto, carla = Actor(BETO, "beto.ruiz"), Actor(CARLA, "carla.diaz")
+        with store.transaction() as tx:
+            delegations.start(tx, beto, Actor(DIEGO, "diego.mora"), "2099-01-31",
+                              datetime(2099, 2, 1, tzinfo=UTC))
+            delegations.start(tx, carla, Actor(ANA, "ana.lopez"), "2001-01-31",
+                              datetime(2001, 2, 1, tzinfo=UTC))  # over long ago
+        store.close()
+        code, lines = await checked(settings)
+    assert code == 0, lines
+    assert "✓ Stand-ins in force: beto.ruiz → diego.mora until 2099-01-31." in lines
+    assert not any("carla" in line for line in lines)
