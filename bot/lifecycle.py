@@ -295,8 +295,11 @@ class Lifecycle:
             return
         await self.outbox.flush()
         request = queries.get_request(self.store, request_id)
+        who = mention(actor.id) if acting is None or acting.by is None else t(
+            "delegate.in_place", self.lang, user=mention(actor.id),
+            voter=mention(acting.voter.id))
         await self.io.direct(request["requester_id"], t(
-            "dm.rejected", self.lang, id=request_id, user=mention(actor.id),
+            "dm.rejected", self.lang, id=request_id, user=who,
             reason=escape(reason), link=await self.io.permalink(request)), request_id)
 
     async def resubmit_clicked(self, request_id: int, failure: int | None, actor: Actor,

@@ -196,3 +196,21 @@ async def test_check_shows_the_stand_ins_in_force(tmp_path: Path) -> None:
     assert code == 0, lines
     assert "✓ Stand-ins in force: beto.ruiz → diego.mora until 2099-01-31." in lines
     assert not any("carla" in line for line in lines)
+
+
+async def test_a_stand_in_rejects_in_place_and_the_requester_reads_both_names(
+        stage: Stage) -> None:
+    await delegate(stage, BETO, DIEGO)
+    card = await card_of(stage)
+    await click(stage, DIEGO, card, "cfdi_reject")
+    await stage.driver.submit_view(DIEGO, stage.driver.last_view(),
+                                   {"reject_reason": "se corrige con nota de crédito"})
+    await stage.settle()
+    assert request_row(stage)["status"] == "rejected"
+    both = f"<@{DIEGO}> (en lugar de <@{BETO}>)"
+    assert f"⛔ Rechazada por {both}" in card_text(stage)
+    assert f"{both} rechazó la solicitud" in thread_text(stage)
+    assert f"fue rechazada por {both}" in told(stage, ANA)
+    (rejected,) = events(stage, "request_rejected")
+    assert rejected["actor_id"] == DIEGO
+    assert json.loads(rejected["details"])["on_behalf_of"]["id"] == BETO
