@@ -204,17 +204,17 @@ class Policy:
 
     def approvals_required(self, kind: str, reason: str | None = None) -> int:
         """How many distinct approvers a new request needs (0: submitted at once). A
-        cancellation under APPROVAL_RULES starts with the strictest rule that may apply: its
-        amount and customers are known only once its invoices' facts arrive (`requirement`),
-        and an approver may click first."""
+        cancellation under APPROVAL_RULES starts with the strictest rule that may apply to
+        its reason: its amount and customers are known only once its invoices' facts arrive
+        (`requirement`), and an approver may click first."""
         if kind == "send":
             return max(self.settings.required_approvals, 1) \
                 if self.settings.send_requires_approval else 0
-        rule = self.requirement(reason or "02")
+        rule = self.requirement(reason)
         return rule.approvals if rule else self.settings.required_approvals
 
-    def requirement(self, reason: str, invoices: Sequence[CfdiFacts | None] | None = None
-                    ) -> Requirement | None:
+    def requirement(self, reason: str | None,
+                    invoices: Sequence[CfdiFacts | None] | None = None) -> Requirement | None:
         """What APPROVAL_RULES ask of a cancellation with this SAT reason: before its
         invoices are looked up (`invoices` None), the strictest that may apply; after, the
         strictest that applies to their total and customers (None: no APPROVAL_RULES)."""

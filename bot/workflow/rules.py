@@ -57,7 +57,7 @@ class ReasonRule(_Rule):
     reason: CancelReason
 
     def applies(self, case: Case) -> bool | None:
-        return case.reason == self.reason
+        return None if case.reason is None else case.reason == self.reason
 
 
 class RfcRule(_Rule):
@@ -77,7 +77,7 @@ class Case(BaseModel):
     """What the rules look at in one request, as far as it is known now (None: not known)."""
 
     model_config = ConfigDict(frozen=True)
-    reason: CancelReason
+    reason: CancelReason | None = None
     amount: Decimal | None = None
     rfcs: frozenset[str] | None = None
     basis: Basis = Basis.PENDING
@@ -206,14 +206,15 @@ def request_amount(invoices: Sequence[CfdiFacts | None]) -> Decimal | None:
     return total
 
 
-def case_of(reason: str, invoices: Sequence[CfdiFacts | None] | None) -> Case:
-    """What the rules may weigh of a request: its reason always; once its invoices were
+def case_of(reason: str | None, invoices: Sequence[CfdiFacts | None] | None) -> Case:
+    """What the rules may weigh of a request: its reason (from the form); once its invoices were
     looked up (`invoices`), their total in MXN and their customers, each when every invoice
     is known (an attached XML the SAT did not find is not known: bot.facts)."""
+    known = CancelReason(reason) if reason else None
     if invoices is None:
-        return Case(reason=CancelReason(reason))
+        return Case(reason=known)
     amount = request_amount(invoices)
     rfcs = None if any(f is None for f in invoices) else frozenset(
         f.receiver_rfc.upper() for f in invoices if f is not None)
-    return Case(reason=CancelReason(reason), amount=amount, rfcs=rfcs,
+    return Case(reason=known, amount=amount, rfcs=rfcs,
                 basis=Basis.AMOUNT if amount is not None else Basis.UNCOMPARABLE)
