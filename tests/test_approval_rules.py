@@ -18,6 +18,7 @@ import pytest
 from bot.config import ConfigError, load_settings
 from bot.policy import Policy
 from bot.sandbox.invoices import cfdi_xml
+from bot.sandbox.slack_server import Message
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 from bot.sat.cfdi import CfdiFacts, CfdiType
 from bot.sat.reasons import CancelReason
@@ -55,6 +56,22 @@ def card_now(stage: Stage) -> str:
 def thread_now(stage: Stage) -> str:
     card = stage.slack.channel_messages(APPROVALS)[0]
     return "\n".join(texts(m) for m in stage.slack.thread(APPROVALS, card.ts))
+
+
+async def card_before_facts(stage: Stage, uuid: str) -> Message:
+    """Ana asks to cancel `uuid`; the card as posted, before its facts arrive (a second
+    later: the SAT stand-in is slowed down)."""
+    assert stage.sat is not None
+    stage.sat.delay_s = 1.0
+    await stage.driver.command("U0ANA", "cancelar", FINANCE)
+    await stage.settle()
+    values = {"invoices": uuid, "reason": "02", "justification": "Factura duplicada"}
+    await stage.driver.submit_view("U0ANA", stage.driver.last_view(), values)
+    for _ in range(200):  # the card is out; its facts are not
+        if stage.slack.channel_messages(APPROVALS):
+            break
+        await asyncio.sleep(0.01)
+    return stage.slack.channel_messages(APPROVALS)[-1]
 
 
 def events(stage: Stage, action: str) -> list[dict]:
@@ -113,18 +130,7 @@ async def test_an_amount_the_bot_cannot_compare_keeps_the_strictest_rule(
 
 @pytest.mark.parametrize("stage", [RULES], indirect=True)
 async def test_an_approval_before_the_amount_is_known_counts_once_it_is(stage: Stage) -> None:
-    assert stage.sat is not None
-    stage.sat.delay_s = 1.0  # the facts arrive a second after the card
-    await stage.driver.command("U0ANA", "cancelar", FINANCE)
-    await stage.settle()
-    values = {"invoices": priced(stage, 7, "500.00"), "reason": "02",
-              "justification": "Factura duplicada"}
-    await stage.driver.submit_view("U0ANA", stage.driver.last_view(), values)
-    for _ in range(200):  # the card is out; its facts are not
-        if stage.slack.channel_messages(APPROVALS):
-            break
-        await asyncio.sleep(0.01)
-    card = stage.slack.channel_messages(APPROVALS)[-1]
+    card = await card_before_facts(stage, priced(stage, 7, "500.00"))
     assert "la más estricta, mientras no se conozca el importe" in texts(card)
     assert request_row(stage)["approvals_required"] == 3
     await click(stage, "U0BETO", card)  # counted under the strictest rule, then enough
@@ -279,17 +285,7 @@ async def test_a_rule_by_reason_sets_the_approvals_needed(stage: Stage) -> None:
 @pytest.mark.parametrize("stage", [{"approval_rules": "rfc=URE180429TM6:3,total>=100000:2"}],
                          indirect=True)
 async def test_a_rule_by_customer_applies_once_the_invoice_names_it(stage: Stage) -> None:
-    assert stage.sat is not None
-    stage.sat.delay_s = 1.0  # the facts arrive a second after the card
-    await stage.driver.command("U0ANA", "cancelar", FINANCE)
-    await stage.settle()
-    values = {"invoices": priced(stage, 13, "150000.00"), "reason": "02",
-              "justification": "Factura duplicada"}
-    await stage.driver.submit_view("U0ANA", stage.driver.last_view(), values)
-    for _ in range(200):  # the card is out; its facts are not
-        if stage.slack.channel_messages(APPROVALS):
-            break
-        await asyncio.sleep(0.01)
+    await card_before_facts(stage, priced(stage, 13, "150000.00"))
     assert "cliente con RFC URE180429TM6 → 3 aprobaciones, la más estricta, mientras no se " \
         "conozcan los clientes de las facturas" in card_now(stage)
     await stage.settle()
