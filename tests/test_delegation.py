@@ -85,7 +85,9 @@ async def test_who_may_delegate_to_whom_is_refused_and_audited(stage: Stage) -> 
     assert "Solo los aprobadores pueden nombrar un suplente" in await delegate(
         stage, DIEGO, ANA)
     assert "No puedes ser tu propio suplente" in await delegate(stage, BETO, BETO)
-    assert "no es una fecha" in await delegate(stage, BETO, DIEGO, "2001-01-01")
+    for day in ("2001-01-01", "9999-12-31", "mañana", someday(stage, 367)):
+        assert f"«{day}» no es una fecha AAAA-MM-DD de hoy a 366 días" in await delegate(
+            stage, BETO, DIEGO, day)
     assert "Uso: `/cfdi delegar" in (await stage.driver.command(
         BETO, "delegar a Diego", FINANCE)).json()["text"]
     await delegate(stage, CARLA, BETO)                       # Carla -> Beto

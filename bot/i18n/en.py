@@ -482,7 +482,7 @@ MESSAGES: dict[str, str] = {
     "withdraw.card": "↩️ Withdrawn by {user} — {when}",
     "withdraw.reply": "↩️ {user} withdrew the request. Its invoices are free: another request may include them.",
     "delegate.usage": "Usage: `/cfdi delegar @person hasta YYYY-MM-DD` names your stand-in until the end of that day ({zone}); `/cfdi delegar fin` ends it early.",
-    "delegate.bad_date": "“{date}” is not a YYYY-MM-DD date from today on (today is {today}); nothing was done.",
+    "delegate.bad_date": "“{date}” is not a YYYY-MM-DD date from today to {days} days ahead (today is {today}); nothing was done.",
     "delegate.started": "From now on {delegate} may approve or reject in your place until {until} (end of the day, {zone}). End it early with `/cfdi delegar fin`.",
     "delegate.started_dm": "{delegator} named you their stand-in: you may approve or reject CFDI requests in their place until {until} (end of the day, {zone}). You will find them on CFDI Bot's Home tab.",
     "delegate.replaced": "Your previous stand-in, {delegate}, no longer is.",

@@ -495,7 +495,7 @@ MESSAGES: dict[str, str] = {
     "withdraw.card": "↩️ Retirada por {user} — {when}",
     "withdraw.reply": "↩️ {user} retiró la solicitud. Sus facturas quedan libres: otra solicitud puede incluirlas.",
     "delegate.usage": "Uso: `/cfdi delegar @persona hasta AAAA-MM-DD` nombra a tu suplente hasta el fin de ese día ({zone}); `/cfdi delegar fin` termina la suplencia antes.",
-    "delegate.bad_date": "«{date}» no es una fecha AAAA-MM-DD de hoy en adelante (hoy es {today}); no se hizo nada.",
+    "delegate.bad_date": "«{date}» no es una fecha AAAA-MM-DD de hoy a {days} días (hoy es {today}); no se hizo nada.",
     "delegate.started": "Desde ahora {delegate} puede aprobar o rechazar en tu lugar hasta el {until} (fin del día, {zone}). Termina antes con `/cfdi delegar fin`.",
     "delegate.started_dm": "{delegator} te nombró su suplente: puedes aprobar o rechazar solicitudes de CFDI en su lugar hasta el {until} (fin del día, {zone}). Las verás en la pestaña Inicio de CFDI Bot.",
     "delegate.replaced": "Tu suplencia anterior, con {delegate}, terminó.",

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 _GIVE = re.compile(r"^<@(?P<id>[UW][A-Z0-9]+)(?:\|(?P<name>[^>]*))?>\s+(?:hasta|until)\s+"
                    r"(?P<day>\S+)$", re.IGNORECASE)
 _END = re.compile(r"^(?:fin|end|terminar)$", re.IGNORECASE)
+MAX_DAYS = 366  # a stand-in for longer is a change of APPROVERS, not a holiday
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,15 @@ class Delegation:
         return self.store.clock().astimezone(self.settings.zone).date()
 
     def day_of(self, typed: str) -> date | None:
-        """The last day of the delegation, from today on (in TIMEZONE); None when not."""
+        """The last day of the delegation, from today to a year from now (in TIMEZONE);
+        None when it is not such a day."""
         try:
             day = date.fromisoformat(typed)
         except ValueError:
             return None
-        return day if len(typed) == 10 and day >= self.today() else None
+        today = self.today()
+        return day if len(typed) == 10 and today <= day <= today + timedelta(MAX_DAYS) \
+            else None
 
     def end_of(self, day: date) -> datetime:
         """The first moment after `day` in TIMEZONE: where a delegation "until" it ends."""
@@ -106,7 +110,7 @@ class Delegation:
         day = self.day_of(order.day)
         if day is None:
             return t("delegate.bad_date", self.lang, date=order.day[:20],
-                     today=self.today().isoformat())
+                     today=self.today().isoformat(), days=MAX_DAYS)
         delegate = order.delegate
         refusal = await self.policy.may_delegate(actor, delegate)
         if refusal is not None:
