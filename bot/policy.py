@@ -26,6 +26,8 @@ from storage.store import AuditStore
 
 @dataclass(frozen=True)
 class Refusal:
+    """Why something is refused (`refused_<why>` in the audit log) and what the person reads."""
+
     why: str
     text: str
 
