@@ -524,4 +524,6 @@ MESSAGES: dict[str, str] = {
     "rules.pending_rfc": "Rule: {rule}, the strictest, until the invoices' customers are known",
     "rules.uncomparable_rfc": "Rule: {rule}, the strictest: the customer of some invoice could not be known (facts unavailable)",
     "rules.also": "also applies: {rules}",
+    "demo.step.approve_in_place": "▶ {user} presses “Approve” on the card, as {approver}'s stand-in",
+    "demo.step.withdraw": "▶ {user} presses “Withdraw request” on the card and confirms it in Slack's dialog",
 }

@@ -537,4 +537,6 @@ MESSAGES: dict[str, str] = {
     "rules.pending_rfc": "Regla: {rule}, la más estricta, mientras no se conozcan los clientes de las facturas",
     "rules.uncomparable_rfc": "Regla: {rule}, la más estricta: el cliente de alguna factura no se pudo saber (datos no disponibles)",
     "rules.also": "también aplica: {rules}",
+    "demo.step.approve_in_place": "▶ {user} pulsa «Aprobar» en la tarjeta, como suplente de {approver}",
+    "demo.step.withdraw": "▶ {user} pulsa «Retirar solicitud» en la tarjeta y lo confirma en el diálogo de Slack",
 }
