@@ -12,7 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 from storage.domain import Row, Who
-from storage.store import AuditStore, Tx, iso
+from storage.sql import iso
+from storage.store import AuditStore
+from storage.tx import Tx
 
 _IN_FORCE = "ended_at IS NULL AND ends_at > ?"
 

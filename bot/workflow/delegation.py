@@ -1,9 +1,9 @@
 """`/cfdi delegar`: an approver names a stand-in until the end of a day, or ends it early.
 
 The command is answered at once (bad words: the usage, nothing written); who may delegate
-and to whom is asked of the policy (bot.policy) after the ack, and again under the write lock
-for chains and loops, so two people delegating at once cannot build one. Every refusal and
-every change is an event of the audit chain (storage/delegations.py).
+and to whom is asked of the policy (bot.workflow.permissions) after the ack, and again under
+the write lock for chains and loops, so two people delegating at once cannot build one.
+Every refusal and every change is an event of the audit chain (storage/delegations.py).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from datetime import date, datetime, time, timedelta
 from bot.actors import Actor
 from bot.config import Settings
 from bot.i18n import t
-from bot.mrkdwn import mention
-from bot.policy import Policy, Refusal
-from bot.slack_io import SlackIO
+from bot.slack.io import SlackIO
+from bot.slack.mrkdwn import mention
+from bot.workflow.permissions import Policy, Refusal
 from storage import delegations
 from storage.store import AuditStore
 
