@@ -6,11 +6,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import ack, audit, bulk, facts, reconcile, rendering, watcher
+from benchmarks import (
+    ack,
+    audit,
+    bulk,
+    checkpoints,
+    facts,
+    reconcile,
+    reminders,
+    rendering,
+    watcher,
+)
 
 BENCHMARKS = {
     "ack": ack.main, "bulk": bulk.main, "audit": audit.main, "watcher": watcher.main,
     "rendering": rendering.main, "facts": facts.main, "reconcile": reconcile.main,
+    "checkpoints": checkpoints.main,
+    "reminders": reminders.main,
 }
 
 

@@ -12,7 +12,7 @@ in one place.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +32,7 @@ from bot.config_sentences import (
 )
 from bot.providers.registry import DEFAULT as DEFAULT_PROVIDER
 from bot.providers.registry import DEFAULT_WSDL, PROVIDERS
+from bot.sat.calendar import BusinessCalendar
 
 SANDBOX = "sandbox"
 
@@ -99,6 +100,12 @@ class Settings(BaseSettings):
     approval_ttl_h: float = Field(72.0, gt=0)
     pending_alert_h: float = Field(120.0, gt=0)
     audit_db: Path = Path("data/audit.db")
+    # Signed checkpoints of the audit log (bot/evidence): the key (none: no checkpoints), how
+    # often one is signed while events are written, and where copies go besides the log.
+    audit_signing_key: Path | None = None
+    audit_checkpoint_every_h: float = Field(1.0, gt=0)
+    audit_checkpoints_file: Path | None = None   # default: AUDIT_DB with .checkpoints
+    audit_channel: str | None = None             # default: ADMIN_CHANNEL
     max_invoices: int = Field(200, ge=1, le=1000)
     language: Literal["es", "en"] = "es"
     # The SAT's public status service; `sandbox` is the SAT stand-in beside the sandbox
@@ -117,8 +124,23 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     timezone: str = DEFAULT_TIMEZONE
+    # The business calendar (bot/sat/calendar.py): weekends and Mexico's official holidays
+    # are off; these are the company's own days off and its working hours, in TIMEZONE.
+    business_hours: str = "09:00-18:00"
+    extra_holidays: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Approvals that never stall (bot/watching/reminders.py), in business hours: each
+    # approver who may still decide is reminded once after REMIND_AFTER_H and once more
+    # when LAST_REMINDER_H are left before APPROVAL_TTL_H expires the request; a digest at
+    # DIGEST_HOUR each business day; after ESCALATE_AFTER_H the request goes to
+    # ESCALATION_APPROVERS too.
+    remind_after_h: float = Field(4.0, ge=0)
+    last_reminder_h: float = Field(2.0, ge=0)
+    digest_hour: float | None = Field(9.0, ge=0, lt=24)
+    escalate_after_h: float = Field(24.0, ge=0)
+    escalation_approvers: IdList = Field(default_factory=list)
 
-    @field_validator("approvers", "requesters", mode="before")
+    @field_validator("approvers", "requesters", "escalation_approvers", "extra_holidays",
+                     mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -144,7 +166,7 @@ class Settings(BaseSettings):
             raise ValueError("every step must be greater than 0")
         return value
 
-    @field_validator("approvers", "requesters")
+    @field_validator("approvers", "requesters", "escalation_approvers")
     @classmethod
     def _check_ids(cls, value: list[str]) -> list[str]:
         bad = [item for item in value if not _SLACK_ID.match(item)]
@@ -152,7 +174,12 @@ class Settings(BaseSettings):
             raise ValueError(f"not Slack user or group IDs: {', '.join(bad)}")
         return value
 
-    @field_validator("approvals_channel", "admin_channel", mode="before")
+    @field_validator("audit_signing_key", "audit_checkpoints_file", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("approvals_channel", "admin_channel", "audit_channel", mode="before")
     @classmethod
     def _check_channel(cls, value: Any) -> Any:
         if value in (None, ""):
@@ -169,6 +196,40 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("not a month and day") from None
         return value.strip()
+
+    @field_validator("business_hours")
+    @classmethod
+    def _check_hours(cls, value: str) -> str:
+        opens, _, closes = value.strip().partition("-")
+        try:
+            if _clock_time(opens) >= _clock_time(closes):
+                raise ValueError("closes before it opens")
+        except ValueError as exc:
+            raise ValueError(str(exc) if "closes" in str(exc) else "not HH:MM-HH:MM") from None
+        return value.strip()
+
+    @field_validator("extra_holidays")
+    @classmethod
+    def _check_holidays(cls, value: list[str]) -> list[str]:
+        for day in value:
+            try:
+                date.fromisoformat(day if len(day) == 10 else f"2000-{day}")  # a leap year
+            except ValueError:
+                raise ValueError(f"{day[:20]!r} is not YYYY-MM-DD nor MM-DD") from None
+        return value
+
+    @field_validator("digest_hour", mode="before")
+    @classmethod
+    def _digest_off(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("off", "none", ""):
+            return None
+        if isinstance(value, str) and ":" in value:
+            try:
+                moment = _clock_time(value)
+            except ValueError:
+                raise ValueError("not an hour (8.5) nor HH:MM") from None
+            return moment.hour + moment.minute / 60
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -222,6 +283,16 @@ class Settings(BaseSettings):
         return int(month), int(day)
 
     @property
+    def checkpoints_file(self) -> Path:
+        """Where checkpoints are appended: AUDIT_CHECKPOINTS_FILE, else beside AUDIT_DB."""
+        return self.audit_checkpoints_file or self.audit_db.with_suffix(".checkpoints")
+
+    @property
+    def checkpoint_channel(self) -> str | None:
+        """Where checkpoints are posted: AUDIT_CHANNEL, else ADMIN_CHANNEL."""
+        return self.audit_channel or self.admin_channel
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
@@ -229,6 +300,17 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """TIMEZONE: the zone of the times shown to people and of export dates."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        """The company's business days and hours (reminders, digest, escalation)."""
+        opens, _, closes = self.business_hours.partition("-")
+        days = [d for d in self.extra_holidays if len(d) == 10]
+        yearly = [d for d in self.extra_holidays if len(d) != 10]
+        return BusinessCalendar(
+            zone=self.zone, extra=frozenset(date.fromisoformat(d) for d in days),
+            yearly=frozenset((int(d[:2]), int(d[3:])) for d in yearly),
+            opens=_clock_time(opens), closes=_clock_time(closes))
 
     @property
     def wsdl_is_url(self) -> bool:
@@ -287,6 +369,16 @@ class Settings(BaseSettings):
         return [f"CFDI_WSDL {without_userinfo(self.cfdi_wsdl)[:200]!r} is not a file that "
                 f"exists: give the path of the provider's WSDL or its http(s) URL, or leave it "
                 f"unset for the shipped copy ({HINTS['CFDI_WSDL'][1]})."]
+
+
+def _clock_time(text: str) -> time:
+    """HH:MM (24:00 is the end of the day)."""
+    text = text.strip()
+    if text == "24:00":
+        return time.max
+    if not re.fullmatch(r"\d{1,2}:\d{2}", text):
+        raise ValueError("not HH:MM")
+    return time.fromisoformat(text.zfill(5))
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -42,6 +42,11 @@ HINTS: dict[str, tuple[str, str]] = {
     "APPROVAL_TTL_H": ("a number of hours greater than 0", "72"),
     "PENDING_ALERT_H": ("a number of hours greater than 0", "120"),
     "AUDIT_DB": ("a path for the SQLite file", "data/audit.db"),
+    "AUDIT_SIGNING_KEY": ("the path of the Ed25519 key `python -m bot audit keygen` wrote",
+                          "/etc/cfdi-bot/audit-signing.key"),
+    "AUDIT_CHANNEL": ("a channel ID (C… or G…) for the audit log's checkpoints", "C0123456789"),
+    "AUDIT_CHECKPOINT_EVERY_H": ("a number of hours greater than 0", "1"),
+    "AUDIT_CHECKPOINTS_FILE": ("a path for the checkpoints file", "data/audit.checkpoints"),
     "MAX_INVOICES": ("a whole number from 1 to 1000", "200"),
     "LANGUAGE": ("es or en", "es"),
     "SAT_CONSULTA_URL": ("'sandbox' or the SAT status service's http(s) address",
@@ -55,6 +60,15 @@ HINTS: dict[str, tuple[str, str]] = {
     "LOG_LEVEL": ("DEBUG, INFO, WARNING or ERROR", "INFO"),
     "LOG_FORMAT": ("text, or json for one JSON object per line", "json"),
     "TIMEZONE": ("an IANA time zone name", "America/Mexico_City"),
+    "BUSINESS_HOURS": ("opening and closing times HH:MM-HH:MM (in TIMEZONE)", "09:00-18:00"),
+    "EXTRA_HOLIDAYS": ("comma-separated dates YYYY-MM-DD, or MM-DD for every year",
+                       "2026-12-24,12-12"),
+    "REMIND_AFTER_H": ("a number of business hours, 0 for no reminder", "4"),
+    "LAST_REMINDER_H": ("a number of business hours before the expiry, 0 for none", "2"),
+    "DIGEST_HOUR": ("an hour of the day from 0 to 23.99 (8.5 is 08:30), or off", "8.5"),
+    "ESCALATE_AFTER_H": ("a number of business hours, 0 for no escalation", "24"),
+    "ESCALATION_APPROVERS": ("comma-separated user IDs (U…) and/or user-group IDs (S…)",
+                             "U03JEFA,S04DIRECCION"),
 }
 
 

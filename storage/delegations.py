@@ -1,4 +1,4 @@
-"""Delegations: an approver's stand-in until the end of a day (table `delegations`, schema v12).
+"""Delegations: an approver's stand-in until the end of a day (table `delegations`, schema v14).
 
 Reads take the store; writes take an open transaction (`Tx`) and append their event to the
 chain in it, so a delegation and its audit line are one commit. "In force" means not ended
@@ -28,7 +28,7 @@ def in_force(store: AuditStore, now: datetime) -> list[Row]:
 
 def in_force_in(path: Path, now: datetime, timeout_s: float) -> list[Row]:
     """`check`: the delegations in force in the file at `path`, read only (nothing migrated;
-    a file from before schema v12 has none)."""
+    a file from before schema v14 has none)."""
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
     try:
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'delegations'").fetchone() \

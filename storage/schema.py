@@ -1,5 +1,8 @@
 """The versioned schema. Each migration moves the file one version up; `PRAGMA user_version`
 holds the version. Migrations only add: an older file is upgraded, never wiped.
+
+Why this module is long: every migration since the first stays here, in order, with the
+comment that says what it adds and why (an old file is brought up through each of them).
 """
 
 from __future__ import annotations
@@ -188,12 +191,53 @@ ALTER TABLE invoices ADD COLUMN sat_disagreement TEXT;
 CREATE INDEX IF NOT EXISTS invoices_by_sat_check ON invoices (sat_checked_at);
 """
 
-# v12 (issue 22, decisions): delegation and stand-ins. An approver names a stand-in until the
+# v12 (issue 23, signed checkpoints): where each checkpoint's copies went. A checkpoint is an
+# `audit_checkpoint` event; its row here is written in the same transaction, then marked when
+# the checkpoints file holds it and when Slack keeps it (its ts), so a copy that failed is
+# made at the next run. The index finds the checkpoints among the events.
+V12_CHECKPOINT_COPIES = """
+CREATE TABLE checkpoint_copies (
+    event_id   INTEGER PRIMARY KEY REFERENCES events(id),
+    filed_at   TEXT,                -- appended to the checkpoints file
+    slack_ts   TEXT,                -- posted to AUDIT_CHANNEL (or ADMIN_CHANNEL)
+    posted_at  TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_action ON events (action, id);
+CREATE INDEX IF NOT EXISTS checkpoint_copies_owed ON checkpoint_copies (event_id)
+    WHERE filed_at IS NULL OR slack_ts IS NULL;
+"""
+
+# v13 (issue 22, time-driven approvals): each reminder, escalation message and daily digest sent
+# to a person, written before it is sent, so that a restart never sends it twice; a digest
+# row with user_id '' marks the day's digest as done (once a day, even when nobody had
+# anything); one Slack refused is tried again a few times (not forever: a deactivated
+# person would be asked about every minute). When the request was escalated to
+# ESCALATION_APPROVERS (who may then decide).
+V13_REMINDERS = """
+ALTER TABLE requests ADD COLUMN escalated_at TEXT;
+CREATE TABLE reminders (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('first', 'last', 'escalation', 'digest')),
+    request_id   INTEGER REFERENCES requests(id),  -- NULL for a digest
+    day          TEXT,                             -- a digest's day (YYYY-MM-DD, TIMEZONE)
+    user_id      TEXT NOT NULL,
+    attempted_at TEXT NOT NULL,   -- claimed just before sending: after a crash, not resent
+    sent_at      TEXT,            -- Slack accepted it
+    failed_at    TEXT,            -- Slack refused it: tried again, up to `attempts` times
+    attempts     INTEGER NOT NULL DEFAULT 1
+);
+CREATE UNIQUE INDEX IF NOT EXISTS reminders_once ON reminders (request_id, user_id, kind)
+    WHERE request_id IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS digests_once ON reminders (day, user_id)
+    WHERE kind = 'digest';
+"""
+
+# v14 (issue 22, decisions): delegation and stand-ins. An approver names a stand-in until the
 # end of a day (`ends_at`, UTC; `until_day` as typed, in TIMEZONE); ending it early sets
 # `ended_at`. At most one open delegation per approver. An approval given by a stand-in is the
 # approver's vote (`approvals.user_id`, so both voting counts once) with who gave it
 # (`acted_by_id`, `acted_by_name`). Every change is also an event of the chain.
-V12_DELEGATIONS = """
+V14_DELEGATIONS = """
 CREATE TABLE delegations (
     id              INTEGER PRIMARY KEY,
     delegator_id    TEXT NOT NULL,
@@ -260,7 +304,9 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V9_META),
     _script(V10_APPROVAL_RULE),
     _script(V11_SAT_WATCH),
-    _script(V12_DELEGATIONS),
+    _script(V12_CHECKPOINT_COPIES),
+    _script(V13_REMINDERS),
+    _script(V14_DELEGATIONS),
 ]
 LATEST = len(MIGRATIONS)
 

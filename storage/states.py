@@ -67,6 +67,7 @@ class ReplyKind(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    ESCALATED = "escalated"
     WITHDRAWN = "withdrawn"
 
 

@@ -28,7 +28,7 @@ _TABLE: dict[Entity, str] = {"request": "requests", "invoice": "invoices"}
 # Columns a transition may set beside the status (never id, status or created_at).
 _SETTABLE: dict[Entity, frozenset[str]] = {
     "request": frozenset({"thread_ts", "approvals_channel", "approvals_required",
-                          "approval_rule"}),
+                          "approval_rule", "escalated_at"}),
     "invoice": frozenset({"code", "detalle", "estatus_uuid", "acuse", "attempts",
                           "next_check_at", "pending_since", "uuid", "alerted_at",
                           "facts", "sat_asks", "sat_checked_at", "sat_disagreement"}),

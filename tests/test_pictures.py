@@ -77,6 +77,12 @@ def test_the_pages_show_what_people_saw(tmp_path: Path) -> None:
     assert '<span class="button primary">Aprobar</span>' in home and "block-divider" in home
     assert "No enviada al proveedor" in pages["status"]
     assert t("picture.only_you", "es") in pages["status"]
+    # A reminder with the card's buttons; the next morning's digest, oldest first.
+    reminder, digest = pages["reminder"], pages["digest"]
+    assert "La solicitud #1 espera tu decisión" in reminder
+    assert '<span class="button primary">Aprobar</span>' in reminder
+    assert "Esperan tu decisión (2)" in digest and digest.index("#1") < digest.index("#2")
+    assert 'class="button' not in digest
     for page in pages.values():  # the banner is drawn as Slack shows it, once a message
         assert "SANDBOX" in page
     drawn = "".join(pages.values())

@@ -138,13 +138,16 @@ async def _serve(settings: Settings, *, reconcile_only: bool = False) -> int:
     """Each step can refuse with one sentence, and a signal stops any of them. With
     `reconcile_only`, the bot is assembled as for serving, reconciles once, and stops."""
     from bot.cli import auditdb
+    from bot.evidence.keys import KeyProblem
+    from bot.evidence.running import signing_key
     from bot.runtime import startup
     from bot.runtime.serving import Stop, Stopped, serve
 
     stop = Stop()
     stop.install()
     try:
-        auditdb.open_for(settings).close()     # opened, migrated, and its owner checked
+        with contextlib.closing(auditdb.open_for(settings)) as store:  # its owner checked
+            signing_key(settings, store)       # AUDIT_SIGNING_KEY private, and the file's
         # The provider's WSDL (a local check) before Slack, which may mean waiting out a
         # network that is not there yet.
         provider = None if settings.sandbox else await stop.race(_provider(settings))
@@ -155,7 +158,7 @@ async def _serve(settings: Settings, *, reconcile_only: bool = False) -> int:
         await serve(runtime, stop)
     except Stopped:
         log.info("stopped before serving")
-    except (auditdb.Unusable, startup.Refused) as exc:
+    except (auditdb.Unusable, startup.Refused, KeyProblem) as exc:
         return _refused(exc.sentence)
     except _ProviderUnusable as exc:
         return _config_problems(exc.problems)

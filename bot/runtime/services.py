@@ -57,7 +57,8 @@ class Services:
                  ) -> Services:
         io = SlackIO(settings, store, client)
         policy = Policy(settings, Directory(client, settings.approvers),
-                        Directory(client, settings.requesters), store)
+                        Directory(client, settings.requesters),
+                        Directory(client, settings.escalation_approvers), store)
         lookup = Lookup(settings, store, io, policy, tasks)
         outbox = Outbox(settings, store, io, after_posting=lookup.refresh_homes)
         facts = FactFinder(settings, store, provider, sat, outbox)

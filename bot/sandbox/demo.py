@@ -8,9 +8,11 @@ waits for the SAT stand-in to show it (its books lag by SAT_LAG_S). Then Ana mis
 folio (the form says so on its line), fixes it, Beto looks at his App Home and rejects that
 request, and Ana looks the invoice up with `/cfdi estado`. Ana e-mails an invoice with
 `/cfdi enviar`. Beto, going away, names Diego his stand-in with `/cfdi delegar`; Diego
-approves Ana's next request in Beto's place; Ana withdraws another before anyone decides. The
-audit trail that all of it left in its own file (data/demo.db, or --db) is printed, in
-words, and verified.
+approves Ana's next request in Beto's place; Ana withdraws another before anyone decides.
+The audit trail that all of it left in its own file (data/demo.db, or --db) is printed, in
+words, and verified. Last, a checkpoint of the log is signed (with the demo's own key,
+beside its file: never AUDIT_SIGNING_KEY), posted to the operators' channel and appended to
+the checkpoints file, and the log is verified against both copies.
 
 `Scenes` keeps what the pictures of the README show (bot/sandbox/pictures.py).
 """
@@ -26,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.evidence import keys
+from bot.evidence.publishing import read_channel, read_file
+from bot.evidence.verifying import verify
 from bot.i18n import t
 from bot.sandbox.slack_records import Message
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
@@ -34,6 +39,7 @@ from bot.slack.mrkdwn import local
 from bot.slack.render.history import what_happened, who_did
 from bot.slack.render.kit import APPROVE_ACTION, REJECT_ACTION, REJECT_REASON, WITHDRAW_ACTION
 from storage import queries
+from storage.evidence import chain
 
 REQUESTER, APPROVER, STAND_IN = "U0ANA", "U0BETO", "U0DIEGO"
 DEMO_INVOICES = [
@@ -73,10 +79,21 @@ DEMO_DB = Path("data/demo.db")
 def fresh_demo_db() -> Path:
     """The demo's own file, made anew each run (the same invoices twice would be refused as
     already requested), so that simulated requests never sit in the bot's real audit log,
-    where the watcher would follow them."""
-    for old in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
-        old.unlink()
+    where the watcher would follow them; with it go its key and checkpoints file."""
+    for old in [*DEMO_DB.parent.glob(DEMO_DB.name + "*"),
+                *(DEMO_DB.with_suffix(suffix) for suffix in (".key", ".checkpoints"))]:
+        old.unlink(missing_ok=True)
     return DEMO_DB
+
+
+def demo_key(db: Path) -> Path:
+    """The demo's throwaway signing key, beside its file (`demo.key`): made at the first run
+    over that file and used again while the file is kept (--db), whose checkpoints it signs."""
+    path = db.with_suffix(".key")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keys.generate(path, keys.ORIGIN_SANDBOX, "en")
+    return path
 
 
 class Demo:
@@ -131,7 +148,9 @@ async def run_demo(settings: Settings, db: Path, say: Callable[[str], None] = pr
                    max_wait_s: float = 30.0, scenes: Scenes | None = None) -> int:
     lang = settings.language
     stage = await Stage.open(db, resolve_after_s=RESOLVE_AFTER_S, language=lang,
-                             timezone=settings.timezone, watch_backoff_s=[0.5])
+                             timezone=settings.timezone, watch_backoff_s=[0.5],
+                             audit_signing_key=demo_key(db), audit_channel=None,
+                             audit_checkpoints_file=db.with_suffix(".checkpoints"))
     stage.pac.state.sat_lag_s = SAT_LAG_S  # "cancelled" waits for the SAT's word
     first_event = stage.runtime.store.last_event_id() + 1
     demo = Demo(stage, say, lang, scenes or Scenes())
@@ -145,7 +164,7 @@ async def run_demo(settings: Settings, db: Path, say: Callable[[str], None] = pr
         await _stand_in_and_withdraw(demo)
         say("")
         _print_trail(stage, say, lang, first_event)
-        return 0
+        return 0 if await _checkpoint(demo) else 1
     finally:
         await stage.close()
 
@@ -254,3 +273,26 @@ def _print_trail(stage: Stage, say: Callable[[str], None], lang: str, first_even
     verdict = store.verify()
     say(t("demo.chain_ok", lang, count=verdict.checked) if verdict.ok
         else t("demo.chain_broken", lang, event=verdict.bad_event, problem=verdict.problem))
+
+
+async def _checkpoint(demo: Demo) -> bool:
+    """`python -m bot audit checkpoint`, then `audit verify --checkpoints` and
+    `--from-slack`: the log against the file and against the operators' channel."""
+    stage, lang = demo.stage, demo.lang
+    evidence = stage.runtime.evidence
+    assert evidence is not None, "the demo signs with its own key"
+    demo.step("demo.step.checkpoint")
+    await evidence.signer.sign(force=True)
+    await evidence.publisher.publish()
+    demo.shown.show()
+    key, store = evidence.signer.key.public, stage.runtime.store
+    path = stage.settings.checkpoints_file
+    channel = stage.settings.checkpoint_channel
+    assert channel is not None
+    found = [verify(chain(store.db), read_file(path), key, str(path), lang),
+             verify(chain(store.db), await read_channel(stage.runtime.services.io.client,
+                                                        channel), key, f"Slack {channel}", lang)]
+    demo.step("demo.step.verify_checkpoints", path=path, public=key.text())
+    for finding in found:
+        demo.say("  " + (finding.sentence if finding.ok else f"BROKEN: {finding.sentence}"))
+    return all(finding.ok for finding in found)

@@ -24,18 +24,21 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.sandbox import slack_html as ui
 from bot.sandbox.demo import Scenes, run_demo
+from bot.sandbox.reminder_scenes import ReminderScenes, collect_reminders
 from bot.sandbox.stage import APPROVALS, FINANCE
 
 WIDTH = 720
 OUT = Path("docs/pictures")
-PICTURES = ("form-error", "card", "thread", "home", "status")   # the keys of `pages`
+PICTURES = ("form-error", "card", "thread", "home", "status", "reminder",  # keys of `pages`
+            "digest")
 
 
 def _time(ts: str) -> str:
     return datetime.fromtimestamp(float(ts), UTC).strftime("%H:%M")
 
 
-def pages(scenes: Scenes, lang: str) -> dict[str, str]:
+def pages(scenes: Scenes, lang: str, reminders: ReminderScenes | None = None
+          ) -> dict[str, str]:
     """Each picture's HTML page, by file name (without .png)."""
     render = ui.Renderer(scenes.users, scenes.channels, lang)
     approvals, finance = "#" + scenes.channels[APPROVALS], "#" + scenes.channels[FINANCE]
@@ -45,7 +48,13 @@ def pages(scenes: Scenes, lang: str) -> dict[str, str]:
     thread = [(m.ts, ui.message(render, m.blocks, time=_time(m.ts))) for m in scenes.thread]
     thread += [(f["ts"], ui.message(render, [], time=_time(f["ts"]), extra=ui.file_card(
         f["filename"], f.get("title") or f["filename"]))) for f in scenes.files]
-    return {
+    dms = {} if reminders is None else {
+        name: ui.page(name, ui.conversation(t("picture.dm", lang), "", [ui.message(
+            ui.Renderer(reminders.users, reminders.channels, lang), shown.blocks,
+            time=_time(shown.ts))]))
+        for name, shown in (("reminder", reminders.reminder), ("digest", reminders.digest))
+        if shown is not None}
+    return dms | {
         "form-error": ui.page("form", ui.modal(render, scenes.form, scenes.form_values,
                                                scenes.form_errors)),
         "card": ui.page("card", ui.conversation(approvals, "", [ui.message(
@@ -100,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
               "use --html-only to write the pages alone.", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, html in pages(asyncio.run(collect(args.lang)), args.lang).items():
+    scenes = asyncio.run(collect(args.lang))
+    reminders = asyncio.run(collect_reminders(args.lang))
+    for name, html in pages(scenes, args.lang, reminders).items():
         page = args.out / f"{name}.html"
         page.write_text(html, encoding="utf-8")
         if chromium is not None and not args.html_only:

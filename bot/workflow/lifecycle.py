@@ -82,6 +82,12 @@ class Lifecycle:
             log.error("could not record a refusal (%s): %s", refusal.why, exc)
         return refusal.text
 
+    def delivered_before(self, client_key: str) -> bool:
+        """Slack delivered this form before (a retry, or Socket Mode's re-delivery of an
+        envelope) and its request is written: it is answered as the first time, with
+        nothing checked or written again (checking again would call its own invoices taken)."""
+        return queries.delivered_before(self.store, client_key)
+
     def active_elsewhere(self, ref_keys: Sequence[str]) -> list[Row]:
         """Which of these invoices are already in a live request, or cancelled."""
         return queries.active_elsewhere(self.store, ref_keys)

@@ -34,19 +34,32 @@ class Policy:
     """Who may do what now: the one access filter every listener and use case asks."""
 
     def __init__(self, settings: Settings, approvers: Directory, requesters: Directory,
-                 store: AuditStore | None = None) -> None:
+                 escalation: Directory | None = None, store: AuditStore | None = None
+                 ) -> None:
         self.settings = settings
         self.lang = settings.language
         self.approvers = approvers
         self.requesters = requesters
+        # ESCALATION_APPROVERS: may decide a request once it is escalated
+        # (bot/watching/reminders.py)
+        self.escalation = escalation
         self.store = store  # the delegations and decisions on record (None: no stand-ins)
 
     async def refresh(self) -> bool:
-        """Read the user groups of APPROVERS and REQUESTERS again (in the background);
-        True when every group is known."""
-        approvers, requesters = await asyncio.gather(self.approvers.refresh(),
-                                                     self.requesters.refresh())
-        return approvers and requesters
+        """Read the user groups of APPROVERS, REQUESTERS and ESCALATION_APPROVERS again (in
+        the background); True when every group is known."""
+        lists = [self.approvers, self.requesters, *([self.escalation] if self.escalation
+                                                    else [])]
+        return all(await asyncio.gather(*(d.refresh() for d in lists)))
+
+    async def may_approve(self, request: Row, user_id: str) -> bool | None:
+        """In APPROVERS, or in ESCALATION_APPROVERS once the request is escalated; None when
+        it depends on a group never read."""
+        member = await self.approvers.contains(user_id)
+        if member is True or self.escalation is None or not request.get("escalated_at"):
+            return member
+        escalated = await self.escalation.contains(user_id)
+        return True if escalated else (None if None in (member, escalated) else False)
 
     async def is_approver(self, user_id: str) -> bool:
         """After the ack (may wait a bounded time for Slack): False when unsure."""
@@ -75,7 +88,7 @@ class Policy:
         if request is None:
             return Refusal("already_decided",
                            t("refused.already_decided", self.lang, id="?", status="?"))
-        member = await self.approvers.contains(actor.id)
+        member = await self.may_approve(request, actor.id)
         acting: Refusal | Acting = Acting(actor) if member else (
             await self._in_place_of(request, actor) if member is False else
             Refusal("unverified", t("refused.unverified", self.lang)))
@@ -99,7 +112,7 @@ class Policy:
         first: Refusal | None = None
         for delegation in named:
             voter = Actor(delegation["delegator_id"], delegation["delegator_name"])
-            if not await self.approvers.contains(voter.id):
+            if not await self.may_approve(request, voter.id):
                 continue  # no longer an approver: the delegation gives nothing
             refusal = self._stand_in_refusal(request, actor, voter)
             if refusal is None:

@@ -121,6 +121,11 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
             lines.append(t("withdraw.reply", lang, user=user))
         elif kind == Reply.EXPIRED:
             lines.append(t("reply.expired", lang, mention=requester, hours=f"{data['hours']:g}"))
+        elif kind == Reply.ESCALATED:  # ESCALATION_APPROVERS may decide now (bot/watching)
+            people = ", ".join(f"<!subteam^{i}>" if i.startswith("S") else mention(i)
+                               for i in data["to"])
+            lines.append(t("remind.escalated_thread", lang, hours=f"{data['hours']:g}",
+                           people=people))
     return messages("\n".join(lines), sandbox=sandbox, lang=lang, extra=extra)
 
 
