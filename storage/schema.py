@@ -1,8 +1,8 @@
 """The versioned schema. Each migration moves the file one version up; `PRAGMA user_version`
 holds the version. Migrations only add: an older file is upgraded, never wiped.
 
-Why this module is long: every migration since the first stays here, in order, with the
-comment that says what it adds and why (an old file is brought up through each of them).
+Why this module is long: every migration stays, in order, so that any older file is
+upgraded through each of them.
 """
 
 from __future__ import annotations

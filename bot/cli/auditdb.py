@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.config_sentences import without_userinfo
+from bot.config.sentences import without_userinfo
 from bot.i18n import t
 from storage import meta
 from storage.store import AuditStore
