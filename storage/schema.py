@@ -232,10 +232,35 @@ CREATE UNIQUE INDEX IF NOT EXISTS digests_once ON reminders (day, user_id)
     WHERE kind = 'digest';
 """
 
-# v14 (issue 24, the controller's monthly report): the month's cancellations are read by their
+# v14 (issue 22, decisions): delegation and stand-ins. An approver names a stand-in until the
+# end of a day (`ends_at`, UTC; `until_day` as typed, in TIMEZONE); ending it early sets
+# `ended_at`. At most one open delegation per approver. An approval given by a stand-in is the
+# approver's vote (`approvals.user_id`, so both voting counts once) with who gave it
+# (`acted_by_id`, `acted_by_name`). Every change is also an event of the chain.
+V14_DELEGATIONS = """
+CREATE TABLE delegations (
+    id              INTEGER PRIMARY KEY,
+    delegator_id    TEXT NOT NULL,
+    delegator_name  TEXT NOT NULL,
+    delegate_id     TEXT NOT NULL,
+    delegate_name   TEXT NOT NULL,
+    until_day       TEXT NOT NULL,      -- AAAA-MM-DD as typed, a day in TIMEZONE
+    ends_at         TEXT NOT NULL,      -- UTC: the end of that day
+    created_at      TEXT NOT NULL,
+    ended_at        TEXT,               -- ended early (/cfdi delegar fin, or replaced)
+    CHECK (delegator_id != delegate_id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS delegations_open ON delegations (delegator_id)
+    WHERE ended_at IS NULL;
+CREATE INDEX IF NOT EXISTS delegations_by_delegate ON delegations (delegate_id, ends_at);
+ALTER TABLE approvals ADD COLUMN acted_by_id TEXT;
+ALTER TABLE approvals ADD COLUMN acted_by_name TEXT;
+"""
+
+# v15 (issue 24, the controller's monthly report): the month's cancellations are read by their
 # creation time; and the reports sent to REPORT_CHANNEL without asking, one row per month
 # (AAAA-MM), written before posting and marked with Slack's ts once posted.
-V14_MONTHLY_REPORTS = """
+V15_MONTHLY_REPORTS = """
 CREATE INDEX IF NOT EXISTS requests_by_created ON requests (kind, created_at);
 CREATE TABLE monthly_reports (
     month        TEXT PRIMARY KEY,
@@ -295,7 +320,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V11_SAT_WATCH),
     _script(V12_CHECKPOINT_COPIES),
     _script(V13_REMINDERS),
-    _script(V14_MONTHLY_REPORTS),
+    _script(V14_DELEGATIONS),
+    _script(V15_MONTHLY_REPORTS),
 ]
 LATEST = len(MIGRATIONS)
 

@@ -3,8 +3,9 @@
 One line per check, ✓ or ✗ with what to do: the settings; the Slack token and its scopes
 (against manifest.yml); the bot's membership of APPROVALS_CHANNEL and ADMIN_CHANNEL; the
 user groups of the approvers, requesters and escalation approvers; the audit file
-(writable, chain intact, belonging to the configured provider); and the provider (the part
-of `provider check` without --live).
+(writable, chain intact, belonging to the configured provider) and the stand-ins in force
+in it (`/cfdi delegar`, shown only when there are some); and the provider (the part of
+`provider check` without --live).
 Exit 0 only when every check passes. Nothing is written anywhere.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
@@ -23,7 +25,7 @@ from bot.evidence.keys import KeyProblem
 from bot.evidence.running import checked_key
 from bot.i18n import t
 from bot.runtime import startup
-from storage import evidence, meta, schema
+from storage import delegations, evidence, meta, schema
 
 Say = Callable[[str], None]
 ProviderCheck = Callable[[Say], Awaitable[int]]
@@ -184,6 +186,16 @@ def _database(settings: Settings, lines: Lines) -> None:
         lines.ok("check.db_ok", path=path, count=found.verdict.checked,
                  owner=owner.endpoint or t("check.db_sandbox", lang),
                  later="" if found.owner else t("check.db_recorded_later", lang))
+        _stand_ins(path, lines)
+
+
+def _stand_ins(path: Path, lines: Lines) -> None:
+    """Who decides in whose place now (`/cfdi delegar`): shown when someone does."""
+    in_force = delegations.in_force_in(path, datetime.now(UTC), PROBE_TIMEOUT_S)
+    if in_force:
+        lines.ok("check.delegations", list="; ".join(
+            t("check.delegation_line", lines.lang, delegator=d["delegator_name"],
+              delegate=d["delegate_name"], until=d["until_day"]) for d in in_force))
 
 
 def _signing(settings: Settings, lines: Lines) -> None:

@@ -1,20 +1,18 @@
-"""Settings of approvals: who asks and who approves, how many approvals by amount, how long
-a request waits, and the business calendar its reminders and escalation keep."""
+"""Settings of approvals: who asks and who approves, how many approvals (by amount, reason,
+customer), how long a request waits, and the business calendar its reminders and escalation
+keep."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, time
-from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
+from bot.approval_rules import Rule, parse_rules
 from bot.config.slack import SLACK_ID, IdList
-
-_RULE = re.compile(r"^total\s*>=\s*(?P<amount>\d[\d_]*(?:\.\d{1,2})?)\s*:\s*(?P<n>\d+)$",
-                   re.IGNORECASE)
 
 
 def clock_time(text: str) -> time:
@@ -27,6 +25,17 @@ def clock_time(text: str) -> time:
     return time.fromisoformat(text.zfill(5))
 
 
+def hour_of_day(value: Any) -> Any:
+    """An hour setting as a number of hours: `8.5` as it is, `08:30` turned into 8.5."""
+    if isinstance(value, str) and ":" in value:
+        try:
+            moment = clock_time(value)
+        except ValueError:
+            raise ValueError("not an hour (8.5) nor HH:MM") from None
+        return moment.hour + moment.minute / 60
+    return value
+
+
 class ApprovalSettings(BaseSettings):
     """Who may ask and approve, how many approvals a request needs, and when they are
     reminded."""
@@ -35,12 +44,13 @@ class ApprovalSettings(BaseSettings):
 
     requesters: IdList = Field(default_factory=list)
 
+    reporters: IdList = Field(default_factory=list)   # besides approvers: the monthly report
+
     required_approvals: int = Field(1, ge=0, le=5)
 
-    # More approvers for larger cancellations: (minimum MXN amount, approvals), by minimum.
-    # What the amount is and when it is known: bot/workflow/permissions.py.
-    approval_rules: Annotated[list[tuple[Decimal, int]], NoDecode] = Field(
-        default_factory=list)
+    # More approvers for some cancellations: by total in MXN, SAT reason, customer RFC. What
+    # each looks at: bot/approval_rules.py; when it is known: bot/workflow/rules.py.
+    approval_rules: Annotated[list[Rule], NoDecode] = Field(default_factory=list)
 
     send_requires_approval: bool = False
 
@@ -69,8 +79,8 @@ class ApprovalSettings(BaseSettings):
 
     escalation_approvers: IdList = Field(default_factory=list)
 
-    @field_validator("approvers", "requesters", "escalation_approvers", "extra_holidays",
-                     mode="before")
+    @field_validator("approvers", "requesters", "escalation_approvers", "reporters",
+                     "extra_holidays", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -80,24 +90,9 @@ class ApprovalSettings(BaseSettings):
     @field_validator("approval_rules", mode="before")
     @classmethod
     def _parse_rules(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        rules: dict[Decimal, int] = {}
-        for part in (p.strip() for p in value.split(",")):
-            if not part:
-                continue
-            match = _RULE.match(part)
-            if match is None:
-                raise ValueError(f"{part[:40]!r} is not total>=AMOUNT:APPROVALS")
-            minimum, approvals = Decimal(match["amount"].replace("_", "")), int(match["n"])
-            if not 1 <= approvals <= 5:
-                raise ValueError(f"{part[:40]!r} asks for {approvals} approvals, not 1 to 5")
-            if minimum in rules:
-                raise ValueError(f"two rules for the amount {minimum}")
-            rules[minimum] = approvals
-        return sorted(rules.items())
+        return parse_rules(value) if isinstance(value, str) else value
 
-    @field_validator("approvers", "requesters", "escalation_approvers")
+    @field_validator("approvers", "requesters", "escalation_approvers", "reporters")
     @classmethod
     def _check_ids(cls, value: list[str]) -> list[str]:
         bad = [item for item in value if not SLACK_ID.match(item)]
@@ -131,10 +126,4 @@ class ApprovalSettings(BaseSettings):
     def _digest_off(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in ("off", "none", ""):
             return None
-        if isinstance(value, str) and ":" in value:
-            try:
-                moment = clock_time(value)
-            except ValueError:
-                raise ValueError("not an hour (8.5) nor HH:MM") from None
-            return moment.hour + moment.minute / 60
-        return value
+        return hour_of_day(value)

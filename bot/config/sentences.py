@@ -22,8 +22,9 @@ HINTS: dict[str, tuple[str, str]] = {
     "REQUESTERS": ("comma-separated user IDs (U…) and/or user-group IDs (S…)", "U01ABC,S02XYZ"),
     "REQUIRED_APPROVALS": ("a whole number from 0 to 5", "1"),
     "SEND_REQUIRES_APPROVAL": ("true or false", "false"),
-    "APPROVAL_RULES": ("comma-separated rules total>=AMOUNT:APPROVALS (amount in MXN, "
-                       "approvals 1 to 5)", "total>=100000:2,total>=1000000:3"),
+    "APPROVAL_RULES": ("comma-separated rules total>=AMOUNT:N (amount in MXN), reason=NN:N "
+                       "(SAT reason 01-04) or rfc=RFC:N (the customer), N approvals 1 to 5",
+                       "reason=01:1,total>=100000:2,rfc=XAXX010101000:2"),
     "ADMIN_CHANNEL": ("a channel ID (C… or G…)", "C0987654321"),
     "CFDI_WSDL": ("a file path or an http(s) URL of the provider's WSDL",
                  "bot/providers/solucion_factible/cfdi33.wsdl"),

@@ -162,6 +162,12 @@ MESSAGES: dict[str, str] = {
     "demo.step.checkpoint": "▶ The operator signs a checkpoint of the audit log: python -m bot audit checkpoint",
     "demo.step.verify_checkpoints": "▶ An auditor checks the log against the checkpoints file ({path}) and the channel's copies, with the public key {public}: python -m bot audit verify --checkpoints … --from-slack",
     "checkpoint.verify_hint": "The log holds signed checkpoints (the last is event {event}): the chain alone cannot show deleted newest events or a recomputed chain; check it against them with `--checkpoints {file}` or `--from-slack`.",
+    # Issue 22: stand-ins in `check`, the demo's stand-in and withdrawal
+    "check.delegations": "Stand-ins in force: {list}.",
+    "check.delegations_none": "Stand-ins: none in force.",
+    "check.delegation_line": "{delegator} → {delegate} until {until}",
+    "demo.step.approve_in_place": "▶ {user} presses “Approve” on the card, as {approver}'s stand-in",
+    "demo.step.withdraw": "▶ {user} presses “Withdraw request” on the card and confirms it in Slack's dialog",
     "cli.report_written": "Wrote {path}",
     "cli.report_bad_month": "--month must be YYYY-MM, e.g. 2026-11.",
     "browse.title": "CFDI Bot — audit log (read-only)",

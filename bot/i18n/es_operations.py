@@ -162,6 +162,12 @@ MESSAGES: dict[str, str] = {
     "demo.step.checkpoint": "▶ El operador firma un punto de control de la bitácora: python -m bot audit checkpoint",
     "demo.step.verify_checkpoints": "▶ Un auditor revisa la bitácora contra el archivo de puntos de control ({path}) y las copias del canal, con la llave pública {public}: python -m bot audit verify --checkpoints … --from-slack",
     "checkpoint.verify_hint": "La bitácora tiene puntos de control firmados (el último es el evento {event}): la cadena sola no muestra eventos recientes borrados ni una cadena recalculada; revísala contra ellos con `--checkpoints {file}` o `--from-slack`.",
+    # Issue 22: suplencias en `check`, la suplencia y el retiro en la demostración
+    "check.delegations": "Suplencias vigentes: {list}.",
+    "check.delegations_none": "Suplencias: ninguna vigente.",
+    "check.delegation_line": "{delegator} → {delegate} hasta el {until}",
+    "demo.step.approve_in_place": "▶ {user} pulsa «Aprobar» en la tarjeta, como suplente de {approver}",
+    "demo.step.withdraw": "▶ {user} pulsa «Retirar solicitud» en la tarjeta y lo confirma en el diálogo de Slack",
     "cli.report_written": "Escrito {path}",
     "cli.report_bad_month": "--month debe ser AAAA-MM, p. ej. 2026-11.",
     "browse.title": "CFDI Bot — bitácora de auditoría (solo lectura)",

@@ -16,6 +16,7 @@ from bot.slack.attachments import Attachments
 from bot.slack.directory import Directory
 from bot.slack.io import SlackIO
 from bot.slack.outbox import Outbox
+from bot.workflow.delegation import Delegation
 from bot.workflow.facts import FactFinder
 from bot.workflow.lifecycle import Lifecycle
 from bot.workflow.lookup import Lookup
@@ -41,6 +42,7 @@ class Services:
     attachments: Attachments
     facts: FactFinder
     submissions: Submissions
+    delegation: Delegation
     reports: Reports
 
     @property
@@ -58,7 +60,7 @@ class Services:
         io = SlackIO(settings, store, client)
         policy = Policy(settings, Directory(client, settings.approvers),
                         Directory(client, settings.requesters),
-                        Directory(client, settings.escalation_approvers),
+                        Directory(client, settings.escalation_approvers), store,
                         Directory(client, settings.reporters))
         lookup = Lookup(settings, store, io, policy, tasks)
         outbox = Outbox(settings, store, io, after_posting=lookup.refresh_homes)
@@ -69,4 +71,5 @@ class Services:
                               ApprovalRules(settings), tasks, submissions, facts)
         return cls(settings, store, provider, tasks, io, policy, outbox, lookup, lifecycle,
                    Attachments(settings, io, lifecycle), facts, submissions,
+                   Delegation(settings, store, policy, io),
                    Reports(settings, store, io, policy, tasks))

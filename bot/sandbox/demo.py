@@ -7,10 +7,12 @@ the pending cancellations are asked again until the receiver accepts, and each "
 waits for the SAT stand-in to show it (its books lag by SAT_LAG_S). Then Ana mistypes a
 folio (the form says so on its line), fixes it, Beto looks at his App Home and rejects that
 request, and Ana looks the invoice up with `/cfdi estado`. Ana e-mails an invoice with
-`/cfdi enviar`, and the audit trail that all of it left in its own file (data/demo.db, or
---db) is printed, in words, and verified. Last, a checkpoint of the log is signed (with the
-demo's own key, beside its file: never AUDIT_SIGNING_KEY), posted to the operators' channel
-and appended to the checkpoints file, and the log is verified against both copies.
+`/cfdi enviar`. Beto, going away, names Diego his stand-in with `/cfdi delegar`; Diego
+approves Ana's next request in Beto's place; Ana withdraws another before anyone decides.
+The audit trail that all of it left in its own file (data/demo.db, or --db) is printed, in
+words, and verified. Last, a checkpoint of the log is signed (with the demo's own key,
+beside its file: never AUDIT_SIGNING_KEY), posted to the operators' channel and appended to
+the checkpoints file, and the log is verified against both copies.
 
 `Scenes` keeps what the pictures of the README show (bot/sandbox/pictures.py).
 """
@@ -35,11 +37,11 @@ from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 from bot.sandbox.transcript import Transcript
 from bot.slack.mrkdwn import local
 from bot.slack.render.history import what_happened, who_did
-from bot.slack.render.kit import APPROVE_ACTION, REJECT_ACTION, REJECT_REASON
+from bot.slack.render.kit import APPROVE_ACTION, REJECT_ACTION, REJECT_REASON, WITHDRAW_ACTION
 from storage import queries
 from storage.evidence import chain
 
-REQUESTER, APPROVER = "U0ANA", "U0BETO"
+REQUESTER, APPROVER, STAND_IN = "U0ANA", "U0BETO", "U0DIEGO"
 DEMO_INVOICES = [
     "E329DD15-7D0B-44E9-A204-51A7443D1FBE",  # the provider's test UUID: cannot be cancelled
     "C5E58106-6C1E-41C9-A211-FB8BAD1CABB0",  # the provider's test UUID: stays in process
@@ -111,10 +113,13 @@ class Demo:
         await self.stage.settle()
         self.shown.show()
 
-    async def command(self, user: str, command: str) -> dict[str, Any]:
-        """`/cfdi …` typed in #finanzas; its answer, when it has one, is shown."""
+    async def command(self, user: str, command: str, sent: str | None = None
+                      ) -> dict[str, Any]:
+        """`/cfdi …` typed in #finanzas (`sent`: as Slack delivers it, mentions escaped); its
+        answer, when it has one, is shown."""
         self.step("demo.step.command", user, command=command)
-        answer = await self.stage.driver.command(user, command.removeprefix("/cfdi "), FINANCE)
+        answer = await self.stage.driver.command(
+            user, (sent or command).removeprefix("/cfdi "), FINANCE)
         body = answer.json() if answer.content else {}
         if body:
             self.shown.answer(user, FINANCE, body)
@@ -156,6 +161,7 @@ async def run_demo(settings: Settings, db: Path, say: Callable[[str], None] = pr
             return 1
         await _mistype_and_reject(demo)
         await _send(demo)
+        await _stand_in_and_withdraw(demo)
         say("")
         _print_trail(stage, say, lang, first_event)
         return 0 if await _checkpoint(demo) else 1
@@ -230,6 +236,30 @@ async def _send(demo: Demo) -> None:
     demo.step("demo.step.send", REQUESTER, emails=emails)
     await demo.submit(REQUESTER, {"invoices": DEMO_INVOICES[2], "recipients": emails,
                                   "subject": "Su factura"})
+
+
+async def _stand_in_and_withdraw(demo: Demo) -> None:
+    """Beto names Diego his stand-in for a week; Diego approves Ana's next request in Beto's
+    place; Ana withdraws another before anyone decides (confirmed in Slack's dialog); Beto is
+    back early and ends the delegation."""
+    stage = demo.stage
+    today = stage.runtime.store.clock().astimezone(stage.settings.zone).date()
+    until, name = (today + timedelta(days=7)).isoformat(), demo.people[STAND_IN]
+    await demo.command(APPROVER, f"/cfdi delegar @{name} hasta {until}",
+                       f"/cfdi delegar <@{STAND_IN}|{name}> hasta {until}")
+    for folio, withdrawn in (("FAC 1002", False), ("FAC 1003", True)):
+        await demo.command(REQUESTER, f"/cfdi cancelar {folio}")
+        demo.step("demo.step.submit", REQUESTER, reason="02")
+        await demo.submit(REQUESTER, {"invoices": folio, "reason": "02",
+                                      "justification": JUSTIFICATION})
+        if withdrawn:
+            demo.step("demo.step.withdraw", REQUESTER)
+            await demo.click(REQUESTER, demo.card(), WITHDRAW_ACTION)
+        else:
+            demo.step("demo.step.approve_in_place", STAND_IN,
+                      approver=demo.people[APPROVER])
+            await demo.click(STAND_IN, demo.card(), APPROVE_ACTION)
+    await demo.command(APPROVER, "/cfdi delegar fin")
 
 
 def _print_trail(stage: Stage, say: Callable[[str], None], lang: str, first_event: int) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from bot.sandbox.pac_rules import Answer
 from bot.sandbox.stage import ADMIN, APPROVALS, FINANCE, Stage
-from bot.slack.render.kit import APPROVE_ACTION, REJECT_ACTION, RESUBMIT_ACTION
+from bot.slack.render.kit import APPROVE_ACTION, REJECT_ACTION, RESUBMIT_ACTION, WITHDRAW_ACTION
 from storage import chain, queries
 from tests.helpers import (
     OK_UUID,
@@ -57,7 +57,7 @@ async def test_the_happy_path(stage: Stage) -> None:
     shown = texts(card)
     assert "<@U0ANA>" in shown and SEED_204 in shown and "Factura duplicada" in shown
     assert "02 — Comprobante emitido con errores sin relación" in shown
-    assert buttons(card) == [APPROVE_ACTION, REJECT_ACTION]
+    assert buttons(card) == [APPROVE_ACTION, REJECT_ACTION, WITHDRAW_ACTION]
     (note,) = stage.slack.ephemerals
     assert note["user"] == "U0ANA" and note["channel"] == FINANCE
     assert "https://sandbox.slack.example/archives/C0APROBACIONES/p" in note["text"]
