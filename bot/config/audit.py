@@ -33,5 +33,5 @@ class AuditSettings(BaseSettings):
 
     @field_validator("audit_channel", mode="before")
     @classmethod
-    def _check_channel(cls, value: Any) -> Any:
+    def _check_audit_channel(cls, value: Any) -> Any:
         return channel_id(value)
