@@ -186,3 +186,15 @@ def test_every_command_has_help(command: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", "bot", *command, "--help"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "usage: python -m bot" in done.stdout
+
+
+def test_every_setting_is_in_the_readmes_table_and_has_a_hint() -> None:
+    """The README's table is the contract admins read; HINTS gives the sentence of a bad value."""
+    from bot.config.sentences import HINTS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    names = {n.upper() for n in Settings.model_fields}
+    unlisted = sorted(n for n in names if f"`{n}`" not in readme)
+    assert not unlisted, unlisted
+    unhinted = sorted(n for n in names if n not in HINTS)
+    assert not unhinted, unhinted
