@@ -97,6 +97,21 @@ class SlackIO:
                 "admin.slack_setup", self.lang, method=method, error=escape(error)))
         return None
 
+    async def can_write_to(self, user_id: str) -> bool:
+        """Whether the bot can write to this person (conversations.open, with the im:write
+        scope it has): Slack refuses someone it does not know, a deactivated person and a
+        bot (user_not_found, user_disabled, cannot_dm_bot). Asked after the ack; quiet (a
+        typo is no Slack failure to audit)."""
+        try:
+            await self.client.conversations_open(users=user_id)
+        except SlackApiError as exc:
+            log.info("the bot cannot write to %s: %s", user_id, exc.response.get("error"))
+            return False
+        except Exception as exc:  # Slack unreachable: not confirmed
+            log.warning("could not ask Slack about %s: %s", user_id, type(exc).__name__)
+            return False
+        return True
+
     async def audit(self, actor: Actor, action: str, **options: Any) -> None:
         """Record what happened with Slack; when the audit log cannot be written (locked past
         its bound, disk full) the fact is logged instead: it changed no request."""
