@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -25,6 +25,7 @@ from bot.provider import InvoiceOutcome, Provider, ProviderError, SendOutcome, S
 from bot.sat.cancellation import CancelItem
 from bot.sat.confirmation import Verdict, cancelled, verdict
 from bot.sat.outcomes import Nuance, Outcome
+from bot.sat.reasons import CancelReason
 from bot.sat.refs import InvoiceRef
 from bot.sat.status import SatStatus
 from storage import queries
@@ -34,6 +35,9 @@ from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
 from storage.states import RequestStatus as RS
 from storage.store import BACKGROUND_WAIT_S, AuditStore, StaleState, Tx, iso
+
+# An invoice's own (reason, replacement key) where they differ from its request's.
+OwnReason = tuple[str | None, str | None]
 
 # Default re-check schedule for pending invoices: 1 min, 5 min, 15 min, then hourly.
 DEFAULT_BACKOFF_S: tuple[float, ...] = (60, 300, 900, 3600)
@@ -62,8 +66,32 @@ def next_check(now: datetime, attempts: int, backoff_s: Sequence[float]) -> str:
     return iso(now + timedelta(seconds=step))
 
 
-def to_new_invoice(ref: InvoiceRef) -> NewInvoice:
-    return NewInvoice(ref_key=ref.key, uuid=ref.uuid, serie=ref.serie, folio=ref.folio)
+def to_new_invoice(ref: InvoiceRef, own: OwnReason | None = None) -> NewInvoice:
+    """The invoice as stored; `own`: the reason and replacement it has apart from the
+    request's (None: the request's, which is what NULL in those columns means)."""
+    reason, replacement = own or (None, None)
+    return NewInvoice(ref_key=ref.key, uuid=ref.uuid, serie=ref.serie, folio=ref.folio,
+                      reason=reason, replacement=replacement)
+
+
+def own_reason(reason: CancelReason, replacement: InvoiceRef | None, *,
+               request_reason: CancelReason, request_replacement: InvoiceRef | None
+               ) -> OwnReason | None:
+    """What an invoice stores of its reason and replacement: only what differs from its
+    request's (`item_of` reads them back)."""
+    own = reason.value if reason is not request_reason else None
+    key = replacement.key if replacement is not None and reason.needs_replacement else None
+    kept = key if key != (request_replacement.key if request_replacement else None) else None
+    return (own, kept) if own or kept else None
+
+
+def item_of(invoice: Row, request: Row) -> CancelItem:
+    """What the provider is asked for one stored invoice: its own reason and replacement,
+    else its request's (the replacement only with reason 01)."""
+    reason = invoice.get("reason") or request["reason"]
+    replacement = (invoice.get("replacement") or request["replacement_uuid"]) \
+        if reason == CancelReason.WITH_RELATION else None
+    return CancelItem(ref=ref_of(invoice), reason=reason, replacement=replacement)
 
 
 def ref_of(row: Row) -> InvoiceRef:
@@ -78,14 +106,19 @@ async def create_cancel_request(
         approvals_required: int = 1, approvals_channel: str | None = None,
         client_key: str | None = None, notify: Sequence[str] = (),
         approval_rule: dict[str, Any] | None = None,
+        own: Mapping[str, OwnReason] | None = None, source: dict[str, Any] | None = None,
         within_s: float = BACKGROUND_WAIT_S) -> int:
+    """Write a cancellation; `own`: by ref key, the invoices' own reason and replacement
+    (`own_reason`); `source`: the file that listed them, for the audit event."""
+    mine = own or {}
     async with store.writing(within_s) as tx:
         request_id = tx.create_request(
-            kind="cancel", requester=requester, invoices=[to_new_invoice(r) for r in refs],
+            kind="cancel", requester=requester,
+            invoices=[to_new_invoice(r, mine.get(r.key)) for r in refs],
             reason=reason, replacement_uuid=replacement, justification=justification,
             source_channel=source_channel, approvals_required=approvals_required,
             approvals_channel=approvals_channel, client_key=client_key, notify=notify,
-            approval_rule=approval_rule)
+            approval_rule=approval_rule, source=source)
     crash_point("after_request_written")
     return request_id
 
@@ -262,7 +295,7 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
     refs = [ref_of(i) for i in invoices]
     words: dict[int, dict[str, Any]] = {}
     if cancelling:
-        result = await pac.cancel([_item(i, request) for i in invoices]) if invoices else None
+        result = await pac.cancel([item_of(i, request) for i in invoices]) if invoices else None
         outcomes = [] if result is None else \
             [_ours(o) for o in result.outcomes] if resumed else result.outcomes
         words = await _sat_words(sat, invoices, outcomes)
@@ -325,7 +358,7 @@ async def _recheck(store: AuditStore, pac: Provider, due: list[Row],
         return Recheck(0, 0, [], None)
     now = store.clock()
     requests = queries.requests_by_id(store, sorted({i["request_id"] for i in due}))
-    items = [_item(i, requests[i["request_id"]]) for i in due]
+    items = [item_of(i, requests[i["request_id"]]) for i in due]
     result = await pac.cancel(items, one_per_call=True)
     outcomes = [o if o.error_class else _ours(o) for o in result.outcomes]
     words = await _sat_words(sat, due, outcomes)
@@ -358,11 +391,6 @@ def _ours(outcome: InvoiceOutcome) -> InvoiceOutcome:
     if outcome.outcome is Outcome.ALREADY_CANCELED:
         return outcome.model_copy(update={"outcome": Outcome.CANCELED})
     return outcome
-
-
-def _item(invoice: Row, request: Row) -> CancelItem:
-    return CancelItem(ref=ref_of(invoice), reason=request["reason"],
-                      replacement=request["replacement_uuid"])
 
 
 async def _sat_words(sat: SatWord | None, invoices: Sequence[Row],
@@ -449,6 +477,9 @@ def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime
     details = {"code": outcome.code, "detalle": outcome.detalle,
                "estatus_uuid": outcome.estatus_uuid, "nuance": outcome.nuance,
                "error_class": outcome.error_class}
+    if invoice.get("reason") or invoice.get("replacement"):  # its own, not the request's
+        details.update({"reason": invoice.get("reason"),
+                        "replacement": invoice.get("replacement")})
     if told and word is not None:
         fields.update({"sat_asks": 1, **sat_fields(invoice, word)})
         details.update({"sat": word.get("sat"), "sat_error": word.get("sat_error")})

@@ -25,6 +25,7 @@ from bot.cancellation import (
     create_send_request,
     expire_overdue,
     outcome_line,
+    own_reason,
     reject,
     submit,
 )
@@ -102,17 +103,25 @@ class Lifecycle:
             return None
 
     async def record_cancel(self, requester: Actor, form: CancelForm, *,
-                            source_channel: str | None, client_key: str
+                            source_channel: str | None, client_key: str,
+                            source: dict[str, Any] | None = None
                             ) -> tuple[int | None, dict[str, str]]:
         """Write the request before the form closes: the "already requested" check and the
         write are one transaction (and a unique index backs it), so of two people asking for
         the same invoice at once, one gets the error on the invoices field. Returns the new
         request's id (None when this delivery was handled before) or the form's errors;
         nothing is written with errors."""
+        own: dict[str, tuple[str | None, str | None]] = {}
+        for ref in form.refs:
+            chosen = form.chosen(ref)
+            if (mine := own_reason(chosen.reason, chosen.replacement,
+                                   request_reason=form.reason,
+                                   request_replacement=form.replacement)) is not None:
+                own[ref.key] = mine
         try:
             return await create_cancel_request(
-                self.store, requester, form.refs, reason=form.reason.value,
-                replacement=form.replacement.key if form.replacement else None,
+                self.store, requester, form.refs, reason=form.reason.value, own=own,
+                source=source, replacement=form.replacement.key if form.replacement else None,
                 justification=form.justification, source_channel=source_channel,
                 approvals_required=self.policy.approvals_required("cancel"),
                 approvals_channel=self.settings.approvals_channel, client_key=client_key,

@@ -188,6 +188,15 @@ ALTER TABLE invoices ADD COLUMN sat_disagreement TEXT;
 CREATE INDEX IF NOT EXISTS invoices_by_sat_check ON invoices (sat_checked_at);
 """
 
+# Issue 21 (a reason per invoice): the SAT reason and the replacement (a UUID or SERIE-FOLIO
+# key) an invoice is cancelled with when they are its own; NULL means the request's
+# (`requests.reason`, and `requests.replacement_uuid` when the reason is 01).
+V_INVOICE_REASONS = """
+ALTER TABLE invoices ADD COLUMN reason TEXT
+    CHECK (reason IS NULL OR reason IN ('01', '02', '03', '04'));
+ALTER TABLE invoices ADD COLUMN replacement TEXT;
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -235,6 +244,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V9_META),
     _script(V10_APPROVAL_RULE),
     _script(V11_SAT_WATCH),
+    _script(V_INVOICE_REASONS),
 ]
 LATEST = len(MIGRATIONS)
 
