@@ -56,7 +56,7 @@ HINTS: dict[str, tuple[str, str]] = {
     "APPROVAL_TTL_H": ("a number of hours greater than 0", "72"),
     "PENDING_ALERT_H": ("a number of hours greater than 0", "120"),
     "AUDIT_DB": ("a path for the SQLite file", "data/audit.db"),
-    "MAX_INVOICES": ("a whole number from 1 to 1000", "200"),
+    "MAX_INVOICES": ("a whole number from 1 to 20000", "5000"),
     "LANGUAGE": ("es or en", "es"),
     "SAT_CONSULTA_URL": ("'sandbox' or the SAT status service's http(s) address",
                          "https://consultaqr.facturaelectronica.sat.gob.mx/"
@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     approval_ttl_h: float = Field(72.0, gt=0)
     pending_alert_h: float = Field(120.0, gt=0)
     audit_db: Path = Path("data/audit.db")
-    max_invoices: int = Field(200, ge=1, le=1000)
+    max_invoices: int = Field(5000, ge=1, le=20000)  # a file's rows; typed: 3,000 characters
     language: Literal["es", "en"] = "es"
     # The SAT's public status service; `sandbox` is the SAT stand-in beside the sandbox
     # provider. Retried as the provider is (CFDI_RETRY_ATTEMPTS, CFDI_RETRY_MAX_S).

@@ -489,4 +489,10 @@ MESSAGES: dict[str, str] = {
     "bulk.file.rows_wrong": "“{name}”: {count} row(s) with problems; nothing was recorded. I sent you by direct message the file with an “error” column on each row to fix. {first}",
     "bulk.dm.errors": "Your list “{name}” has {count} row(s) with problems and nothing was recorded. Here is the file with an “error” column on each row to fix; fix them and attach it again in `/cfdi cancelar`.",
     "bulk.dm.upload_failed": "I could not send you the file with the errors of “{name}”; the first rows with problems are in the form.",
+    "bulk.modal.invoices_hint": "One per line: a UUID, or serie and folio (e.g. FAC 1001). A line may carry its own reason and, with 01, the replacing invoice: “FAC 1001 01 FAC 2001” or “UUID 02”; without them the reason below applies. It holds {chars} characters (about 80 invoices): for more, attach a CSV, TXT or XLSX list below. At most {limit} a request.",
+    "bulk.modal.files_label": "XML or list of invoices",
+    "bulk.modal.files_hint": "Optional, up to {limit} files: the invoices' XML (the card takes each invoice's facts from it), or a list of invoices (.csv, .txt or .xlsx): a row per invoice with the columns Invoice (UUID, or Serie and Folio), Reason (01-04; blank: the one above) and Replacement (with 01).",
+    "bulk.checking.title": "Checking files",
+    "bulk.checking.text": "Checking {count} file(s)… This window changes by itself in a few seconds: you will see the request recorded, or the form with what to fix. Nothing has been recorded yet.",
+    "bulk.created.text": "✅ Request #{id} recorded with {count} invoice(s), {listed} from the list “{name}”. The link to its card is on its way; you can close this window.",
 }

@@ -502,4 +502,10 @@ MESSAGES: dict[str, str] = {
     "bulk.file.rows_wrong": "«{name}»: {count} fila(s) con problemas; nada se registró. Te envié por mensaje directo el archivo con una columna «error» en cada fila que corregir. {first}",
     "bulk.dm.errors": "Tu lista «{name}» tiene {count} fila(s) con problemas y no se registró nada. Aquí va el archivo con una columna «error» en cada fila que corregir; corrígelas y vuelve a adjuntarlo en `/cfdi cancelar`.",
     "bulk.dm.upload_failed": "No pude enviarte el archivo con los errores de «{name}»; las primeras filas con problemas están en el formulario.",
+    "bulk.modal.invoices_hint": "Una por línea: UUID, o serie y folio (p. ej. FAC 1001). Cada línea puede llevar su motivo y, con 01, la que la sustituye: «FAC 1001 01 FAC 2001» o «UUID 02»; sin ellos vale el motivo de abajo. Caben {chars} caracteres (unas 80 facturas): para más, adjunta una lista CSV, TXT o XLSX abajo. Máximo {limit} por solicitud.",
+    "bulk.modal.files_label": "XML o lista de facturas",
+    "bulk.modal.files_hint": "Opcional, hasta {limit} archivos: los XML de las facturas (sus datos en la tarjeta salen de su XML), o una lista de facturas (.csv, .txt o .xlsx): una fila por factura con las columnas Factura (UUID, o Serie y Folio), Motivo (01-04; vacío: el de arriba) y Sustituta (con 01).",
+    "bulk.checking.title": "Revisando archivos",
+    "bulk.checking.text": "Revisando {count} archivo(s)… Esta ventana cambia sola en unos segundos: verás la solicitud registrada o el formulario con lo que haya que corregir. Aún no se ha registrado nada.",
+    "bulk.created.text": "✅ Solicitud #{id} registrada con {count} factura(s), {listed} de la lista «{name}». Te llegará el enlace a su tarjeta; ya puedes cerrar esta ventana.",
 }

@@ -20,6 +20,14 @@ from bot.sandbox.slack_server import TEAM, SlackStandIn
 APP_ID = "A0CFDIBOT"
 
 
+class NotSubmitted(Exception):
+    """Slack's client kept the form open: what it shows under each refused field."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
 class SlackDriver:
     def __init__(self, events_url: str, signing_secret: str, slack: SlackStandIn) -> None:
         self.events_url = events_url
@@ -133,7 +141,10 @@ class SlackDriver:
     async def submit_view(self, user: str, view: dict[str, Any], fields: dict[str, Any]
                           ) -> httpx.Response:
         """Submit the modal; Slack then does what the bot's answer says (update, errors,
-        close)."""
+        close). A value Slack's client would not submit raises NotSubmitted, and the bot
+        hears nothing."""
+        if refused := self.slack.refused_values(view, fields):
+            raise NotSubmitted(refused)
         answer = await self.post(self.view_body(user, view, fields))
         if answer.status_code == 200 and "id" in view:
             json_answer = "json" in answer.headers.get("content-type", "")

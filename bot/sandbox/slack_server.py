@@ -22,7 +22,12 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bot.sandbox.block_kit import MESSAGE_TEXT, message_problems, view_problems
+from bot.sandbox.block_kit import (
+    INPUT_MAX_LENGTH,
+    MESSAGE_TEXT,
+    message_problems,
+    view_problems,
+)
 from bot.sandbox.serving import BackgroundServer, QuietHandler
 from bot.startup import BOT_SCOPES
 
@@ -423,6 +428,25 @@ class SlackStandIn(BackgroundServer):
             self.shared[file_id] = (found, content)
             return found
 
+    def files_in(self, channel: str) -> list[dict[str, Any]]:
+        """The files shared in a channel (a DM is `D` + the user's id), oldest first."""
+        return [u for u in self.uploads.values() if u.get("channel") == channel]
+
+    def refused_values(self, view: dict[str, Any], fields: dict[str, Any]) -> dict[str, str]:
+        """What Slack's client refuses to submit, by block id: a text longer than its
+        input's max_length (3,000 when the input declares none). Slack keeps the form open
+        with the message under the field, and the app never hears of the submission."""
+        refused = {}
+        for block in view.get("blocks", []):
+            element = block.get("element") or {}
+            typed = fields.get(block.get("block_id"))
+            if element.get("type") == "plain_text_input" and isinstance(typed, str):
+                most = element.get("max_length", INPUT_MAX_LENGTH)
+                if len(typed) > most:
+                    refused[block["block_id"]] = \
+                        f"Must be {most} characters or fewer ({len(typed)} entered)."
+        return refused
+
     def download(self, path: str, token: str | None) -> tuple[int, str, bytes]:
         """A file at its url_private: the bytes to the bot's token with files:read; to
         anything else, Slack's sign-in page with 200."""
@@ -454,8 +478,16 @@ class SlackStandIn(BackgroundServer):
         return {"view": view}
 
     def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Slack requires the file's name and its length in bytes; a length of 0 is
+        `missing_argument`, as Slack's method reference says."""
+        length = str(params.get("length") or "")
+        if not params.get("filename") or not length.isdigit():
+            raise SlackError("invalid_arguments")
+        if int(length) == 0:
+            raise SlackError("missing_argument")
         file_id = f"F{next(self._ids):08d}"
-        self.uploads[file_id] = {"filename": params.get("filename"), "content": b""}
+        self.uploads[file_id] = {"filename": params.get("filename"), "content": b"",
+                                 "length": int(length)}
         return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
 
     def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -468,7 +500,8 @@ class SlackStandIn(BackgroundServer):
             if upload is None:
                 raise SlackError("file_not_found")
             upload.update(title=item.get("title"), channel=channel,
-                          thread_ts=params.get("thread_ts"), ts=self._ts())
+                          thread_ts=params.get("thread_ts"), ts=self._ts(),
+                          comment=params.get("initial_comment"))
             shared.append({"id": item["id"], "title": item.get("title"),
                            "name": upload["filename"]})
         return {"files": shared}
