@@ -171,7 +171,7 @@ MESSAGES: dict[str, str] = {
     "modal.created.text": "✅ Request #{id} recorded, with {count} attached XML file(s) as its invoices' facts. The link to its card is on its way; you can close this window.",
     "ephemeral.form_not_recorded": "Your cancellation request was not recorded: {problems} Open it again with `/cfdi cancel`.",
     "error.xml.too_many": "Attach at most {limit} XML files (there are {count}).",
-    "error.xml.not_xml": "“{name}” is not an .xml file: attach only the invoices' XML.",
+    "error.xml.not_xml": "“{name}” is neither an .xml file nor a list of invoices (.csv, .txt, .tsv or .xlsx).",
     "error.xml.too_large": "“{name}” is larger than {limit} MB: it cannot be an invoice's XML.",
     "error.xml.download_refused": "Could not read “{name}”: Slack did not hand the file to the bot (it answered its sign-in page; the app may lack the files:read scope). Nothing was recorded.",
     "error.xml.download_unreachable": "Could not download “{name}” from Slack. Nothing was recorded; try again.",

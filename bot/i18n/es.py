@@ -181,7 +181,7 @@ MESSAGES: dict[str, str] = {
     "modal.created.text": "✅ Solicitud #{id} registrada, con {count} XML adjunto(s) como datos de sus facturas. Te llegará el enlace a su tarjeta; ya puedes cerrar esta ventana.",
     "ephemeral.form_not_recorded": "Tu solicitud de cancelación no se registró: {problems} Ábrela de nuevo con `/cfdi cancelar`.",
     "error.xml.too_many": "Adjunta como máximo {limit} archivos XML (hay {count}).",
-    "error.xml.not_xml": "«{name}» no es un archivo .xml: adjunta solo los XML de las facturas.",
+    "error.xml.not_xml": "«{name}» no es un archivo .xml ni una lista de facturas (.csv, .txt, .tsv o .xlsx).",
     "error.xml.too_large": "«{name}» pesa más de {limit} MB: no puede ser el XML de una factura.",
     "error.xml.download_refused": "No se pudo leer «{name}»: Slack no le entregó el archivo al bot (le respondió con su página de inicio de sesión; a la app puede faltarle el permiso files:read). Nada se registró.",
     "error.xml.download_unreachable": "No se pudo descargar «{name}» de Slack. Nada se registró; inténtalo de nuevo.",
