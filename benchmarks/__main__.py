@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import ack, audit, bulk, facts, reconcile, rendering, watcher
+from benchmarks import ack, audit, bulk, bulk_file, facts, reconcile, rendering, watcher
 
 BENCHMARKS = {
-    "ack": ack.main, "bulk": bulk.main, "audit": audit.main, "watcher": watcher.main,
+    "ack": ack.main, "bulk": bulk.main, "bulk_file": bulk_file.main, "audit": audit.main,
+    "watcher": watcher.main,
     "rendering": rendering.main, "facts": facts.main, "reconcile": reconcile.main,
 }
 
