@@ -495,4 +495,10 @@ MESSAGES: dict[str, str] = {
     "bulk.checking.title": "Checking files",
     "bulk.checking.text": "Checking {count} file(s)… This window changes by itself in a few seconds: you will see the request recorded, or the form with what to fix. Nothing has been recorded yet.",
     "bulk.created.text": "✅ Request #{id} recorded with {count} invoice(s), {listed} from the list “{name}”. The link to its card is on its way; you can close this window.",
+    "bulk.demo.step.list": "▶ {user} closes the month: types /cfdi cancelar, leaves the invoices field empty, attaches “{name}” ({rows} invoices, each with its reason and, with 01, its replacement) and submits",
+    "bulk.demo.step.list_fixed": "▶ {user} fixes row {row} in her sheet (“{typed}” → “{fixed}”) and attaches the file again",
+    "bulk.demo.dm_file": "[direct message to @{user}] file {name} ({size} bytes): {comment}",
+    "bulk.card.reason_rest": "*SAT reason* (for the invoices without one of their own)\n{code} — {description}",
+    "bulk.card.own_reason": " · reason {code}",
+    "bulk.card.own_replacement": " · reason {code}, replaced by `{ref}`",
 }

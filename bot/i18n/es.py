@@ -508,4 +508,10 @@ MESSAGES: dict[str, str] = {
     "bulk.checking.title": "Revisando archivos",
     "bulk.checking.text": "Revisando {count} archivo(s)… Esta ventana cambia sola en unos segundos: verás la solicitud registrada o el formulario con lo que haya que corregir. Aún no se ha registrado nada.",
     "bulk.created.text": "✅ Solicitud #{id} registrada con {count} factura(s), {listed} de la lista «{name}». Te llegará el enlace a su tarjeta; ya puedes cerrar esta ventana.",
+    "bulk.demo.step.list": "▶ {user} cierra el mes: escribe /cfdi cancelar, deja vacío el campo de facturas, adjunta «{name}» ({rows} facturas, cada una con su motivo y, con 01, la que la sustituye) y envía",
+    "bulk.demo.step.list_fixed": "▶ {user} corrige la fila {row} en su hoja («{typed}» → «{fixed}») y adjunta el archivo de nuevo",
+    "bulk.demo.dm_file": "[mensaje directo a @{user}] archivo {name} ({size} bytes): {comment}",
+    "bulk.card.reason_rest": "*Motivo SAT* (el de las facturas sin motivo propio)\n{code} — {description}",
+    "bulk.card.own_reason": " · motivo {code}",
+    "bulk.card.own_replacement": " · motivo {code}, la sustituye `{ref}`",
 }
