@@ -17,6 +17,7 @@ from bot.sandbox.pac_rules import uuid_for_folio
 from bot.sandbox.slack_driver import NotSubmitted
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 from storage import queries
+from storage.export import select_events, write
 from tests.helpers import click, uuid_with
 
 ANA = "U0ANA"
@@ -194,3 +195,29 @@ def test_the_stand_in_refuses_a_text_input_declaring_more_than_3000() -> None:
         {"type": "input", "block_id": "b", "label": {"type": "plain_text", "text": "x"},
          "element": {"type": "plain_text_input", "action_id": "v", "max_length": 3001}}]}
     assert any("max_length" in problem for problem in view_problems(view))
+
+
+async def test_typed_reasons_reach_the_wire_the_events_and_the_export(stage: Stage) -> None:
+    first, second, third = (uuid_with("C21", n) for n in (31, 32, 33))
+    replacement = stage.pac.book.replace(first).uuid
+    assert (await stage.driver.command(ANA, "cancelar", FINANCE)).status_code == 200
+    await stage.settle()
+    answer = await stage.driver.submit_view(ANA, stage.driver.last_view(), {
+        "invoices": f"{first} 01 {replacement}\n{second} | 03\n{third}", "reason": "02",
+        "justification": "Cierre"})
+    assert answer.status_code == 200 and not answer.content, answer.text
+    await stage.settle()
+    card = stage.slack.channel_messages(APPROVALS)[0]
+    assert f"`{first}` · motivo 01, la sustituye `{replacement}`" in json.dumps(
+        card.blocks, ensure_ascii=False)
+    await approve_and_check_wire(stage, {first: f"{first}|01|{replacement}",
+                                         second: f"{second}|03|", third: f"{third}|02|"})
+    out = io.StringIO()
+    write(select_events(stage.runtime.store), out, "csv")
+    exported = {(row["action"], row["invoice_ref"]): json.loads(row["details"])
+                for row in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert exported["request_created", ""]["invoice_reasons"] == {
+        first: {"reason": "01", "replacement": replacement},
+        second: {"reason": "03", "replacement": None}}
+    answered = exported["provider_answered", first]
+    assert (answered["reason"], answered["replacement"]) == ("01", replacement)
