@@ -208,3 +208,13 @@ def test_an_xlsx_comes_back_as_xlsx_with_its_text_untouched() -> None:
     assert values[0] == [None, None, "error"] and values[1] == [U1, "02", None]
     assert values[2][0] == "=cmd()" and "neither a UUID" in values[2][2]
     assert back.active.cell(3, 1).data_type == "s"
+
+
+def test_a_prefill_longer_than_the_field_keeps_the_whole_lines_that_fit() -> None:
+    from bot.blocks import cancel_modal
+    lines = [f"{n:08X}-1111-4111-F021-{n:012X}" for n in range(100)]  # 3,699 characters
+    view = cancel_modal(prefill="\n".join(lines), channel_id=None, limit=5000, lang="es",
+                        sandbox=True)
+    element = next(b for b in view["blocks"] if b.get("block_id") == "invoices")["element"]
+    assert element["max_length"] == 3000
+    assert element["initial_value"].split("\n") == lines[:81]  # 81 × 37 − 1 = 2,996
