@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 from bot.invoice_lists.entries import Listed, checked
-from bot.listed_files import _parse
 from bot.sandbox.stage import FINANCE, Stage
 from bot.sat.reasons import CancelReason
+from bot.slack.invoice_files import _parse
 
 ROWS = int(os.environ.get("BENCH_BULK_FILE_ROWS", "5000"))
 RUNS = int(os.environ.get("BENCH_BULK_FILE_RUNS", "5"))

@@ -2,7 +2,7 @@
 with or without Excel's BOM, UTF-16 as Excel's "Unicode text", else Windows-1252), the pipe
 TXT of PAC bulk files (a first line `format|version|RFC`), and XLSX (openpyxl, read-only).
 
-Reading is pure and synchronous (bot.attachments runs it in a worker thread): no Slack, no
+Reading is pure and synchronous (bot.slack.invoice_files runs it in a worker thread): no Slack, no
 database. Cells are kept as the file has them, so the file can be handed back with an
 `error` column (bot.invoice_lists.returned).
 """
