@@ -36,6 +36,7 @@ from bot.slack.render import card
 from bot.workflow.transitions import item_of
 from storage import queries
 from storage.domain import Row
+from storage.states import RequestKind
 from storage.store import AuditStore
 
 if TYPE_CHECKING:  # the outbox renders cards, which show these facts (bot.slack.render.kit)
@@ -69,7 +70,7 @@ def _amount_basis(record: dict[str, Any]) -> CfdiFacts | None:
 
 def _replacements(request: Row | None, invoices: Sequence[Row]) -> dict[int, str]:
     """By invoice row id, the key of the replacement it is cancelled with (reason 01)."""
-    if request is None or request["kind"] != "cancel":
+    if request is None or request["kind"] != RequestKind.CANCEL:
         return {}
     return {row["id"]: item.replacement.key for row in invoices
             if (item := item_of(row, request)).replacement is not None}
