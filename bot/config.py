@@ -1,10 +1,12 @@
-"""Settings: DESIGN.md's configuration contract, read from the environment and `.env`.
+"""Settings: the configuration contract (the README's table), read from the environment and
+`.env`. The one home of every default.
 
 Every name and default here is a contract with operators and tests; add, never rename.
-A bad value stops the start with one sentence per problem (see `load_settings`).
+A bad value stops the start with one sentence per problem (see `load_settings`; the sentences
+are in bot/config_sentences.py).
 
-Why this module is long: each setting, its hint and its check are the one contract operators
-read, kept in one place.
+Why this module is long: each setting and its check are the one contract operators read, kept
+in one place.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ _RULE = re.compile(r"^total\s*>=\s*(?P<amount>\d[\d_]*(?:\.\d{1,2})?)\s*:\s*(?P<
 IdList = Annotated[list[str], NoDecode]
 
 
+# Defaults that code outside the settings also needs (a use case called without settings).
 DEFAULT_TIMEZONE = "America/Mexico_City"
+DEFAULT_WATCH_BACKOFF_S: tuple[float, ...] = (60.0, 300.0, 900.0, 3600.0)  # 1, 5, 15 min, hourly
+DEFAULT_SAT_CONFIRM_H = 72.0
 
 
 class ConfigError(Exception):
@@ -93,7 +98,7 @@ class Settings(BaseSettings):
     # Per invoice: wait the first step before the first re-check, then the next ones; the
     # last step repeats. 1 min, 5 min, 15 min, then hourly.
     watch_backoff_s: Annotated[list[float], NoDecode] = Field(
-        default_factory=lambda: [60.0, 300.0, 900.0, 3600.0], min_length=1)
+        default_factory=lambda: list(DEFAULT_WATCH_BACKOFF_S), min_length=1)
     approval_ttl_h: float = Field(72.0, gt=0)
     pending_alert_h: float = Field(120.0, gt=0)
     audit_db: Path = Path("data/audit.db")
@@ -105,7 +110,7 @@ class Settings(BaseSettings):
     sat_timeout_s: float = Field(10.0, gt=0)
     # How long a cancellation the provider reported waits for the SAT to show it before a
     # person decides (the invoice becomes `unconfirmed`, the operators are told).
-    sat_confirm_h: float = Field(72.0, gt=0)
+    sat_confirm_h: float = Field(DEFAULT_SAT_CONFIRM_H, gt=0)
     # The hour (in TIMEZONE) of the daily reconciliation with the SAT
     # (bot/watching/reconciliation.py).
     reconcile_hour: int = Field(7, ge=0, le=23)

@@ -81,7 +81,8 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
             recipients=text_value(values, form.RECIPIENTS),
             subject=text_value(values, form.SUBJECT), message=text_value(values, form.MESSAGE),
             attach_pdf="pdf" in list_value(values, form.ATTACH),
-            limit=services.settings.max_invoices, lang=lang)
+            limit=services.settings.max_invoices, lang=lang,
+            by_uuid_only=services.provider.sends_by_uuid_only)
         if await answered(ack, errors) and request is not None:
             guard.spawn(body, lifecycle.create_send(who, request, source_channel=channel,
                                                     client_key=view["id"]))

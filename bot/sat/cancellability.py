@@ -1,6 +1,6 @@
 """Until when an invoice can be cancelled, whether its receiver must accept, and for how long.
 
-The SAT's rules since 2022 (DESIGN.md, "receiver acceptance"):
+The SAT's rules since 2022, as the card applies them (docs/sat.md lists the sources):
 - an invoice can be cancelled only until the deadline of the annual return of the fiscal
   year it was issued in (March 31 of the next year for companies, April 30 for people:
   configurable, ANNUAL_RETURN_DEADLINE);

@@ -24,7 +24,7 @@ from bot.invoice_lists.entries import (
     reference,
     typed_entry,
 )
-from bot.providers.contract import SendRequest, check_email
+from bot.providers.contract import MESSAGE_MAX, SUBJECT_MAX, SendRequest, check_email
 from bot.sat.reasons import CancelReason
 from bot.sat.refs import InvoiceRef, codepoint, typed, unsafe_char
 
@@ -42,7 +42,6 @@ XML_FILES = "xml_files"  # the invoices' XML, or a list of invoices, attached
 RECIPIENTS, SUBJECT, MESSAGE, ATTACH = "recipients", "subject", "message", "attach"
 REJECT_REASON = "reject_reason"
 MAX_RECIPIENTS = 20
-SUBJECT_MAX, MESSAGE_MAX = 200, 2000
 
 
 @dataclass
@@ -202,8 +201,8 @@ def validate_cancel(*, invoices: str, reason: str | None, replacement: str | Non
 
 
 def validate_send(*, invoices: str, recipients: str | None, subject: str | None,
-                  message: str | None, attach_pdf: bool, limit: int, lang: str
-                  ) -> tuple[SendRequest | None, dict[str, str]]:
+                  message: str | None, attach_pdf: bool, limit: int, lang: str,
+                  by_uuid_only: bool = True) -> tuple[SendRequest | None, dict[str, str]]:
     """The send form: invoices as for a cancellation, recipients one per line or separated
     by commas or semicolons (syntax only, no DNS), optional subject and message."""
     errors: dict[str, str] = {}
@@ -219,7 +218,7 @@ def validate_send(*, invoices: str, recipients: str | None, subject: str | None,
         elif found.key in first_seen:
             problems.append(at(number, t("error.line.duplicate", lang,
                                          first=first_seen[found.key]), lang))
-        elif found.uuid is None:  # the provider's enviar names invoices by UUID only
+        elif found.uuid is None and by_uuid_only:  # the provider's `send` names by UUID
             problems.append(at(number, t("error.line.send_needs_uuid", lang), lang))
         else:
             first_seen[found.key] = number

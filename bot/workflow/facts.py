@@ -27,10 +27,9 @@ from bot.providers.contract import InvoiceNotFound, Provider, ProviderError
 from bot.sat.cancellability import cancel_deadline, flag, sat_today
 from bot.sat.cfdi import CfdiError, CfdiFacts, parse
 from bot.sat.consulta.client import SatClient, SatError
+from bot.sat.record import FactsRecord
 from bot.sat.refs import InvoiceRef
-from bot.sat.replacement import ReplacementCheck
 from bot.sat.replacement import check as check_replacement
-from bot.sat.status import SatStatus
 from bot.slack.mrkdwn import escape
 from bot.slack.render import card
 from bot.workflow.transitions import item_of
@@ -55,17 +54,14 @@ def _replacement_check(looked: dict[str, Any], cancelled: CfdiFacts) -> dict[str
             "check": check_replacement(facts, cancelled, found=looked["found"]).value}
 
 
-def _amount_basis(record: dict[str, Any]) -> CfdiFacts | None:
+def _amount_basis(record: FactsRecord) -> CfdiFacts | None:
     """The facts APPROVAL_RULES may weigh. An attached XML is the requester's word (its seal
     is not checked here): its total counts only when the SAT found the invoice with it (the
     SAT matches issuer, receiver, total and UUID). Otherwise the amount is unknown, and the
     strictest rule stays: a retouched file cannot lower the approvals needed."""
-    if not record["invoice"]:
+    if record.attached and not (record.sat and record.sat.found):
         return None
-    if record.get("source") == "attached" and not (
-            record["sat"] and SatStatus(**record["sat"]).found):
-        return None
-    return CfdiFacts(**record["invoice"])
+    return record.invoice
 
 
 def _replacements(request: Row | None, invoices: Sequence[Row]) -> dict[int, str]:
@@ -130,7 +126,7 @@ class FactFinder:
         for row, record in zip(invoices, found, strict=True):
             if record["invoice"] is not None and row["id"] in wanted:
                 record["replacement"] = _replacement_check(
-                    replacements[wanted[row["id"]]], CfdiFacts(**record["invoice"]))
+                    replacements[wanted[row["id"]]], CfdiFacts.model_validate(record["invoice"]))
         async with self.store.writing() as tx:
             for row, facts in zip(invoices, found, strict=True):
                 tx.set_fields("invoice", row["id"], {"facts": json.dumps(facts)})
@@ -138,10 +134,11 @@ class FactFinder:
                           invoice_ref=row["ref_key"], details=facts)
             tx.card_changed(request_id)
         await self.outbox.update_card(request_id)  # a card not yet posted stays owed
+        records = [FactsRecord.model_validate(record) for record in found]
         await self._tell_requester(request_id, [
-            (row["ref_key"], record) for row, record in zip(invoices, found, strict=True)
-            if record["invoice"]])
-        return [_amount_basis(record) for record in found]
+            (row["ref_key"], record) for row, record in zip(invoices, records, strict=True)
+            if record.invoice])
+        return [_amount_basis(record) for record in records]
 
     async def _replacement(self, ref: InvoiceRef) -> dict[str, Any]:
         """Reason 01: the replacement's own XML, or why it could not be had."""
@@ -165,7 +162,7 @@ class FactFinder:
         return looked
 
     async def _tell_requester(self, request_id: int,
-                              looked_up: list[tuple[str, dict[str, Any]]]) -> None:
+                              looked_up: list[tuple[str, FactsRecord]]) -> None:
         """The requester hears of the invoices that give pause (the card shows them too):
         flagged ones, with the related CFDIs their XML names, and a reason-01 replacement
         that does not replace them."""
@@ -173,14 +170,14 @@ class FactFinder:
             sat_today()
         lines = []
         for ref, record in looked_up:
-            facts = CfdiFacts(**record["invoice"])
-            sat = SatStatus(**record["sat"]) if record["sat"] else None
+            facts, sat = record.invoice, record.sat
+            assert facts is not None  # only invoices whose XML was read are looked at
             why = []
             if (flagged := flag(facts, sat, deadline, today)) is not None:
                 why.append(card.flag_text(flagged, facts, cancel_deadline(
                     facts.issued_at, deadline), lang))
-            replacement = record.get("replacement")
-            if replacement and ReplacementCheck(replacement["check"]).flagged:
+            replacement = record.replacement
+            if replacement and replacement.check.flagged:
                 why.append(card.replacement_text(replacement, lang))
             if why:
                 lines.append(f"• `{escape(ref)}` — " + " ".join(why))
@@ -213,7 +210,8 @@ class FactFinder:
                 try:
                     if not known.get("invoice"):
                         return await self.look_up(InvoiceRef.from_key(row["ref_key"]))
-                    return await self._sat_of(CfdiFacts(**known["invoice"]), dict(known))
+                    return await self._sat_of(CfdiFacts.model_validate(known["invoice"]),
+                                              dict(known))
                 except Exception:  # a bug must not stop the others' answers
                     log.exception("asking the SAT about invoice %s failed", row["ref_key"])
                     return {**known, "sat": None, "sat_error": "error"}

@@ -1,4 +1,4 @@
-"""Settings: the names and defaults of DESIGN.md, and one clear sentence per bad value."""
+"""Settings: the names and defaults of the README's table, and one clear sentence per bad value."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from bot.sat.cancellability import (
 )
 from bot.sat.cfdi import CfdiFacts
 from bot.sat.reasons import CancelReason
-from bot.sat.status import SatStatus
+from bot.sat.record import FactsRecord, ReplacementRecord
 from bot.slack.mrkdwn import escape, mention, quote, shown_name, when
 from bot.slack.render.kit import (
     SECTION_MAX,
@@ -80,12 +80,12 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
         status_key = f"outcome.{invoice['status']}"
         state = "" if invoice["status"] == IS.REQUESTED else f" — {t(status_key, lang)}"
         lines.append(f"`{escape(invoice['ref_key'])}`{_own_reason(invoice, lang)}{state}")
-        if invoice.get("facts") and (facts := json.loads(invoice["facts"])):
+        if (facts := FactsRecord.of(invoice.get("facts"))) is not None:
             lines.append(facts_line(facts, lang, zone))
-            if invoice["status"] == IS.REQUESTED and facts.get("invoice"):
+            if invoice["status"] == IS.REQUESTED and facts.invoice:
                 lines.append(prospects_line(facts, lang, deadline, sat_today()))
-                if facts.get("replacement"):
-                    lines.append("> " + replacement_text(facts["replacement"], lang))
+                if facts.replacement:
+                    lines.append("> " + replacement_text(facts.replacement, lang))
     if len(invoices) > len(shown):
         lines.append(t("card.more_invoices", lang, count=len(invoices) - len(shown)))
     blocks += sections(lines)
@@ -114,25 +114,25 @@ def _own_reason(invoice: Row, lang: str) -> str:
     return t("bulk.card.own_reason", lang, code=reason) if reason else ""
 
 
-def facts_line(facts: dict[str, Any], lang: str, zone: ZoneInfo | None = None) -> str:
+def facts_line(facts: FactsRecord, lang: str, zone: ZoneInfo | None = None) -> str:
     """What the invoice is and what the SAT says of it, under its line on the card. Names
     and RFCs come from the invoice's XML: escaped."""
-    invoice, sat = facts.get("invoice"), facts.get("sat")
+    invoice, status = facts.invoice, facts.sat
     if invoice is None:
         return "> " + t("card.facts_unavailable", lang)
-    customer = escape(invoice.get("receiver_name") or "") or "—"
-    said = t("card.facts", lang, customer=customer, rfc=escape(invoice["receiver_rfc"]),
-             total=f"${Decimal(invoice['total']):,.2f} {escape(invoice['currency'])}",
-             date=invoice["issued_at"][:10], type=t(f"cfdi.type.{invoice['type']}", lang))
-    if facts.get("source") == "attached":  # the requester's file, not the provider's copy
-        name = escape(shown_name(facts.get("file") or ""))
+    customer = escape(invoice.receiver_name or "") or "—"
+    said = t("card.facts", lang, customer=customer, rfc=escape(invoice.receiver_rfc),
+             total=f"${invoice.amount:,.2f} {escape(invoice.currency)}",
+             date=invoice.issued_at.date().isoformat(),
+             type=t(f"cfdi.type.{invoice.type.value}", lang))
+    if facts.attached:  # the requester's file, not the provider's copy
+        name = escape(shown_name(facts.file or ""))
         said += " · " + t("card.facts_attached", lang, name=name)
-    if sat is None:
+    if status is None:
         return f"> {said}\n> " + t("card.sat_unavailable", lang)
-    status = SatStatus(**sat)
     return f"> {said}\n> " + t("card.sat", lang, estado=t(f"sat.estado.{status.state}", lang),
                                 cancelable=t(f"sat.cancelable.{status.cancelable}", lang),
-                                when=when(facts["sat_at"], zone))
+                                when=when(facts.sat_at or "", zone))
 
 
 def flag_text(flagged: Flag, invoice: CfdiFacts, last_day: date, lang: str) -> str:
@@ -144,10 +144,10 @@ def flag_text(flagged: Flag, invoice: CfdiFacts, last_day: date, lang: str) -> s
     return t(f"card.flag_{flagged}", lang, date=last_day.isoformat())
 
 
-def replacement_text(check: dict[str, Any], lang: str) -> str:
+def replacement_text(check: ReplacementRecord, lang: str) -> str:
     """Reason 01: what the replacement's XML says of this invoice (bot.sat.replacement)."""
-    shown = escape(check["uuid"] or check["ref"])
-    return t(f"card.replacement_{check['check']}", lang, ref=shown)
+    shown = escape(check.uuid or check.ref)
+    return t(f"card.replacement_{check.check.value}", lang, ref=shown)
 
 
 def _mxn(value: str) -> str:
@@ -172,12 +172,12 @@ def _relation(code: str, lang: str) -> str:
     return t(key, lang) if key in CATALOGUES[lang] else escape(code)
 
 
-def prospects_line(facts: dict[str, Any], lang: str, deadline: tuple[int, int],
+def prospects_line(facts: FactsRecord, lang: str, deadline: tuple[int, int],
                    today: date) -> str:
     """Before approval: whether, until when and how the invoice can be cancelled, flagged
     when the SAT says it cannot (with the related CFDIs its XML names) or it is too late."""
-    invoice = CfdiFacts(**facts["invoice"])
-    sat = SatStatus(**facts["sat"]) if facts.get("sat") else None
+    invoice, sat = facts.invoice, facts.sat
+    assert invoice is not None, "prospects are shown for an invoice whose XML was read"
     last_day = cancel_deadline(invoice.issued_at, deadline)
     if (flagged := flag(invoice, sat, deadline, today)) is not None:
         return "> " + flag_text(flagged, invoice, last_day, lang)
