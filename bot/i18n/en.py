@@ -120,7 +120,7 @@ MESSAGES: dict[str, str] = {
     "modal.submit": "Submit",
     "modal.close": "Close",
     "modal.invoices.label": "Invoices",
-    "modal.invoices.hint": "One per line: a UUID, or serie and folio (e.g. FAC 1001). At most {limit}.",
+    "modal.invoices.hint": "One per line: a UUID, or serie and folio (e.g. FAC 1001). The field holds {chars} characters (about 80 invoices).",
     "modal.reason.label": "Cancellation reason (SAT)",
     "modal.reason.placeholder": "Choose the reason",
     "modal.replacement.label": "Replacing invoice",

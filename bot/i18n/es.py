@@ -130,7 +130,7 @@ MESSAGES: dict[str, str] = {
     "modal.submit": "Enviar",
     "modal.close": "Cerrar",
     "modal.invoices.label": "Facturas",
-    "modal.invoices.hint": "Una por línea: UUID, o serie y folio (p. ej. FAC 1001). Máximo {limit}.",
+    "modal.invoices.hint": "Una por línea: UUID, o serie y folio (p. ej. FAC 1001). Caben {chars} caracteres (unas 80 facturas).",
     "modal.reason.label": "Motivo de cancelación (SAT)",
     "modal.reason.placeholder": "Elige el motivo",
     "modal.replacement.label": "Factura que la sustituye",
