@@ -200,15 +200,15 @@ def checked(items: Sequence[Listed], *, reason: CancelReason | None,
         elif chosen.replacement is not None and chosen.replacement.key in cancelled:
             problems[index] = t("bulk.replacement_is_cancelled", lang,
                                 ref=chosen.replacement.key)
-    if not problems:
-        keys = [item.ref.key for item in items]
-        taken: dict[str, dict] = {}
-        for start in range(0, len(keys), ACTIVE_CHUNK):
-            taken |= {found["ref_key"]: found
-                      for found in active(keys[start:start + ACTIVE_CHUNK])}
-        for index, item in enumerate(items):
-            if (found := taken.get(item.ref.key)) is not None:
-                problems[index] = active_problem(found, lang)
+    # Live elsewhere: asked for every item not wrong already, so a file comes back with all
+    # its problems at once.
+    keys = [item.ref.key for index, item in enumerate(items) if index not in problems]
+    taken: dict[str, dict] = {}
+    for start in range(0, len(keys), ACTIVE_CHUNK):
+        taken |= {found["ref_key"]: found for found in active(keys[start:start + ACTIVE_CHUNK])}
+    for index, item in enumerate(items):
+        if index not in problems and (found := taken.get(item.ref.key)) is not None:
+            problems[index] = active_problem(found, lang)
     return [(items[index], problems[index]) for index in sorted(problems)]
 
 

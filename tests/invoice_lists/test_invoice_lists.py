@@ -218,3 +218,19 @@ def test_a_prefill_longer_than_the_field_keeps_the_whole_lines_that_fit() -> Non
     element = next(b for b in view["blocks"] if b.get("block_id") == "invoices")["element"]
     assert element["max_length"] == 3000
     assert element["initial_value"].split("\n") == lines[:81]  # 81 × 37 − 1 = 2,996
+
+
+def test_an_invoice_live_elsewhere_is_named_beside_the_other_rows_problems() -> None:
+    items = [Listed(InvoiceRef(uuid=U1), place=2), Listed(InvoiceRef(uuid=U1), place=3),
+             Listed(InvoiceRef(uuid=U2), place=4)]
+    asked: list[list[str]] = []
+
+    def active(keys: list[str]) -> list[dict]:
+        asked.append(list(keys))
+        return [{"ref_key": U2, "status": "pending", "request_id": 7}] if U2 in keys else []
+
+    problems = checked(items, reason=CancelReason.WITHOUT_RELATION, replacement=None,
+                       active=active, lang="es", row=True)
+    assert [(item.place, problem) for item, problem in problems] == [
+        (3, "repite la fila 2."), (4, "ya está «Pendiente» en la solicitud #7.")]
+    assert asked == [[U1, U2]]  # the repeated row is not asked about
