@@ -6,12 +6,27 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import ack, audit, bulk, bulk_file, facts, reconcile, rendering, watcher
+from benchmarks import (
+    ack,
+    audit,
+    bulk,
+    bulk_file,
+    checkpoints,
+    facts,
+    reconcile,
+    reminders,
+    rendering,
+    report,
+    watcher,
+)
 
 BENCHMARKS = {
     "ack": ack.main, "bulk": bulk.main, "bulk_file": bulk_file.main, "audit": audit.main,
     "watcher": watcher.main,
     "rendering": rendering.main, "facts": facts.main, "reconcile": reconcile.main,
+    "checkpoints": checkpoints.main,
+    "reminders": reminders.main,
+    "report": report.main,
 }
 
 

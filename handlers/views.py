@@ -41,6 +41,9 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
     async def cancel_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = view_of(body)  # everything is read before anything is written
         values, who, channel = view["state"]["values"], actor(body), source_channel(view)
+        if lifecycle.delivered_before(view["id"]):
+            await ack()
+            return
         typed = {form.INVOICES: text_value(values, form.INVOICES) or "",
                  form.REASON: text_value(values, form.REASON),
                  form.REPLACEMENT: text_value(values, form.REPLACEMENT),
@@ -76,6 +79,9 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
     async def send_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = view_of(body)
         values, who, channel = view["state"]["values"], actor(body), source_channel(view)
+        if lifecycle.delivered_before(view["id"]):
+            await ack()
+            return
         request, errors = form.validate_send(
             invoices=text_value(values, form.INVOICES) or "",
             recipients=text_value(values, form.RECIPIENTS),

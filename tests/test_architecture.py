@@ -68,6 +68,8 @@ RULES = [
      "a list of invoices is read and checked without Slack, the store or a provider"),
     (modules("bot/workflow"), SLACK_LIBRARIES, "the workflow speaks to Slack through bot.slack"),
     (modules("bot/watching"), SLACK_LIBRARIES, "the watcher speaks to Slack through bot.slack"),
+    (modules("bot/reporting"), ("bot.providers", "handlers", *SLACK_LIBRARIES),
+     "the monthly report reads the store and speaks to Slack through bot.slack"),
     (modules("bot/slack/render"), ("storage.store", "storage.tx", "storage.queries",
                                    "bot.providers", "bot.workflow", *SLACK_LIBRARIES),
      "rendering reads no store and calls nobody: rows in, Block Kit out"),

@@ -107,17 +107,17 @@ def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: P
     assert "— *Cancelled per the provider; SAT confirmation pending*: the SAT still shows " \
         "it valid" in out
     assert "file acuse-solicitud-1.xml" in out
-    assert "Result of e-mail #4 to cuentasporpagar@cliente.example" in out and "— *Sent*" in out
+    assert "Result of e-mail #3 to cuentasporpagar@cliente.example" in out and "— *Sent*" in out
     assert "— *Pending*: received by the SAT, confirming" in out
     assert "Audit chain intact" in out
     assert "Traceback" not in done.stderr
     # The banner once, each card in full once (an update shows what changed).
     assert out.count("SANDBOX") == 1
-    assert out.count("*Requester*: @ana.lopez") == 3 and "*Status*: Submitted" in out
+    assert out.count("*Requester*: @ana.lopez") == 5 and "*Status*: Submitted" in out
     # A month-end list as a file: a bad row comes back by DM, then it is recorded.
     assert "Row 3: “FAC -2002” has a negative folio" in out
     assert "[direct message to @ana.lopez] file cierre-octubre-errors.csv" in out
-    assert "✅ Request #3 recorded with 4 invoice(s), 4 from the list “cierre-octubre.csv”" \
+    assert "✅ Request #6 recorded with 4 invoice(s), 4 from the list “cierre-octubre.csv”" \
         in out
     assert "`5A6B7C8D-1E2F-4A3B-8C21-9D0E1F2A3B4C` · reason 01, replaced by `" in out
     # A mistyped folio, said on its line; a rejection; `/cfdi status`; the App Home.
@@ -131,6 +131,11 @@ def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: P
     assert "ana.lopez  created request #1" in trail and "request_created" not in trail
     assert "CFDI Bot   the request needs no approval: straight to the provider" in trail
     assert "{\"approvals\": 0}" not in trail and "request_approved" not in trail
+    # A stand-in approves in the approver's place; a request is withdrawn (issue 22).
+    assert "✅ @diego.mora (in place of @beto.ruiz) approved." in out
+    assert "↩️ Withdrawn by @ana.lopez" in out and "*Status*: Withdrawn" in out
+    assert "diego.mora (in place of beto.ruiz) approved" in trail
+    assert "beto.ruiz  ended their delegation" in trail
     verify = bot("audit", "verify", db=tmp_path / "demo.db")
     assert verify.returncode == 0
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.approval_rules import Basis, ReasonRule, Requirement, RfcRule, Rule, TotalRule
 from bot.i18n import CATALOGUES, t
 from bot.sat.cancellability import (
     Flag,
@@ -95,11 +96,11 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
             if group := _COUNT_GROUPS.get(invoice["status"]):
                 counts[group] += 1
         blocks.append(context(t("card.counts", lang, **counts)))
-    if request.get("approval_rule"):
-        blocks.append(context(rule_text(json.loads(request["approval_rule"]), lang)))
+    if (rule := Requirement.read(request.get("approval_rule"))) is not None:
+        blocks.append(context(rule_text(rule, lang)[:SECTION_MAX]))
     blocks += _decision_lines(request, decisions, lang, ttl_h, zone)
     if status == RS.AWAITING_APPROVAL:
-        blocks.append(decision_buttons("decision", request["id"], lang))
+        blocks.append(decision_buttons("decision", request["id"], lang, withdraw=True))
     blocks += banner(sandbox, lang)
     fallback = title + " — " + t(f"request.{status}", lang)
     return {"text": fallback, "blocks": blocks}
@@ -155,15 +156,36 @@ def _mxn(value: str) -> str:
     return f"${amount:,.0f}" if amount == amount.to_integral_value() else f"${amount:,.2f}"
 
 
-def rule_text(rule: dict[str, Any], lang: str) -> str:
-    """Which APPROVAL_RULES rule sets the approvals needed, and on what (bot.workflow)."""
-    count = rule["approvals"]
+def rule_text(rule: Requirement, lang: str) -> str:
+    """Which APPROVAL_RULES rule sets the approvals needed, and on what (bot/workflow/rules):
+    the amount when known, or why the strictest applies; then the other rules that apply."""
+    count = rule.approvals
     approvals = t("card.rule_one" if count == 1 else "card.rule_many", lang, count=count)
-    applied = (t("card.rule_reached", lang, minimum=_mxn(rule["minimum"]), approvals=approvals)
-               if rule["minimum"] else t("card.rule_none_reached", lang, approvals=approvals))
-    if rule["basis"] == "amount":
-        return t("card.rule_amount", lang, rule=applied, amount=_mxn(rule["amount"]))
-    return t(f"card.rule_{rule['basis']}", lang, rule=applied)
+    applied = (_one_rule(rule.rule, approvals, lang) if rule.rule is not None
+               else t("card.rule_none_reached", lang, approvals=approvals))
+    if rule.assumed and isinstance(rule.rule, RfcRule):
+        said = t(f"rules.{rule.basis}_rfc" if rule.basis != Basis.AMOUNT else
+                 "rules.uncomparable_rfc", lang, rule=applied)
+    elif rule.assumed:
+        said = t(f"card.rule_{rule.basis}", lang, rule=applied)
+    elif rule.amount is not None:
+        said = t("card.rule_amount", lang, rule=applied, amount=_mxn(str(rule.amount)))
+    else:
+        said = t("rules.certain", lang, rule=applied)
+    if rule.also:
+        said += " · " + t("rules.also", lang, rules="; ".join(_one_rule(
+            other, t("card.rule_one" if other.approvals == 1 else "card.rule_many", lang,
+                     count=other.approvals), lang) for other in rule.also))
+    return said
+
+
+def _one_rule(rule: Rule, approvals: str, lang: str) -> str:
+    if isinstance(rule, TotalRule):
+        return t("card.rule_reached", lang, minimum=_mxn(str(rule.minimum)),
+                 approvals=approvals)
+    if isinstance(rule, ReasonRule):
+        return t("rules.reason", lang, reason=rule.reason.value, approvals=approvals)
+    return t("rules.rfc", lang, rfc=escape(rule.rfc), approvals=approvals)
 
 
 def _relation(code: str, lang: str) -> str:
@@ -187,19 +209,30 @@ def prospects_line(facts: FactsRecord, lang: str, deadline: tuple[int, int],
     return "> " + t("card.cancel_until", lang, date=last_day.isoformat()) + " · " + how
 
 
+def decider_name(decision: Row, lang: str) -> str:
+    """Who gave a decision: the approver, or "Ana (en lugar de Beto)" for a stand-in."""
+    if decision.get("acted_by_id"):
+        return t("delegate.in_place", lang, user=mention(decision["acted_by_id"]),
+                 voter=mention(decision["user_id"]))
+    return mention(decision["user_id"])
+
+
 def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: float,
                     zone: ZoneInfo | None) -> list[Block]:
     approvals = [d for d in decisions if d["decision"] == "approve"]
     rejection = next((d for d in decisions if d["decision"] == "reject"), None)
-    names = ", ".join(mention(d["user_id"]) for d in approvals)
+    names = ", ".join(decider_name(d, lang) for d in approvals)
     status = request["status"]
     lines = []
     if rejection is not None:
-        lines.append(t("card.rejected_by", lang, user=mention(rejection["user_id"]),
+        lines.append(t("card.rejected_by", lang, user=decider_name(rejection, lang),
                        when=when(rejection["decided_at"], zone),
                        reason=escape(rejection["reason"])))
     elif status == RS.EXPIRED:
         lines.append(t("card.expired", lang, hours=f"{ttl_h:g}",
+                       when=when(request["updated_at"], zone)))
+    elif status == RS.WITHDRAWN:
+        lines.append(t("withdraw.card", lang, user=mention(request["requester_id"]),
                        when=when(request["updated_at"], zone)))
     elif status == RS.AWAITING_APPROVAL and approvals:
         lines.append(t("card.approvals_so_far", lang, names=names, count=len(approvals),
