@@ -9,9 +9,7 @@ folio (the form says so on its line), fixes it, Beto looks at his App Home and r
 request, and Ana looks the invoice up with `/cfdi estado`. Ana e-mails an invoice with
 `/cfdi enviar`. Beto, going away, names Diego his stand-in with `/cfdi delegar`; Diego
 approves Ana's next request in Beto's place; Ana withdraws another before anyone decides.
-Ana then cancels a month-end list given as a CSV file, each invoice with its own reason (a
-bad row first comes back to her by DM with an `error` column; fixed, it is recorded).
-The audit trail that all of it left in its own file (data/demo.db, or --db) is printed, in
+Ana then cancels a month-end list given as a CSV file (bot/sandbox/demo_list.py). The trail that all of it left in its own file (data/demo.db, or --db) is printed, in
 words, and verified. Last, a checkpoint of the log is signed (with the demo's own key,
 beside its file: never AUDIT_SIGNING_KEY), posted to the operators' channel and appended to
 the checkpoints file, and the log is verified against both copies.
@@ -34,6 +32,7 @@ from bot.evidence import keys
 from bot.evidence.publishing import read_channel, read_file
 from bot.evidence.verifying import verify
 from bot.i18n import t
+from bot.sandbox.demo_list import month_end_list
 from bot.sandbox.slack_records import Message
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 from bot.sandbox.transcript import Transcript
@@ -56,14 +55,6 @@ MISTYPED, FIXED = "FAC 10O1", "FAC 1001"    # a letter O for a zero: refused on 
 RESOLVE_AFTER_S = 3.0
 SAT_LAG_S = 1.0    # the SAT's books show a cancellation this long after the provider's answer
 JUSTIFICATION = "Facturas emitidas por duplicado en el cierre de octubre"
-LIST_NAME = "cierre-octubre.csv"  # a month-end list, as Excel saves a CSV on Windows
-LIST_INVOICES = [
-    "5A6B7C8D-1E2F-4A3B-8C21-9D0E1F2A3B4C",  # reason 01, with the invoice that replaces it
-    "6B7C8D9E-2F3A-4B4C-8C21-0E1F2A3B4C5D",  # reason 03
-    "7C8D9E0F-3A4B-4C5D-8C21-1F2A3B4C5D6E",  # no reason of its own: the form's
-]
-LIST_BAD, LIST_FIXED = "FAC -2002", "FAC 2002"  # a minus sign before the folio: refused
-LIST_JUSTIFICATION = "Cierre de octubre: facturas con errores y operaciones no realizadas"
 REJECTION = "FAC 1001 se corrige con una nota de crédito, no se cancela"
 
 
@@ -140,8 +131,7 @@ class Demo:
         """Submit the last form opened; the errors it came back with, shown."""
         view = self.stage.driver.last_view()
         answer = await self.stage.driver.submit_view(user, view, fields)
-        said = answer.json() if answer.content else {}
-        errors: dict[str, str] = said.get("errors") or {}  # "update": files checked after
+        errors: dict[str, str] = (answer.json() if answer.content else {}).get("errors") or {}
         if errors:
             self.shown.form_errors(view, errors)
         await self.settled()
@@ -173,7 +163,7 @@ async def run_demo(settings: Settings, db: Path, say: Callable[[str], None] = pr
         await _mistype_and_reject(demo)
         await _send(demo)
         await _stand_in_and_withdraw(demo)
-        await _month_end_list(demo)
+        await month_end_list(demo, REQUESTER)
         say("")
         _print_trail(stage, say, lang, first_event)
         return 0 if await _checkpoint(demo) else 1
@@ -239,34 +229,6 @@ async def _mistype_and_reject(demo: Demo) -> None:
     await demo.click(APPROVER, card, REJECT_ACTION)
     await demo.submit(APPROVER, {REJECT_REASON: REJECTION})
     scenes.status = await demo.command(REQUESTER, "/cfdi estado " + FIXED.replace(" ", "-"))
-
-
-async def _month_end_list(demo: Demo) -> None:
-    """Ana cancels a month-end list as a file, each invoice with its own reason: a folio
-    with a minus sign sends the file back to her by DM with an `error` column and nothing is
-    recorded; fixed and attached again, the request is recorded."""
-    stage = demo.stage
-    first = LIST_INVOICES[0]
-    replacement = stage.pac.book.replace(first)  # reason 01: issued before cancelling
-    rows = [["Factura", "Motivo", "Sustituye", "Cliente"],
-            [first, "01", replacement.uuid, "Comercial del Norte"],
-            [LIST_BAD, "02", "", "Servicios Ruiz"],
-            [LIST_INVOICES[1], "03", "", "Papelería Mora"],
-            [LIST_INVOICES[2], "", "", "Díaz y Asociados"]]  # blank: the form's reason (04)
-
-    async def attach(rows: list[list[str]]) -> None:
-        await demo.command(REQUESTER, "/cfdi cancelar")
-        content = "\n".join(";".join(row) for row in rows).encode("cp1252")  # Excel's CSV
-        attached = stage.driver.attach(REQUESTER, LIST_NAME, content)
-        await demo.submit(REQUESTER, {"invoices": "", "reason": "04",
-                                      "justification": LIST_JUSTIFICATION,
-                                      "xml_files": [attached]})
-
-    demo.step("bulk.demo.step.list", REQUESTER, name=LIST_NAME, rows=len(rows) - 1)
-    await attach(rows)
-    demo.step("bulk.demo.step.list_fixed", REQUESTER, row=3, typed=LIST_BAD, fixed=LIST_FIXED)
-    rows[2][0] = LIST_FIXED
-    await attach(rows)
 
 
 async def _send(demo: Demo) -> None:
