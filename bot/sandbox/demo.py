@@ -9,10 +9,11 @@ folio (the form says so on its line), fixes it, Beto looks at his App Home and r
 request, and Ana looks the invoice up with `/cfdi estado`. Ana e-mails an invoice with
 `/cfdi enviar`. Beto, going away, names Diego his stand-in with `/cfdi delegar`; Diego
 approves Ana's next request in Beto's place; Ana withdraws another before anyone decides.
-Ana then cancels a month-end list given as a CSV file (bot/sandbox/demo_list.py). The trail that all of it left in its own file (data/demo.db, or --db) is printed, in
-words, and verified. Last, a checkpoint of the log is signed (with the demo's own key,
-beside its file: never AUDIT_SIGNING_KEY), posted to the operators' channel and appended to
-the checkpoints file, and the log is verified against both copies.
+Ana then cancels a month-end list given as a CSV file (bot/sandbox/demo_list.py). The trail
+that all of it left in its own file (data/demo.db, or --db) is printed, in words, and
+verified. Last, a checkpoint of the log is signed (with the demo's own key, beside its file:
+never AUDIT_SIGNING_KEY), posted to the operators' channel and appended to the checkpoints
+file, and the log is verified against both copies.
 
 `Scenes` keeps what the pictures of the README show (bot/sandbox/pictures.py).
 """
