@@ -6,14 +6,13 @@ them), and Beto, who approves. The transcript shows what each person would see i
 the pending cancellations are asked again until the receiver accepts, and each "cancelled"
 waits for the SAT stand-in to show it (its books lag by SAT_LAG_S). Then Ana mistypes a
 folio (the form says so on its line), fixes it, Beto looks at his App Home and rejects that
-request, and Ana looks the invoice up with `/cfdi estado`. Ana e-mails an invoice with
-`/cfdi enviar`. Beto, going away, names Diego his stand-in with `/cfdi delegar`; Diego
-approves Ana's next request in Beto's place; Ana withdraws another before anyone decides.
-Ana then cancels a month-end list given as a CSV file (bot/sandbox/demo_list.py). The trail
-that all of it left in its own file (data/demo.db, or --db) is printed, in words, and
-verified. Last, a checkpoint of the log is signed (with the demo's own key, beside its file:
-never AUDIT_SIGNING_KEY), posted to the operators' channel and appended to the checkpoints
-file, and the log is verified against both copies.
+request, and Ana looks the invoice up with `/cfdi estado`, then e-mails an invoice with
+`/cfdi enviar`. Beto names Diego his stand-in (`/cfdi delegar`), who approves Ana's next
+request in Beto's place; Ana withdraws another, then cancels a month-end list given as a CSV
+file (bot/sandbox/demo_list.py). The trail that all of it left in its own file (data/demo.db,
+or --db) is printed, in words, and verified. Last, a checkpoint of the log is signed (with the
+demo's own key, beside its file: never AUDIT_SIGNING_KEY), posted to the operators' channel
+and appended to the checkpoints file, and the log is verified against both copies.
 
 `Scenes` keeps what the pictures of the README show (bot/sandbox/pictures.py).
 """
