@@ -198,3 +198,15 @@ def test_max_invoices_counts_a_files_rows(monkeypatch: pytest.MonkeyPatch) -> No
     assert caught.value.problems == [
         "MAX_INVOICES '20001' is not valid: expected a whole number from 1 to 20000, for "
         "example MAX_INVOICES=5000."]
+
+
+def test_every_setting_is_in_the_readmes_table_and_has_a_hint() -> None:
+    """The README's table is the contract admins read; HINTS gives the sentence of a bad value."""
+    from bot.config.sentences import HINTS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    names = {n.upper() for n in Settings.model_fields}
+    unlisted = sorted(n for n in names if f"`{n}`" not in readme)
+    assert not unlisted, unlisted
+    unhinted = sorted(n for n in names if n not in HINTS)
+    assert not unhinted, unhinted
