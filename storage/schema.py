@@ -271,6 +271,15 @@ CREATE TABLE monthly_reports (
 );
 """
 
+# v16 (issue 21, a reason per invoice): the SAT reason and the replacement (a UUID or SERIE-FOLIO
+# key) an invoice is cancelled with when they are its own; NULL means the request's
+# (`requests.reason`, and `requests.replacement_uuid` when the reason is 01).
+V16_INVOICE_REASONS = """
+ALTER TABLE invoices ADD COLUMN reason TEXT
+    CHECK (reason IS NULL OR reason IN ('01', '02', '03', '04'));
+ALTER TABLE invoices ADD COLUMN replacement TEXT;
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -322,6 +331,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V13_REMINDERS),
     _script(V14_DELEGATIONS),
     _script(V15_MONTHLY_REPORTS),
+    _script(V16_INVOICE_REASONS),
 ]
 LATEST = len(MIGRATIONS)
 

@@ -56,7 +56,7 @@ class ApprovalSettings(BaseSettings):
 
     approval_ttl_h: float = Field(72.0, gt=0)
 
-    max_invoices: int = Field(200, ge=1, le=1000)
+    max_invoices: int = Field(5000, ge=1, le=20000)  # a file's rows; typed: 3,000 characters
 
     # The business calendar (bot/sat/calendar.py): weekends and Mexico's official holidays
     # are off; these are the company's own days off and its working hours, in TIMEZONE.

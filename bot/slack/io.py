@@ -155,6 +155,15 @@ class SlackIO:
                 return False
         return bool(opened)
 
+    async def send_file(self, user: str, filename: str, content: bytes, comment: str) -> bool:
+        """A file to one person, by DM, with a comment (Slack's getUploadURLExternal, the
+        upload, completeUploadExternal); False when Slack refused or was not reached."""
+        opened = await self.call("conversations.open", self.client.conversations_open,
+                                 users=user)
+        return bool(opened) and await self.call(
+            "files.uploadV2", self.client.files_upload_v2, channel=opened["channel"]["id"],
+            content=content, filename=filename, initial_comment=comment) is not None
+
     async def open_view(self, trigger_id: str, view: dict[str, Any],
                         request_id: int | None = None) -> bool:
         return await self.call("views.open", self.client.views_open, request_id,
