@@ -154,6 +154,7 @@ class Scripted(BackgroundServer):
         server = self
 
         class Handler(QuietHandler):
+            """Records each request's body and answers with the next canned body."""
             def do_POST(self) -> None:
                 server.requests.append(self.rfile.read(int(self.headers["Content-Length"])))
                 body = server.bodies.pop(0) if len(server.bodies) > 1 else server.bodies[0]

@@ -1,7 +1,7 @@
 """What each invoice of a request is, and what the SAT says of it, looked up after the card
 is posted (the ack never waits for it) and shown on the card when it arrives.
 
-For each invoice, a few at once: its XML from the provider (`descargarXML`), read into
+For each invoice, a few at once: its XML from the provider (`Provider.invoice_xml`), read into
 facts (bot.sat.cfdi), or the XML the requester attached to the form (bot.slack.attachments),
 already read; with those facts, the SAT's status (bot.sat.consulta). The record says where
 the facts came from (`source`: "provider" or "attached", with the file's name and SHA-256).

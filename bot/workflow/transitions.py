@@ -108,7 +108,7 @@ async def create_send_request(store: AuditStore, requester: Actor, request: Send
 
 
 def send_request_of(request: Row, refs: Sequence[InvoiceRef]) -> SendRequest:
-    """The `enviar` request a stored send request stands for."""
+    """The provider-neutral `SendRequest` a stored send request stands for."""
     options = json.loads(request["send_options"] or "{}")
     return SendRequest(refs=refs, emails=json.loads(request["recipients"]),
                        subject=options.get("subject"), message=options.get("message"),

@@ -45,6 +45,7 @@ def free_port() -> int:
 
 @dataclass
 class World:
+    """The stand-ins and the bot's process a crash test starts, stops and starts again."""
     tmp: Path
     pac: SandboxPac
     slack: SlackStandIn
