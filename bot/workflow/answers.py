@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.actors import SYSTEM, Actor
 from bot.config import DEFAULT_WATCH_BACKOFF_S
-from bot.providers.contract import InvoiceOutcome, Provider, ProviderError, SendOutcome
+from bot.providers.contract import FailureCode, InvoiceOutcome, Provider, ProviderError, SendOutcome
 from bot.runtime.faults import crash_point
 from bot.sat.confirmation import Verdict, cancelled, verdict
 from bot.sat.outcomes import Nuance, Outcome
@@ -146,7 +146,7 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
         if whole_call_failed:
             first = outcomes[0]
             # An unreadable answer is not a refusal: the cancellation may have happened.
-            klass = "unreadable" if first.code == "malformed" else first.error_class
+            klass = "unreadable" if first.code == FailureCode.MALFORMED else first.error_class
             failure = {"code": first.code, "message": first.detalle, "class": klass,
                        "attempt": tx.failures(request_id) + 1}
             tx.transition("request", request_id, RS.FAILED, SYSTEM, action="submission_failed",
@@ -308,7 +308,7 @@ def _per_invoice(refs: Sequence[InvoiceRef], outcomes: Sequence[SendOutcome]
         first = next((o for o in mine if o.outcome is worst), None)
         result.append(InvoiceOutcome(
             ref=ref, outcome=worst if mine else Outcome.UNKNOWN,
-            code=first.code if first else "missing_result",
+            code=first.code if first else FailureCode.MISSING_RESULT,
             detalle=first.detalle if first else None,
             error_class=first.error_class if first and worst is Outcome.FAILED else None))
     return result

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.actors import SYSTEM, Acting, Actor
 from bot.approval_rules import Requirement
-from bot.providers.contract import SendRequest
+from bot.providers.contract import FailureCode, SendRequest
 from bot.runtime.faults import crash_point
 from bot.sat.cancellation import CancelItem
 from bot.sat.reasons import CancelReason
@@ -203,12 +203,13 @@ async def interrupted_send(store: AuditStore, request_id: int) -> None:
     """A send the process stopped in the middle of (the provider may have mailed it): never
     sent again on the bot's own; its invoices become unknown and a person decides."""
     async with store.writing() as tx:
-        detail = {"code": "interrupted", "detalle": None}
+        detail = {"code": FailureCode.INTERRUPTED.value, "detalle": None}
         lines = []
         for invoice in tx.request_invoices(request_id):
             if invoice["status"] == IS.REQUESTED:
                 tx.transition("invoice", invoice["id"], IS.UNKNOWN, SYSTEM,
-                              action="provider_answered", fields={"code": "interrupted"},
+                              action="provider_answered",
+                              fields={"code": FailureCode.INTERRUPTED.value},
                               details=detail)
                 lines.append({"ref": invoice["ref_key"], "status": IS.UNKNOWN, **detail})
         tx.transition("request", request_id, RS.SUBMITTED, SYSTEM, action="send_interrupted")
