@@ -42,7 +42,9 @@ WITH r AS (
 )
 SELECT i.id, i.request_id, i.position, i.ref_key, i.uuid, i.serie, i.folio, i.status,
        i.code, i.detalle, i.estatus_uuid, i.facts, i.pending_since, i.updated_at,
-       r.requester_id, r.requester_name, r.reason, r.replacement_uuid, r.created_at,
+       r.requester_id, r.requester_name,
+       COALESCE(i.reason, r.reason) AS reason,  -- an invoice's own reason, else the request's
+       COALESCE(i.replacement, r.replacement_uuid) AS replacement_uuid, r.created_at,
        r.status AS request_status, a.names AS approvers, m.approved_at,
        mi.answered_at, mi.confirmed_at
 FROM r JOIN invoices i ON i.request_id = r.id
@@ -72,11 +74,11 @@ def plain_aggregate(store: AuditStore, start: datetime, end: datetime) -> list[R
     """The baseline of benchmarks/report.py: the month's invoices counted by status and
     reason with the sum of their stated totals, in one SQL statement."""
     return list(store.db.query(
-        "SELECT i.status, r.reason, count(*) AS n, "
+        "SELECT i.status, COALESCE(i.reason, r.reason) AS reason, count(*) AS n, "
         "sum(CAST(json_extract(i.facts, '$.invoice.total') AS REAL)) AS total "
         "FROM requests r JOIN invoices i ON i.request_id = r.id "
         "WHERE r.kind = 'cancel' AND r.created_at >= ? AND r.created_at < ? "
-        "GROUP BY i.status, r.reason", [iso(start), iso(end)]))
+        "GROUP BY i.status, COALESCE(i.reason, r.reason)", [iso(start), iso(end)]))
 
 
 # -- the reports sent without asking ---------------------------------------------------

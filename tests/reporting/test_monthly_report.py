@@ -123,8 +123,9 @@ NOVEMBER = ["2026-11-01T06:00:00.000000Z", "2026-12-01T06:00:00.000000Z"]  # CST
 
 def expected(stage: Stage) -> dict[str, Any]:
     """The month's figures read straight from the database, apart from the report's code."""
-    invoices = db_rows(stage, "SELECT i.*, r.reason FROM invoices i JOIN requests r ON "
-                       "r.id = i.request_id WHERE r.created_at >= ? AND r.created_at < ?",
+    invoices = db_rows(stage, "SELECT i.*, COALESCE(i.reason, r.reason) AS reason_used "
+                       "FROM invoices i JOIN requests r ON r.id = i.request_id "
+                       "WHERE r.created_at >= ? AND r.created_at < ?",
                        NOVEMBER)
     amount, unknown = Decimal(0), 0
     for row in invoices:
@@ -140,7 +141,7 @@ def expected(stage: Stage) -> dict[str, Any]:
     by_status: dict[str, dict[str, int]] = {}
     for row in invoices:
         counts = by_status.setdefault(row["status"], {})
-        counts[row["reason"]] = counts.get(row["reason"], 0) + 1
+        counts[row["reason_used"]] = counts.get(row["reason_used"], 0) + 1
     requests = {r["status"]: r["n"] for r in db_rows(
         stage, "SELECT status, count(*) AS n FROM requests WHERE created_at >= ? AND "
         "created_at < ? GROUP BY status", NOVEMBER)}
