@@ -376,6 +376,9 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
             lines.append(t("reply.failed", lang, mention=requester, id=request_id,
                            why=code_text(data.get("code"), lang, data.get("message"))))
             lines.append(t(f"reply.failed.{data.get('class') or 'final_failure'}", lang))
+            if data.get("left_out"):
+                lines.append(t("reply.failed.left_out", lang, count=len(data["left_out"])))
+                lines += [invoice_line(line, lang) for line in data["left_out"]]
             extra = [actions("resubmit", [button(
                 t("reply.resubmit", lang), RESUBMIT_ACTION,
                 f"{request_id}:{data.get('attempt') or 0}")])]

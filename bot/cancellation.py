@@ -284,6 +284,8 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
             klass = "unreadable" if first.code == "malformed" else first.error_class
             failure = {"code": first.code, "message": first.detalle, "class": klass,
                        "attempt": tx.failures(request_id) + 1}
+            if gone:  # settled without the provider: the failure reply names them too
+                failure["left_out"] = [said[i["id"]] for i in gone]
             tx.transition("request", request_id, RS.FAILED, SYSTEM, action="submission_failed",
                           details=failure)
             tx.enqueue(request_id, Reply.FAILED, failure)

@@ -135,8 +135,8 @@ class Outbox:
                     text=code_text(data.get("code"), self.lang, data.get("message"))))
 
     async def _mark_posted(self, request: Row, entries: list[Row], parts: list[str]) -> None:
-        """Record the reply as posted (its first message's ts); an outcomes reply makes its
-        acuses owed to the thread, in the same transaction."""
+        """Record the reply as posted (its first message's ts); a reply of outcomes or changes
+        makes the request's new acuses owed to the thread, in the same transaction."""
         ids = [e["id"] for e in entries]
         async with self.store.writing() as tx:
             tx.outbox_posted(ids, parts[0])
@@ -145,7 +145,9 @@ class Outbox:
             if len(parts) > 1:
                 details["parts"] = parts
             tx.record(SYSTEM, "thread_reply", request_id=request["id"], details=details)
-            if any(e["kind"] == Reply.OUTCOMES for e in entries):
+            # An acuse may first come with the watcher's answer (a cancellation the
+            # receiver accepted later): a reply of changes owes it as well.
+            if any(e["kind"] in (Reply.OUTCOMES, Reply.RESOLVED) for e in entries):
                 tx.owe_acuses(request["id"])
 
     async def _thread(self, request: Row) -> list[dict[str, Any]] | None:
