@@ -7,7 +7,8 @@ between transactions, never while holding the write lock.
 
 Why this module is long: every state change of a request lives here, so that the Slack
 path and the watcher share one code path, including the SAT's confirmation of what the
-provider reports cancelled (the watcher's later asks are bot/confirming.py).
+provider reports cancelled (the watcher's later asks are bot/confirming.py, what the SAT only
+received bot/received.py).
 """
 
 from __future__ import annotations
@@ -301,25 +302,16 @@ async def recheck_pending(store: AuditStore, pac: Provider, *, limit: int | None
                           backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
                           sat: SatWord | None = None) -> Recheck:
     """Ask again for the pending invoices that are due (the watcher)."""
-    return await _recheck(store, pac, queries.due_pending(store, store.clock(), limit or -1),
-                          backoff_s, sat)
+    return await recheck(store, pac, queries.due_pending(store, store.clock(), limit or -1),
+                         backoff_s, sat)
 
 
-async def confirm_received(store: AuditStore, pac: Provider, request_id: int, *,
-                           backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
-                           sat: SatWord | None = None) -> Recheck:
-    """Right after a submission, ask once more about the invoices the SAT only said it
-    received (EstatusUUID 201): a direct cancellation is confirmed by "previously
-    cancelled"; one that needs the receiver says so. What stays pending, the watcher follows."""
-    received = [i for i in queries.request_invoices(store, request_id)
-                if i["status"] == IS.PENDING and i["code"] == RECEIVED_CODE]
-    return await _recheck(store, pac, received, backoff_s, sat)
-
-
-async def _recheck(store: AuditStore, pac: Provider, due: list[Row],
-                   backoff_s: Sequence[float], sat: SatWord | None) -> Recheck:
+async def recheck(store: AuditStore, pac: Provider, due: list[Row],
+                  backoff_s: Sequence[float], sat: SatWord | None, *,
+                  one_per_call: bool = True) -> Recheck:
     """Ask about each pending invoice alone (the provider's in-process and denied codes, 211
-    and 213, are a one-invoice call's answer). Each change is one transition with its thread
+    and 213, are a one-invoice call's answer), or in batches (`one_per_call` False: what
+    the SAT only received, bot/received.py). Each change is one transition with its thread
     reply queued in the same transaction; the answers are written a batch at a time, each
     batch its own short transaction, so Slack's answers never wait behind a long write. A
     whole-call failure changes nothing: those invoices stay due and are asked next time."""
@@ -328,7 +320,7 @@ async def _recheck(store: AuditStore, pac: Provider, due: list[Row],
     now = store.clock()
     requests = queries.requests_by_id(store, sorted({i["request_id"] for i in due}))
     items = [_item(i, requests[i["request_id"]]) for i in due]
-    result = await pac.cancel(items, one_per_call=True)
+    result = await pac.cancel(items, one_per_call=one_per_call)
     outcomes = [o if o.error_class else _ours(o) for o in result.outcomes]
     words = await _sat_words(sat, due, outcomes)
     crash_point("provider_answered")

@@ -15,7 +15,6 @@ import sqlite3
 from bot.actors import SYSTEM, Actor
 from bot.cancellation import (
     SatWord,
-    confirm_received,
     interrupted_send,
     run_submission,
     submit,
@@ -25,6 +24,7 @@ from bot.i18n import t
 from bot.mrkdwn import escape
 from bot.outbox import Outbox
 from bot.provider import Provider
+from bot.received import confirm_received
 from bot.slack_io import SlackIO
 from storage import queries
 from storage.domain import Row

@@ -11,7 +11,6 @@ import pytest
 from bot.actors import Actor
 from bot.cancellation import (
     approve,
-    confirm_received,
     create_cancel_request,
     recheck_pending,
     run_submission,
@@ -21,6 +20,7 @@ from bot.config import Settings
 from bot.facts import FactFinder
 from bot.outbox import Outbox
 from bot.pac.client import PacClient
+from bot.received import confirm_received
 from bot.sandbox.pac_server import SandboxPac
 from bot.sandbox.sat_server import SandboxSat
 from bot.sat.consulta.client import SatClient
@@ -169,6 +169,7 @@ async def test_two_asks_about_the_same_pending_invoice_at_once_record_one_answer
     assert statuses(store, request_id) == ["canceled", "canceled"]
     assert len(confirmed.changed) + len(watched.changed) == 2
     cancelled = [e for e in queries.events(store, request_id)
-                 if e["action"] == "provider_answered" and '"to":"canceled"' in e["details"]]
+                 if e["action"] in ("provider_answered", "sat_confirmed")
+                 and '"to":"canceled"' in e["details"]]
     assert len(cancelled) == 2  # one recorded cancellation per invoice
     assert chain.verify(store.db).ok

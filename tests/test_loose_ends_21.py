@@ -14,11 +14,12 @@ from typing import cast
 import pytest
 
 from bot.actors import Actor
-from bot.cancellation import approve, confirm_received, create_cancel_request, submit
+from bot.cancellation import approve, create_cancel_request, submit
 from bot.config import Settings
 from bot.facts import FactFinder
 from bot.outbox import Outbox
 from bot.pac.client import PacClient
+from bot.received import confirm_received
 from bot.sandbox.pac_server import SandboxPac
 from bot.sandbox.sat_server import SandboxSat
 from bot.sandbox.stage import ADMIN, APPROVALS, Stage
