@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from bot import large
 from bot import validation as form
 from bot.i18n import CATALOGUES, code_text, t
 from bot.mrkdwn import escape, mention, quote, shown_name, when
@@ -154,7 +155,9 @@ def messages(text: str, *, sandbox: bool, lang: str, extra: Sequence[Block] = ()
 
 def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row], *,
                  lang: str, sandbox: bool, ttl_h: float,
-                 deadline: tuple[int, int] = (3, 31)) -> dict[str, Any]:
+                 deadline: tuple[int, int] = (3, 31), large_at: int | None = None
+                 ) -> dict[str, Any]:
+    """The request card; with more invoices than `large_at`, summarised (bot/large.py)."""
     status, sending = request["status"], request["kind"] == "send"
     title = t("card.send_title" if sending else "card.title", lang, id=request["id"])
     fields = [md(t("card.requester", lang, user=mention(request["requester_id"]))),
@@ -175,8 +178,12 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
     if request["justification"]:
         blocks.append(section(t("card.justification", lang, text=quote(
             request["justification"]))[:SECTION_MAX]))
-    shown = invoices[:CARD_INVOICE_LINES]
+    big = large.is_large(len(invoices), large_at)
+    shown = invoices[:large.FIRST_SHOWN if big else CARD_INVOICE_LINES]
     lines = [t("card.invoices", lang, count=len(invoices))]
+    if big:
+        lines += [*large.card_lines(request, invoices, lang),
+                  t("large.first", lang, count=len(shown))]
     for invoice in shown:
         status_key = f"outcome.{invoice['status']}"
         state = "" if invoice["status"] == IS.REQUESTED else f" — {t(status_key, lang)}"
@@ -187,10 +194,15 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
                 lines.append(prospects_line(facts, lang, deadline, sat_today()))
                 if facts.get("replacement"):
                     lines.append("> " + replacement_text(facts["replacement"], lang))
-    if len(invoices) > len(shown):
+    if big:
+        lines.append(t("large.more", lang, count=len(invoices) - len(shown), id=request["id"]))
+    elif len(invoices) > len(shown):
         lines.append(t("card.more_invoices", lang, count=len(invoices) - len(shown)))
     blocks += sections(lines)
-    if status in (RS.SUBMITTED, RS.COMPLETED, RS.FAILED):
+    if big:
+        blocks.append(actions("csv", [button(t("large.csv_button", lang), large.CSV_ACTION,
+                                             str(request["id"]))]))
+    elif status in (RS.SUBMITTED, RS.COMPLETED, RS.FAILED):
         counts = dict.fromkeys(("done", "waiting", "refused", "errors", "unsure"), 0)
         for invoice in invoices:
             if group := _COUNT_GROUPS.get(invoice["status"]):
@@ -343,15 +355,36 @@ def sat_words(line: dict[str, Any], lang: str) -> str | None:
     return said
 
 
+def changed_lines(entries: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The invoice lines a reply is about (its outcomes and changes), in order."""
+    found: list[dict[str, Any]] = []
+    for kind, data in entries:
+        if kind == Reply.OUTCOMES:
+            found += data["invoices"]
+        elif kind == Reply.RESOLVED:
+            found.append(data)
+    return found
+
+
 def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *, lang: str,
-                 sandbox: bool) -> list[dict[str, Any]]:
+                 sandbox: bool, large_at: int | None = None) -> list[dict[str, Any]]:
     """One reply for the outbox entries (kind, payload) owed to a request's thread, in as
-    many messages as it needs (see `messages`)."""
+    many messages as it needs (see `messages`). About more invoices than `large_at`, it
+    summarises them (bot/large.py); the outbox attaches the CSV of them all."""
     requester, request_id = mention(request["requester_id"]), request["id"]
     lines: list[str] = []
     extra: list[Block] = []
+    changed = changed_lines(entries)
+    summarised = large.is_large(len(changed), large_at)
     for kind, data in entries:
-        if kind == Reply.APPROVED:
+        if summarised and kind in (Reply.OUTCOMES, Reply.RESOLVED):
+            if changed:  # once, where the first of them was
+                head = "reply.outcomes" if kind == Reply.OUTCOMES else "reply.resolved"
+                lines += [t(head, lang, mention=requester, id=request_id),
+                          *large.changed_lines(changed, lang,
+                                               lambda line: invoice_line(line, lang))]
+                changed = []
+        elif kind == Reply.APPROVED:
             lines.append(t("reply.approved_by_rule" if data.get("by_rule") else
                            "reply.approved", lang, user=mention(data["user"])))
         elif kind == Reply.APPROVAL_COUNTED:
@@ -377,8 +410,12 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
                            why=code_text(data.get("code"), lang, data.get("message"))))
             lines.append(t(f"reply.failed.{data.get('class') or 'final_failure'}", lang))
             if data.get("left_out"):
-                lines.append(t("reply.failed.left_out", lang, count=len(data["left_out"])))
-                lines += [invoice_line(line, lang) for line in data["left_out"]]
+                left = data["left_out"]
+                lines.append(t("reply.failed.left_out", lang, count=len(left)))
+                lines += [invoice_line(line, lang) for line in left[:large.FIRST_SHOWN]]
+                if len(left) > large.FIRST_SHOWN:
+                    lines.append(t("card.more_invoices", lang,
+                                   count=len(left) - large.FIRST_SHOWN))
             extra = [actions("resubmit", [button(
                 t("reply.resubmit", lang), RESUBMIT_ACTION,
                 f"{request_id}:{data.get('attempt') or 0}")])]

@@ -57,6 +57,7 @@ HINTS: dict[str, tuple[str, str]] = {
     "PENDING_ALERT_H": ("a number of hours greater than 0", "120"),
     "AUDIT_DB": ("a path for the SQLite file", "data/audit.db"),
     "MAX_INVOICES": ("a whole number from 1 to 1000", "200"),
+    "LARGE_REQUEST_AT": ("a whole number of invoices from 1 to 1000", "40"),
     "LANGUAGE": ("es or en", "es"),
     "SAT_CONSULTA_URL": ("'sandbox' or the SAT status service's http(s) address",
                          "https://consultaqr.facturaelectronica.sat.gob.mx/"
@@ -142,6 +143,9 @@ class Settings(BaseSettings):
     pending_alert_h: float = Field(120.0, gt=0)
     audit_db: Path = Path("data/audit.db")
     max_invoices: int = Field(200, ge=1, le=1000)
+    # More invoices than this make a large request: its card and thread replies summarise
+    # (counts, totals, the first invoices) and the lists go as CSV files (bot/large.py).
+    large_request_at: int = Field(40, ge=1, le=1000)
     language: Literal["es", "en"] = "es"
     # The SAT's public status service; `sandbox` is the SAT stand-in beside the sandbox
     # provider. Retried as the provider is (CFDI_RETRY_ATTEMPTS, CFDI_RETRY_MAX_S).

@@ -126,6 +126,7 @@ class FactFinder:
                         replacement, CfdiFacts(**record["invoice"]))
         await self.record(request_id, invoices, found)
         await self.outbox.update_card(request_id)  # a card not yet posted stays owed
+        await self.outbox.share_list(request_id)  # a large request's list, once
         await self._tell_requester(request_id, [
             (row["ref_key"], record) for row, record in zip(invoices, found, strict=True)
             if record["invoice"]])

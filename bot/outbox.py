@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot import blocks
+from bot import blocks, large
 from bot.actors import SYSTEM
 from bot.config import Settings
 from bot.faults import crash_point
@@ -110,7 +110,8 @@ class Outbox:
         async with self.store.writing() as tx:
             tx.outbox_attempted(ids)
         kinds = [(e["kind"], json.loads(e["payload"])) for e in entries]
-        payloads = blocks.thread_reply(request, kinds, lang=self.lang, sandbox=self.sandbox)
+        payloads = blocks.thread_reply(request, kinds, lang=self.lang, sandbox=self.sandbox,
+                                       large_at=self.settings.large_request_at)
         parts = dict(posted)
         for number, payload in enumerate(payloads, start=1):
             if number in parts:
@@ -138,8 +139,12 @@ class Outbox:
         """Record the reply as posted (its first message's ts); a reply of outcomes or changes
         makes the request's new acuses owed to the thread, in the same transaction."""
         ids = [e["id"] for e in entries]
+        changes = self._changes_csv(request, entries)
         async with self.store.writing() as tx:
             tx.outbox_posted(ids, parts[0])
+            if changes is not None:  # the reply summarised them: their CSV is owed with it
+                tx.owe_file(request["id"], large.changes_filename(request["id"], min(ids)),
+                            changes, t("large.changes_title", self.lang, id=request["id"]))
             details: dict[str, Any] = {"ts": parts[0], "kinds": [e["kind"] for e in entries],
                                        "outbox": ids}
             if len(parts) > 1:
@@ -149,6 +154,33 @@ class Outbox:
             # receiver accepted later): a reply of changes owes it as well.
             if any(e["kind"] in (Reply.OUTCOMES, Reply.RESOLVED) for e in entries):
                 tx.owe_acuses(request["id"])
+
+    def _changes_csv(self, request: Row, entries: list[Row]) -> str | None:
+        """The CSV of the invoices a summarised reply is about (None: it lists them all)."""
+        changed = blocks.changed_lines([(e["kind"], json.loads(e["payload"]))
+                                        for e in entries])
+        if not large.is_large(len(changed), self.settings.large_request_at):
+            return None
+        invoices = queries.request_invoices(self.store, request["id"])
+        return large.changes_csv(request, changed, invoices, self.lang)
+
+    async def share_list(self, request_id: int) -> None:
+        """A large request's full list, as a CSV in its thread, once (after its facts were
+        looked up, so that it says who, how much and what the SAT says)."""
+        request = queries.get_request(self.store, request_id)
+        name = large.list_filename(request_id)
+        if request is None or queries.has_upload(self.store, request_id, name):
+            return
+        invoices = queries.request_invoices(self.store, request_id)
+        if not large.is_large(len(invoices), self.settings.large_request_at):
+            return
+        content = large.invoices_csv(request, invoices, self.lang)
+        async with self.store.writing() as tx:
+            tx.owe_file(request_id, name, content,
+                        t("large.list_title", self.lang, id=request_id))
+        async with self._flush_lock:
+            await self._guarded("upload the list of", request_id,
+                                self._upload_owed(request_id))
 
     async def _thread(self, request: Row) -> list[dict[str, Any]] | None:
         """Every message of the request's thread with its metadata, or None when Slack
@@ -211,7 +243,7 @@ class Outbox:
                 "files.uploadV2", self.client.files_upload_v2, request_id,
                 channel=request["approvals_channel"], thread_ts=request["thread_ts"],
                 content=upload["acuse"], filename=upload["filename"],
-                title=t("reply.acuse", self.lang, id=request_id))
+                title=upload["title"] or t("reply.acuse", self.lang, id=request_id))
             if uploaded is None:
                 return  # still owed: uploaded at a later flush
             crash_point("after_upload")
@@ -223,7 +255,8 @@ class Outbox:
         async with self.store.writing() as tx:
             tx.upload_done(upload["id"], file_id)
             details = {"file": file_id, "filename": upload["filename"]}
-            tx.record(SYSTEM, "acuse_uploaded", request_id=request["id"],
+            action = "acuse_uploaded" if upload.get("content") is None else "csv_uploaded"
+            tx.record(SYSTEM, action, request_id=request["id"],
                       details={**details, "found_in_thread": True} if found else details)
 
     # -- the request card ----------------------------------------------------------------
@@ -236,7 +269,8 @@ class Outbox:
         return request, blocks.request_card(request, invoices, decisions, lang=self.lang,
                                             sandbox=self.sandbox,
                                             ttl_h=self.settings.approval_ttl_h,
-                                            deadline=self.settings.cancel_deadline)
+                                            deadline=self.settings.cancel_deadline,
+                                            large_at=self.settings.large_request_at)
 
     async def post_card(self, request_id: int) -> Row:
         """Post a new request's card. Under the flush lock: a flush running meanwhile would

@@ -131,6 +131,19 @@ class SlackIO:
                                    request_id, channel=opened["channel"]["id"], **payload):
                 return
 
+    async def direct_file(self, user: str, content: str, *, filename: str, title: str,
+                          comment: str, request_id: int | None = None) -> bool:
+        """A file for `user` alone, in their direct messages (files.getUploadURLExternal, the
+        upload, files.completeUploadExternal, as slack_sdk's files_upload_v2 does)."""
+        opened = await self.call("conversations.open", self.client.conversations_open,
+                                 request_id, users=user)
+        if not opened:
+            return False
+        return await self.call(
+            "files.uploadV2", self.client.files_upload_v2, request_id,
+            channel=opened["channel"]["id"], content=content, filename=filename, title=title,
+            initial_comment=comment) is not None
+
     async def open_view(self, trigger_id: str, view: dict[str, Any],
                         request_id: int | None = None) -> bool:
         return await self.call("views.open", self.client.views_open, request_id,

@@ -1,4 +1,5 @@
-"""Buttons: Approve and Reject on the request card, Retry on a failure reply.
+"""Buttons: Approve, Reject and (large requests) the CSV on the request card, Retry on a
+failure reply.
 
 Each acknowledges first; the rest runs as tracked background work.
 """
@@ -9,7 +10,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot import blocks
+from bot import blocks, large
 from bot.services import Services
 from handlers.guard import Guard
 from handlers.payloads import actor, channel_of, clicked, required, retry_clicked
@@ -32,6 +33,13 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
         await ack()
         guard.spawn(body, lifecycle.reject_clicked(request_id, who, channel_of(body),
                                                    trigger_id))
+
+    @app.action(large.CSV_ACTION)
+    @guard.action
+    async def csv(ack: AsyncAck, body: dict[str, Any]) -> None:
+        request_id, who = clicked(body), actor(body)
+        await ack()
+        guard.spawn(body, services.lookup.request_csv(who, request_id))
 
     @app.action(blocks.RESUBMIT_ACTION)
     @guard.action

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import blocks
+from bot.i18n import t
 from bot.sat.refs import normalize_uuid
 from bot.services import Services
 from handlers.guard import Guard
@@ -22,6 +23,7 @@ SUBCOMMANDS = {
 
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+REQUEST_NUMBER = re.compile(r"#(\d{1,9})")  # `/cfdi estado #12`: the request's CSV
 PENDING = re.compile(r"\b(pendientes?|pending)\b", re.IGNORECASE)
 
 
@@ -63,6 +65,10 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
             await ack()
             guard.spawn(body, services.lifecycle.open_form(
                 subcommand, trigger_id, channel or None, who.id, prefill(rest)))
+        elif subcommand == "status" and (number := REQUEST_NUMBER.fullmatch(rest.strip())):
+            await ack(**blocks.message(t("large.csv_coming", lang, id=number.group(1)),
+                                       sandbox=sandbox, lang=lang))
+            guard.spawn(body, services.lookup.request_csv(who, int(number.group(1))))
         elif subcommand == "status":
             await ack(**await services.lookup.invoice_status(rest))
         elif subcommand == "history":

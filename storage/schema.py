@@ -188,6 +188,14 @@ ALTER TABLE invoices ADD COLUMN sat_disagreement TEXT;
 CREATE INDEX IF NOT EXISTS invoices_by_sat_check ON invoices (sat_checked_at);
 """
 
+# Issue 21 (21b, the output half): files a thread owes besides the acuses, the CSV lists of
+# a large request and of a reply's changes. Their content is kept with the upload (what was
+# shared is on record); an acuse's stays NULL (it is read from its invoice's row).
+V_UPLOAD_CONTENT = """
+ALTER TABLE uploads ADD COLUMN content TEXT;
+ALTER TABLE uploads ADD COLUMN title TEXT;
+"""
+
 
 def _v6_live(db: sqlite_utils.Database) -> None:
     """One live row per invoice, enforced by the database: two people asking to cancel the
@@ -235,6 +243,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V9_META),
     _script(V10_APPROVAL_RULE),
     _script(V11_SAT_WATCH),
+    _script(V_UPLOAD_CONTENT),
 ]
 LATEST = len(MIGRATIONS)
 
