@@ -28,7 +28,8 @@ from bot.actors import Actor
 from bot.i18n import t
 from bot.sandbox.stage import APPROVALS, PEOPLE
 from storage import queries
-from storage.store import AuditStore, utc_now
+from storage.sql import utc_now
+from storage.store import AuditStore
 
 ROUND_SPREAD_S = 2.0   # watcher condition: each round's requests sent evenly over this time
 PROGRESS_EVERY_S = 15.0

@@ -23,7 +23,8 @@ from pathlib import Path
 from bot.actors import SYSTEM, Actor
 from storage.chain import GENESIS, canonical_json
 from storage.domain import NewInvoice
-from storage.store import AuditStore, iso
+from storage.sql import iso
+from storage.store import AuditStore
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "100000"))
 EVENTS_PER_REQUEST = 10

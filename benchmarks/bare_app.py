@@ -18,8 +18,8 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import EVENTS_PATH
-from bot.blocks import APPROVE_ACTION, CANCEL_VIEW
+from bot.runtime.http import EVENTS_PATH
+from bot.slack.render.kit import APPROVE_ACTION, CANCEL_VIEW
 
 
 def bare_app() -> AsyncApp:

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 from bot.actors import SYSTEM, Actor
-from bot.cancellation import approve, create_cancel_request, submit
-from bot.pac.client import PacClient
+from bot.providers.solucion_factible.client import PacClient
 from bot.sandbox.pac_server import SandboxPac
 from bot.sat.refs import InvoiceRef
+from bot.workflow.answers import submit
+from bot.workflow.transitions import approve, create_cancel_request
 from storage.store import AuditStore
 
 INVOICES = int(os.environ.get("BENCH_BULK", "1000"))

@@ -26,17 +26,17 @@ from pathlib import Path
 import httpx
 
 from bot.actors import Actor
-from bot.cancellation import create_cancel_request
 from bot.config import Settings
-from bot.facts import AT_ONCE, FactFinder
-from bot.pac.client import PacClient
+from bot.providers.solucion_factible.client import PacClient
 from bot.sandbox.invoices import cfdi_xml
 from bot.sandbox.pac_server import SandboxPac
 from bot.sandbox.sat_server import SandboxSat
 from bot.sandbox.stage import FINANCE, Stage
 from bot.sat.consulta.client import SatClient
 from bot.sat.refs import InvoiceRef
-from bot.validation import XML_FILES
+from bot.slack.forms import XML_FILES
+from bot.workflow.facts import AT_ONCE, FactFinder
+from bot.workflow.transitions import create_cancel_request
 from storage import queries
 from storage.store import AuditStore
 

@@ -14,10 +14,11 @@ from typing import cast
 
 from benchmarks.loadgen import Shot
 from benchmarks.standins import StandIns
-from bot.blocks import APPROVE_ACTION
 from bot.sandbox.slack_driver import SlackDriver
-from bot.sandbox.slack_server import Message, SlackStandIn
+from bot.sandbox.slack_records import Message
+from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import APPROVALS, FINANCE
+from bot.slack.render.kit import APPROVE_ACTION
 
 REQUESTER, APPROVER = "U0ANA", "U0BETO"
 KINDS = ("ayuda", "cancelar", "form", "approve")

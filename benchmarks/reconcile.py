@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from bot.actors import SYSTEM, Actor
-from bot.facts import AT_ONCE
 from bot.sandbox.stage import Stage
 from bot.sat.refs import InvoiceRef
+from bot.workflow.facts import AT_ONCE
 from storage.domain import NewInvoice
 from storage.states import InvoiceStatus as IS
 from storage.states import RequestStatus as RS
@@ -67,7 +67,7 @@ async def _lateness(seconds: float | None, until: asyncio.Future[object] | None 
 
 
 async def _run(stage: Stage, at_once: int) -> tuple[float, float]:
-    facts = stage.runtime.services.lifecycle.facts
+    facts = stage.runtime.services.facts
     assert facts is not None
     facts.at_once = at_once
     start = time.perf_counter()

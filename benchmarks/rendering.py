@@ -1,10 +1,10 @@
 """What rendering a card or a reply costs the event loop that answers Slack.
 
 Each payload the bot sends is timed three ways in the same run:
-- ours: bot.blocks / bot.reports building plain dicts;
+- ours: bot.slack.render.kit / bot.slack.render.history building plain dicts;
 - models: the same blocks built through slack_sdk's models (parsed into Block/View objects
   and serialised with to_dict, which validates and reflects over every object), the way
-  bot/blocks.py rendered them before;
+  bot/slack/render/kit.py rendered them before;
 - floor: json.dumps of the result, which sending it costs anyway.
 Plus a burst: 50 approvals, each rendering its card twice (approved, then completed) and
 its outcomes reply.
@@ -25,10 +25,10 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot import blocks, reports
 from bot.actors import Actor
-from bot.cancellation import approve, create_cancel_request
 from bot.sat.refs import InvoiceRef
+from bot.slack.render import card, history, kit, modals, replies
+from bot.workflow.transitions import approve, create_cancel_request
 from storage import queries
 from storage.domain import Row
 from storage.states import InvoiceStatus as IS
@@ -40,7 +40,7 @@ COMMAND = "make bench  (python -m benchmarks rendering)"
 BURST = 50
 
 
-async def _rows(store: AuditStore) -> tuple[Row, list[Row], list[Row], Row, list[Row]]:
+async def rows_of(store: AuditStore) -> tuple[Row, list[Row], list[Row], Row, list[Row]]:
     """Rows as the bot reads them: a request of 5 invoices awaiting approval, one of 40
     approved (shown completed, its invoices cancelled)."""
     async def create(count: int, seed: int) -> int:
@@ -58,24 +58,24 @@ async def _rows(store: AuditStore) -> tuple[Row, list[Row], list[Row], Row, list
 
 
 def _cases(store: AuditStore) -> dict[str, Callable[[], dict[str, Any]]]:
-    waiting, few, approvals, done, many = asyncio.run(_rows(store))
+    waiting, few, approvals, done, many = asyncio.run(rows_of(store))
     outcomes = [(Reply.OUTCOMES, {"invoices": [
         {"ref": i["ref_key"], "status": IS.CANCELED, "code": "201", "detalle": "Cancelado"}
         for i in many[:10]]})]
     mine = queries.recent_requests(store, "U0ANA")
     pending = [{**i, "pending_since": done["created_at"]} for i in many[:10]]
     return {
-        "card, awaiting approval, 5 invoices": lambda: blocks.request_card(
+        "card, awaiting approval, 5 invoices": lambda: card.request_card(
             waiting, few, [], lang="es", sandbox=True, ttl_h=72),
-        "card, completed, 40 invoices": lambda: blocks.request_card(
+        "card, completed, 40 invoices": lambda: card.request_card(
             done, many, approvals, lang="es", sandbox=True, ttl_h=72),
-        "thread reply, 10 outcomes": lambda: blocks.thread_reply(
+        "thread reply, 10 outcomes": lambda: replies.thread_reply(
             done, outcomes, lang="es", sandbox=True)[0],
-        "ephemeral note": lambda: blocks.message("Solicitud #7 creada y enviada a aprobación",
+        "ephemeral note": lambda: kit.message("Solicitud #7 creada y enviada a aprobación",
                                                  sandbox=True, lang="es"),
-        "cancel form": lambda: blocks.cancel_modal(prefill="", channel_id="C0FIN", limit=200,
+        "cancel form": lambda: modals.cancel_modal(prefill="", channel_id="C0FIN", limit=200,
                                                    lang="es", sandbox=True),
-        "App Home of an approver": lambda: reports.home(
+        "App Home of an approver": lambda: history.home(
             mine=mine, counts={}, approver=True, to_decide=mine, pending=pending,
             pending_total=10, now=datetime.now(UTC), lang="es", sandbox=True,
             link=lambda row: "<#C0APROB>"),

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.app import EVENTS_PATH
-from bot.config import HINTS
+from bot.config_sentences import HINTS
+from bot.runtime.http import EVENTS_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")

@@ -20,11 +20,12 @@ from collections import Counter
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bot.blocks import APPROVE_ACTION, CANCEL_VIEW
 from bot.sandbox.pac_server import SandboxPac
 from bot.sandbox.sat_server import SandboxSat
-from bot.sandbox.slack_server import Message, SlackStandIn
+from bot.sandbox.slack_records import Message
+from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import ADMIN, APPROVALS, APPROVER_GROUP, FINANCE, PEOPLE
+from bot.slack.render.kit import APPROVE_ACTION, CANCEL_VIEW
 
 FAST_MARK = "-5EED-"          # in the seeded invoices' UUIDs: answered at once
 CHANNELS = {APPROVALS: "aprobaciones-cfdi", FINANCE: "finanzas", ADMIN: "operaciones"}

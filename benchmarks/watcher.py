@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from bot.actors import SYSTEM, Actor
-from bot.cancellation import recheck_pending
-from bot.pac.client import PacClient
+from bot.providers.solucion_factible.client import PacClient
 from bot.sandbox.pac_server import SandboxPac
 from bot.sat.cancellation import CancelItem
 from bot.sat.refs import InvoiceRef
+from bot.workflow.answers import recheck_pending
 from storage import queries
 from storage.domain import NewInvoice
-from storage.store import AuditStore, iso
+from storage.sql import iso
+from storage.store import AuditStore
 
 PENDING = int(os.environ.get("BENCH_PENDING", "10000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "50"))

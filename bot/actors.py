@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Actor:
+    """Who did something: a person in Slack (id and name), or the bot itself (SYSTEM)."""
+
     id: str
     name: str
 

@@ -19,83 +19,35 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-SHIPPED_WSDL = Path(__file__).parent / "pac" / "cfdi33.wsdl"
+from bot.config_sentences import (
+    HINTS,
+    WHERE_FROM,
+    invalid,
+    is_placeholder,
+    missing,
+    userinfo,
+    without_userinfo,
+)
+from bot.providers.registry import DEFAULT as DEFAULT_PROVIDER
+from bot.providers.registry import DEFAULT_WSDL, PROVIDERS
+
 SANDBOX = "sandbox"
 
+
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+
+
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
+
 _RULE = re.compile(r"^total\s*>=\s*(?P<amount>\d[\d_]*(?:\.\d{1,2})?)\s*:\s*(?P<n>\d+)$",
                    re.IGNORECASE)
 
-# What each variable expects and an example, used to explain a bad value in one sentence.
-HINTS: dict[str, tuple[str, str]] = {
-    "SLACK_BOT_TOKEN": ("a bot token that starts with xoxb-", "xoxb-1234-5678-abcd"),
-    "SLACK_APP_TOKEN": ("an app-level token that starts with xapp-", "xapp-1-A1-2-abcd"),
-    "SLACK_SIGNING_SECRET": ("the app's signing secret (Basic Information page)", "8f3c…"),
-    "SLACK_API_URL": ("an http(s) URL ending in /api/", "https://slack.com/api/"),
-    "PORT": ("a TCP port between 1 and 65535", "3000"),
-    "APPROVALS_CHANNEL": ("a channel ID (C… or G…), not a name", "C0123456789"),
-    "APPROVERS": ("comma-separated user IDs (U…) and/or user-group IDs (S…)", "U01ABC,S02XYZ"),
-    "REQUESTERS": ("comma-separated user IDs (U…) and/or user-group IDs (S…)", "U01ABC,S02XYZ"),
-    "REQUIRED_APPROVALS": ("a whole number from 0 to 5", "1"),
-    "SEND_REQUIRES_APPROVAL": ("true or false", "false"),
-    "APPROVAL_RULES": ("comma-separated rules total>=AMOUNT:APPROVALS (amount in MXN, "
-                       "approvals 1 to 5)", "total>=100000:2,total>=1000000:3"),
-    "ADMIN_CHANNEL": ("a channel ID (C… or G…)", "C0987654321"),
-    "CFDI_WSDL": ("a file path or an http(s) URL of the provider's WSDL", "bot/pac/cfdi33.wsdl"),
-    "CFDI_ENDPOINT": ("'sandbox' or the service's http(s) address", "sandbox"),
-    "CFDI_USUARIO": ("the provider user name", "sandbox"),
-    "CFDI_PASSWORD": ("the provider password", "(secret)"),
-    "CFDI_TIMEOUT_S": ("a number of seconds greater than 0", "30"),
-    "CFDI_BATCH_SIZE": ("a whole number from 1 to 500", "50"),
-    "CFDI_RETRY_ATTEMPTS": ("a whole number from 1 to 10", "4"),
-    "CFDI_RETRY_MAX_S": ("a number of seconds greater than 0", "60"),
-    "WATCH_INTERVAL_S": ("a number of seconds greater than 0", "60"),
-    "WATCH_BACKOFF_S": ("comma-separated seconds between re-checks of one pending invoice",
-                        "60,300,900,3600"),
-    "APPROVAL_TTL_H": ("a number of hours greater than 0", "72"),
-    "PENDING_ALERT_H": ("a number of hours greater than 0", "120"),
-    "AUDIT_DB": ("a path for the SQLite file", "data/audit.db"),
-    "MAX_INVOICES": ("a whole number from 1 to 1000", "200"),
-    "LARGE_REQUEST_AT": ("a whole number of invoices from 1 to 1000", "40"),
-    "LANGUAGE": ("es or en", "es"),
-    "SAT_CONSULTA_URL": ("'sandbox' or the SAT status service's http(s) address",
-                         "https://consultaqr.facturaelectronica.sat.gob.mx/"
-                         "ConsultaCFDIService.svc"),
-    "SAT_TIMEOUT_S": ("a number of seconds greater than 0", "10"),
-    "SAT_CONFIRM_H": ("a number of hours greater than 0", "72"),
-    "RECONCILE_HOUR": ("a whole hour from 0 to 23 (in TIMEZONE)", "7"),
-    "ANNUAL_RETURN_DEADLINE": ("a month and day, MM-DD (companies 03-31, people 04-30)",
-                               "03-31"),
-    "LOG_LEVEL": ("DEBUG, INFO, WARNING or ERROR", "INFO"),
-    "LOG_FORMAT": ("text, or json for one JSON object per line", "json"),
-    "TIMEZONE": ("an IANA time zone name", "America/Mexico_City"),
-}
-SECRET_VARS = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "CFDI_PASSWORD"}
-
-# Where the real value of a variable is found, for a placeholder left in `.env`.
-WHERE_FROM: dict[str, str] = {
-    "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page",
-    "SLACK_APP_TOKEN": "an app-level token (xapp-…) made under Basic Information → App-Level "
-                       "Tokens with the connections:write scope",
-    "SLACK_SIGNING_SECRET": "the Signing Secret from the app's Basic Information page",
-    "CFDI_USUARIO": "the user name the provider gave you",
-    "CFDI_PASSWORD": "the password the provider gave you",
-}
-# What only an example or a template holds. Real Slack tokens and secrets are letters, digits
-# and dashes, so an ellipsis, dots, <…> or spaces mark a template, as does a dash-separated
-# part made of x's or starting with "your" or "example" (a real token's random part will
-# practically never do either). A provider credential is a placeholder only when it is
-# nothing but such a mark: a real password may hold any character.
-_TEMPLATE_CHARS = re.compile(r"…|\.\.|[<>\s]")
-_TEMPLATE_PART = re.compile(r"^(x{2,}|your.*|example.*|placeholder.*|changeme.*)$",
-                            re.IGNORECASE)
-_TEMPLATE_WHOLE = re.compile(r"^(…|\.{2,}|x{3,}|<[^>]*>|\(secret\)|your[-_ ]?password)$",
-                             re.IGNORECASE)
-_PREFIX = {"SLACK_BOT_TOKEN": "xoxb-", "SLACK_APP_TOKEN": "xapp-"}
-
 
 IdList = Annotated[list[str], NoDecode]
+
+
+DEFAULT_TIMEZONE = "America/Mexico_City"
 
 
 class ConfigError(Exception):
@@ -107,6 +59,8 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
+    """Every setting of the bot, read from the environment and `.env`, with its default."""
+
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", case_sensitive=False, extra="ignore"
     )
@@ -121,12 +75,13 @@ class Settings(BaseSettings):
     requesters: IdList = Field(default_factory=list)
     required_approvals: int = Field(1, ge=0, le=5)
     # More approvers for larger cancellations: (minimum MXN amount, approvals), by minimum.
-    # What the amount is and when it is known: bot/policy.py.
+    # What the amount is and when it is known: bot/workflow/permissions.py.
     approval_rules: Annotated[list[tuple[Decimal, int]], NoDecode] = Field(
         default_factory=list)
     send_requires_approval: bool = False
     admin_channel: str | None = None
-    cfdi_wsdl: str = str(SHIPPED_WSDL)
+    cfdi_provider: str = DEFAULT_PROVIDER
+    cfdi_wsdl: str = str(DEFAULT_WSDL)
     cfdi_endpoint: str = SANDBOX
     cfdi_usuario: str = "sandbox"
     cfdi_password: SecretStr = SecretStr("sandbox")
@@ -154,14 +109,15 @@ class Settings(BaseSettings):
     # How long a cancellation the provider reported waits for the SAT to show it before a
     # person decides (the invoice becomes `unconfirmed`, the operators are told).
     sat_confirm_h: float = Field(72.0, gt=0)
-    # The hour (in TIMEZONE) of the daily reconciliation with the SAT (bot/reconcile.py).
+    # The hour (in TIMEZONE) of the daily reconciliation with the SAT
+    # (bot/watching/reconciliation.py).
     reconcile_hour: int = Field(7, ge=0, le=23)
     # The annual return's deadline (the year after the invoice's): the last day it can be
     # cancelled. 03-31 for companies, 04-30 for people.
     annual_return_deadline: str = "03-31"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
-    timezone: str = "America/Mexico_City"
+    timezone: str = DEFAULT_TIMEZONE
 
     @field_validator("approvers", "requesters", mode="before")
     @classmethod
@@ -237,6 +193,13 @@ class Settings(BaseSettings):
             raise ValueError("not an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("cfdi_provider")
+    @classmethod
+    def _check_provider(cls, value: str) -> str:
+        if value not in PROVIDERS:
+            raise ValueError("not a provider the bot knows")
+        return value
+
     @field_validator("cfdi_endpoint", "sat_consulta_url")
     @classmethod
     def _check_endpoint(cls, value: str) -> str:
@@ -295,8 +258,8 @@ class Settings(BaseSettings):
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
         for url in (self.cfdi_endpoint, self.cfdi_wsdl, self.slack_api_url,
                     self.sat_consulta_url):
-            if (userinfo := _userinfo(url)) is not None:
-                found += [userinfo, *[part for part in userinfo.split(":", 1)[1:] if part]]
+            if (credentials := userinfo(url)) is not None:
+                found += [credentials, *[part for part in credentials.split(":", 1)[1:] if part]]
         return found
 
     def problems_for_run(self) -> list[str]:
@@ -304,22 +267,22 @@ class Settings(BaseSettings):
         problems = []
         token = self.slack_bot_token.get_secret_value() if self.slack_bot_token else ""
         if not token:
-            problems.append(_missing("SLACK_BOT_TOKEN"))
+            problems.append(missing("SLACK_BOT_TOKEN"))
         elif not token.startswith("xoxb-"):
-            problems.append(_invalid("SLACK_BOT_TOKEN", None))
+            problems.append(invalid("SLACK_BOT_TOKEN", None))
         if self.slack_app_token and not self.slack_app_token.get_secret_value().startswith(
             "xapp-"
         ):
-            problems.append(_invalid("SLACK_APP_TOKEN", None))
+            problems.append(invalid("SLACK_APP_TOKEN", None))
         if not self.socket_mode and not self.slack_signing_secret:
-            problems.append(_missing("SLACK_SIGNING_SECRET", "in HTTP mode (no SLACK_APP_TOKEN)"))
+            problems.append(missing("SLACK_SIGNING_SECRET", "in HTTP mode (no SLACK_APP_TOKEN)"))
         problems += self.placeholders()
         if not self.approvals_channel:
-            problems.append(_missing("APPROVALS_CHANNEL"))
+            problems.append(missing("APPROVALS_CHANNEL"))
         approvals_on = (self.required_approvals > 0 or self.send_requires_approval
                         or bool(self.approval_rules))
         if approvals_on and not self.approvers:
-            problems.append(_missing("APPROVERS", "while approvals are on"))
+            problems.append(missing("APPROVERS", "while approvals are on"))
         return problems + self.file_problems()
 
     def placeholders(self) -> list[str]:
@@ -331,7 +294,7 @@ class Settings(BaseSettings):
                        "CFDI_PASSWORD": self.cfdi_password}
         return [f"{var} is still a placeholder: put {WHERE_FROM[var]} in its place."
                 for var, secret in values.items()
-                if secret is not None and _is_placeholder(var, secret.get_secret_value())]
+                if secret is not None and is_placeholder(var, secret.get_secret_value())]
 
     def file_problems(self) -> list[str]:
         """Files named by the settings that are not there."""
@@ -340,45 +303,6 @@ class Settings(BaseSettings):
         return [f"CFDI_WSDL {without_userinfo(self.cfdi_wsdl)[:200]!r} is not a file that "
                 f"exists: give the path of the provider's WSDL or its http(s) URL, or leave it "
                 f"unset for the shipped copy ({HINTS['CFDI_WSDL'][1]})."]
-
-
-def _is_placeholder(var: str, value: str) -> bool:
-    if var.startswith("CFDI_"):
-        return bool(_TEMPLATE_WHOLE.match(value.strip()))
-    rest = value.removeprefix(_PREFIX.get(var, ""))
-    return (not rest.strip("-") or value == HINTS[var][1] or bool(_TEMPLATE_CHARS.search(value))
-            or any(_TEMPLATE_PART.match(part) for part in rest.split("-")))
-
-
-def _missing(var: str, when: str = "") -> str:
-    form, example = HINTS[var]
-    when = f" {when}" if when else ""
-    return f"{var} is required{when}: set it to {form}, for example {var}={example}."
-
-
-_AUTHORITY = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:(?=/))?/*(?P<authority>[^/?#]*)")
-_BEFORE_LAST_AT = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?.*@", re.DOTALL)
-
-
-def _userinfo(value: str) -> str | None:
-    """The `user:pass` of `scheme://user:pass@host/…` (scheme and slashes optional), if any."""
-    match = _AUTHORITY.match(value)
-    authority = match["authority"] if match else ""
-    return authority.rpartition("@")[0] if "@" in authority else None
-
-
-def without_userinfo(value: str) -> str:
-    """A URL-like value safe to show: whatever comes before its last `@` becomes `***`
-    (a malformed URL may hold a password with `/` in it; showing less is safe)."""
-    return _BEFORE_LAST_AT.sub(lambda m: f"{m['scheme'] or ''}***@", value, count=1)
-
-
-def _invalid(var: str, got: Any, why: str = "") -> str:
-    form, example = HINTS.get(var, ("a valid value", "…"))
-    shown = ("" if var in SECRET_VARS or got is None
-             else f" {without_userinfo(str(got))[:60]!r}")
-    why = f" ({why})" if why else ""
-    return f"{var}{shown} is not valid{why}: expected {form}, for example {var}={example}."
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -391,5 +315,5 @@ def load_settings(**overrides: Any) -> Settings:
             var = str(error["loc"][0]).upper() if error["loc"] else "CONFIG"
             ctx = error.get("ctx", {})
             why = str(ctx.get("error", "")) if error["type"] == "value_error" else ""
-            problems.append(_invalid(var, error.get("input"), why))
+            problems.append(invalid(var, error.get("input"), why))
         raise ConfigError(problems) from None

@@ -1,6 +1,6 @@
 """How calls to outside services are retried: bounded exponential backoff with jitter.
 
-One policy for the provider (bot.pac) and the SAT's status service (bot.sat.consulta): a call
+One policy for the provider (bot.providers) and the SAT's status service (bot.sat.consulta): a call
 is tried at most `attempts` times and for at most `total_s`, waiting exponential steps from
 `initial_s` up to `max_wait_s` plus up to one initial step of jitter, so that many bot
 instances retrying the same outage do not hit the service in lock-step.
@@ -25,6 +25,8 @@ from tenacity import (
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How often and for how long a call to an outside service is tried again."""
+
     attempts: int = 4
     initial_s: float = 0.5
     max_wait_s: float = 8.0

@@ -1,11 +1,11 @@
 """Slack listeners: read the payload, acknowledge at once, hand the work to the bot's
-services (bot.services). Handlers import nothing from storage."""
+services (bot.runtime.services). Handlers import nothing from storage."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.services import Services
+from bot.runtime.services import Services
 from handlers import actions, commands, events, views
 from handlers.guard import Guard
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot import blocks, large
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.render import kit, large
 from handlers.guard import Guard
 from handlers.payloads import actor, channel_of, clicked, required, retry_clicked
 
@@ -19,14 +19,14 @@ from handlers.payloads import actor, channel_of, clicked, required, retry_clicke
 def register(app: AsyncApp, services: Services, guard: Guard) -> None:
     lifecycle = services.lifecycle
 
-    @app.action(blocks.APPROVE_ACTION)
+    @app.action(kit.APPROVE_ACTION)
     @guard.action
     async def approve(ack: AsyncAck, body: dict[str, Any]) -> None:
         request_id, who = clicked(body), actor(body)
         await ack()
         guard.spawn(body, lifecycle.approve_clicked(request_id, who, channel_of(body)))
 
-    @app.action(blocks.REJECT_ACTION)
+    @app.action(kit.REJECT_ACTION)
     @guard.action
     async def reject(ack: AsyncAck, body: dict[str, Any]) -> None:
         request_id, who, trigger_id = clicked(body), actor(body), required(body, "trigger_id")
@@ -41,7 +41,7 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
         await ack()
         guard.spawn(body, services.lookup.request_csv(who, request_id))
 
-    @app.action(blocks.RESUBMIT_ACTION)
+    @app.action(kit.RESUBMIT_ACTION)
     @guard.action
     async def resubmit(ack: AsyncAck, body: dict[str, Any]) -> None:
         (request_id, failure), who = retry_clicked(body), actor(body)

@@ -8,15 +8,18 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot import blocks
 from bot.i18n import t
+from bot.runtime.services import Services
 from bot.sat.refs import normalize_uuid
-from bot.services import Services
+from bot.slack.render import kit, replies
 from handlers.guard import Guard
 from handlers.payloads import actor, required, text_of
+from storage.states import RequestKind
 
-SUBCOMMANDS = {
-    "cancelar": "cancel", "cancel": "cancel", "enviar": "send", "send": "send",
+# The words of `/cfdi`, in Spanish and English (a request kind's English word is its name).
+SUBCOMMANDS: dict[str, str] = {
+    "cancelar": RequestKind.CANCEL, "enviar": RequestKind.SEND,
+    **{kind.value: kind for kind in RequestKind},
     "estado": "status", "status": "status", "historial": "history", "history": "history",
     "ayuda": "help", "help": "help",
 }
@@ -54,19 +57,19 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
         word, _, rest = text_of(body, "text").strip().partition(" ")
         subcommand = SUBCOMMANDS.get(word.lower())
         who = actor(body)
-        if subcommand in ("cancel", "send"):
+        if subcommand in tuple(RequestKind):
             trigger_id, channel = required(body, "trigger_id"), text_of(body, "channel_id")
             refusal = services.policy.may_request(who)
             if refusal is not None:
-                await ack(**blocks.message(refusal.text, sandbox=sandbox, lang=lang))
+                await ack(**kit.message(refusal.text, sandbox=sandbox, lang=lang))
                 services.tasks.spawn(services.lifecycle.refused(who, refusal,
                                                                 command=subcommand))
                 return
             await ack()
             guard.spawn(body, services.lifecycle.open_form(
-                subcommand, trigger_id, channel or None, who.id, prefill(rest)))
+                RequestKind(subcommand), trigger_id, channel or None, who.id, prefill(rest)))
         elif subcommand == "status" and (number := REQUEST_NUMBER.fullmatch(rest.strip())):
-            await ack(**blocks.message(t("large.csv_coming", lang, id=number.group(1)),
+            await ack(**kit.message(t("large.csv_coming", lang, id=number.group(1)),
                                        sandbox=sandbox, lang=lang))
             guard.spawn(body, services.lookup.request_csv(who, int(number.group(1))))
         elif subcommand == "status":
@@ -77,4 +80,4 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
             await ack(**await services.lookup.history(who, mentioned and mentioned.group(1),
                                                       pending))
         else:  # `ayuda`, nothing, or a word that is no command (said so before the help)
-            await ack(**blocks.help_blocks(lang, sandbox, "" if subcommand else word))
+            await ack(**replies.help_blocks(lang, sandbox, "" if subcommand else word))

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.services import Services
+from bot.runtime.services import Services
 from handlers.guard import Guard
 from handlers.payloads import BadPayload, required
 

@@ -18,7 +18,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck
 
 from bot.i18n import t
-from bot.services import Services
+from bot.runtime.services import Services
 from handlers.payloads import BadPayload, channel_of, user_id_of
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ Listener = Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]
 
 
 class Guard:
+    """Wraps every listener so that each failure ends in a message and one log line."""
+
     def __init__(self, services: Services) -> None:
         self.services = services
         self.lang = services.lang

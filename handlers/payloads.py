@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from bot.actors import Actor
-from bot.attachments import AttachedFile
+from bot.slack.attachments import AttachedFile
 
 REQUEST_ID_MAX = 2**63 - 1  # SQLite's INTEGER
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot import blocks
-from bot import validation as form
-from bot.attachments import check_files
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack import forms as form
+from bot.slack.attachments import check_files
+from bot.slack.render import kit, modals
 from handlers.guard import Guard
 from handlers.payloads import (
     actor,
@@ -35,7 +35,7 @@ async def answered(ack: AsyncAck, errors: dict[str, str]) -> bool:
 def register(app: AsyncApp, services: Services, guard: Guard) -> None:
     lang, lifecycle = services.lang, services.lifecycle
 
-    @app.view(blocks.CANCEL_VIEW)
+    @app.view(kit.CANCEL_VIEW)
     @guard.view
     async def cancel_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = view_of(body)  # everything is read before anything is written
@@ -54,8 +54,8 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
         if files and (problem := check_files(files, lang)):
             clean, errors = None, {**errors, form.XML_FILES: problem}
         if files and clean is not None:
-            # Downloading the files is a Slack call: after the answer (bot.attachments).
-            await ack(response_action="update", view=blocks.checking_modal(
+            # Downloading the files is a Slack call: after the answer (bot.slack.attachments).
+            await ack(response_action="update", view=modals.checking_modal(
                 len(files), lang=lang, sandbox=services.sandbox))
             guard.spawn(body, services.attachments.check_and_create(
                 who, clean, files, typed, view_id=view["id"], source_channel=channel,
@@ -69,7 +69,7 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
             guard.spawn(body, lifecycle.announce_cancel(new_id, who, clean,
                                                         source_channel=channel))
 
-    @app.view(blocks.SEND_VIEW)
+    @app.view(kit.SEND_VIEW)
     @guard.view
     async def send_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = view_of(body)
@@ -84,12 +84,12 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
             guard.spawn(body, lifecycle.create_send(who, request, source_channel=channel,
                                                     client_key=view["id"]))
 
-    @app.view(blocks.REJECT_VIEW)
+    @app.view(kit.REJECT_VIEW)
     @guard.view
     async def reject_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = view_of(body)
         who, rejected = actor(body), request_id(metadata(view).get("request"))
         reason, errors = form.validate_reject(
-            text_value(view["state"]["values"], blocks.REJECT_REASON), lang)
+            text_value(view["state"]["values"], kit.REJECT_REASON), lang)
         if await answered(ack, errors) and reason is not None:
             guard.spawn(body, lifecycle.reject_submitted(rejected, who, reason))

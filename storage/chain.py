@@ -35,6 +35,8 @@ def event_hash(event: dict[str, Any], prev_hash: str) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
+    """What the SAT's answer means for a cancellation the provider reported."""
+
     checked: int
     head: str                 # hash of the newest event (GENESIS when empty)
     bad_event: int | None = None

@@ -20,6 +20,8 @@ class Who(Protocol):
 
 @dataclass(frozen=True)
 class NewInvoice:
+    """An invoice of a request about to be written."""
+
     ref_key: str            # the UUID, or SERIE-FOLIO
     uuid: str | None = None
     serie: str | None = None

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
-from storage.store import AuditStore, iso
+from storage.sql import iso
+from storage.store import AuditStore
 
 COLUMNS = ("id", "at", "actor_id", "actor_name", "action", "request_id", "invoice_ref",
            "details", "prev_hash", "hash")

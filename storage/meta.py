@@ -19,6 +19,8 @@ _MODE, _ENDPOINT = "mode", "endpoint"
 
 @dataclass(frozen=True)
 class Owner:
+    """What an audit file belongs to: the provider endpoint and user it was made with."""
+
     mode: str                 # SANDBOX or PROVIDER
     endpoint: str | None      # the provider's address (PROVIDER only)
 

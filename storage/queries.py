@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.domain import Row
+from storage.sql import iso, marks
 from storage.states import (
     BELIEVED_CANCELLED,
     BELIEVED_NOT_CANCELLED,
@@ -19,7 +20,7 @@ from storage.states import (
 )
 from storage.states import InvoiceStatus as IS
 from storage.states import RequestStatus as R
-from storage.store import AuditStore, _marks, iso
+from storage.store import AuditStore
 
 
 def invoice_trail(store: AuditStore, *, uuid: str | None = None,
@@ -78,9 +79,9 @@ def to_reconcile(store: AuditStore, recent: datetime, limit: int) -> list[Row]:
     pending, settled = list(BELIEVED_PENDING), [*BELIEVED_CANCELLED, *BELIEVED_NOT_CANCELLED]
     return list(store.db.query(
         f"SELECT i.* FROM invoices i JOIN requests r ON r.id = i.request_id "
-        f"WHERE r.kind = 'cancel' AND (i.status IN ({_marks(pending)}) OR "
-        f"r.status NOT IN ({_marks(CLOSED_REQUEST)}) OR "
-        f"(i.status IN ({_marks(settled)}) AND i.updated_at >= ?)) "
+        f"WHERE r.kind = 'cancel' AND (i.status IN ({marks(pending)}) OR "
+        f"r.status NOT IN ({marks(CLOSED_REQUEST)}) OR "
+        f"(i.status IN ({marks(settled)}) AND i.updated_at >= ?)) "
         f"ORDER BY i.sat_checked_at IS NOT NULL, i.sat_checked_at, i.id LIMIT ?",
         [*pending, *sorted(CLOSED_REQUEST), *settled, iso(recent), limit]))
 
@@ -97,7 +98,7 @@ def active_elsewhere(store: AuditStore, ref_keys: Sequence[str]) -> list[Row]:
     if not ref_keys:
         return []
     return list(store.db.query(f"SELECT * FROM invoices WHERE live = 1 AND ref_key IN "
-                               f"({_marks(ref_keys)})", list(ref_keys)))
+                               f"({marks(ref_keys)})", list(ref_keys)))
 
 
 def counts(store: AuditStore) -> dict[str, dict[str, int]]:
@@ -152,10 +153,10 @@ def pending_invoices(store: AuditStore, limit: int = 15) -> tuple[list[Row], int
     cancelled that the SAT does not show yet (awaiting_sat, since the row last changed)."""
     waiting = [IS.PENDING, IS.AWAITING_SAT]
     rows = list(store.db.query(
-        f"SELECT * FROM invoices WHERE status IN ({_marks(waiting)}) "
+        f"SELECT * FROM invoices WHERE status IN ({marks(waiting)}) "
         "ORDER BY coalesce(pending_since, updated_at) LIMIT ?", [*waiting, limit]))
     total = store.db.execute(f"SELECT count(*) FROM invoices WHERE status IN "
-                             f"({_marks(waiting)})", waiting).fetchone()[0]
+                             f"({marks(waiting)})", waiting).fetchone()[0]
     return rows, int(total)
 
 
@@ -164,7 +165,7 @@ def invoice_counts(store: AuditStore, request_ids: Sequence[int]) -> dict[int, i
         return {}
     return {row["request_id"]: row["n"] for row in store.db.query(
         f"SELECT request_id, count(*) AS n FROM invoices WHERE request_id IN "
-        f"({_marks(request_ids)}) "
+        f"({marks(request_ids)}) "
         "GROUP BY request_id", list(request_ids))}
 
 
@@ -173,7 +174,7 @@ def open_requests_of(store: AuditStore, requester_id: str, limit: int = 15
     """requests_by_requester: those not yet in a final state, newest first."""
     return list(store.db.query(
         f"SELECT * FROM requests WHERE requester_id = ? AND status NOT IN "
-        f"({_marks(CLOSED_REQUEST)}) ORDER BY created_at DESC LIMIT ?",
+        f"({marks(CLOSED_REQUEST)}) ORDER BY created_at DESC LIMIT ?",
         [requester_id, *sorted(CLOSED_REQUEST), limit]))
 
 
@@ -181,7 +182,7 @@ def cards_missing(store: AuditStore) -> list[Row]:
     """Open requests that belong in an approvals channel but whose card Slack refused."""
     return list(store.db.query(
         f"SELECT id FROM requests WHERE thread_ts IS NULL AND approvals_channel IS NOT NULL "
-        f"AND status NOT IN ({_marks(CLOSED_REQUEST)}) ORDER BY id", sorted(CLOSED_REQUEST)))
+        f"AND status NOT IN ({marks(CLOSED_REQUEST)}) ORDER BY id", sorted(CLOSED_REQUEST)))
 
 
 def cards_owed(store: AuditStore) -> list[Row]:
@@ -216,7 +217,7 @@ def requests_to_resume(store: AuditStore) -> list[Row]:
     """requests_by_status: approved or submitting when the process stopped."""
     return list(store.db.query(
         f"SELECT id, kind, status, requester_id FROM requests WHERE status IN "
-        f"({_marks(TO_RESUME)}) ORDER BY id",
+        f"({marks(TO_RESUME)}) ORDER BY id",
         list(TO_RESUME)))
 
 
@@ -224,7 +225,7 @@ def requests_by_id(store: AuditStore, request_ids: Sequence[int]) -> dict[int, R
     if not request_ids:
         return {}
     return {row["id"]: row for row in store.db.query(
-        f"SELECT * FROM requests WHERE id IN ({_marks(request_ids)})", list(request_ids))}
+        f"SELECT * FROM requests WHERE id IN ({marks(request_ids)})", list(request_ids))}
 
 
 def has_upload(store: AuditStore, request_id: int, filename: str) -> bool:

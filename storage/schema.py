@@ -151,7 +151,7 @@ CREATE INDEX IF NOT EXISTS uploads_owed ON uploads (id) WHERE file_id IS NULL;
 """
 
 # What the invoice is (from its XML) and what the SAT says of it, looked up after the card
-# was posted: JSON (see bot/facts.py), shown on the card; each lookup is also an event.
+# was posted: JSON (see bot/workflow/facts.py), shown on the card; each lookup is also an event.
 V8_FACTS = """
 ALTER TABLE invoices ADD COLUMN facts TEXT;
 """
@@ -172,7 +172,7 @@ BEGIN SELECT RAISE(ABORT, 'meta is written once: DELETE refused'); END;
 """
 
 # Which APPROVAL_RULES rule sets a cancellation's approvals, on what amount (JSON, see
-# bot/policy.py AmountRule); NULL without rules.
+# bot/workflow/permissions.py AmountRule); NULL without rules.
 V10_APPROVAL_RULE = """
 ALTER TABLE requests ADD COLUMN approval_rule TEXT;
 """

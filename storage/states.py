@@ -1,6 +1,6 @@
-"""Every status a request or an invoice can have, and the allowed moves between them
-(docs/architecture.md, "States"). The one home of status names: the state
-machine, the queries, the use cases and the tests all use these enums.
+"""Every status a request or an invoice can have, the allowed moves between them
+(docs/architecture.md, "States"), and the kinds of request. The one home of these names: the
+state machine, the queries, the use cases and the tests all use these enums.
 """
 
 from __future__ import annotations
@@ -11,7 +11,16 @@ from typing import Literal
 Entity = Literal["request", "invoice"]
 
 
+class RequestKind(StrEnum):
+    """What a request asks the provider for."""
+
+    CANCEL = "cancel"
+    SEND = "send"
+
+
 class RequestStatus(StrEnum):
+    """Every status a request can have."""
+
     AWAITING_APPROVAL = "awaiting_approval"
     APPROVED = "approved"
     SUBMITTING = "submitting"
@@ -103,7 +112,8 @@ CLOSED_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED})
 # valid on the SAT's portal asks again (safe: a second cancellation answers "already
 # cancelled").
 OPEN_OR_DONE = (IS.REQUESTED, IS.PENDING, IS.CANCELED, IS.ALREADY_CANCELED, IS.AWAITING_SAT)
-# What the daily reconciliation asks the SAT about (bot/reconcile.py): what the bot believes
+# What the daily reconciliation asks the SAT about (bot/watching/reconciliation.py):
+# what the bot believes
 # pending, any row of an open request, and what it believes cancelled or not cancelled
 # lately (one cancelled outside the bot shows up as a disagreement).
 BELIEVED_PENDING = (IS.PENDING, IS.AWAITING_SAT, IS.UNCONFIRMED, IS.REQUESTED)
@@ -114,7 +124,7 @@ BELIEVED_NOT_CANCELLED = (IS.REJECTED, IS.EXPIRED, IS.FAILED, IS.DENIED, IS.NOT_
 
 def live(kind: str, status: str) -> int:
     """1 when an invoice row in a request of `kind` blocks a new cancellation of it."""
-    return int(kind == "cancel" and status in OPEN_OR_DONE)
+    return int(kind == RequestKind.CANCEL and status in OPEN_OR_DONE)
 # Requests interrupted between approval and the provider's answer (resumed at start).
 TO_RESUME = (R.APPROVED, R.SUBMITTING)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.pac.client import PacClient
+from bot.providers.solucion_factible.client import PacClient
 from bot.sandbox.pac_server import SandboxPac
 from bot.sandbox.stage import Stage
 from storage.store import AuditStore

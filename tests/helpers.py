@@ -1,13 +1,25 @@
-"""What many tests share: test UUIDs, and playing a person through the running bot."""
+"""What many tests share: test UUIDs, playing a person through the running bot, the
+environment of a bot run as a process, and a scripted provider on the wire."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
-from bot.blocks import APPROVE_ACTION
-from bot.pac.client import RetryPolicy
-from bot.sandbox.slack_server import Message
+import httpx
+
+from bot.config import Settings
+from bot.retries import RetryPolicy
+from bot.sandbox.pac_server import SandboxPac
+from bot.sandbox.serving import BackgroundServer, QuietHandler
+from bot.sandbox.slack_records import Message
+from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
+from bot.slack.render.kit import APPROVE_ACTION
 from storage import queries
 
 FAST_RETRY = RetryPolicy(attempts=3, initial_s=0.01, max_wait_s=0.05, total_s=5)
@@ -80,3 +92,64 @@ def request_row(stage: Stage, request_id: int = 1) -> dict[str, Any]:
 
 def actions(stage: Stage) -> list[str]:
     return [e["action"] for e in queries.events(stage.runtime.store)]
+
+
+# -- the bot as a process ---------------------------------------------------------------
+
+TOKEN, APP_TOKEN, SECRET = "xoxb-start-test-token", "xapp-1-A0START-1-start", "start-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k.upper() not in {n.upper() for n in Settings.model_fields}}
+    return {**env, "LANGUAGE": "en", **values}
+
+
+def slack_env(slack: SlackStandIn, tmp_path: Path, **values: str) -> dict[str, str]:
+    return clean_env(**{"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
+                        "PORT": str(free_port()), "SLACK_API_URL": slack.api_url,
+                        "APPROVALS_CHANNEL": APPROVALS, "APPROVERS": "U0BETO",
+                        "AUDIT_DB": str(tmp_path / "audit.db"), **values})
+
+
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True,
+                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin",
+                                                      "LANGUAGE": "en", **env})
+
+
+# -- the provider on the wire -----------------------------------------------------------
+
+NS = "http://facturacion.erp.solucionfactible.com"
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+LOGIN = "<usuario>sandbox</usuario><password>sandbox</password>"
+
+
+class Scripted(BackgroundServer):
+    """A provider that answers every call with the next of the given bodies."""
+
+    def __init__(self, *bodies: bytes) -> None:
+        self.bodies, self.requests = list(bodies), []
+        server = self
+
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                server.requests.append(self.rfile.read(int(self.headers["Content-Length"])))
+                body = server.bodies.pop(0) if len(server.bodies) > 1 else server.bodies[0]
+                self.reply(200, "text/xml; charset=utf-8", body)
+
+        super().__init__(Handler, "127.0.0.1", 0)
+
+
+async def post(sandbox: SandboxPac, operation: str, inner: str) -> httpx.Response:
+    body = (f'<S:Envelope xmlns:S="{ENV}"><S:Body>{operation.format(inner=inner)}'
+            f'</S:Body></S:Envelope>').encode()
+    async with httpx.AsyncClient() as http:
+        return await http.post(sandbox.endpoint, content=body,
+                               headers={"Content-Type": "text/xml", "SOAPAction": '""'})

@@ -21,11 +21,11 @@ from benchmarks.loadgen import Answer, LoadProcess, Shot, TrivialServer, fire, s
 from benchmarks.servers import free_port
 from benchmarks.standins import StandIns
 from bot.actors import Actor
-from bot.cancellation import create_cancel_request
 from bot.sandbox.slack_driver import SlackDriver
 from bot.sandbox.slack_server import SlackStandIn
 from bot.sandbox.stage import FINANCE, PEOPLE
 from bot.sat.refs import InvoiceRef
+from bot.workflow.transitions import create_cancel_request
 from storage.store import AuditStore
 
 SECRET = "8f3c0a1b2c3d4e5f"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 from bot.i18n import CATALOGUES, code_text, t
-from bot.pac.status import CANCELLATION, OPERATION
+from bot.providers.solucion_factible.codes import CANCELLATION, OPERATION
 from bot.sat.estatus_uuid import SAT_UUID
 from bot.sat.outcomes import Nuance, Outcome
 
@@ -24,9 +24,9 @@ def test_catalogues_have_the_same_keys_and_placeholders() -> None:
 def test_every_code_outcome_and_nuance_has_text_in_both_languages() -> None:
     for lang, catalogue in CATALOGUES.items():
         for code in [*OPERATION, *CANCELLATION]:
-            assert f"pac.code.{code}" in catalogue, (lang, code)
+            assert f"solucion_factible.code.{code}" in catalogue, (lang, code)
         for code in SAT_UUID:
-            assert f"pac.sat.{code}" in catalogue, (lang, code)
+            assert f"sat.estatus_uuid.{code}" in catalogue, (lang, code)
         for outcome in Outcome:
             assert f"outcome.{outcome}" in catalogue
         for nuance in Nuance:
@@ -36,5 +36,5 @@ def test_every_code_outcome_and_nuance_has_text_in_both_languages() -> None:
 def test_an_unknown_code_says_the_code_and_the_provider_words() -> None:
     assert code_text("777", "es", "Algo raro") == "El proveedor respondió el código 777: Algo raro"
     assert code_text("sat:205", "en") == "The SAT says the invoice does not exist."
-    assert code_text("http:502", "es") == t("pac.http", "es")
+    assert code_text("http:502", "es") == t("provider.http", "es")
     assert code_text("timeout", "en") == "The provider did not answer in time."

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from slack_sdk.models import blocks as slack_blocks
 
-from bot import blocks
 from bot.i18n import t
 from bot.sandbox import slack_html
 from bot.sandbox.pictures import OUT, PICTURES, main
+from bot.slack.render import modals
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,10 +41,10 @@ def test_every_block_kit_type_the_bot_uses_can_be_drawn() -> None:
     assert {"header", "section", "input", "button", "static_select"} <= built  # the scan works
     assert built <= slack_html.BLOCKS | slack_html.ELEMENTS
     render = slack_html.Renderer({"U0ANA": "ana.lopez"}, {}, "es")
-    forms = [blocks.cancel_modal(prefill="FAC 1", channel_id=None, limit=5, lang="es",
+    forms = [modals.cancel_modal(prefill="FAC 1", channel_id=None, limit=5, lang="es",
                                  sandbox=True),
-             blocks.send_modal(prefill="", channel_id=None, limit=5, lang="es", sandbox=True),
-             blocks.reject_modal({"id": 1, "requester_id": "U0ANA"}, lang="es", sandbox=True)]
+             modals.send_modal(prefill="", channel_id=None, limit=5, lang="es", sandbox=True),
+             modals.reject_modal({"id": 1, "requester_id": "U0ANA"}, lang="es", sandbox=True)]
     drawn = "".join(slack_html.modal(render, view, {}, {}) for view in forms)
     for kind in built & slack_html.BLOCKS - {"header", "divider", "actions", "section"}:
         assert f'class="block-{kind}' in drawn, kind

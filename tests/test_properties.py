@@ -15,18 +15,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_core import PydanticCustomError
 
-from bot.blocks import RESUBMIT_ACTION, actions, button, messages
 from bot.i18n import t
-from bot.pac.answers import Answer, Result, read
-from bot.pac.client import _cancel_outcomes
-from bot.pac.errors import PacError
-from bot.pac.status import classify_invoice
-from bot.provider import check_email
+from bot.providers.contract import check_email
+from bot.providers.solucion_factible.answers import Answer, Result, read
+from bot.providers.solucion_factible.client import _cancel_outcomes
+from bot.providers.solucion_factible.codes import classify_invoice
+from bot.providers.solucion_factible.errors import PacError
 from bot.sandbox.stage import FINANCE, Stage
 from bot.sat.cancellation import CancelItem
 from bot.sat.outcomes import Outcome
 from bot.sat.refs import BIDI, FOLIO_MAX, ZERO_WIDTH, InvoiceRef
-from bot.validation import NOTIFY_MAX, parse_line, validate_cancel, validate_send
+from bot.slack.forms import NOTIFY_MAX, parse_line, validate_cancel, validate_send
+from bot.slack.render.kit import RESUBMIT_ACTION, actions, button, messages
 from handlers.commands import prefill
 from handlers.payloads import value
 from storage.export import neutralise

@@ -1,4 +1,5 @@
-"""Every text a person reads, in one catalogue per language (`es` default, `en`).
+"""Every text a person reads, in one catalogue per language (`es` default, `en`), each in
+two parts: what users read in Slack (`es.py`) and what operators read (`es_operations.py`).
 
 `t(key, lang, **params)` formats one entry. Both catalogues must have the same keys and
 the same placeholders (tests/test_i18n.py checks it).
@@ -6,13 +7,30 @@ the same placeholders (tests/test_i18n.py checks it).
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from bot.i18n import en, es
-from bot.mrkdwn import escape
+from bot.i18n import en, en_operations, es, es_operations
+from bot.providers.registry import DEFAULT as DEFAULT_PROVIDER
+from bot.providers.registry import PROVIDERS
+from bot.slack.mrkdwn import escape
 
-CATALOGUES: dict[str, dict[str, str]] = {"es": es.MESSAGES, "en": en.MESSAGES}
 DEFAULT = "es"
+
+
+def _catalogues() -> dict[str, dict[str, str]]:
+    """The bot's words, and each provider's words for its own codes (kept in its package,
+    keyed `<provider>.code.<code>`)."""
+    catalogues = {"es": es.MESSAGES | es_operations.MESSAGES,
+                  "en": en.MESSAGES | en_operations.MESSAGES}
+    for package in PROVIDERS.values():
+        words = importlib.import_module(f"{package}.words")
+        catalogues["es"].update(words.ES)
+        catalogues["en"].update(words.EN)
+    return catalogues
+
+
+CATALOGUES: dict[str, dict[str, str]] = _catalogues()
 
 
 def t(key: str, lang: str = DEFAULT, **params: Any) -> str:
@@ -25,17 +43,20 @@ def known(key: str, lang: str = DEFAULT) -> bool:
     return key in CATALOGUES.get(lang, CATALOGUES[DEFAULT])
 
 
-def code_text(code: str | None, lang: str = DEFAULT, provider_text: str | None = None) -> str:
-    """What a provider code means to a finance user; an unknown code keeps code and words,
-    escaped for mrkdwn (the provider wrote them, not the bot)."""
+def code_text(code: str | None, lang: str = DEFAULT, provider_text: str | None = None,
+              provider: str | None = None) -> str:
+    """What a code on record means to a finance user: the provider's own code (digits), the
+    SAT's EstatusUUID it relayed (`sat:201`), or what went wrong calling it (timeout,
+    connection, http:502, malformed…). An unknown code keeps code and words, escaped for
+    mrkdwn (the provider wrote them, not the bot). `provider`: CFDI_PROVIDER's name."""
     catalogue = CATALOGUES.get(lang, CATALOGUES[DEFAULT])
     if code:
         if code.isdigit():
-            key = f"pac.code.{code}"
+            key = f"{provider or DEFAULT_PROVIDER}.code.{code}"
         elif code.startswith("sat:"):
-            key = f"pac.sat.{code[4:]}"
-        else:  # timeout, connection, http:502, malformed…
-            key = f"pac.{code.split(':')[0]}"
+            key = f"sat.estatus_uuid.{code[4:]}"
+        else:
+            key = f"provider.{code.split(':')[0]}"
         if key in catalogue:
             return catalogue[key]
-    return t("pac.unknown", lang, code=escape(code) or "?", text=escape(provider_text))
+    return t("provider.unknown", lang, code=escape(code) or "?", text=escape(provider_text))

@@ -23,14 +23,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.blocks import APPROVE_ACTION, REJECT_ACTION, REJECT_REASON
 from bot.config import Settings
 from bot.i18n import t
-from bot.mrkdwn import local
-from bot.reports import what_happened, who_did
-from bot.sandbox.slack_server import Message
+from bot.sandbox.slack_records import Message
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 from bot.sandbox.transcript import Transcript
+from bot.slack.mrkdwn import local
+from bot.slack.render.history import what_happened, who_did
+from bot.slack.render.kit import APPROVE_ACTION, REJECT_ACTION, REJECT_REASON
 from storage import queries
 
 REQUESTER, APPROVER = "U0ANA", "U0BETO"

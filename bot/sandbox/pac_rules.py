@@ -17,8 +17,8 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.pac.status import OPERATION
-from bot.provider import StatusClass
+from bot.providers.contract import StatusClass
+from bot.providers.solucion_factible.codes import OPERATION
 
 _FOLIO_NAMESPACE = uuidlib.UUID("6f1c2a54-4b8e-4f7e-9d2a-0c5e3b1a7d10")
 

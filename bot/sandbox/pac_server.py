@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from bot.config import SHIPPED_WSDL
+from bot.providers.solucion_factible.wsdl import SHIPPED_WSDL
 from bot.sandbox import pac_rules as rules
 from bot.sandbox.invoices import SandboxBook, cfdi_xml
 from bot.sandbox.serving import QuietHandler, SoapStandIn
@@ -49,6 +49,8 @@ _OPERATION = re.compile(rb"<(?:[\w.-]+:)?(cancelar|enviar|descargarXML)[\s>/]")
 
 
 class SoapFault(Exception):
+    """A SOAP fault the provider stand-in answers, as the real JAX-WS service does."""
+
     def __init__(self, code: str, text: str) -> None:
         super().__init__(text)
         self.code, self.text = code, text
@@ -335,6 +337,8 @@ class SandboxPac(SoapStandIn):
         sandbox = self
 
         class SandboxPacHandler(QuietHandler):
+            """The provider stand-in's HTTP handler: the WSDL on GET, SOAP calls on POST."""
+
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path == PATH and parts.query.lower() == "wsdl":

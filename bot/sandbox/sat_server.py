@@ -145,6 +145,8 @@ class SandboxSat(SoapStandIn):
         sat = self
 
         class SandboxSatHandler(QuietHandler):
+            """The SAT stand-in's HTTP handler: its WSDL on GET, Consulta on POST."""
+
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path == PATH and parts.query.lower() in ("wsdl", "singlewsdl"):

@@ -68,6 +68,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class BackgroundServer:
+    """A real HTTP server on a free port, served from a thread, for a stand-in."""
+
     def __init__(self, handler: type[BaseHTTPRequestHandler], host: str, port: int) -> None:
         self._server = _Server((host, port), handler)
 

@@ -15,12 +15,15 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox.slack_server import TEAM, SlackStandIn
+from bot.sandbox.slack_records import TEAM
+from bot.sandbox.slack_server import SlackStandIn
 
 APP_ID = "A0CFDIBOT"
 
 
 class SlackDriver:
+    """A person in Slack: signed slash commands, clicks and form submissions to the bot."""
+
     def __init__(self, events_url: str, signing_secret: str, slack: SlackStandIn) -> None:
         self.events_url = events_url
         self.signer = SignatureVerifier(signing_secret)

@@ -17,84 +17,34 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from bot.sandbox.block_kit import MESSAGE_TEXT, message_problems, view_problems
+from bot.runtime.startup import BOT_SCOPES
+from bot.sandbox.block_kit import MESSAGE_TEXT, message_problems
 from bot.sandbox.serving import BackgroundServer, QuietHandler
-from bot.startup import BOT_SCOPES
+from bot.sandbox.slack_files import FilesApi
+from bot.sandbox.slack_records import (
+    APP_TOKEN_METHODS,
+    BOT_USER,
+    FILES_PATH,
+    SCOPE_OF,
+    TEAM,
+    Call,
+    Injected,
+    Message,
+    SlackError,
+    form_fields,
+)
+from bot.sandbox.slack_views import ViewsApi
 
 log = logging.getLogger(__name__)
 
-BOT_USER = "U0BOTSANDBOX"
-TEAM = "T0SANDBOX"
-TRIGGER_TTL_S = 3.0
 
-# The bot scope each method needs (Slack's method reference), by the conversation's kind
-# where it depends on it: C… public, G… private, D… direct.
-SCOPE_OF: dict[str, tuple[str, ...]] = {
-    "chat.postMessage": ("chat:write",), "chat.update": ("chat:write",),
-    "chat.postEphemeral": ("chat:write",), "conversations.open": ("im:write",),
-    "usergroups.users.list": ("usergroups:read",),
-    "files.getUploadURLExternal": ("files:write",),
-    "files.completeUploadExternal": ("files:write",),
-    "conversations.replies": ("channels:history", "groups:history", "im:history"),
-    "conversations.info": ("channels:read", "groups:read", "im:read"),
-    # Not a method: a file's url_private, downloaded with the token (the file object's docs).
-    "url_private": ("files:read",),
-}
-APP_TOKEN_METHODS = {"apps.connections.open"}
-FILES_PATH = "/files-pri/"
-# What Slack answers a file download without a valid token, or with one lacking files:read:
-# its sign-in page, with 200 (not 401), so a client must notice it got no file.
-SIGN_IN_PAGE = (b"<!DOCTYPE html><html lang=\"en-US\"><head><title>Slack</title></head><body>"
-                b"<h1>Sign in to your workspace</h1></body></html>")
+class SlackStandIn(ViewsApi, FilesApi, BackgroundServer):
+    """Slack's Web API as the bot meets it: every method it calls, with Slack's answers."""
 
-
-def _form(encoded: str) -> dict[str, Any]:
-    """Form or query parameters, one value each (as Slack's Web API reads them)."""
-    return {key: values[-1] for key, values in parse_qs(encoded).items()}
-
-
-class SlackError(Exception):
-    def __init__(self, error: str, status: int = 200, retry_after: int | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
-        super().__init__(error)
-        self.error, self.status, self.retry_after = error, status, retry_after
-        self.extra = extra or {}
-
-
-@dataclass
-class Call:
-    method: str
-    params: dict[str, Any]
-    at: float
-    error: str | None = None
-
-
-@dataclass
-class Message:
-    channel: str
-    ts: str
-    text: str
-    blocks: list[dict[str, Any]]
-    thread_ts: str | None = None
-    user: str = BOT_USER
-    edits: int = 0
-    metadata: dict[str, Any] | None = None
-
-
-@dataclass
-class Injected:
-    error: str
-    status: int
-    retry_after: int | None
-    times: int
-
-
-class SlackStandIn(BackgroundServer):
     def __init__(self, *, token: str, channels: dict[str, str], users: dict[str, str],
                  groups: dict[str, list[str]] | None = None, host: str = "127.0.0.1",
                  port: int = 0, app_token: str | None = None,
@@ -351,127 +301,6 @@ class SlackStandIn(BackgroundServer):
         return {"user": {"id": user, "name": self.users[user],
                          "profile": {"display_name": self.users[user]}}}
 
-    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        trigger = params.get("trigger_id")
-        issued = self._triggers.pop(trigger, None) if trigger else None
-        if issued is None:
-            raise SlackError("invalid_trigger_id")
-        if time.monotonic() - issued > TRIGGER_TTL_S:
-            raise SlackError("expired_trigger_id")
-        view = params.get("view")
-        view = json.loads(view) if isinstance(view, str) else dict(view or {})
-        self._check(view_problems(view), "invalid_arguments")
-        view["id"] = f"V{next(self._ids):08d}"
-        self.views[view["id"]] = self._hashed(view)
-        return {"view": view}
-
-    def _hashed(self, view: dict[str, Any]) -> dict[str, Any]:
-        """Every version of a view gets a new hash (views.update checks it when given)."""
-        view["hash"] = f"{int(time.time())}.{next(self._ids)}"
-        return view
-
-    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
-        view_id = params.get("view_id") or next(
-            (v["id"] for v in self.views.values()
-             if params.get("external_id") and v.get("external_id") == params["external_id"]),
-            None)
-        if not view_id:
-            raise SlackError("invalid_arguments")
-        if view_id not in self.views or view_id in self.closed:
-            raise SlackError("not_found")
-        if params.get("hash") and params["hash"] != self.views[view_id].get("hash"):
-            raise SlackError("hash_conflict")
-        view = params.get("view")
-        view = json.loads(view) if isinstance(view, str) else dict(view or {})
-        self._check(view_problems(view), "invalid_arguments")
-        view["id"] = view_id
-        self.views[view_id] = self._hashed(view)
-        return {"view": view}
-
-    def answered(self, view_id: str, sent_hash: str | None, answer: dict[str, Any]) -> None:
-        """What Slack does with the app's answer to a view_submission: `update` replaces the
-        view (unless the app changed it since: the answer came first), `errors` keeps it
-        open, anything else closes it."""
-        with self._lock:
-            action = answer.get("response_action")
-            if action == "update":
-                if self.views.get(view_id, {}).get("hash") == sent_hash:
-                    view = dict(answer.get("view") or {})
-                    self._check(view_problems(view), "invalid_arguments")
-                    self.views[view_id] = self._hashed({**view, "id": view_id})
-            elif action != "errors":
-                self.closed.add(view_id)
-
-    def share_file(self, user: str, name: str, content: bytes, *,
-                   filetype: str | None = None, mimetype: str | None = None) -> dict[str, Any]:
-        """A file a person attached in a file_input: its file object, as the view's state
-        carries it; the bytes are served at url_private to the bot's token."""
-        with self._lock:
-            file_id = f"F{next(self._ids):08d}"
-            extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-            kind = filetype or {"xml": "xml", "txt": "text"}.get(extension, extension or "binary")
-            mime = mimetype or {"xml": "text/xml", "text": "text/plain"}.get(
-                kind, "application/octet-stream")
-            base = f"{self.base_url}{FILES_PATH}{TEAM}-{file_id}"
-            now = int(time.time())
-            found = {"id": file_id, "created": now, "timestamp": now, "name": name,
-                     "title": name, "mimetype": mime, "filetype": kind, "user": user,
-                     "size": len(content), "mode": "hosted", "is_external": False,
-                     "is_public": False, "url_private": f"{base}/{name}",
-                     "url_private_download": f"{base}/download/{name}",
-                     "permalink": f"https://sandbox.slack.example/files/{user}/{file_id}/{name}"}
-            self.shared[file_id] = (found, content)
-            return found
-
-    def download(self, path: str, token: str | None) -> tuple[int, str, bytes]:
-        """A file at its url_private: the bytes to the bot's token with files:read; to
-        anything else, Slack's sign-in page with 200."""
-        time.sleep(self.file_delay_s)  # in the server's thread, outside the lock
-        with self._lock:
-            file_id = path.removeprefix(FILES_PATH).split("/", 1)[0].removeprefix(f"{TEAM}-")
-            call = Call("url_private", {"file": file_id}, time.time())
-            self.calls.append(call)
-            shared = self.shared.get(file_id)
-            if token != self.token or "files:read" not in self.scopes:
-                call.error = "sign_in_page"
-                return 200, "text/html; charset=utf-8", SIGN_IN_PAGE
-            if shared is None:
-                call.error = "file_not_found"
-                return 404, "text/html; charset=utf-8", b"<html><body>Not found</body></html>"
-            return 200, shared[0]["mimetype"], shared[1]
-
-    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
-        user = params.get("user_id")
-        if user not in self.users:
-            raise SlackError("user_not_found")
-        view = params.get("view")
-        view = json.loads(view) if isinstance(view, str) else dict(view or {})
-        if view.get("type") != "home":
-            raise SlackError("invalid_arguments")
-        self._check(view_problems(view), "invalid_arguments")
-        view["id"] = f"V{next(self._ids):08d}"
-        self.homes[str(user)] = view
-        return {"view": view}
-
-    def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
-        file_id = f"F{next(self._ids):08d}"
-        self.uploads[file_id] = {"filename": params.get("filename"), "content": b""}
-        return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
-
-    def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
-        files = params.get("files")
-        files = json.loads(files) if isinstance(files, str) else files or []
-        channel = self._member_of(params, "channel_id")
-        shared = []
-        for item in files:
-            upload = self.uploads.get(item["id"])
-            if upload is None:
-                raise SlackError("file_not_found")
-            upload.update(title=item.get("title"), channel=channel,
-                          thread_ts=params.get("thread_ts"), ts=self._ts())
-            shared.append({"id": item["id"], "title": item.get("title"),
-                           "name": upload["filename"]})
-        return {"files": shared}
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -479,6 +308,8 @@ class SlackStandIn(BackgroundServer):
         stand_in = self
 
         class SlackStandInHandler(QuietHandler):
+            """The Slack stand-in's HTTP handler: Web API methods and file downloads."""
+
             def setup(self) -> None:
                 # One handler per connection (kept alive across its requests): counted, to
                 # tell connection reuse from a new connection per call.
@@ -494,7 +325,7 @@ class SlackStandIn(BackgroundServer):
                         else None
                     self.reply(*stand_in.download(path, token))
                     return
-                self._api(_form(urlsplit(self.path).query))
+                self._api(form_fields(urlsplit(self.path).query))
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -508,8 +339,8 @@ class SlackStandIn(BackgroundServer):
                 if "json" in (self.headers.get("Content-Type") or ""):
                     params = json.loads(body or b"{}")
                 else:
-                    params = _form(body.decode())
-                self._api({**_form(urlsplit(self.path).query), **params})
+                    params = form_fields(body.decode())
+                self._api({**form_fields(urlsplit(self.path).query), **params})
 
             def _api(self, params: dict[str, Any]) -> None:
                 method = urlsplit(self.path).path.removeprefix("/api/")

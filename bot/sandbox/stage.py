@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.app import EVENTS_PATH, Runtime, build, connect_provider, connect_sat
 from bot.config import SANDBOX, Settings
+from bot.providers import solucion_factible
+from bot.runtime.assembly import Runtime, build, connect_sat
+from bot.runtime.http import EVENTS_PATH
 from bot.sandbox.pac_server import SandboxPac
 from bot.sandbox.sat_server import SandboxSat
 from bot.sandbox.slack_driver import SlackDriver
 from bot.sandbox.slack_server import SlackStandIn
-from bot.slack_io import Identity
+from bot.slack.io import Identity
 
 APPROVALS = "C0APROBACIONES"
 FINANCE = "C0FINANZAS"
@@ -47,7 +49,7 @@ async def sandbox_runtime(settings: Settings, identity: Identity | None = None,
         else None
     stops = [pac.stop, *([sat.stop] if sat else [])]
     try:
-        provider = await connect_provider(settings, pac.endpoint)
+        provider = await solucion_factible.connect(settings, pac.endpoint)
         sat_client = await connect_sat(settings, sat.endpoint if sat else None)
         return await build(settings, provider, on_stop=stops, sat=sat_client,
                            identity=identity), pac, sat
@@ -59,6 +61,8 @@ async def sandbox_runtime(settings: Settings, identity: Identity | None = None,
 
 @dataclass
 class Stage:
+    """The bot and every stand-in running together, for the demo and the tests."""
+
     settings: Settings
     pac: SandboxPac
     sat: SandboxSat | None

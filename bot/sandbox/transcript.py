@@ -25,6 +25,8 @@ def without_banner(blocks: Blocks, lang: str) -> Blocks:
 
 
 class Transcript:
+    """What each person saw during the demo, printed as lines."""
+
     def __init__(self, slack: SlackStandIn, say: Callable[[str], None], lang: str) -> None:
         self.slack, self.say, self.lang = slack, say, lang
         self.seen: dict[tuple[str, str], int] = {}

@@ -13,6 +13,8 @@ from bot.sat.refs import InvoiceRef, normalize_uuid, uuid_or_error
 
 
 class CancelItem(BaseModel):
+    """One invoice to cancel, with its SAT reason and, for 01, its replacement."""
+
     model_config = ConfigDict(frozen=True)
 
     ref: InvoiceRef

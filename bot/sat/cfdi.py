@@ -49,6 +49,8 @@ class Relation(StrEnum):
 
 
 class RelatedCfdi(BaseModel):
+    """A CFDI an invoice's XML names as related, with the relation type."""
+
     model_config = ConfigDict(frozen=True)
 
     relation: str          # the code as written (a Relation value, or one the SAT adds later)
@@ -56,6 +58,8 @@ class RelatedCfdi(BaseModel):
 
 
 class CfdiFacts(BaseModel):
+    """What an invoice's XML says: UUID, issuer, receiver, total, currency, date, type."""
+
     model_config = ConfigDict(frozen=True)
 
     version: str                    # "3.3" or "4.0"

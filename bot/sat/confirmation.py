@@ -15,6 +15,8 @@ from bot.sat.status import Cancelacion, Estado, SatStatus
 
 
 class Verdict(StrEnum):
+    """What the SAT's answer means for a cancellation the provider reported."""
+
     CONFIRMED = "confirmed"      # Estado Cancelado
     REFUSED = "refused"          # Vigente, Solicitud rechazada: the receiver said no
     NOT_YET = "not_yet"          # Vigente (en proceso, or nothing yet), or not found yet

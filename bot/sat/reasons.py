@@ -6,6 +6,8 @@ from enum import StrEnum
 
 
 class CancelReason(StrEnum):
+    """The SAT's reasons to cancel an invoice (01-04)."""
+
     WITH_RELATION = "01"
     WITHOUT_RELATION = "02"
     NOT_CARRIED_OUT = "03"

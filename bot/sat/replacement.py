@@ -12,6 +12,8 @@ from bot.sat.cfdi import CfdiFacts, Relation
 
 
 class ReplacementCheck(StrEnum):
+    """Reason 01: whether the replacement's XML names the cancelled invoice."""
+
     RELATED = "related"        # it exists and relates the cancelled invoice with type 04
     UNRELATED = "unrelated"    # it exists but does not name the cancelled invoice with 04
     MISSING = "missing"        # the provider has no such invoice

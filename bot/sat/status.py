@@ -25,18 +25,24 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Estado(StrEnum):
+    """The SAT's Estado of an invoice: valid, cancelled, or not found."""
+
     VIGENTE = "vigente"
     CANCELADO = "cancelado"
     NO_ENCONTRADO = "no_encontrado"
 
 
 class Cancelable(StrEnum):
+    """Whether the SAT says an invoice can be cancelled, and how."""
+
     WITHOUT_ACCEPTANCE = "sin_aceptacion"
     WITH_ACCEPTANCE = "con_aceptacion"
     NOT_CANCELABLE = "no_cancelable"
 
 
 class Cancelacion(StrEnum):
+    """The SAT's EstatusCancelacion: where a cancellation stands."""
+
     NONE = "none"
     IN_PROCESS = "en_proceso"
     EXPIRED = "plazo_vencido"              # cancelled: the receiver let the 3 days pass

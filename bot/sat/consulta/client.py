@@ -56,14 +56,20 @@ class SatError(Exception):
 
 
 class SatTimeout(SatError):
+    """The SAT's status service did not answer in time."""
+
     code, retryable = "sat_timeout", True
 
 
 class SatUnreachable(SatError):
+    """The SAT's status service could not be reached."""
+
     code, retryable = "sat_connection", True
 
 
 class SatMalformed(SatError):
+    """The SAT's status service answered something that cannot be read."""
+
     code = "sat_malformed"
 
 

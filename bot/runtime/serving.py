@@ -1,0 +1,124 @@
+"""`python -m bot run` from the first signal handler to the last line: serve until SIGINT or
+SIGTERM, whenever it comes.
+
+A stop is honoured at any moment: while Slack is being asked who we are (and waited for),
+while the WSDL is read, while Socket Mode connects, and while serving. Work in flight gets
+GRACE_S to finish; what is still running then is cancelled, and what it left is resumed at
+the next start (every step is in the audit log). A second signal skips the wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import signal
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeVar
+
+from bot.runtime.assembly import Runtime
+from bot.runtime.http import EVENTS_PATH
+from bot.runtime.logs import SOCKET_MODE_LOGGER
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+GRACE_S = 5.0
+
+
+class Stopped(Exception):
+    """A signal arrived before the work it interrupted was done."""
+
+
+class Stop:
+    """SIGINT and SIGTERM as an event, and work raced against it."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.again = asyncio.Event()
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._signal, signum)
+
+    def _signal(self, signum: int) -> None:
+        if self.requested.is_set():
+            self.again.set()
+            return
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        self.requested.set()
+
+    async def race(self, work: Awaitable[T], event: asyncio.Event | None = None) -> T:
+        """`work`'s result, or Stopped (with `work` cancelled) if the event comes first."""
+        event = event or self.requested
+        task = asyncio.ensure_future(work)
+        waiter = asyncio.ensure_future(event.wait())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise Stopped
+
+
+def _freeze_what_the_start_built() -> None:
+    """What the start built lives until the stop (the parsed WSDLs, Bolt, the catalogues):
+    kept out of the garbage collector's full passes, which otherwise walk all of it. Those
+    passes paused the event loop 43-56 ms each under load, every Slack answer waiting; with
+    the start's objects frozen they take 3-13 ms (docs/benchmarks.md)."""
+    gc.collect()
+    gc.freeze()
+    log.debug("%d objects made at start kept out of full garbage collections",
+              gc.get_freeze_count())
+
+
+async def serve(runtime: Runtime, stop: Stop) -> None:
+    """Serve Slack (Socket Mode when SLACK_APP_TOKEN is set, else HTTP) and the watcher until
+    `stop`; then a stop bounded by GRACE_S."""
+    settings = runtime.settings
+    socket_handler: AsyncSocketModeHandler | None = None
+    _freeze_what_the_start_built()
+    try:
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            assert settings.slack_app_token is not None
+            socket_handler = AsyncSocketModeHandler(
+                runtime.app, settings.slack_app_token.get_secret_value(),
+                logger=logging.getLogger(SOCKET_MODE_LOGGER))
+            await stop.race(socket_handler.connect_async())
+            log.info("ready: connected to Slack in Socket Mode")
+        else:
+            port = await runtime.start_http()
+            log.info("ready: listening for Slack on port %d at %s", port, EVENTS_PATH)
+        # Slack is served first; what a crash or a stop interrupted is finished alongside.
+        runtime.tasks.spawn(runtime.services.submissions.resume())
+        runtime.start_watching()
+        await stop.requested.wait()
+    finally:
+        await _shutdown(runtime, stop, socket_handler)
+
+
+async def _shutdown(runtime: Runtime, stop: Stop,
+                    socket_handler: AsyncSocketModeHandler | None) -> None:
+    if socket_handler is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(socket_handler.close_async(), GRACE_S)
+    drained = False
+    with contextlib.suppress(Stopped, TimeoutError):
+        await stop.race(asyncio.wait_for(asyncio.shield(runtime.tasks.drain()), GRACE_S),
+                        stop.again)
+        drained = True
+    if not drained:
+        log.warning("stopping with %d task(s) in flight: what they wrote is in the audit log "
+                    "and the next start resumes them", len(runtime.tasks.running))
+    await runtime.stop(drain=drained)
+    log.info("stopped")

@@ -1,0 +1,272 @@
+"""What each invoice of a request is, and what the SAT says of it, looked up after the card
+is posted (the ack never waits for it) and shown on the card when it arrives.
+
+For each invoice, a few at once: its XML from the provider (`descargarXML`), read into
+facts (bot.sat.cfdi), or the XML the requester attached to the form (bot.slack.attachments),
+already read; with those facts, the SAT's status (bot.sat.consulta). The record says where
+the facts came from (`source`: "provider" or "attached", with the file's name and SHA-256).
+Every lookup is bounded by its client's timeout and retries, so the card is always completed,
+with "unavailable" where the provider or the SAT could not answer; approval never waits for it.
+The facts go into the invoice's row (one transaction for the request, which marks the card
+owed) and each invoice's lookup is an audit event, so what an approver saw is on record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.actors import SYSTEM
+from bot.config import Settings
+from bot.i18n import t
+from bot.providers.contract import InvoiceNotFound, Provider, ProviderError
+from bot.sat.cancellability import cancel_deadline, flag, sat_today
+from bot.sat.cfdi import CfdiError, CfdiFacts, parse
+from bot.sat.consulta.client import SatClient, SatError
+from bot.sat.refs import InvoiceRef
+from bot.sat.replacement import ReplacementCheck
+from bot.sat.replacement import check as check_replacement
+from bot.sat.status import SatStatus
+from bot.slack.mrkdwn import escape
+from bot.slack.render import card
+from storage import queries
+from storage.domain import Row
+from storage.store import AuditStore
+
+if TYPE_CHECKING:  # the outbox renders cards, which show these facts (bot.slack.render.kit)
+    from bot.slack.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+AT_ONCE = 8  # lookups in flight together, for one request
+WRITE_BATCH = 200  # facts written per transaction (a few ms each)
+
+
+def _replacement_check(looked: dict[str, Any], cancelled: CfdiFacts) -> dict[str, Any]:
+    """What the replacement is to one cancelled invoice, for its facts record."""
+    facts: CfdiFacts | None = looked["facts"]
+    return {"ref": looked["ref"], "uuid": facts.uuid if facts else None,
+            "error": looked["error"],
+            "check": check_replacement(facts, cancelled, found=looked["found"]).value}
+
+
+def _amount_basis(record: dict[str, Any]) -> CfdiFacts | None:
+    """The facts APPROVAL_RULES may weigh. An attached XML is the requester's word (its seal
+    is not checked here): its total counts only when the SAT found the invoice with it (the
+    SAT matches issuer, receiver, total and UUID). Otherwise the amount is unknown, and the
+    strictest rule stays: a retouched file cannot lower the approvals needed."""
+    if not record["invoice"]:
+        return None
+    if record.get("source") == "attached" and not (
+            record["sat"] and SatStatus(**record["sat"]).found):
+        return None
+    return CfdiFacts(**record["invoice"])
+
+
+def newest_sat(found: dict[str, Any], row: Row | None) -> dict[str, Any]:
+    """The lookup's record with the SAT's newest answer: the one already on the invoice's
+    row when it was given later than the lookup's (`sat_at`, fixed-width UTC, sorts)."""
+    known = json.loads((row or {}).get("facts") or "null") or {}
+    if known.get("sat") and known.get("sat_at") and (
+            not found.get("sat_at") or known["sat_at"] > found["sat_at"]):
+        return {**found, "sat": known["sat"], "sat_error": None, "sat_at": known["sat_at"]}
+    return found
+
+
+@dataclass(frozen=True)
+class AttachedXml:
+    """An invoice's XML as the requester attached it, read (its content is not kept)."""
+    name: str
+    sha256: str
+    facts: CfdiFacts
+
+
+class FactFinder:
+    """Looks up each invoice's XML and SAT status after the card is out."""
+
+    def __init__(self, settings: Settings, store: AuditStore, provider: Provider,
+                 sat: SatClient | None, outbox: Outbox, *, at_once: int = AT_ONCE) -> None:
+        self.settings = settings
+        self.store = store
+        self.provider = provider
+        self.sat = sat
+        self.outbox = outbox
+        self.at_once = at_once
+
+    async def gather(self, request_id: int, invoices: Sequence[Row],
+                     attached: Mapping[str, AttachedXml] | None = None
+                     ) -> list[CfdiFacts | None]:
+        """Look every invoice up (from its attached XML, by ref key, when there is one),
+        record what was found, bring the card up to date; per invoice, the facts an amount
+        rule may rest on (_amount_basis).
+        (Started with Tasks.spawn, it begins once the Slack answers in progress are out.)"""
+        gate = asyncio.Semaphore(self.at_once)
+        attached = attached or {}
+
+        async def one(row: Row) -> dict[str, Any]:
+            async with gate:
+                try:
+                    return await self.look_up(InvoiceRef.from_key(row["ref_key"]),
+                                              attached.get(row["ref_key"]))
+                except Exception:  # a bug must not leave the card waiting for ever
+                    log.exception("looking up invoice %s failed", row["ref_key"])
+                    return {"invoice": None, "invoice_error": "error", "sat": None,
+                            "sat_error": "no_facts", "source": None}
+
+        request = queries.get_request(self.store, request_id)
+        replacement, *found = await asyncio.gather(
+            self._replacement(request), *(one(row) for row in invoices))
+        if replacement is not None:
+            for record in found:
+                if record["invoice"] is not None:
+                    record["replacement"] = _replacement_check(
+                        replacement, CfdiFacts(**record["invoice"]))
+        await self.record(request_id, invoices, found)
+        await self.outbox.update_card(request_id)  # a card not yet posted stays owed
+        await self.outbox.share_list(request_id)  # a large request's list, once
+        await self._tell_requester(request_id, [
+            (row["ref_key"], record) for row, record in zip(invoices, found, strict=True)
+            if record["invoice"]])
+        return [_amount_basis(record) for record in found]
+
+    async def record(self, request_id: int, invoices: Sequence[Row],
+                     found: Sequence[dict[str, Any]]) -> None:
+        """Write what the lookups found (each lookup an `invoice_facts` event) and mark the
+        card owed, a few hundred invoices per transaction (a big request's write must not
+        hold the loop). The SAT's answer kept is the newest: a submission's confirmation may
+        have recorded a later one while the lookups ran (`newest_sat`)."""
+        pairs = list(zip(invoices, found, strict=True))
+        for start in range(0, len(pairs), WRITE_BATCH):
+            async with self.store.writing() as tx:
+                current = {r["id"]: r for r in tx.request_invoices(request_id)}
+                for row, facts in pairs[start:start + WRITE_BATCH]:
+                    kept = newest_sat(facts, current.get(row["id"]))
+                    tx.set_fields("invoice", row["id"], {"facts": json.dumps(kept)})
+                    tx.record(SYSTEM, "invoice_facts", request_id=request_id,
+                              invoice_ref=row["ref_key"], details=facts)
+                tx.card_changed(request_id)
+            await asyncio.sleep(0)  # the acks waiting on the loop go first
+
+    async def _replacement(self, request: Row | None) -> dict[str, Any] | None:
+        """Reason 01: the replacement's own XML (None when the request names none)."""
+        if request is None or request["reason"] != "01" or not request["replacement_uuid"]:
+            return None
+        ref = InvoiceRef.from_key(request["replacement_uuid"])
+        looked: dict[str, Any] = {"ref": ref.key, "facts": None, "error": None, "found": True}
+        try:
+            facts = parse(await self.provider.invoice_xml(ref))
+        except ProviderError as exc:
+            looked |= {"error": exc.code, "found": not isinstance(exc, InvoiceNotFound)}
+            return looked
+        except CfdiError as exc:
+            looked["error"] = f"cfdi:{exc.kind}"
+            return looked
+        except Exception:  # a bug must not leave the card waiting for ever
+            log.exception("looking up the replacement %s failed", ref.key)
+            looked["error"] = "error"
+            return looked
+        if ref.uuid and facts.uuid != ref.uuid:
+            looked["error"] = "cfdi:other_uuid"
+        else:
+            looked["facts"] = facts
+        return looked
+
+    async def _tell_requester(self, request_id: int,
+                              looked_up: list[tuple[str, dict[str, Any]]]) -> None:
+        """The requester hears of the invoices that give pause (the card shows them too):
+        flagged ones, with the related CFDIs their XML names, and a reason-01 replacement
+        that does not replace them."""
+        lang, deadline, today = self.settings.language, self.settings.cancel_deadline, \
+            sat_today()
+        lines = []
+        for ref, record in looked_up:
+            facts = CfdiFacts(**record["invoice"])
+            sat = SatStatus(**record["sat"]) if record["sat"] else None
+            why = []
+            if (flagged := flag(facts, sat, deadline, today)) is not None:
+                why.append(card.flag_text(flagged, facts, cancel_deadline(
+                    facts.issued_at, deadline), lang))
+            replacement = record.get("replacement")
+            if replacement and ReplacementCheck(replacement["check"]).flagged:
+                why.append(card.replacement_text(replacement, lang))
+            if why:
+                lines.append(f"• `{escape(ref)}` — " + " ".join(why))
+        request = queries.get_request(self.store, request_id)
+        if not lines or request is None:
+            return
+        link = await self.outbox.io.permalink(request) if request["thread_ts"] else ""
+        text = "\n".join([t("dm.flagged", lang, id=request_id, count=len(lines), link=link),
+                          *lines])
+        await self.outbox.io.direct(request["requester_id"], text, request_id)
+
+    @property
+    def asks_sat(self) -> bool:
+        """False when SAT_CONSULTA_URL leaves the SAT unasked."""
+        return self.sat is not None
+
+    @property
+    def confirm_h(self) -> float:
+        return self.settings.sat_confirm_h
+
+    async def ask_again(self, rows: Sequence[Row]) -> dict[int, dict[str, Any]]:
+        """What the SAT says of each invoice now (by row id), a few at once: asked with the
+        facts on record, or, when the XML could not be had before, looked up afresh. The
+        record has look_up's shape ("off" when the SAT is not asked); never raises."""
+        gate = asyncio.Semaphore(self.at_once)
+
+        async def one(row: Row) -> dict[str, Any]:
+            known = json.loads(row.get("facts") or "null") or {}
+            async with gate:
+                try:
+                    if not known.get("invoice"):
+                        return await self.look_up(InvoiceRef.from_key(row["ref_key"]))
+                    return await self._sat_of(CfdiFacts(**known["invoice"]), dict(known))
+                except Exception:  # a bug must not stop the others' answers
+                    log.exception("asking the SAT about invoice %s failed", row["ref_key"])
+                    return {**known, "sat": None, "sat_error": "error"}
+
+        found = await asyncio.gather(*(one(row) for row in rows))
+        return {row["id"]: record for row, record in zip(rows, found, strict=True)}
+
+    async def _sat_of(self, facts: CfdiFacts, record: dict[str, Any]) -> dict[str, Any]:
+        if self.sat is None:
+            return {**record, "sat": None, "sat_error": "off"}
+        try:
+            answer = await self.sat.status(facts.issuer_rfc, facts.receiver_rfc, facts.total,
+                                           facts.uuid)
+        except SatError as exc:
+            return {**record, "sat": None, "sat_error": exc.code}
+        # the SAT's word holds at this moment
+        return {**record, "sat": answer.model_dump(), "sat_error": None,
+                "sat_at": self.store.now()}
+
+    async def look_up(self, ref: InvoiceRef, attached: AttachedXml | None = None
+                      ) -> dict[str, Any]:
+        """{"invoice": facts | None, "invoice_error": code | None, "sat": answer | None,
+        "sat_error": code | None, "sat_at": when the SAT answered, "source": "attached" |
+        "provider"}: a failure is a code for the audit log, never raised. An attached XML
+        (already matched to `ref`) is used as it is: the provider is not asked."""
+        record: dict[str, Any] = {"invoice": None, "invoice_error": None, "sat": None,
+                                  "sat_error": None, "sat_at": None, "source": "provider"}
+        facts: CfdiFacts | None = None
+        if attached is not None:
+            facts = attached.facts
+            record.update(source="attached", file=attached.name, sha256=attached.sha256)
+        else:
+            try:
+                facts = parse(await self.provider.invoice_xml(ref))
+            except ProviderError as exc:
+                record["invoice_error"] = exc.code
+            except CfdiError as exc:
+                record["invoice_error"] = f"cfdi:{exc.kind}"
+        if facts is not None and ref.uuid and facts.uuid != ref.uuid:
+            facts, record["invoice_error"] = None, "cfdi:other_uuid"  # not the one asked for
+        if facts is None:
+            record["sat_error"] = "no_facts"  # the SAT is asked with the invoice's own facts
+            return record
+        record["invoice"] = facts.model_dump(mode="json")
+        return await self._sat_of(facts, record)
