@@ -17,6 +17,7 @@ Why this module is long: replies, their parts, uploads and the card each need th
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -143,7 +144,7 @@ class Outbox:
         """Record the reply as posted (its first message's ts); a reply of outcomes or changes
         makes the request's new acuses owed to the thread, in the same transaction."""
         ids = [e["id"] for e in entries]
-        changes = self._changes_csv(request, entries)
+        changes = await self._changes_csv(request, entries)
         async with self.store.writing() as tx:
             tx.outbox_posted(ids, parts[0])
             if changes is not None:  # the reply summarised them: their CSV is owed with it
@@ -159,14 +160,16 @@ class Outbox:
             if any(e["kind"] in (Reply.OUTCOMES, Reply.RESOLVED) for e in entries):
                 tx.owe_acuses(request["id"])
 
-    def _changes_csv(self, request: Row, entries: list[Row]) -> str | None:
-        """The CSV of the invoices a summarised reply is about (None: it lists them all)."""
+    async def _changes_csv(self, request: Row, entries: list[Row]) -> str | None:
+        """The CSV of the invoices a summarised reply is about (None: it lists them all),
+        written in a worker thread (thousands of rows)."""
         changed = replies.changed_lines([(e["kind"], json.loads(e["payload"]))
                                         for e in entries])
         if not large.is_large(len(changed), self.settings.large_request_at):
             return None
         invoices = queries.request_invoices(self.store, request["id"])
-        return large.changes_csv(request, changed, invoices, self.lang)
+        return await asyncio.to_thread(large.changes_csv, request, changed, invoices,
+                                       self.lang)
 
     async def share_list(self, request_id: int) -> None:
         """A large request's full list, as a CSV in its thread, once (after its facts were
@@ -178,7 +181,7 @@ class Outbox:
         invoices = queries.request_invoices(self.store, request_id)
         if not large.is_large(len(invoices), self.settings.large_request_at):
             return
-        content = large.invoices_csv(request, invoices, self.lang)
+        content = await asyncio.to_thread(large.invoices_csv, request, invoices, self.lang)
         async with self.store.writing() as tx:
             tx.owe_file(request_id, name, content,
                         t("large.list_title", self.lang, id=request_id))
@@ -265,17 +268,22 @@ class Outbox:
 
     # -- the request card ----------------------------------------------------------------
 
-    def card(self, request_id: int) -> tuple[Row, dict[str, Any]]:
+    async def card(self, request_id: int) -> tuple[Row, dict[str, Any]]:
+        """The card rendered from the database. A large request's (thousands of invoices to
+        count and add up: tens of ms) is rendered in a worker thread, so the loop keeps
+        answering Slack meanwhile; the rows are read on the loop."""
         request = queries.get_request(self.store, request_id)
         assert request is not None
         invoices = queries.request_invoices(self.store, request_id)
         decisions = queries.decisions(self.store, request_id)
-        return request, card.request_card(request, invoices, decisions, lang=self.lang,
-                                            sandbox=self.sandbox,
-                                            ttl_h=self.settings.approval_ttl_h,
-                                            deadline=self.settings.cancel_deadline,
-                                            zone=self.settings.zone,
-                                            large_at=self.settings.large_request_at)
+        render = functools.partial(
+            card.request_card, request, invoices, decisions, lang=self.lang,
+            sandbox=self.sandbox, ttl_h=self.settings.approval_ttl_h,
+            deadline=self.settings.cancel_deadline, zone=self.settings.zone,
+            large_at=self.settings.large_request_at)
+        if large.is_large(len(invoices), self.settings.large_request_at):
+            return request, await asyncio.to_thread(render)
+        return request, render()
 
     async def post_card(self, request_id: int) -> Row:
         """Post a new request's card. Under the flush lock: a flush running meanwhile would
@@ -284,7 +292,7 @@ class Outbox:
             return await self._post_card(request_id)
 
     async def _post_card(self, request_id: int) -> Row:
-        request, payload = self.card(request_id)
+        request, payload = await self.card(request_id)
         if request["thread_ts"]:
             return request  # posted meanwhile
         posted = await self.io.call("chat.postMessage", self.client.chat_postMessage,
@@ -299,7 +307,7 @@ class Outbox:
 
     async def update_card(self, request_id: int) -> None:
         """Render the card again from the database; owed again if Slack refuses it."""
-        request, payload = self.card(request_id)  # the version is read before the rest
+        request, payload = await self.card(request_id)  # the version is read before the rest
         if request["thread_ts"]:
             updated = await self.io.call("chat.update", self.client.chat_update, request_id,
                                          channel=request["approvals_channel"],

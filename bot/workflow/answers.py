@@ -136,12 +136,26 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
         outcomes = _per_invoice(refs, sent.outcomes)
     crash_point("provider_answered")
     now = store.clock()
-    async with store.writing() as tx:
-        said = {i["id"]: _leave_out(tx, i) for i in gone}
-        for invoice, outcome in zip(invoices, outcomes, strict=True):
+    said: dict[int, dict[str, Any]] = {}
+    answers = list(zip(invoices, outcomes, strict=True))
+
+    def record(tx: Tx, batch: list[tuple[Row, InvoiceOutcome]]) -> None:
+        for invoice, outcome in batch:
             word = word_for(sat, words, invoice)
             said[invoice["id"]] = _record_outcome(tx, invoice, outcome, now, backoff_s, word,
                                                   confirm_hours(sat))[1]
+
+    # A large answer is written a batch per transaction, the acks waiting on the loop going
+    # between; the last batch moves the request. (A stop in between leaves it `submitting`:
+    # resumed, only the invoices still `requested` are asked again.)
+    last = max(len(answers) - WRITE_BATCH, 0)
+    for start in range(0, last, WRITE_BATCH):
+        async with store.writing() as tx:
+            record(tx, answers[start:min(start + WRITE_BATCH, last)])
+        await asyncio.sleep(0)
+    async with store.writing() as tx:
+        said |= {i["id"]: _leave_out(tx, i) for i in gone}
+        record(tx, answers[last:])
         lines = [said[i["id"]] for i in requested if i["id"] in said]  # in the typed order
         whole_call_failed = bool(outcomes) and all(o.error_class for o in outcomes)
         if whole_call_failed:

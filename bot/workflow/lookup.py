@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bot.actors import Actor
@@ -56,8 +57,9 @@ class Lookup:
             await self.io.direct(viewer.id, refusal.text, request_id)
             return
         invoices = queries.request_invoices(self.store, request_id)
+        content = await asyncio.to_thread(large.invoices_csv, request, invoices, self.lang)
         shared = await self.io.direct_file(
-            viewer.id, large.invoices_csv(request, invoices, self.lang),
+            viewer.id, content,
             filename=large.list_filename(request_id),
             title=t("large.list_title", self.lang, id=request_id),
             comment=t("large.csv_sent", self.lang, id=request_id, count=len(invoices)),
