@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import ack, audit, bulk, facts, reconcile, rendering, watcher
+from benchmarks import ack, audit, bulk, facts, large, reconcile, rendering, watcher
 
 BENCHMARKS = {
     "ack": ack.main, "bulk": bulk.main, "audit": audit.main, "watcher": watcher.main,
     "rendering": rendering.main, "facts": facts.main, "reconcile": reconcile.main,
+    "large": large.main,
 }
 
 
