@@ -6,11 +6,26 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import ack, audit, bulk, facts, large, reconcile, rendering, watcher
+from benchmarks import (
+    ack,
+    audit,
+    bulk,
+    checkpoints,
+    facts,
+    large,
+    reconcile,
+    reminders,
+    rendering,
+    report,
+    watcher,
+)
 
 BENCHMARKS = {
     "ack": ack.main, "bulk": bulk.main, "audit": audit.main, "watcher": watcher.main,
     "rendering": rendering.main, "facts": facts.main, "reconcile": reconcile.main,
+    "checkpoints": checkpoints.main,
+    "reminders": reminders.main,
+    "report": report.main,
     "large": large.main,
 }
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config_sentences import HINTS
+from bot.config.sentences import HINTS
 from bot.runtime.http import EVENTS_PATH
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,3 +18,17 @@ class Actor:
 
 
 SYSTEM = Actor("system", "system")
+
+
+@dataclass(frozen=True)
+class Acting:
+    """A decision's two names: whose vote it is (`voter`, an approver) and, when a stand-in
+    gave it in their place (`/cfdi delegar`), who did (`by`)."""
+
+    voter: Actor
+    by: Actor | None = None
+
+    @property
+    def clicked(self) -> Actor:
+        """The person who pressed the button."""
+        return self.by or self.voter

@@ -1,5 +1,5 @@
-"""Buttons: Approve, Reject and (large requests) the CSV on the request card, Retry on a
-failure reply.
+"""Buttons: Approve, Reject, Withdraw and (large requests) the CSV on the request card (and
+the App Home), Retry on a failure reply.
 
 Each acknowledges first; the rest runs as tracked background work.
 """
@@ -48,3 +48,10 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
         await ack()
         guard.spawn(body, lifecycle.resubmit_clicked(request_id, failure, who,
                                                      channel_of(body)))
+
+    @app.action(kit.WITHDRAW_ACTION)
+    @guard.action
+    async def withdraw(ack: AsyncAck, body: dict[str, Any]) -> None:
+        request_id, who = clicked(body), actor(body)
+        await ack()
+        guard.spawn(body, lifecycle.withdraw_clicked(request_id, who, channel_of(body)))

@@ -12,6 +12,7 @@ from bot.i18n import t
 from bot.runtime.services import Services
 from bot.sat.refs import normalize_uuid
 from bot.slack.render import kit, replies
+from bot.workflow import delegation
 from handlers.guard import Guard
 from handlers.payloads import actor, required, text_of
 from storage.states import RequestKind
@@ -21,7 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "cancelar": RequestKind.CANCEL, "enviar": RequestKind.SEND,
     **{kind.value: kind for kind in RequestKind},
     "estado": "status", "status": "status", "historial": "history", "history": "history",
-    "ayuda": "help", "help": "help",
+    "ayuda": "help", "help": "help", "delegar": "delegate", "delegate": "delegate",
+    "reporte": "report", "report": "report",
 }
 
 
@@ -79,5 +81,19 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
             pending = bool(PENDING.search(rest))
             await ack(**await services.lookup.history(who, mentioned and mentioned.group(1),
                                                       pending))
+        elif subcommand == "delegate":
+            order = delegation.parse(rest)
+            if order is None:  # bad words: the usage, nothing written
+                await ack(**kit.message(services.delegation.usage(), sandbox=sandbox,
+                                        lang=lang))
+                return
+            await ack()  # who may, chains and the write: after the answer
+            guard.spawn(body, services.delegation.command(
+                who, order, text_of(body, "channel_id") or None))
+        elif subcommand == "report":
+            answer, work = services.reports.asked(who, rest)
+            await ack(**answer)
+            if work is not None:
+                guard.spawn(body, work)
         else:  # `ayuda`, nothing, or a word that is no command (said so before the help)
             await ack(**replies.help_blocks(lang, sandbox, "" if subcommand else word))

@@ -40,6 +40,9 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
     async def cancel_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = view_of(body)  # everything is read before anything is written
         values, who, channel = view["state"]["values"], actor(body), source_channel(view)
+        if lifecycle.delivered_before(view["id"]):
+            await ack()
+            return
         typed = {form.INVOICES: text_value(values, form.INVOICES) or "",
                  form.REASON: text_value(values, form.REASON),
                  form.REPLACEMENT: text_value(values, form.REPLACEMENT),
@@ -74,12 +77,16 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
     async def send_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = view_of(body)
         values, who, channel = view["state"]["values"], actor(body), source_channel(view)
+        if lifecycle.delivered_before(view["id"]):
+            await ack()
+            return
         request, errors = form.validate_send(
             invoices=text_value(values, form.INVOICES) or "",
             recipients=text_value(values, form.RECIPIENTS),
             subject=text_value(values, form.SUBJECT), message=text_value(values, form.MESSAGE),
             attach_pdf="pdf" in list_value(values, form.ATTACH),
-            limit=services.settings.max_invoices, lang=lang)
+            limit=services.settings.max_invoices, lang=lang,
+            by_uuid_only=services.provider.sends_by_uuid_only)
         if await answered(ack, errors) and request is not None:
             guard.spawn(body, lifecycle.create_send(who, request, source_channel=channel,
                                                     client_key=view["id"]))

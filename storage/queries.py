@@ -127,6 +127,12 @@ def get_request(store: AuditStore, request_id: int) -> Row | None:
     return rows[0] if rows else None
 
 
+def delivered_before(store: AuditStore, client_key: str) -> bool:
+    """A request was already written for this delivery (a form's view id)."""
+    return store.db.execute("SELECT 1 FROM requests WHERE client_key = ?",
+                            [client_key]).fetchone() is not None
+
+
 def events(store: AuditStore, request_id: int | None = None, *, since_id: int = 0
            ) -> list[dict[str, Any]]:
     if request_id is None:

@@ -1,5 +1,8 @@
 """The versioned schema. Each migration moves the file one version up; `PRAGMA user_version`
 holds the version. Migrations only add: an older file is upgraded, never wiped.
+
+Why this module is long: every migration stays, in order, so that any older file is
+upgraded through each of them.
 """
 
 from __future__ import annotations
@@ -188,6 +191,86 @@ ALTER TABLE invoices ADD COLUMN sat_disagreement TEXT;
 CREATE INDEX IF NOT EXISTS invoices_by_sat_check ON invoices (sat_checked_at);
 """
 
+# v12 (issue 23, signed checkpoints): where each checkpoint's copies went. A checkpoint is an
+# `audit_checkpoint` event; its row here is written in the same transaction, then marked when
+# the checkpoints file holds it and when Slack keeps it (its ts), so a copy that failed is
+# made at the next run. The index finds the checkpoints among the events.
+V12_CHECKPOINT_COPIES = """
+CREATE TABLE checkpoint_copies (
+    event_id   INTEGER PRIMARY KEY REFERENCES events(id),
+    filed_at   TEXT,                -- appended to the checkpoints file
+    slack_ts   TEXT,                -- posted to AUDIT_CHANNEL (or ADMIN_CHANNEL)
+    posted_at  TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_action ON events (action, id);
+CREATE INDEX IF NOT EXISTS checkpoint_copies_owed ON checkpoint_copies (event_id)
+    WHERE filed_at IS NULL OR slack_ts IS NULL;
+"""
+
+# v13 (issue 22, time-driven approvals): each reminder, escalation message and daily digest sent
+# to a person, written before it is sent, so that a restart never sends it twice; a digest
+# row with user_id '' marks the day's digest as done (once a day, even when nobody had
+# anything); one Slack refused is tried again a few times (not forever: a deactivated
+# person would be asked about every minute). When the request was escalated to
+# ESCALATION_APPROVERS (who may then decide).
+V13_REMINDERS = """
+ALTER TABLE requests ADD COLUMN escalated_at TEXT;
+CREATE TABLE reminders (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('first', 'last', 'escalation', 'digest')),
+    request_id   INTEGER REFERENCES requests(id),  -- NULL for a digest
+    day          TEXT,                             -- a digest's day (YYYY-MM-DD, TIMEZONE)
+    user_id      TEXT NOT NULL,
+    attempted_at TEXT NOT NULL,   -- claimed just before sending: after a crash, not resent
+    sent_at      TEXT,            -- Slack accepted it
+    failed_at    TEXT,            -- Slack refused it: tried again, up to `attempts` times
+    attempts     INTEGER NOT NULL DEFAULT 1
+);
+CREATE UNIQUE INDEX IF NOT EXISTS reminders_once ON reminders (request_id, user_id, kind)
+    WHERE request_id IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS digests_once ON reminders (day, user_id)
+    WHERE kind = 'digest';
+"""
+
+# v14 (issue 22, decisions): delegation and stand-ins. An approver names a stand-in until the
+# end of a day (`ends_at`, UTC; `until_day` as typed, in TIMEZONE); ending it early sets
+# `ended_at`. At most one open delegation per approver. An approval given by a stand-in is the
+# approver's vote (`approvals.user_id`, so both voting counts once) with who gave it
+# (`acted_by_id`, `acted_by_name`). Every change is also an event of the chain.
+V14_DELEGATIONS = """
+CREATE TABLE delegations (
+    id              INTEGER PRIMARY KEY,
+    delegator_id    TEXT NOT NULL,
+    delegator_name  TEXT NOT NULL,
+    delegate_id     TEXT NOT NULL,
+    delegate_name   TEXT NOT NULL,
+    until_day       TEXT NOT NULL,      -- AAAA-MM-DD as typed, a day in TIMEZONE
+    ends_at         TEXT NOT NULL,      -- UTC: the end of that day
+    created_at      TEXT NOT NULL,
+    ended_at        TEXT,               -- ended early (/cfdi delegar fin, or replaced)
+    CHECK (delegator_id != delegate_id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS delegations_open ON delegations (delegator_id)
+    WHERE ended_at IS NULL;
+CREATE INDEX IF NOT EXISTS delegations_by_delegate ON delegations (delegate_id, ends_at);
+ALTER TABLE approvals ADD COLUMN acted_by_id TEXT;
+ALTER TABLE approvals ADD COLUMN acted_by_name TEXT;
+"""
+
+# v15 (issue 24, the controller's monthly report): the month's cancellations are read by their
+# creation time; and the reports sent to REPORT_CHANNEL without asking, one row per month
+# (AAAA-MM), written before posting and marked with Slack's ts once posted.
+V15_MONTHLY_REPORTS = """
+CREATE INDEX IF NOT EXISTS requests_by_created ON requests (kind, created_at);
+CREATE TABLE monthly_reports (
+    month        TEXT PRIMARY KEY,
+    channel      TEXT NOT NULL,
+    attempted_at TEXT NOT NULL,
+    posted_ts    TEXT,
+    posted_at    TEXT
+);
+"""
+
 # Issue 21 (21b, the output half): files a thread owes besides the acuses, the CSV lists of
 # a large request and of a reply's changes. Their content is kept with the upload (what was
 # shared is on record); an acuse's stays NULL (it is read from its invoice's row).
@@ -243,6 +326,10 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V9_META),
     _script(V10_APPROVAL_RULE),
     _script(V11_SAT_WATCH),
+    _script(V12_CHECKPOINT_COPIES),
+    _script(V13_REMINDERS),
+    _script(V14_DELEGATIONS),
+    _script(V15_MONTHLY_REPORTS),
     _script(V_UPLOAD_CONTENT),
 ]
 LATEST = len(MIGRATIONS)

@@ -29,6 +29,7 @@ class RequestStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     FAILED = "failed"
+    WITHDRAWN = "withdrawn"  # the requester took it back while it awaited approval
 
 
 class InvoiceStatus(StrEnum):
@@ -51,6 +52,7 @@ class InvoiceStatus(StrEnum):
     # The provider says cancelled, but the SAT never confirmed it (not within SAT_CONFIRM_H,
     # or the SAT is not asked): final; a person checks on the SAT's portal.
     UNCONFIRMED = "unconfirmed"
+    WITHDRAWN = "withdrawn"  # its request was withdrawn before reaching the provider
 
 
 class ReplyKind(StrEnum):
@@ -65,13 +67,16 @@ class ReplyKind(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    ESCALATED = "escalated"
+    WITHDRAWN = "withdrawn"
 
 
 R, IS = RequestStatus, InvoiceStatus
 
 REQUEST_MOVES: dict[str | None, frozenset[str]] = {
     None: frozenset({R.AWAITING_APPROVAL}),
-    R.AWAITING_APPROVAL: frozenset({R.APPROVED, R.REJECTED, R.EXPIRED, R.FAILED}),
+    R.AWAITING_APPROVAL: frozenset({R.APPROVED, R.REJECTED, R.EXPIRED, R.FAILED,
+                                  R.WITHDRAWN}),
     R.APPROVED: frozenset({R.SUBMITTING, R.FAILED}),
     R.SUBMITTING: frozenset({R.SUBMITTED, R.FAILED}),
     R.SUBMITTED: frozenset({R.COMPLETED}),
@@ -83,8 +88,9 @@ _ANSWERS = frozenset({IS.CANCELED, IS.ALREADY_CANCELED, IS.PENDING, IS.DENIED, I
                       IS.FAILED, IS.SENT, IS.UNKNOWN, IS.AWAITING_SAT, IS.UNCONFIRMED})
 INVOICE_MOVES: dict[str | None, frozenset[str]] = {
     None: frozenset({IS.REQUESTED}),
-    # Rejection and expiry close the invoices of a request that never reached the provider.
-    IS.REQUESTED: _ANSWERS | {IS.REJECTED, IS.EXPIRED},
+    # Rejection, expiry and withdrawal close the invoices of a request that never reached
+    # the provider.
+    IS.REQUESTED: _ANSWERS | {IS.REJECTED, IS.EXPIRED, IS.WITHDRAWN},
     # The watcher's outcomes; `failed` is a final provider error found while watching.
     IS.PENDING: frozenset({IS.CANCELED, IS.DENIED, IS.NOT_CANCELABLE, IS.EXPIRED, IS.FAILED,
                            IS.UNKNOWN, IS.AWAITING_SAT, IS.UNCONFIRMED}),
@@ -102,10 +108,10 @@ MOVES: dict[Entity, dict[str | None, frozenset[str]]] = {
 }
 FINAL_INVOICE = frozenset({IS.CANCELED, IS.ALREADY_CANCELED, IS.DENIED, IS.NOT_CANCELABLE,
                            IS.FAILED, IS.EXPIRED, IS.SENT, IS.UNKNOWN, IS.REJECTED,
-                           IS.UNCONFIRMED})
-FINAL_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED, R.FAILED})
+                           IS.UNCONFIRMED, IS.WITHDRAWN})
+FINAL_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED, R.FAILED, R.WITHDRAWN})
 # Requests that no longer need a card or count as open (a failed one may still be retried).
-CLOSED_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED})
+CLOSED_REQUEST = frozenset({R.COMPLETED, R.REJECTED, R.EXPIRED, R.WITHDRAWN})
 # States of an invoice in a cancellation that keep it out of a new one: in flight, or
 # cancelled. Such a row is `live`, and a unique index allows one live row per invoice.
 # `unconfirmed` is not: the SAT never showed it cancelled, and a person who finds it still
@@ -119,7 +125,7 @@ OPEN_OR_DONE = (IS.REQUESTED, IS.PENDING, IS.CANCELED, IS.ALREADY_CANCELED, IS.A
 BELIEVED_PENDING = (IS.PENDING, IS.AWAITING_SAT, IS.UNCONFIRMED, IS.REQUESTED)
 BELIEVED_CANCELLED = (IS.CANCELED, IS.ALREADY_CANCELED)
 BELIEVED_NOT_CANCELLED = (IS.REJECTED, IS.EXPIRED, IS.FAILED, IS.DENIED, IS.NOT_CANCELABLE,
-                          IS.UNKNOWN)
+                          IS.UNKNOWN, IS.WITHDRAWN)
 
 
 def live(kind: str, status: str) -> int:

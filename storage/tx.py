@@ -28,7 +28,7 @@ _TABLE: dict[Entity, str] = {"request": "requests", "invoice": "invoices"}
 # Columns a transition may set beside the status (never id, status or created_at).
 _SETTABLE: dict[Entity, frozenset[str]] = {
     "request": frozenset({"thread_ts", "approvals_channel", "approvals_required",
-                          "approval_rule"}),
+                          "approval_rule", "escalated_at"}),
     "invoice": frozenset({"code", "detalle", "estatus_uuid", "acuse", "attempts",
                           "next_check_at", "pending_since", "uuid", "alerted_at",
                           "facts", "sat_asks", "sat_checked_at", "sat_disagreement"}),
@@ -281,22 +281,34 @@ class Tx:
         return int(cursor.lastrowid or 0)
 
     def decide(self, request_id: int, actor: Who, decision: str,
-               reason: str | None = None, details: dict[str, Any] | None = None) -> int:
+               reason: str | None = None, details: dict[str, Any] | None = None, *,
+               by: Who | None = None) -> int:
         """Record one approver's decision; returns how many approvals the request now has.
 
-        UNIQUE(request_id, user_id) makes a second decision by the same person fail.
+        UNIQUE(request_id, user_id) makes a second decision by the same person fail. `by`: a
+        stand-in deciding in `actor`'s place (the vote is still `actor`'s, so theirs and their
+        stand-in's count once); the event names who did it and in whose place.
         """
         self.conn.execute(
-            "INSERT INTO approvals (request_id, user_id, user_name, decision, reason, decided_at)"
-            " VALUES (?,?,?,?,?,?)",
+            "INSERT INTO approvals (request_id, user_id, user_name, decision, reason, decided_at,"
+            " acted_by_id, acted_by_name) VALUES (?,?,?,?,?,?,?,?)",
             (request_id, actor.id, actor.name, decision, self.store.redactor.scrub_value(reason),
-             self.store.now()))
+             self.store.now(), by.id if by else None, by.name if by else None))
         self.card_changed(request_id)
-        self.record(actor, f"decision_{decision}", request_id=request_id,
-                    details={**({"reason": reason} if reason else {}), **(details or {})})
+        in_place = {"on_behalf_of": {"id": actor.id, "name": actor.name}} if by else {}
+        self.record(by or actor, f"decision_{decision}", request_id=request_id,
+                    details={**({"reason": reason} if reason else {}), **in_place,
+                             **(details or {})})
         row = self.one("SELECT count(*) AS n FROM approvals WHERE request_id = ? AND "
                        "decision = ?", (request_id, "approve"))
         return int(row["n"]) if row else 0
+
+    def decided_by(self, request_id: int, person_id: str) -> bool:
+        """Whether this person already gave a decision on the request, in their own name or
+        in someone's place (one person, one decision)."""
+        return self.one("SELECT 1 AS yes FROM approvals WHERE request_id = ? AND "
+                        "(user_id = ? OR acted_by_id = ?)",
+                        (request_id, person_id, person_id)) is not None
 
     def record(self, actor: Who, action: str, *, request_id: int | None = None,
                invoice_ref: str | None = None, details: dict[str, Any] | None = None) -> Row:

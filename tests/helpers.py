@@ -80,7 +80,7 @@ async def card_of(stage: Stage, user: str = "U0ANA", lines: list[str] | None = N
 
 async def click(stage: Stage, user: str, card: Message, action: str = APPROVE_ACTION) -> None:
     answer = await stage.driver.click(user, card.channel, card.ts, action)
-    assert answer.status_code == 200
+    assert answer is not None and answer.status_code == 200
     await stage.settle()
 
 

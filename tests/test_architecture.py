@@ -65,6 +65,8 @@ RULES = [
      "providers know no workflow, Slack or store"),
     (modules("bot/workflow"), SLACK_LIBRARIES, "the workflow speaks to Slack through bot.slack"),
     (modules("bot/watching"), SLACK_LIBRARIES, "the watcher speaks to Slack through bot.slack"),
+    (modules("bot/reporting"), ("bot.providers", "handlers", *SLACK_LIBRARIES),
+     "the monthly report reads the store and speaks to Slack through bot.slack"),
     (modules("bot/slack/render"), ("storage.store", "storage.tx", "storage.queries",
                                    "bot.providers", "bot.workflow", *SLACK_LIBRARIES),
      "rendering reads no store and calls nobody: rows in, Block Kit out"),

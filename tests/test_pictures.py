@@ -77,6 +77,17 @@ def test_the_pages_show_what_people_saw(tmp_path: Path) -> None:
     assert '<span class="button primary">Aprobar</span>' in home and "block-divider" in home
     assert "No enviada al proveedor" in pages["status"]
     assert t("picture.only_you", "es") in pages["status"]
+    # A reminder with the card's buttons; the next morning's digest, oldest first.
+    reminder, digest = pages["reminder"], pages["digest"]
+    assert "La solicitud #1 espera tu decisión" in reminder
+    assert '<span class="button primary">Aprobar</span>' in reminder
+    assert "Esperan tu decisión (2)" in digest and digest.index("#1") < digest.index("#2")
+    assert 'class="button' not in digest
+    # The monthly report, with its chart inline and its spreadsheet.
+    report = pages["report"]
+    assert "Reporte de cancelaciones — 2026-11" in report and "*Facturas: 240*" not in report
+    assert "<b>Facturas: 240</b>" in report and 'src="data:image/png;base64,' in report
+    assert "reporte-cfdi-2026-11.xlsx" in report and "reporte-cfdi-2026-11.csv" in report
     for page in pages.values():  # the banner is drawn as Slack shows it, once a message
         assert "SANDBOX" in page
     drawn = "".join(pages.values())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.config_sentences import without_userinfo
+from bot.config.sentences import without_userinfo
 from bot.i18n import t
 from storage import meta
 from storage.store import AuditStore
@@ -23,11 +23,13 @@ log = logging.getLogger(__name__)
 
 
 class Unusable(Exception):
-    """The audit file cannot be used for this command; `sentence` says why and what to do."""
+    """The audit file cannot be used for this command; `sentence` says why and what to do,
+    `code` is the exit code (1: no such file, 2: it cannot be opened)."""
 
-    def __init__(self, sentence: str) -> None:
+    def __init__(self, sentence: str, code: int = 2) -> None:
         super().__init__(sentence)
         self.sentence = sentence
+        self.code = code
 
 
 def owner_for(settings: Settings) -> meta.Owner:
@@ -44,6 +46,13 @@ def open_store(path: Path, lang: str, **options: Any) -> AuditStore:
     except (OSError, sqlite3.Error) as exc:
         error = getattr(exc, "strerror", None) or str(exc)
         raise Unusable(t("db.cannot_open", lang, path=path, error=error)) from None
+
+
+def open_existing(path: Path, lang: str) -> AuditStore:
+    """open_store for a command that only reads what is there: no file is Unusable too."""
+    if not Path(path).exists():
+        raise Unusable(f"There is no audit database at {path} (AUDIT_DB).", 1)
+    return open_store(path, lang)
 
 
 def mismatch(found: meta.Owner | None, wanted: meta.Owner, path: Path, lang: str) -> str | None:

@@ -2,8 +2,10 @@
 
 One line per check, ✓ or ✗ with what to do: the settings; the Slack token and its scopes
 (against manifest.yml); the bot's membership of APPROVALS_CHANNEL and ADMIN_CHANNEL; the
-approvers' (and requesters') user groups; the audit file (writable, chain intact, belonging
-to the configured provider); and the provider (the part of `provider check` without --live).
+user groups of the approvers, requesters and escalation approvers; the audit file
+(writable, chain intact, belonging to the configured provider) and the stand-ins in force
+in it (`/cfdi delegar`, shown only when there are some); and the provider (the part of
+`provider check` without --live).
 Exit 0 only when every check passes. Nothing is written anywhere.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
@@ -18,9 +21,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cli import auditdb
 from bot.config import Settings
+from bot.evidence.keys import KeyProblem
+from bot.evidence.running import checked_key
 from bot.i18n import t
 from bot.runtime import startup
-from storage import meta, schema
+from storage import delegations, evidence, meta, schema
 
 Say = Callable[[str], None]
 ProviderCheck = Callable[[Say], Awaitable[int]]
@@ -43,6 +48,10 @@ class Lines:
         self.failed += 1
         self.say("✗ " + text)
 
+    def note(self, text: str) -> None:
+        """Neither passed nor failed: something the admin may want to turn on."""
+        self.say("· " + text)
+
 
 async def run(settings: Settings, provider: ProviderCheck, say: Say = print) -> int:
     lang = settings.language
@@ -59,6 +68,7 @@ async def run(settings: Settings, provider: ProviderCheck, say: Say = print) -> 
     else:
         lines.bad(t("check.slack_skipped", lang))
     _database(settings, lines)
+    _signing(settings, lines)
     await _provider(provider, lines)
     say(t("check.all_ok", lang, count=lines.passed) if not lines.failed
         else t("check.some_failed", lang, failed=lines.failed,
@@ -95,10 +105,12 @@ async def _slack(settings: Settings, lines: Lines) -> None:
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
                             base_url=settings.slack_api_url, timeout=startup.ASK_TIMEOUT_S)
     for var, channel in (("APPROVALS_CHANNEL", settings.approvals_channel),
-                         ("ADMIN_CHANNEL", settings.admin_channel)):
+                         ("ADMIN_CHANNEL", settings.admin_channel),
+                         ("REPORT_CHANNEL", settings.report_channel)):
         if channel:
             await _channel(client, var, channel, lines)
-    groups = dict.fromkeys(g for g in [*settings.approvers, *settings.requesters]
+    groups = dict.fromkeys(g for g in [*settings.approvers, *settings.requesters,
+                                       *settings.escalation_approvers, *settings.reporters]
                            if g.startswith("S"))
     for group in groups:
         await _group(client, group, lines)
@@ -174,6 +186,40 @@ def _database(settings: Settings, lines: Lines) -> None:
         lines.ok("check.db_ok", path=path, count=found.verdict.checked,
                  owner=owner.endpoint or t("check.db_sandbox", lang),
                  later="" if found.owner else t("check.db_recorded_later", lang))
+        _stand_ins(path, lines)
+
+
+def _stand_ins(path: Path, lines: Lines) -> None:
+    """Who decides in whose place now (`/cfdi delegar`): shown when someone does."""
+    in_force = delegations.in_force_in(path, datetime.now(UTC), PROBE_TIMEOUT_S)
+    if in_force:
+        lines.ok("check.delegations", list="; ".join(
+            t("check.delegation_line", lines.lang, delegator=d["delegator_name"],
+              delegate=d["delegate_name"], until=d["until_day"]) for d in in_force))
+
+
+def _signing(settings: Settings, lines: Lines) -> None:
+    """AUDIT_SIGNING_KEY: readable by its owner alone, and the key the file recorded."""
+    lang = settings.language
+    try:
+        recorded = evidence.recorded_key_at(settings.audit_db)
+    except Exception:  # not a database: the line above already said so
+        recorded = None
+    if settings.audit_signing_key is None:
+        if recorded is not None:
+            lines.bad(t("checkpoint.stopped", lang, recorded=recorded))
+        else:
+            lines.note(t("checkpoint.off", lang))
+        return
+    try:
+        key = checked_key(settings, recorded)
+    except KeyProblem as exc:
+        lines.bad(exc.sentence)
+        return
+    channel = settings.checkpoint_channel
+    lines.ok("checkpoint.check_ok", path=settings.audit_signing_key, public=key.public.text(),
+             file=settings.checkpoints_file,
+             channel=t("checkpoint.check_channel", lang, channel=channel) if channel else "")
 
 
 async def _provider(provider: ProviderCheck, lines: Lines) -> None:

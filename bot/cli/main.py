@@ -1,4 +1,4 @@
-"""`python -m bot <command>`: run, check, demo, sandbox, provider check, audit verify|export|backup.
+"""`python -m bot <command>`: run, check, demo, sandbox, provider check, report, audit.
 
 The composition root: the only production module that may choose the sandbox. Whatever a
 person can get wrong (a setting, a token, a port, a folder) ends in one sentence and an exit
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
+    from bot.cli import report
     from bot.cli.audit import add_commands
 
     parser = argparse.ArgumentParser(
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         "--live", action="store_true", help="also cancel the provider's documented test "
         "UUIDs with the configured account and show how each answer is read")
     add_commands(commands)
+    report.add_command(commands)
     return parser
 
 
@@ -93,10 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.secrets(), settings.log_level, settings.log_format)
     if args.command == "sandbox":
         return _sandbox(args, settings.language)
-    if args.command == "audit":
-        from bot.cli.audit import run as audit
-
-        return audit(args, settings)
+    if args.command in ("audit", "report"):
+        from bot.cli import audit, report
+        return (audit if args.command == "audit" else report).run(args, settings)
     if args.command == "provider":
         return asyncio.run(_provider_check(settings, live=args.live))
     if args.command == "check":
@@ -138,13 +139,16 @@ async def _serve(settings: Settings, *, reconcile_only: bool = False) -> int:
     """Each step can refuse with one sentence, and a signal stops any of them. With
     `reconcile_only`, the bot is assembled as for serving, reconciles once, and stops."""
     from bot.cli import auditdb
+    from bot.evidence.keys import KeyProblem
+    from bot.evidence.running import signing_key
     from bot.runtime import startup
     from bot.runtime.serving import Stop, Stopped, serve
 
     stop = Stop()
     stop.install()
     try:
-        auditdb.open_for(settings).close()     # opened, migrated, and its owner checked
+        with contextlib.closing(auditdb.open_for(settings)) as store:  # its owner checked
+            signing_key(settings, store)       # AUDIT_SIGNING_KEY private, and the file's
         # The provider's WSDL (a local check) before Slack, which may mean waiting out a
         # network that is not there yet.
         provider = None if settings.sandbox else await stop.race(_provider(settings))
@@ -155,7 +159,7 @@ async def _serve(settings: Settings, *, reconcile_only: bool = False) -> int:
         await serve(runtime, stop)
     except Stopped:
         log.info("stopped before serving")
-    except (auditdb.Unusable, startup.Refused) as exc:
+    except (auditdb.Unusable, startup.Refused, KeyProblem) as exc:
         return _refused(exc.sentence)
     except _ProviderUnusable as exc:
         return _config_problems(exc.problems)

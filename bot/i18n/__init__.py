@@ -1,5 +1,7 @@
 """Every text a person reads, in one catalogue per language (`es` default, `en`), each in
-two parts: what users read in Slack (`es.py`) and what operators read (`es_operations.py`).
+parts: what users read in Slack (`es.py`, and the decisions' words: stand-ins, withdrawal,
+approval rules, `es_decisions.py`), what operators read (`es_operations.py`), and the
+monthly report's words (`es_report.py`).
 
 `t(key, lang, **params)` formats one entry. Both catalogues must have the same keys and
 the same placeholders (tests/test_i18n.py checks it).
@@ -10,7 +12,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from bot.i18n import en, en_operations, es, es_operations
+from bot.i18n import (
+    en,
+    en_decisions,
+    en_operations,
+    en_report,
+    es,
+    es_decisions,
+    es_operations,
+    es_report,
+)
 from bot.providers.registry import DEFAULT as DEFAULT_PROVIDER
 from bot.providers.registry import PROVIDERS
 from bot.slack.mrkdwn import escape
@@ -21,8 +32,10 @@ DEFAULT = "es"
 def _catalogues() -> dict[str, dict[str, str]]:
     """The bot's words, and each provider's words for its own codes (kept in its package,
     keyed `<provider>.code.<code>`)."""
-    catalogues = {"es": es.MESSAGES | es_operations.MESSAGES,
-                  "en": en.MESSAGES | en_operations.MESSAGES}
+    catalogues = {"es": es.MESSAGES | es_decisions.MESSAGES | es_operations.MESSAGES
+                  | es_report.MESSAGES,
+                  "en": en.MESSAGES | en_decisions.MESSAGES | en_operations.MESSAGES
+                  | en_report.MESSAGES}
     for package in PROVIDERS.values():
         words = importlib.import_module(f"{package}.words")
         catalogues["es"].update(words.ES)

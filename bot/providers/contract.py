@@ -89,28 +89,22 @@ def check_email(value: str) -> str:
         ) from None
 
 
+SUBJECT_MAX, MESSAGE_MAX = 200, 2000  # an e-mail's subject and message, in characters
+
+
 class SendRequest(BaseModel):
     """Invoices to e-mail to contacts."""
 
     refs: list[InvoiceRef] = Field(min_length=1)
     emails: list[str] = Field(min_length=1)
-    subject: str | None = Field(None, max_length=200)
-    message: str | None = Field(None, max_length=2000)
+    subject: str | None = Field(None, max_length=SUBJECT_MAX)
+    message: str | None = Field(None, max_length=MESSAGE_MAX)
     attach_pdf: bool = True
 
     @field_validator("emails")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
         return [check_email(item) for item in value]
-
-    @field_validator("refs")
-    @classmethod
-    def _by_uuid(cls, value: list[InvoiceRef]) -> list[InvoiceRef]:
-        if any(ref.uuid is None for ref in value):
-            raise PydanticCustomError(
-                "send_needs_uuid", "invoices are sent by UUID (the provider's enviar names "
-                "invoices by UUID only)")
-        return value
 
 
 class SendOutcome(BaseModel):
@@ -139,8 +133,6 @@ class SendResult(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    status: int | None
-    mensaje: str | None
     outcomes: list[SendOutcome]        # one per (invoice, e-mail)
     calls: int
     error: ProviderError | None = None
@@ -150,6 +142,7 @@ class Provider(Protocol):
     """What any invoicing provider does for the bot; each provider package implements it."""
 
     calls: int  # HTTP calls made so far (tests, benchmarks)
+    sends_by_uuid_only: bool  # `send` names invoices by UUID only (the form asks for UUIDs)
 
     async def cancel(self, items: Sequence[CancelItem], *, one_per_call: bool = False
                      ) -> CancelResult:

@@ -25,15 +25,17 @@ from slack_bolt.async_app import AsyncApp
 
 import handlers
 from bot.config import Settings
+from bot.evidence.running import Checkpointing
 from bot.i18n import t
 from bot.providers.contract import Provider
 from bot.retries import RetryPolicy
 from bot.runtime import health
-from bot.runtime.http import authorizer, signed_requests, slack_client, slack_session
+from bot.runtime.http import answering, authorizer, signed_requests, slack_client, slack_session
 from bot.runtime.services import Services
 from bot.runtime.tasks import Tasks
 from bot.sat.consulta.client import SatClient
 from bot.slack.io import Identity
+from bot.watching.reminders import Reminders
 from bot.watching.watcher import Watcher
 from storage.checkpoints import Checkpoints
 from storage.store import AuditStore
@@ -78,6 +80,8 @@ class Runtime:
     runner: web.AppRunner | None = None
     watching: asyncio.Task[None] | None = field(default=None, repr=False)
     checkpoints: Checkpoints | None = field(default=None, repr=False)
+    evidence: Checkpointing | None = field(default=None, repr=False)  # signed checkpoints
+    reminders: Reminders | None = field(default=None, repr=False)
 
     @property
     def tasks(self) -> Tasks:
@@ -139,6 +143,10 @@ class Runtime:
     def start_watching(self) -> None:
         self.watching = asyncio.create_task(self.watcher.run(), name="watcher")
         self.tasks.every(self.watcher.reconciler.daily, "reconcile")  # at RECONCILE_HOUR
+        if self.reminders is not None:  # reminders, escalation, digest (bot/watching/reminders.py)
+            self.tasks.every(self.reminders.periodic, "reminders")
+        # The monthly report: at start, a missed one; then the month's first business day.
+        self.tasks.every(self.services.reports.scheduled, "monthly-report")
 
     async def stop(self, *, drain: bool = True) -> None:
         """Stop serving; background work in flight is finished (or, with drain=False,
@@ -151,6 +159,8 @@ class Runtime:
         if not drain:
             self.tasks.cancel_all()
         await self.tasks.drain()
+        if self.evidence is not None:
+            await self.evidence.at_stop()
         if self.runner is not None:
             await self.runner.cleanup()
         await self.provider.aclose()
@@ -186,10 +196,18 @@ async def build(settings: Settings, provider: Provider,
         request_verification_enabled=not settings.socket_mode,
         process_before_response=False,  # ack first; the listener goes on after the answer
     )
+    app.use(answering(services.tasks))  # acks first in Socket Mode as over HTTP
     handlers.register(app, services)
     runtime = Runtime(settings, store, provider, app, services, Watcher(services), on_stop,
-                      session, sat)
+                      session, sat, reminders=Reminders(services))
     services.io.identity = identity
     runtime.checkpoint_in_background()
+    try:
+        runtime.evidence = Checkpointing.start(settings, store, services.io)
+    except BaseException:
+        await runtime.stop()
+        raise
+    if runtime.evidence is not None:
+        runtime.tasks.every(runtime.evidence.periodic, "audit-checkpoints")
     await runtime.load_from_slack(slack_wait_s)
     return runtime

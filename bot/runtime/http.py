@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -13,6 +14,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -67,6 +69,33 @@ def authorizer(settings: Settings, io: SlackIO) -> Callable[..., Awaitable[Autho
     return authorize
 
 
+def answering(tasks: Tasks) -> Callable[..., Awaitable[BoltResponse]]:
+    """Bolt middleware: a request counts as an answer in progress until its listener has
+    acked (with process_before_response off, Bolt's `next` returns then), so background work
+    waits for it, over HTTP and in Socket Mode alike (Bolt's Socket Mode handler dispatches
+    without `/slack/events`)."""
+    async def middleware(next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        with tasks.answering():
+            return await next()
+    return middleware
+
+
+def well_formed(body: dict[str, Any]) -> bool:
+    """Whether a signed body has the shape Bolt's routing reads without failing: the objects
+    it looks into are objects (a signed `"view": 3` made Bolt's middleware answer 500)."""
+    payload = body.get("payload", body) if isinstance(body.get("payload"), dict) else body
+    for key in ("view", "user", "team", "channel", "container", "message", "event",
+                "enterprise"):
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            return False
+    actions = payload.get("actions")
+    if actions is not None and not (isinstance(actions, list)
+                                    and all(isinstance(a, dict) for a in actions)):
+        return False
+    return all(isinstance(payload.get(key), str | None)
+               for key in ("type", "command", "callback_id", "trigger_id", "text"))
+
+
 def signed_requests(app: AsyncApp, signing_secret: str, tasks: Tasks) -> web.Application:
     """`/slack/events`: the signature is checked on the raw body before anything reads it
     (401, one line); a signed body Bolt cannot read is a 400 with one line. Bolt checks
@@ -89,6 +118,9 @@ def signed_requests(app: AsyncApp, signing_secret: str, tasks: Tasks) -> web.App
                                             headers=request.headers)  # type: ignore[arg-type]
         except Exception as exc:  # only parsing runs here
             log.warning("refused a signed request Bolt cannot read: %s", type(exc).__name__)
+            return web.Response(status=400)
+        if not well_formed(bolt_request.body):
+            log.warning("refused a signed request whose payload has the wrong shape")
             return web.Response(status=400)
         with tasks.answering():  # background work waits until this answer is ready
             return await to_aiohttp_response(await app.async_dispatch(bolt_request))

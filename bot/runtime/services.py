@@ -9,12 +9,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.providers.contract import Provider
+from bot.reporting.service import Reports
 from bot.runtime.tasks import Tasks
 from bot.sat.consulta.client import SatClient
 from bot.slack.attachments import Attachments
 from bot.slack.directory import Directory
 from bot.slack.io import SlackIO
 from bot.slack.outbox import Outbox
+from bot.workflow.delegation import Delegation
 from bot.workflow.facts import FactFinder
 from bot.workflow.lifecycle import Lifecycle
 from bot.workflow.lookup import Lookup
@@ -40,6 +42,8 @@ class Services:
     attachments: Attachments
     facts: FactFinder
     submissions: Submissions
+    delegation: Delegation
+    reports: Reports
 
     @property
     def lang(self) -> str:
@@ -55,7 +59,9 @@ class Services:
                  ) -> Services:
         io = SlackIO(settings, store, client)
         policy = Policy(settings, Directory(client, settings.approvers),
-                        Directory(client, settings.requesters))
+                        Directory(client, settings.requesters),
+                        Directory(client, settings.escalation_approvers), store,
+                        Directory(client, settings.reporters))
         lookup = Lookup(settings, store, io, policy, tasks)
         outbox = Outbox(settings, store, io, after_posting=lookup.refresh_homes)
         facts = FactFinder(settings, store, provider, sat, outbox)
@@ -64,4 +70,6 @@ class Services:
         lifecycle = Lifecycle(settings, store, provider, io, outbox, policy,
                               ApprovalRules(settings), tasks, submissions, facts)
         return cls(settings, store, provider, tasks, io, policy, outbox, lookup, lifecycle,
-                   Attachments(settings, io, lifecycle), facts, submissions)
+                   Attachments(settings, io, lifecycle), facts, submissions,
+                   Delegation(settings, store, policy, io),
+                   Reports(settings, store, io, policy, tasks))

@@ -49,6 +49,11 @@ class Tasks:
             if not self._answering:
                 self._quiet = asyncio.get_running_loop().call_later(QUIET_S, self._idle.set)
 
+    @property
+    def answering_now(self) -> bool:
+        """A Slack request is being answered at this moment."""
+        return self._answering > 0
+
     async def _after_acks(self, work: Coroutine[Any, Any, Any]) -> Any:
         if not self._idle.is_set():
             with contextlib.suppress(TimeoutError):

@@ -22,6 +22,9 @@ CONTEXT_ELEMENTS, ACTIONS_ELEMENTS, SELECT_OPTIONS, CHECKBOX_OPTIONS = 10, 25, 1
 INPUT_MAX_LENGTH = 3000
 MAX_FILES = 10  # file_input: 1 to 10 files
 VIEW_TITLE, PRIVATE_METADATA = 24, 3000
+# The confirmation dialog object (composition objects: confirmation dialog): every text
+# plain_text; title 100, text 300, the two buttons 30 characters; style primary or danger.
+CONFIRM_TITLE, CONFIRM_TEXT, CONFIRM_BUTTON = 100, 300, 30
 
 
 def _text(where: str, obj: Any, limit: int, *, plain_only: bool = False) -> list[str]:
@@ -64,7 +67,22 @@ def _button(where: str, element: dict[str, Any]) -> list[str]:
         found.append(f"{where}.value: more than {BUTTON_VALUE} characters")
     if element.get("style") not in (None, "primary", "danger"):
         found.append(f"{where}.style: primary or danger")
+    if "confirm" in element:
+        found += _confirm(f"{where}.confirm", element["confirm"])
     return found
+
+
+def _confirm(where: str, dialog: Any) -> list[str]:
+    if not isinstance(dialog, dict):
+        return [f"{where}: not a confirmation dialog object"]
+    limits = {"title": CONFIRM_TITLE, "text": CONFIRM_TEXT, "confirm": CONFIRM_BUTTON,
+              "deny": CONFIRM_BUTTON}
+    found = [problem for key, most in limits.items()
+             for problem in _text(f"{where}.{key}", dialog.get(key), most, plain_only=True)]
+    if dialog.get("style") not in (None, "primary", "danger"):
+        found.append(f"{where}.style: primary or danger")
+    unknown = set(dialog) - {*limits, "style"}
+    return found + ([f"{where}: unknown fields {sorted(unknown)}"] if unknown else [])
 
 
 def _element(where: str, element: Any) -> list[str]:

@@ -7,8 +7,12 @@ the pending cancellations are asked again until the receiver accepts, and each "
 waits for the SAT stand-in to show it (its books lag by SAT_LAG_S). Then Ana mistypes a
 folio (the form says so on its line), fixes it, Beto looks at his App Home and rejects that
 request, and Ana looks the invoice up with `/cfdi estado`. Ana e-mails an invoice with
-`/cfdi enviar`, and the audit trail that all of it left in its own file (data/demo.db, or
---db) is printed, in words, and verified.
+`/cfdi enviar`. Beto, going away, names Diego his stand-in with `/cfdi delegar`; Diego
+approves Ana's next request in Beto's place; Ana withdraws another before anyone decides.
+The audit trail that all of it left in its own file (data/demo.db, or --db) is printed, in
+words, and verified. Last, a checkpoint of the log is signed (with the demo's own key,
+beside its file: never AUDIT_SIGNING_KEY), posted to the operators' channel and appended to
+the checkpoints file, and the log is verified against both copies.
 
 `Scenes` keeps what the pictures of the README show (bot/sandbox/pictures.py).
 """
@@ -24,16 +28,20 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.evidence import keys
+from bot.evidence.publishing import read_channel, read_file
+from bot.evidence.verifying import verify
 from bot.i18n import t
 from bot.sandbox.slack_records import Message
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 from bot.sandbox.transcript import Transcript
 from bot.slack.mrkdwn import local
 from bot.slack.render.history import what_happened, who_did
-from bot.slack.render.kit import APPROVE_ACTION, REJECT_ACTION, REJECT_REASON
+from bot.slack.render.kit import APPROVE_ACTION, REJECT_ACTION, REJECT_REASON, WITHDRAW_ACTION
 from storage import queries
+from storage.evidence import chain
 
-REQUESTER, APPROVER = "U0ANA", "U0BETO"
+REQUESTER, APPROVER, STAND_IN = "U0ANA", "U0BETO", "U0DIEGO"
 DEMO_INVOICES = [
     "E329DD15-7D0B-44E9-A204-51A7443D1FBE",  # the provider's test UUID: cannot be cancelled
     "C5E58106-6C1E-41C9-A211-FB8BAD1CABB0",  # the provider's test UUID: stays in process
@@ -71,10 +79,21 @@ DEMO_DB = Path("data/demo.db")
 def fresh_demo_db() -> Path:
     """The demo's own file, made anew each run (the same invoices twice would be refused as
     already requested), so that simulated requests never sit in the bot's real audit log,
-    where the watcher would follow them."""
-    for old in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
-        old.unlink()
+    where the watcher would follow them; with it go its key and checkpoints file."""
+    for old in [*DEMO_DB.parent.glob(DEMO_DB.name + "*"),
+                *(DEMO_DB.with_suffix(suffix) for suffix in (".key", ".checkpoints"))]:
+        old.unlink(missing_ok=True)
     return DEMO_DB
+
+
+def demo_key(db: Path) -> Path:
+    """The demo's throwaway signing key, beside its file (`demo.key`): made at the first run
+    over that file and used again while the file is kept (--db), whose checkpoints it signs."""
+    path = db.with_suffix(".key")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keys.generate(path, keys.ORIGIN_SANDBOX, "en")
+    return path
 
 
 class Demo:
@@ -94,10 +113,13 @@ class Demo:
         await self.stage.settle()
         self.shown.show()
 
-    async def command(self, user: str, command: str) -> dict[str, Any]:
-        """`/cfdi …` typed in #finanzas; its answer, when it has one, is shown."""
+    async def command(self, user: str, command: str, sent: str | None = None
+                      ) -> dict[str, Any]:
+        """`/cfdi …` typed in #finanzas (`sent`: as Slack delivers it, mentions escaped); its
+        answer, when it has one, is shown."""
         self.step("demo.step.command", user, command=command)
-        answer = await self.stage.driver.command(user, command.removeprefix("/cfdi "), FINANCE)
+        answer = await self.stage.driver.command(
+            user, (sent or command).removeprefix("/cfdi "), FINANCE)
         body = answer.json() if answer.content else {}
         if body:
             self.shown.answer(user, FINANCE, body)
@@ -126,7 +148,9 @@ async def run_demo(settings: Settings, db: Path, say: Callable[[str], None] = pr
                    max_wait_s: float = 30.0, scenes: Scenes | None = None) -> int:
     lang = settings.language
     stage = await Stage.open(db, resolve_after_s=RESOLVE_AFTER_S, language=lang,
-                             timezone=settings.timezone, watch_backoff_s=[0.5])
+                             timezone=settings.timezone, watch_backoff_s=[0.5],
+                             audit_signing_key=demo_key(db), audit_channel=None,
+                             audit_checkpoints_file=db.with_suffix(".checkpoints"))
     stage.pac.state.sat_lag_s = SAT_LAG_S  # "cancelled" waits for the SAT's word
     first_event = stage.runtime.store.last_event_id() + 1
     demo = Demo(stage, say, lang, scenes or Scenes())
@@ -137,9 +161,10 @@ async def run_demo(settings: Settings, db: Path, say: Callable[[str], None] = pr
             return 1
         await _mistype_and_reject(demo)
         await _send(demo)
+        await _stand_in_and_withdraw(demo)
         say("")
         _print_trail(stage, say, lang, first_event)
-        return 0
+        return 0 if await _checkpoint(demo) else 1
     finally:
         await stage.close()
 
@@ -213,6 +238,30 @@ async def _send(demo: Demo) -> None:
                                   "subject": "Su factura"})
 
 
+async def _stand_in_and_withdraw(demo: Demo) -> None:
+    """Beto names Diego his stand-in for a week; Diego approves Ana's next request in Beto's
+    place; Ana withdraws another before anyone decides (confirmed in Slack's dialog); Beto is
+    back early and ends the delegation."""
+    stage = demo.stage
+    today = stage.runtime.store.clock().astimezone(stage.settings.zone).date()
+    until, name = (today + timedelta(days=7)).isoformat(), demo.people[STAND_IN]
+    await demo.command(APPROVER, f"/cfdi delegar @{name} hasta {until}",
+                       f"/cfdi delegar <@{STAND_IN}|{name}> hasta {until}")
+    for folio, withdrawn in (("FAC 1002", False), ("FAC 1003", True)):
+        await demo.command(REQUESTER, f"/cfdi cancelar {folio}")
+        demo.step("demo.step.submit", REQUESTER, reason="02")
+        await demo.submit(REQUESTER, {"invoices": folio, "reason": "02",
+                                      "justification": JUSTIFICATION})
+        if withdrawn:
+            demo.step("demo.step.withdraw", REQUESTER)
+            await demo.click(REQUESTER, demo.card(), WITHDRAW_ACTION)
+        else:
+            demo.step("demo.step.approve_in_place", STAND_IN,
+                      approver=demo.people[APPROVER])
+            await demo.click(STAND_IN, demo.card(), APPROVE_ACTION)
+    await demo.command(APPROVER, "/cfdi delegar fin")
+
+
 def _print_trail(stage: Stage, say: Callable[[str], None], lang: str, first_event: int) -> None:
     """Every event, in the catalogue's words (the codes stay in the database and exports)."""
     store = stage.runtime.store
@@ -224,3 +273,26 @@ def _print_trail(stage: Stage, say: Callable[[str], None], lang: str, first_even
     verdict = store.verify()
     say(t("demo.chain_ok", lang, count=verdict.checked) if verdict.ok
         else t("demo.chain_broken", lang, event=verdict.bad_event, problem=verdict.problem))
+
+
+async def _checkpoint(demo: Demo) -> bool:
+    """`python -m bot audit checkpoint`, then `audit verify --checkpoints` and
+    `--from-slack`: the log against the file and against the operators' channel."""
+    stage, lang = demo.stage, demo.lang
+    evidence = stage.runtime.evidence
+    assert evidence is not None, "the demo signs with its own key"
+    demo.step("demo.step.checkpoint")
+    await evidence.signer.sign(force=True)
+    await evidence.publisher.publish()
+    demo.shown.show()
+    key, store = evidence.signer.key.public, stage.runtime.store
+    path = stage.settings.checkpoints_file
+    channel = stage.settings.checkpoint_channel
+    assert channel is not None
+    found = [verify(chain(store.db), read_file(path), key, str(path), lang),
+             verify(chain(store.db), await read_channel(stage.runtime.services.io.client,
+                                                        channel), key, f"Slack {channel}", lang)]
+    demo.step("demo.step.verify_checkpoints", path=path, public=key.text())
+    for finding in found:
+        demo.say("  " + (finding.sentence if finding.ok else f"BROKEN: {finding.sentence}"))
+    return all(finding.ok for finding in found)

@@ -17,25 +17,41 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
 from bot.i18n import t
 from bot.sandbox import slack_html as ui
 from bot.sandbox.demo import Scenes, run_demo
-from bot.sandbox.stage import APPROVALS, FINANCE
+from bot.sandbox.month import fill_month
+from bot.sandbox.reminder_scenes import ReminderScenes, collect_reminders
+from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 
 WIDTH = 720
 OUT = Path("docs/pictures")
-PICTURES = ("form-error", "card", "thread", "home", "status")   # the keys of `pages`
+PICTURES = ("form-error", "card", "thread", "home", "status", "reminder",  # keys of `pages`
+            "digest", "report")
+REPORT_INVOICES = 240   # the month drawn in the report's picture (bot/sandbox/month.py)
 
 
 def _time(ts: str) -> str:
     return datetime.fromtimestamp(float(ts), UTC).strftime("%H:%M")
 
 
-def pages(scenes: Scenes, lang: str) -> dict[str, str]:
+@dataclass
+class ReportScene:
+    """What an approver received for `/cfdi reporte`: the message and the files shared."""
+
+    blocks: list[dict[str, Any]]
+    ts: str
+    files: list[dict[str, Any]]
+
+
+def pages(scenes: Scenes, lang: str, reminders: ReminderScenes | None = None,
+          report: ReportScene | None = None) -> dict[str, str]:
     """Each picture's HTML page, by file name (without .png)."""
     render = ui.Renderer(scenes.users, scenes.channels, lang)
     approvals, finance = "#" + scenes.channels[APPROVALS], "#" + scenes.channels[FINANCE]
@@ -45,7 +61,13 @@ def pages(scenes: Scenes, lang: str) -> dict[str, str]:
     thread = [(m.ts, ui.message(render, m.blocks, time=_time(m.ts))) for m in scenes.thread]
     thread += [(f["ts"], ui.message(render, [], time=_time(f["ts"]), extra=ui.file_card(
         f["filename"], f.get("title") or f["filename"]))) for f in scenes.files]
-    return {
+    dms = {} if reminders is None else {
+        name: ui.page(name, ui.conversation(t("picture.dm", lang), "", [ui.message(
+            ui.Renderer(reminders.users, reminders.channels, lang), shown.blocks,
+            time=_time(shown.ts))]))
+        for name, shown in (("reminder", reminders.reminder), ("digest", reminders.digest))
+        if shown is not None}
+    return dms | {
         "form-error": ui.page("form", ui.modal(render, scenes.form, scenes.form_values,
                                                scenes.form_errors)),
         "card": ui.page("card", ui.conversation(approvals, "", [ui.message(
@@ -56,7 +78,18 @@ def pages(scenes: Scenes, lang: str) -> dict[str, str]:
         "home": ui.page("home", ui.home(render, scenes.home)),
         "status": ui.page("status", ui.conversation(finance, "", [ui.message(
             render, scenes.status["blocks"], note=t("picture.only_you", lang))])),
-    }
+    } | ({} if report is None else {"report": report_page(render, report, lang)})
+
+
+def report_page(render: ui.Renderer, report: ReportScene, lang: str) -> str:
+    """The monthly report in the approver's DM: the message, its chart, its spreadsheet."""
+    files = "".join(
+        ui.image(f["content"], f["filename"]) if f["filename"].endswith(".png")
+        else ui.file_card(f["filename"], f.get("title") or f["filename"],
+                          f["filename"].rsplit(".", 1)[-1].upper())
+        for f in report.files)
+    return ui.page("report", ui.conversation(t("picture.dm", lang), "", [ui.message(
+        render, report.blocks, time=_time(report.ts), extra=files)]))
 
 
 def capture(page: Path, png: Path, chromium: str) -> None:
@@ -86,6 +119,24 @@ async def collect(lang: str) -> Scenes:
     return scenes
 
 
+async def collect_report(lang: str) -> ReportScene:
+    """A month of cancellations written into a database of its own, then an approver's
+    `/cfdi reporte` through the bot on the stand-ins."""
+    with tempfile.TemporaryDirectory() as folder:
+        stage = await Stage.open(Path(folder) / "report.db", language=lang)
+        try:
+            await fill_month(stage.runtime.store, stage.pac.book, REPORT_INVOICES)
+            stage.runtime.store.clock = lambda: datetime(2026, 12, 2, 15, tzinfo=UTC)
+            await stage.driver.command("U0BETO", "reporte 2026-11", FINANCE)
+            await stage.settle()
+            message = stage.slack.dms("U0BETO")[-1]
+            files = [u for u in stage.slack.uploads.values()
+                     if u["filename"].startswith("reporte-")]
+        finally:
+            await stage.close()
+    return ReportScene(message.blocks, message.ts, files)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.sandbox.pictures",
                                      description=__doc__.split("\n\n")[0])
@@ -100,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
               "use --html-only to write the pages alone.", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, html in pages(asyncio.run(collect(args.lang)), args.lang).items():
+    scenes = asyncio.run(collect(args.lang))
+    reminders = asyncio.run(collect_reminders(args.lang))
+    report = asyncio.run(collect_report(args.lang))
+    for name, html in pages(scenes, args.lang, reminders, report).items():
         page = args.out / f"{name}.html"
         page.write_text(html, encoding="utf-8")
         if chromium is not None and not args.html_only:

@@ -69,9 +69,16 @@ class SlackDriver:
             "event": {"type": "app_home_opened", "user": user, "channel": f"D{user}",
                       "tab": "home", "event_ts": str(time.time())}})
 
-    async def click_home(self, user: str, action_id: str, value: str) -> httpx.Response:
-        """A button on the user's App Home, as Slack sends it (container: the view)."""
+    async def click_home(self, user: str, action_id: str, value: str, *,
+                         confirm: bool = True) -> httpx.Response | None:
+        """A button on the user's App Home, as Slack sends it (container: the view). One
+        with a confirmation dialog sends nothing when the person denies it (None)."""
         home = self.slack.homes[user]
+        button = next(element for block in home["blocks"] if block["type"] == "actions"
+                      for element in block["elements"] if element["action_id"] == action_id
+                      and element.get("value") == value)
+        if "confirm" in button and not confirm:
+            return None
         payload = {
             "type": "block_actions", "team": {"id": TEAM}, "user": self._user(user),
             "api_app_id": APP_ID, "trigger_id": self.slack.issue_trigger(),
@@ -144,10 +151,12 @@ class SlackDriver:
             self.slack.answered(view["id"], view.get("hash"), said)
         return answer
 
-    def click_body(self, user: str, channel: str, ts: str, action_id: str) -> str:
+    def click_body(self, user: str, channel: str, ts: str, action_id: str,
+                   value: str | None = None) -> str:
         message = self.slack.message(channel, ts)
         button = next(element for block in message.blocks if block["type"] == "actions"
-                      for element in block["elements"] if element["action_id"] == action_id)
+                      for element in block["elements"] if element["action_id"] == action_id
+                      and value in (None, element.get("value")))
         payload = {
             "type": "block_actions", "team": {"id": TEAM}, "user": self._user(user),
             "api_app_id": APP_ID, "trigger_id": self.slack.issue_trigger(),
@@ -160,5 +169,13 @@ class SlackDriver:
         }
         return urlencode({"payload": json.dumps(payload)})
 
-    async def click(self, user: str, channel: str, ts: str, action_id: str) -> httpx.Response:
+    async def click(self, user: str, channel: str, ts: str, action_id: str, *,
+                    confirm: bool = True) -> httpx.Response | None:
+        """The person presses a button. One with a confirmation dialog sends nothing until
+        it is confirmed, as in Slack: `confirm=False` is the person choosing "deny" (None)."""
+        message = self.slack.message(channel, ts)
+        button = next(element for block in message.blocks if block["type"] == "actions"
+                      for element in block["elements"] if element["action_id"] == action_id)
+        if "confirm" in button and not confirm:
+            return None
         return await self.post(self.click_body(user, channel, ts, action_id))

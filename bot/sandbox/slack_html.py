@@ -5,6 +5,7 @@ it does not know raises, so a new kind of block cannot slip into a picture unsee
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from typing import Any
@@ -58,6 +59,9 @@ a { color: #1264a3; text-decoration: none; }
   padding: 8px 12px; margin: 6px 0; width: 360px; }
 .file .icon { background: #1264a3; color: #fff; font: 700 11px/32px Arial, sans-serif;
   width: 32px; text-align: center; border-radius: 4px; margin-right: 10px; }
+.image { margin: 6px 0; border: 1px solid #ddd; border-radius: 8px; overflow: hidden;
+  width: 600px; }
+.image img { display: block; width: 100%; }
 .modal { margin: 16px auto; width: 600px; border-radius: 8px; background: #fff;
   box-shadow: 0 0 0 1px rgba(0,0,0,.1), 0 4px 12px rgba(0,0,0,.2); }
 .backdrop { background: #7a7a7a; padding: 8px 0; }
@@ -213,9 +217,16 @@ def message(render: Renderer, blocks: Blocks, *, note: str = "", extra: str = ""
             f'{render.blocks(blocks)}{extra}</div></div>')
 
 
-def file_card(name: str, title: str) -> str:
-    return (f'<div class="file"><div class="icon">XML</div><div><b>{esc(title)}</b>'
+def file_card(name: str, title: str, icon: str = "XML") -> str:
+    return (f'<div class="file"><div class="icon">{esc(icon)}</div><div><b>{esc(title)}</b>'
             f'<div class="hint">{esc(name)}</div></div></div>')
+
+
+def image(png: bytes, title: str) -> str:
+    """An image shared in the conversation (the report's chart), as Slack previews it."""
+    data = base64.b64encode(png).decode()
+    return (f'<div class="image"><img alt="{esc(title)}" '
+            f'src="data:image/png;base64,{data}"></div>')
 
 
 def conversation(header: str, sub: str, messages: list[str]) -> str:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 BOT_USER = "U0BOTSANDBOX"
 TEAM = "T0SANDBOX"
 TRIGGER_TTL_S = 3.0
+HISTORY_MAX = 999  # conversations.history's largest `limit`
 # The bot scope each method needs (Slack's method reference), by the conversation's kind
 # where it depends on it: C… public, G… private, D… direct.
 SCOPE_OF: dict[str, tuple[str, ...]] = {
@@ -19,6 +20,7 @@ SCOPE_OF: dict[str, tuple[str, ...]] = {
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
     "conversations.replies": ("channels:history", "groups:history", "im:history"),
+    "conversations.history": ("channels:history", "groups:history", "im:history"),
     "conversations.info": ("channels:read", "groups:read", "im:read"),
     # Not a method: a file's url_private, downloaded with the token (the file object's docs).
     "url_private": ("files:read",),

@@ -11,6 +11,7 @@ against Slack's own limits.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import logging
@@ -29,6 +30,7 @@ from bot.sandbox.slack_records import (
     APP_TOKEN_METHODS,
     BOT_USER,
     FILES_PATH,
+    HISTORY_MAX,
     SCOPE_OF,
     TEAM,
     Call,
@@ -265,6 +267,32 @@ class SlackStandIn(ViewsApi, FilesApi, BackgroundServer):
         messages.sort(key=lambda m: float(m["ts"]))
         return {"messages": messages, "has_more": False,
                 "response_metadata": {"next_cursor": ""}}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A channel's messages, newest first, without thread replies; `limit` per page
+        (Slack: at most 999), the next page named by an opaque cursor (`next_ts:<ts>` in
+        base64, as Slack's are); metadata only when asked for. The bot must be a member."""
+        channel = self._member_of(params)
+        limit = max(1, min(int(params.get("limit") or 100), HISTORY_MAX))
+        start = None
+        if params.get("cursor"):
+            try:
+                start = base64.b64decode(str(params["cursor"])).decode().removeprefix("next_ts:")
+                float(start)
+            except (ValueError, UnicodeDecodeError):
+                raise SlackError("invalid_cursor") from None
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        shown = sorted((m for m in self.messages if m.channel == channel and m.thread_ts is None
+                        and (start is None or float(m.ts) <= float(start))),
+                       key=lambda m: float(m.ts), reverse=True)
+        page, rest = shown[:limit], shown[limit:]
+        messages = [{"type": "message", "user": m.user, "text": m.text, "ts": m.ts,
+                     **({"bot_id": "B0BOTSANDBOX"} if m.user == BOT_USER else {}),
+                     **({"metadata": m.metadata} if with_metadata and m.metadata else {})}
+                    for m in page]
+        cursor = base64.b64encode(f"next_ts:{rest[0].ts}".encode()).decode() if rest else ""
+        return {"messages": messages, "has_more": bool(rest), "pin_count": 0,
+                "response_metadata": {"next_cursor": cursor}}
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("users", ""))

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import threading
 import time
 from typing import Any
 
 from bot.sandbox.block_kit import view_problems
 from bot.sandbox.slack_records import TRIGGER_TTL_S, Call, SlackError
+
+
+def _view_id() -> str:
+    """A view id as Slack gives them: unique across the workspace and its restarts (the
+    bot keys a form's request by it), not a counter that starts again."""
+    return "V" + secrets.token_hex(5).upper()
 
 
 class ViewsApi:
@@ -47,7 +54,7 @@ class ViewsApi:
         view = params.get("view")
         view = json.loads(view) if isinstance(view, str) else dict(view or {})
         self._check(view_problems(view), "invalid_arguments")
-        view["id"] = f"V{next(self._ids):08d}"
+        view["id"] = _view_id()
         self.views[view["id"]] = self._hashed(view)
         return {"view": view}
 
@@ -97,6 +104,6 @@ class ViewsApi:
         if view.get("type") != "home":
             raise SlackError("invalid_arguments")
         self._check(view_problems(view), "invalid_arguments")
-        view["id"] = f"V{next(self._ids):08d}"
+        view["id"] = _view_id()
         self.homes[str(user)] = view
         return {"view": view}

@@ -1,6 +1,6 @@
 """Until when an invoice can be cancelled, whether its receiver must accept, and for how long.
 
-The SAT's rules since 2022 (DESIGN.md, "receiver acceptance"):
+The SAT's rules since 2022, as the card applies them (docs/sat.md lists the sources):
 - an invoice can be cancelled only until the deadline of the annual return of the fiscal
   year it was issued in (March 31 of the next year for companies, April 30 for people:
   configurable, ANNUAL_RETURN_DEADLINE);
@@ -9,17 +9,17 @@ The SAT's rules since 2022 (DESIGN.md, "receiver acceptance"):
   (T), a sale to the general public (receiver XAXX010101000), or a cancellation by the next
   business day after it was issued. The SAT's own EsCancelable, when it answered, is
   preferred to these rules (it knows what the XML does not).
-Business days here are Monday to Friday; the SAT's holidays are not counted out, so a
-window that spans one ends a day later than shown (shown as "about").
+Business days are Monday to Friday except Mexico's official holidays (bot.sat.calendar);
+the SAT may declare other days off (shown as "about").
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
+from bot.sat.calendar import OFFICIAL, SAT_ZONE
 from bot.sat.cfdi import CfdiFacts, CfdiType
 from bot.sat.status import Cancelable, Estado, SatStatus
 
@@ -27,7 +27,6 @@ PUBLIC_RFC = "XAXX010101000"
 SMALL_TOTAL = Decimal("1000")
 EXEMPT_TYPES = {CfdiType.NOMINA, CfdiType.EGRESO, CfdiType.TRASLADO}
 ACCEPTANCE_DAYS = 3
-SAT_ZONE = ZoneInfo("America/Mexico_City")  # the SAT's days are Mexico's
 
 
 def sat_today() -> date:
@@ -42,12 +41,8 @@ def cancel_deadline(issued_at: datetime, month_day: tuple[int, int] = (3, 31)) -
 
 
 def add_business_days(start: date, days: int) -> date:
-    current = start
-    while days > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            days -= 1
-    return current
+    """The SAT's count: weekends and Mexico's official holidays skipped."""
+    return OFFICIAL.add_business_days(start, days)
 
 
 def exempt(facts: CfdiFacts, today: date) -> bool:

@@ -43,6 +43,11 @@ class Directory:
         """Every group has been read at least once."""
         return all(group in self._members for group in self.groups)
 
+    def members(self) -> set[str]:
+        """Everyone known to be in the list now: its users and the groups' members as last
+        read (a group never read adds nobody: see `complete`)."""
+        return self.users.union(*self._members.values())
+
     def knows(self, user_id: str) -> bool | None:
         """From what is already known, without calling Slack: True, False, or None when
         the answer depends on a group never read."""

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 from bot.i18n import t
-from bot.providers.contract import SendRequest, check_email
+from bot.providers.contract import MESSAGE_MAX, SUBJECT_MAX, SendRequest, check_email
 from bot.sat.reasons import CancelReason
 from bot.sat.refs import (
     FOLIO_MAX,
@@ -44,7 +44,6 @@ XML_FILES = "xml_files"  # the invoices' XML, attached (bot.slack.attachments)
 RECIPIENTS, SUBJECT, MESSAGE, ATTACH = "recipients", "subject", "message", "attach"
 REJECT_REASON = "reject_reason"
 MAX_RECIPIENTS = 20
-SUBJECT_MAX, MESSAGE_MAX = 200, 2000
 
 
 @dataclass
@@ -204,15 +203,15 @@ def validate_cancel(*, invoices: str, reason: str | None, replacement: str | Non
 
 
 def validate_send(*, invoices: str, recipients: str | None, subject: str | None,
-                  message: str | None, attach_pdf: bool, limit: int, lang: str
-                  ) -> tuple[SendRequest | None, dict[str, str]]:
+                  message: str | None, attach_pdf: bool, limit: int, lang: str,
+                  by_uuid_only: bool = True) -> tuple[SendRequest | None, dict[str, str]]:
     """The send form: invoices as for a cancellation, recipients one per line or separated
     by commas or semicolons (syntax only, no DNS), optional subject and message."""
     errors: dict[str, str] = {}
     refs, lines, problems, invalid = invoice_lines(invoices, limit, lang)
-    # The provider's enviar names invoices by UUID only (its wire.send_request).
-    problems += [t("error.line.send_needs_uuid", lang, line=n)
-                 for n, ref in zip(lines, refs, strict=True) if ref.uuid is None]
+    if by_uuid_only:  # the provider's `send` names invoices by UUID only
+        problems += [t("error.line.send_needs_uuid", lang, line=n)
+                     for n, ref in zip(lines, refs, strict=True) if ref.uuid is None]
     if invalid or problems:
         errors[INVOICES] = invalid or _joined(problems, lang)
 

@@ -124,14 +124,21 @@ class SlackIO:
         await self._direct(user, kit.messages(text, sandbox=self.sandbox, lang=self.lang),
                            request_id)
 
+    async def direct_messages(self, user: str, parts: list[dict[str, Any]],
+                              request_id: int | None = None) -> bool:
+        """A DM of messages built beforehand (a reminder with its buttons); False when
+        Slack did not take all of it."""
+        return await self._direct(user, parts, request_id)
+
     async def _direct(self, user: str, parts: list[dict[str, Any]],
-                      request_id: int | None = None) -> None:
+                      request_id: int | None = None) -> bool:
         opened = await self.call("conversations.open", self.client.conversations_open,
                                  request_id, users=user)
         for payload in parts if opened else []:
             if not await self.call("chat.postMessage", self.client.chat_postMessage,
                                    request_id, channel=opened["channel"]["id"], **payload):
-                return
+                return False
+        return bool(opened)
 
     async def direct_file(self, user: str, content: str, *, filename: str, title: str,
                           comment: str, request_id: int | None = None) -> bool:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.actors import SYSTEM
+from bot.config import DEFAULT_SAT_CONFIRM_H
 from bot.sat.confirmation import Verdict, verdict
 from bot.sat.status import SatStatus
 from bot.workflow.answers import DEFAULT_BACKOFF_S, WRITE_BATCH, next_check
@@ -32,7 +33,6 @@ from storage.states import ReplyKind as Reply
 from storage.store import AuditStore
 from storage.tx import Tx
 
-DEFAULT_CONFIRM_H = 72.0  # SAT_CONFIRM_H: how long the SAT is asked before a person decides
 _ACTIONS = {IS.CANCELED: "sat_confirmed", IS.DENIED: "sat_refused",
             IS.UNCONFIRMED: "sat_unconfirmed"}
 
@@ -56,7 +56,7 @@ class FollowUp:
 
 async def follow_up(store: AuditStore, sat: SatWord | None, *, limit: int = 1_000,
                     backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
-                    bound_h: float = DEFAULT_CONFIRM_H) -> FollowUp:
+                    bound_h: float = DEFAULT_SAT_CONFIRM_H) -> FollowUp:
     """Ask the SAT about the due `awaiting_sat` invoices and record what it says."""
     now = store.clock()
     due = queries.due_sat(store, now, limit)

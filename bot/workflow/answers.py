@@ -10,18 +10,19 @@ Why this module is long: submitting and re-checking record answers through one f
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.actors import SYSTEM, Actor
+from bot.config import DEFAULT_WATCH_BACKOFF_S
 from bot.providers.contract import InvoiceOutcome, Provider, ProviderError, SendOutcome
 from bot.runtime.faults import crash_point
 from bot.sat.cancellation import CancelItem
 from bot.sat.confirmation import Verdict, cancelled, verdict
 from bot.sat.outcomes import Nuance, Outcome
+from bot.sat.record import FactsRecord
 from bot.sat.refs import InvoiceRef
 from bot.sat.status import SatStatus
 from bot.workflow.sat_words import (
@@ -45,8 +46,7 @@ from storage.states import RequestStatus as RS
 from storage.store import AuditStore
 from storage.tx import Tx
 
-# Default re-check schedule for pending invoices: 1 min, 5 min, 15 min, then hourly.
-DEFAULT_BACKOFF_S: tuple[float, ...] = (60, 300, 900, 3600)
+DEFAULT_BACKOFF_S = DEFAULT_WATCH_BACKOFF_S  # WATCH_BACKOFF_S's default
 RECEIVED_CODE = "sat:201"   # the SAT received the request: not yet known to be cancelled
 UNNAMED_ASKS = 3            # asks without the answer naming an invoice before it is unknown
 WRITE_BATCH = 200          # provider answers written per transaction (a few ms each)
@@ -106,8 +106,8 @@ async def submit(store: AuditStore, pac: Provider, request_id: int, actor: Actor
 
 def _at_the_sat_already(invoice: Row) -> bool:
     """The facts on record say the SAT shows the invoice cancelled: not sent again."""
-    facts = json.loads(invoice.get("facts") or "null") or {}
-    return cancelled(SatStatus(**facts["sat"]) if facts.get("sat") else None)
+    facts = FactsRecord.of(invoice.get("facts"))
+    return cancelled(facts.sat if facts else None)
 
 
 async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,

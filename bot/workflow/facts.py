@@ -27,10 +27,9 @@ from bot.providers.contract import InvoiceNotFound, Provider, ProviderError
 from bot.sat.cancellability import cancel_deadline, flag, sat_today
 from bot.sat.cfdi import CfdiError, CfdiFacts, parse
 from bot.sat.consulta.client import SatClient, SatError
+from bot.sat.record import FactsRecord
 from bot.sat.refs import InvoiceRef
-from bot.sat.replacement import ReplacementCheck
 from bot.sat.replacement import check as check_replacement
-from bot.sat.status import SatStatus
 from bot.slack.mrkdwn import escape
 from bot.slack.render import card
 from storage import queries
@@ -54,17 +53,14 @@ def _replacement_check(looked: dict[str, Any], cancelled: CfdiFacts) -> dict[str
             "check": check_replacement(facts, cancelled, found=looked["found"]).value}
 
 
-def _amount_basis(record: dict[str, Any]) -> CfdiFacts | None:
+def _amount_basis(record: FactsRecord) -> CfdiFacts | None:
     """The facts APPROVAL_RULES may weigh. An attached XML is the requester's word (its seal
     is not checked here): its total counts only when the SAT found the invoice with it (the
     SAT matches issuer, receiver, total and UUID). Otherwise the amount is unknown, and the
     strictest rule stays: a retouched file cannot lower the approvals needed."""
-    if not record["invoice"]:
+    if record.attached and not (record.sat and record.sat.found):
         return None
-    if record.get("source") == "attached" and not (
-            record["sat"] and SatStatus(**record["sat"]).found):
-        return None
-    return CfdiFacts(**record["invoice"])
+    return record.invoice
 
 
 def newest_sat(found: dict[str, Any], row: Row | None) -> dict[str, Any]:
@@ -124,14 +120,15 @@ class FactFinder:
             for record in found:
                 if record["invoice"] is not None:
                     record["replacement"] = _replacement_check(
-                        replacement, CfdiFacts(**record["invoice"]))
+                        replacement, CfdiFacts.model_validate(record["invoice"]))
         await self.record(request_id, invoices, found)
         await self.outbox.update_card(request_id)  # a card not yet posted stays owed
         await self.outbox.share_list(request_id)  # a large request's list, once
+        records = [FactsRecord.model_validate(record) for record in found]
         await self._tell_requester(request_id, [
-            (row["ref_key"], record) for row, record in zip(invoices, found, strict=True)
-            if record["invoice"]])
-        return [_amount_basis(record) for record in found]
+            (row["ref_key"], record) for row, record in zip(invoices, records, strict=True)
+            if record.invoice])
+        return [_amount_basis(record) for record in records]
 
     async def record(self, request_id: int, invoices: Sequence[Row],
                      found: Sequence[dict[str, Any]]) -> None:
@@ -176,7 +173,7 @@ class FactFinder:
         return looked
 
     async def _tell_requester(self, request_id: int,
-                              looked_up: list[tuple[str, dict[str, Any]]]) -> None:
+                              looked_up: list[tuple[str, FactsRecord]]) -> None:
         """The requester hears of the invoices that give pause (the card shows them too):
         flagged ones, with the related CFDIs their XML names, and a reason-01 replacement
         that does not replace them."""
@@ -184,14 +181,14 @@ class FactFinder:
             sat_today()
         lines = []
         for ref, record in looked_up:
-            facts = CfdiFacts(**record["invoice"])
-            sat = SatStatus(**record["sat"]) if record["sat"] else None
+            facts, sat = record.invoice, record.sat
+            assert facts is not None  # only invoices whose XML was read are looked at
             why = []
             if (flagged := flag(facts, sat, deadline, today)) is not None:
                 why.append(card.flag_text(flagged, facts, cancel_deadline(
                     facts.issued_at, deadline), lang))
-            replacement = record.get("replacement")
-            if replacement and ReplacementCheck(replacement["check"]).flagged:
+            replacement = record.replacement
+            if replacement and replacement.check.flagged:
                 why.append(card.replacement_text(replacement, lang))
             if why:
                 lines.append(f"• `{escape(ref)}` — " + " ".join(why))
@@ -224,7 +221,8 @@ class FactFinder:
                 try:
                     if not known.get("invoice"):
                         return await self.look_up(InvoiceRef.from_key(row["ref_key"]))
-                    return await self._sat_of(CfdiFacts(**known["invoice"]), dict(known))
+                    return await self._sat_of(CfdiFacts.model_validate(known["invoice"]),
+                                              dict(known))
                 except Exception:  # a bug must not stop the others' answers
                     log.exception("asking the SAT about invoice %s failed", row["ref_key"])
                     return {**known, "sat": None, "sat_error": "error"}

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
-from bot.actors import SYSTEM, Actor
+from bot.actors import SYSTEM, Acting, Actor
 from bot.config import Settings
 from bot.i18n import t
 from bot.providers.contract import Provider, SendRequest
@@ -30,7 +30,7 @@ from bot.slack.render import modals, replies
 from bot.workflow.answers import submit
 from bot.workflow.facts import AttachedXml, FactFinder
 from bot.workflow.permissions import Policy, Refusal
-from bot.workflow.rules import ApprovalRules, request_amount
+from bot.workflow.rules import ApprovalRules
 from bot.workflow.sat_words import outcome_line
 from bot.workflow.submissions import Submissions
 from bot.workflow.transitions import (
@@ -40,6 +40,7 @@ from bot.workflow.transitions import (
     create_send_request,
     expire_overdue,
     reject,
+    withdraw,
 )
 from storage import queries
 from storage.domain import Row
@@ -81,6 +82,12 @@ class Lifecycle:
             log.error("could not record a refusal (%s): %s", refusal.why, exc)
         return refusal.text
 
+    def delivered_before(self, client_key: str) -> bool:
+        """Slack delivered this form before (a retry, or Socket Mode's re-delivery of an
+        envelope) and its request is written: it is answered as the first time, with
+        nothing checked or written again (checking again would call its own invoices taken)."""
+        return queries.delivered_before(self.store, client_key)
+
     def active_elsewhere(self, ref_keys: Sequence[str]) -> list[Row]:
         """Which of these invoices are already in a live request, or cancelled."""
         return queries.active_elsewhere(self.store, ref_keys)
@@ -121,10 +128,10 @@ class Lifecycle:
                 self.store, requester, form.refs, reason=form.reason.value,
                 replacement=form.replacement.key if form.replacement else None,
                 justification=form.justification, source_channel=source_channel,
-                approvals_required=self.rules.approvals_required(RequestKind.CANCEL),
+                approvals_required=self.rules.approvals_required(RequestKind.CANCEL,
+                                                                 form.reason),
                 approvals_channel=self.settings.approvals_channel, client_key=client_key,
-                notify=form.notify, approval_rule=rule.as_json() if (
-                    rule := self.rules.strictest_rule()) else None,
+                notify=form.notify, approval_rule=self.rules.requirement(form.reason),
                 within_s=ACK_WAIT_S), {}
         except DuplicateRequest:
             return None, {}  # Slack delivered the same submission again: already handled
@@ -157,17 +164,19 @@ class Lifecycle:
 
     async def _look_up(self, request_id: int,
                        attached: Mapping[str, AttachedXml] | None = None) -> None:
-        """The invoices' facts, then the amount rule they settle (APPROVAL_RULES): the
-        approvals needed become the rule's, and approvals already counted may reach them."""
+        """The invoices' facts, then the rules they settle (APPROVAL_RULES: total, customer;
+        the reason was known at once): the approvals needed become the rule's, and approvals
+        already counted may reach them."""
         found = await self.facts.gather(
             request_id, queries.request_invoices(self.store, request_id), attached)
-        rule = self.rules.rule_for(request_amount(found))
+        request = queries.get_request(self.store, request_id)
+        rule = self.rules.requirement(request["reason"], found) if request else None
         if rule is None:
             return
         try:
-            approved = await apply_rule(self.store, request_id, rule.as_json())
+            approved = await apply_rule(self.store, request_id, rule)
         except sqlite3.Error as exc:  # the strictest rule stays: safe, and said on the card
-            log.error("could not apply the amount rule to request %d: %s", request_id, exc)
+            log.error("could not apply the approval rules to request %d: %s", request_id, exc)
             return
         await self.outbox.flush()
         if approved:
@@ -219,14 +228,17 @@ class Lifecycle:
     # -- deciding ------------------------------------------------------------------------
 
     async def _decision_refused(self, request_id: int, actor: Actor, action: str,
-                                needs: RS | None = None) -> tuple[Row | None, str | None]:
+                                needs: RS | None = None
+                                ) -> tuple[Row | None, Acting | None, str | None]:
+        """The request, who decides it in whose name (a stand-in in an approver's place),
+        or the refusal's text (audited)."""
         request = queries.get_request(self.store, request_id)
-        refusal = await self.policy.may_decide(request, actor, needs)
-        if refusal is None:
-            return request, None
+        decided = await self.policy.decider(request, actor, needs)
+        if isinstance(decided, Acting):
+            return request, decided, None
         if request is None:
-            return None, refusal.text  # no such request: nothing to audit it against
-        return request, await self.refused(actor, refusal, request["id"], action=action)
+            return None, None, decided.text  # no such request: nothing to audit it against
+        return request, None, await self.refused(actor, decided, request["id"], action=action)
 
     async def _lost_race(self, request_id: int, actor: Actor, action: str) -> str:
         request = queries.get_request(self.store, request_id) or {"id": request_id,
@@ -244,12 +256,12 @@ class Lifecycle:
         await self.submissions.audit_failed(request_id, exc)
 
     async def approve_clicked(self, request_id: int, actor: Actor, channel: str | None) -> None:
-        request, refusal = await self._decision_refused(request_id, actor, "approve")
+        request, acting, refusal = await self._decision_refused(request_id, actor, "approve")
         approved = False
-        if refusal is None and request is not None:
-            try:  # the approvals needed are read in approve's transaction: an amount
-                # rule (APPROVAL_RULES) may change them between this read and the write
-                approved = await approve(self.store, request_id, actor)
+        if acting is not None and request is not None:
+            try:  # the approvals needed are read in approve's transaction: a rule
+                # (APPROVAL_RULES) may change them between this read and the write
+                approved = await approve(self.store, request_id, acting)
             except sqlite3.IntegrityError:  # the same approver twice (needs distinct people)
                 refusal = await self.refused(actor, self.policy.already_voted(request_id),
                                              request_id, action="approve")
@@ -267,10 +279,11 @@ class Lifecycle:
 
     async def reject_clicked(self, request_id: int, actor: Actor, channel: str | None,
                              trigger_id: str) -> None:
-        request, refusal = await self._decision_refused(request_id, actor, "reject",
-                                                        RS.AWAITING_APPROVAL)
-        if refusal is None and any(d["user_id"] == actor.id
-                                   for d in queries.decisions(self.store, request_id)):
+        request, acting, refusal = await self._decision_refused(
+            request_id, actor, "reject", RS.AWAITING_APPROVAL)
+        if acting is not None and any(acting.voter.id == d["user_id"] or actor.id in (
+                d["user_id"], d["acted_by_id"]) for d in queries.decisions(self.store,
+                                                                            request_id)):
             refusal = await self.refused(actor, self.policy.already_voted(request_id),
                                          request_id, action="reject")
         if refusal is not None or request is None:
@@ -281,10 +294,10 @@ class Lifecycle:
             await self.io.ephemeral(channel, actor.id, t("ephemeral.open_failed", self.lang))
 
     async def reject_submitted(self, request_id: int, actor: Actor, reason: str) -> None:
-        _, refusal = await self._decision_refused(request_id, actor, "reject")
-        if refusal is None:
+        _, acting, refusal = await self._decision_refused(request_id, actor, "reject")
+        if acting is not None:
             try:
-                await reject(self.store, request_id, actor, reason)
+                await reject(self.store, request_id, acting, reason)
             except (StaleState, sqlite3.IntegrityError):
                 refusal = await self._lost_race(request_id, actor, "reject")
             except sqlite3.Error as exc:
@@ -295,14 +308,17 @@ class Lifecycle:
             return
         await self.outbox.flush()
         request = queries.get_request(self.store, request_id)
+        who = mention(actor.id) if acting is None or acting.by is None else t(
+            "delegate.in_place", self.lang, user=mention(actor.id),
+            voter=mention(acting.voter.id))
         await self.io.direct(request["requester_id"], t(
-            "dm.rejected", self.lang, id=request_id, user=mention(actor.id),
+            "dm.rejected", self.lang, id=request_id, user=who,
             reason=escape(reason), link=await self.io.permalink(request)), request_id)
 
     async def resubmit_clicked(self, request_id: int, failure: int | None, actor: Actor,
                                channel: str | None) -> None:
         """Retry, pressed on the reply of submission failure number `failure`."""
-        _, refusal = await self._decision_refused(request_id, actor, "resubmit", RS.FAILED)
+        _, _, refusal = await self._decision_refused(request_id, actor, "resubmit", RS.FAILED)
         if refusal is None and request_id in self.submissions.in_flight:
             refusal = await self._lost_race(request_id, actor, "resubmit")
         if refusal is not None:
@@ -315,6 +331,32 @@ class Lifecycle:
         if not await self.submissions.submit_in_background(request_id, actor, failure):
             await self.io.ephemeral(channel, actor.id,
                                     await self._lost_race(request_id, actor, "resubmit"))
+
+    async def withdraw_clicked(self, request_id: int, actor: Actor,
+                               channel: str | None) -> None:
+        """The requester withdraws a request still awaiting approval (confirmed in Slack's
+        dialog): the card and thread say so, its invoices are free again."""
+        request = queries.get_request(self.store, request_id)
+        refusal = self.policy.may_withdraw(request, actor)
+        if refusal is None:
+            try:
+                await withdraw(self.store, request_id, actor)
+            except StaleState:  # an approver (or the expiry) was first
+                now = queries.get_request(self.store, request_id) or {"id": request_id,
+                                                                      "status": "?"}
+                refusal = self.policy.too_late_to_withdraw(now)
+            except sqlite3.Error as exc:
+                await self._not_recorded(request_id, actor, channel, exc)
+                return
+        if refusal is not None:
+            text = await self.refused(actor, refusal, request_id if request else None,
+                                      action="withdraw")
+            await self.io.ephemeral(channel, actor.id, text)
+            return
+        await self.outbox.flush()  # the card says so, the thread too
+        request = queries.get_request(self.store, request_id)
+        await self.io.ephemeral(channel, actor.id, t(
+            "withdraw.done", self.lang, id=request_id, link=await self.io.permalink(request)))
 
     async def expire(self) -> list[int]:
         """Requests that waited for approval too long: card, thread, requester, audit."""

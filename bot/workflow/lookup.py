@@ -13,7 +13,7 @@ from bot.slack.forms import parse_line
 from bot.slack.io import SlackIO
 from bot.slack.render import history, large
 from bot.workflow.permissions import Policy
-from storage import queries
+from storage import delegations, queries
 from storage.store import AuditStore
 
 
@@ -94,13 +94,28 @@ class Lookup:
         to_decide = queries.awaiting_decision_by(store, user_id, limit=history.HOME_LIST + 1) \
             if approver else []
         pending, total = queries.pending_invoices(store) if approver else ([], 0)
-        counts = queries.invoice_counts(store, [r["id"] for r in [*mine, *to_decide]])
+        stand_ins = self._stand_ins(user_id)
+        theirs = [r for _, requests in stand_ins.standing_in_for for r in requests]
+        counts = queries.invoice_counts(store, [r["id"] for r in [*mine, *to_decide, *theirs]])
         view = history.home(mine=mine, counts=counts, approver=approver,
                             to_decide=to_decide, pending=pending, pending_total=total,
                             now=store.clock(), lang=self.lang, sandbox=self.sandbox,
-                            link=await self.io.linker(), zone=self.settings.zone)
+                            link=await self.io.linker(), zone=self.settings.zone,
+                            stand_ins=stand_ins)
         await self.io.call("views.publish", self.io.client.views_publish, user_id=user_id,
                            view=view)
+
+    def _stand_ins(self, user_id: str) -> history.StandIns:
+        """The viewer's stand-in, and what awaits each approver they stand in for (not their
+        own requests, nor those the approver already decided)."""
+        now = self.store.clock()
+        standing_in_for = [
+            (delegation, [r for r in queries.awaiting_decision_by(
+                self.store, delegation["delegator_id"], limit=6)
+                if r["requester_id"] != user_id])
+            for delegation in delegations.for_delegate(self.store, user_id, now)]
+        return history.StandIns(delegations.of_delegator(self.store, user_id, now),
+                                standing_in_for)
 
     async def refresh_homes(self) -> None:
         """Homes opened in this process follow the changes (requests, decisions, pending)."""

@@ -1,45 +1,43 @@
-"""How many approvals a request needs: REQUIRED_APPROVALS, and APPROVAL_RULES by the
-request's amount in MXN (what the amount is, and when it is known, is decided here too)."""
+"""How many approvals a request needs: REQUIRED_APPROVALS, and APPROVAL_RULES (their models:
+bot/approval_rules.py) weighed on what is known of the request. The strictest rule that
+applies wins; what is not known yet never lowers it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from decimal import Decimal
-from enum import StrEnum
-from typing import Any
 
+from bot.approval_rules import Basis, Case, Requirement, Rule, TotalRule
 from bot.config import Settings
 from bot.sat.amounts import mxn_amount
 from bot.sat.cfdi import CfdiFacts
+from bot.sat.reasons import CancelReason
 from storage.states import RequestKind
 
 
-class Basis(StrEnum):
-    """What an amount rule was chosen on."""
-
-    PENDING = "pending"            # the invoices' facts are not in yet: the strictest rule
-    AMOUNT = "amount"              # the request's total in MXN
-    UNCOMPARABLE = "uncomparable"  # some total cannot be put in MXN: the strictest rule
-
-
-@dataclass(frozen=True)
-class AmountRule:
-    """The approvals a cancellation needs under APPROVAL_RULES, and why (shown on the card,
-    kept in `requests.approval_rule` and in the audit log)."""
-
-    approvals: int
-    minimum: str | None      # the rule applied: total >= minimum (None: no rule asks for
-                             # more than REQUIRED_APPROVALS)
-    amount: str | None       # the request's total in MXN, when known
-    basis: Basis
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+def weigh(rules: Sequence[Rule], base: int, case: Case) -> Requirement | None:
+    """The strictest rule that applies to `case`, never fewer approvals than `base`
+    (REQUIRED_APPROVALS). A rule whose subject is not known yet counts as applying: an
+    unknown amount or customer never lowers the approvals needed. None without rules."""
+    if not rules:
+        return None
+    said = [(rule, rule.applies(case)) for rule in rules]
+    applying = [(rule, known) for rule, known in said if known is not False]
+    shown = {"amount": case.amount, "basis": case.basis}
+    if not applying or max(rule.approvals for rule, _ in applying) < base:
+        return Requirement(approvals=base, also=[r for r, known in applying if known], **shown)
+    # On a tie, one that surely applies is named first; among totals, the highest minimum.
+    rule, known = max(applying, key=lambda pair: (
+        pair[0].approvals, pair[1] is True,
+        pair[0].minimum if isinstance(pair[0], TotalRule) else Decimal(0)))
+    also = [other for other, sure in applying if sure and other is not rule]
+    return Requirement(approvals=rule.approvals, rule=rule, assumed=known is None, also=also,
+                       **shown)
 
 
 def request_amount(invoices: Sequence[CfdiFacts | None]) -> Decimal | None:
-    """What APPROVAL_RULES compare: the sum of the request's invoice totals in MXN (one
+    """What total rules compare: the sum of the request's invoice totals in MXN (one
     approval covers them all, so ten invoices of 90,000 weigh as one of 900,000). None when
     any invoice's total is unknown (no facts) or cannot be put in MXN: an amount the bot
     cannot compare never lowers the approvals needed."""
@@ -52,42 +50,41 @@ def request_amount(invoices: Sequence[CfdiFacts | None]) -> Decimal | None:
     return total
 
 
+def case_of(reason: str | None, invoices: Sequence[CfdiFacts | None] | None) -> Case:
+    """What the rules may weigh of a request: its reason (from the form); once its invoices were
+    looked up (`invoices`), their total in MXN and their customers, each when every invoice
+    is known (an attached XML the SAT did not find is not known: bot.facts)."""
+    known = CancelReason(reason) if reason else None
+    if invoices is None:
+        return Case(reason=known)
+    amount = request_amount(invoices)
+    rfcs = None if any(f is None for f in invoices) else frozenset(
+        f.receiver_rfc.upper() for f in invoices if f is not None)
+    return Case(reason=known, amount=amount, rfcs=rfcs,
+                basis=Basis.AMOUNT if amount is not None else Basis.UNCOMPARABLE)
+
+
 class ApprovalRules:
-    """The approvals a new request starts with, and the rule its amount settles on."""
+    """The approvals a new request starts with, and the requirement its invoices settle."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def approvals_required(self, kind: RequestKind) -> int:
+    def approvals_required(self, kind: RequestKind, reason: str | None = None) -> int:
         """How many distinct approvers a new request needs (0: submitted at once). A
-        cancellation under APPROVAL_RULES starts with the strictest rule: its amount is known
-        only once its invoices' facts arrive (`rule_for`), and an approver may click first."""
+        cancellation under APPROVAL_RULES starts with the strictest rule that may apply to
+        its reason: its amount and customers are known only once its invoices' facts arrive
+        (`requirement`), and an approver may click first."""
         if kind == RequestKind.SEND:
             return max(self.settings.required_approvals, 1) \
                 if self.settings.send_requires_approval else 0
-        strictest = self.strictest_rule()
-        return strictest.approvals if strictest else self.settings.required_approvals
+        rule = self.requirement(reason)
+        return rule.approvals if rule else self.settings.required_approvals
 
-    def strictest_rule(self, basis: Basis = Basis.PENDING) -> AmountRule | None:
-        """What a cancellation needs while its amount is unknown (None: no APPROVAL_RULES)."""
-        rules, base = self.settings.approval_rules, self.settings.required_approvals
-        if not rules:
-            return None
-        minimum, approvals = max(rules, key=lambda rule: (rule[1], rule[0]))
-        if approvals < base:
-            return AmountRule(base, None, None, basis)
-        return AmountRule(approvals, str(minimum), None, basis)
-
-    def rule_for(self, amount: Decimal | None) -> AmountRule | None:
-        """The rule for a request of `amount` MXN (None: unknown, so the strictest); never
-        fewer approvals than REQUIRED_APPROVALS."""
-        if amount is None:
-            return self.strictest_rule(Basis.UNCOMPARABLE)
-        if not self.settings.approval_rules:
-            return None
-        reached = [rule for rule in self.settings.approval_rules if rule[0] <= amount]
-        base = self.settings.required_approvals
-        if not reached or max(n for _, n in reached) < base:
-            return AmountRule(base, None, str(amount), Basis.AMOUNT)
-        minimum, approvals = max(reached, key=lambda rule: (rule[1], rule[0]))
-        return AmountRule(approvals, str(minimum), str(amount), Basis.AMOUNT)
+    def requirement(self, reason: str | None,
+                    invoices: Sequence[CfdiFacts | None] | None = None) -> Requirement | None:
+        """What APPROVAL_RULES ask of a cancellation with this SAT reason: before its
+        invoices are looked up (`invoices` None), the strictest that may apply; after, the
+        strictest that applies to their total and customers (None: no APPROVAL_RULES)."""
+        return weigh(self.settings.approval_rules, self.settings.required_approvals,
+                     case_of(reason, invoices))

@@ -1,16 +1,19 @@
-"""A request's state changes that need no provider: create, approve, apply an approval
-rule, reject, expire, close. Each is one transaction of the audit store; the Slack path and
-the watcher share them (the provider's answers: answers.py).
+"""A request's state changes that need no provider: create, approve (an approver, or a
+stand-in in their place), apply an approval rule, reject, withdraw, expire, close. Each is
+one transaction of the audit store; the Slack path and the watcher share them (the
+provider's answers: answers.py).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from bot.actors import SYSTEM, Actor
+from bot.actors import SYSTEM, Acting, Actor
+from bot.approval_rules import Requirement
 from bot.providers.contract import SendRequest
 from bot.runtime.faults import crash_point
 from bot.sat.refs import InvoiceRef
@@ -40,7 +43,7 @@ async def create_cancel_request(
         justification: str, replacement: str | None = None, source_channel: str | None = None,
         approvals_required: int = 1, approvals_channel: str | None = None,
         client_key: str | None = None, notify: Sequence[str] = (),
-        approval_rule: dict[str, Any] | None = None,
+        approval_rule: Requirement | None = None,
         within_s: float = BACKGROUND_WAIT_S) -> int:
     async with store.writing(within_s) as tx:
         request_id = tx.create_request(
@@ -49,7 +52,7 @@ async def create_cancel_request(
             reason=reason, replacement_uuid=replacement, justification=justification,
             source_channel=source_channel, approvals_required=approvals_required,
             approvals_channel=approvals_channel, client_key=client_key, notify=notify,
-            approval_rule=approval_rule)
+            approval_rule=approval_rule.as_json() if approval_rule else None)
     crash_point("after_request_written")
     return request_id
 
@@ -86,50 +89,67 @@ def _still_awaiting(tx: Tx, request_id: int) -> None:
         raise StaleState("request", request_id, {RS.AWAITING_APPROVAL}, status or "missing")
 
 
-async def approve(store: AuditStore, request_id: int, approver: Actor,
+def _in_place(acting: Acting) -> dict[str, Any]:
+    """A stand-in's decision names whose it is (thread replies and events)."""
+    return {"for": acting.voter.id} if acting.by else {}
+
+
+async def approve(store: AuditStore, request_id: int, approver: Actor | Acting,
                   required: int | None = None) -> bool:
     """Record an approval; True when it was the one that approved the request.
 
-    `required` None: the request's own count, read in the transaction (an amount rule may
-    have just changed it), at least one. The approval's event names the facts on record
+    `approver`: an approver, or a stand-in in an approver's place (Acting: the vote is the
+    approver's). `required` None: the request's own count, read in the transaction (a rule
+    may have just changed it), at least one. The approval's event names the facts on record
     (each invoice's latest `invoice_facts` event), what the approver was shown.
     Raises StaleState when the request is no longer awaiting approval (double click,
-    another approver was first), so callers can say who won instead of submitting twice.
+    another approver was first), so callers can say who won instead of submitting twice;
+    sqlite3.IntegrityError when this approver, or this person, already decided.
     """
+    acting = approver if isinstance(approver, Acting) else Acting(approver)
+    clicked = acting.clicked
     async with store.writing() as tx:
         _still_awaiting(tx, request_id)
+        if acting.by is not None and tx.decided_by(request_id, acting.by.id):
+            # One person, one decision: a stand-in for two approvers still counts once.
+            raise sqlite3.IntegrityError("this person already decided the request")
         if required is None:
             required = max(tx.approvals_required(request_id), 1)
-        approvals = tx.decide(request_id, approver, "approve", details={
-            "approvals_required": required, "facts": tx.facts_seen(request_id)}) \
-            if required else 0
+        approvals = tx.decide(request_id, acting.voter, "approve", details={
+            "approvals_required": required, "facts": tx.facts_seen(request_id)},
+            by=acting.by) if required else 0
         if approvals < required:
             tx.enqueue(request_id, Reply.APPROVAL_COUNTED,
-                       {"user": approver.id, "count": approvals, "required": required})
+                       {"user": clicked.id, "count": approvals, "required": required,
+                        **_in_place(acting)})
             return False
         # No approval needed: say so in the log, not "approved with 0 approvals".
-        tx.transition("request", request_id, RS.APPROVED, approver if required else SYSTEM,
-                      expect=RS.AWAITING_APPROVAL, details={"approvals": approvals} if required
+        in_place = {"on_behalf_of": {"id": acting.voter.id, "name": acting.voter.name}} \
+            if acting.by else {}
+        tx.transition("request", request_id, RS.APPROVED, clicked if required else SYSTEM,
+                      expect=RS.AWAITING_APPROVAL, details={"approvals": approvals,
+                                                            **in_place} if required
                       else {}, action=None if required else "approval_not_needed")
         if required:
-            tx.enqueue(request_id, Reply.APPROVED, {"user": approver.id})
+            tx.enqueue(request_id, Reply.APPROVED, {"user": clicked.id, **_in_place(acting)})
     crash_point("after_approval")
     return True
 
 
-async def apply_rule(store: AuditStore, request_id: int, rule: dict[str, Any]) -> bool:
-    """The invoices' amount is known: the request needs `rule["approvals"]` from now on. True
+async def apply_rule(store: AuditStore, request_id: int, rule: Requirement) -> bool:
+    """The invoices' facts are known: the request needs `rule.approvals` from now on. True
     when the approvals already counted reach it, which approves the request (an approval
     counted while the strictest rule applied is not asked for again). Nothing changes once
     the request is no longer awaiting approval."""
+    said = rule.as_json()
     async with store.writing() as tx:
         if tx.request_status(request_id) != RS.AWAITING_APPROVAL:
             return False
-        required = int(rule["approvals"])
+        required = rule.approvals
         tx.set_fields("request", request_id, {"approvals_required": required,
-                                              "approval_rule": json.dumps(rule)})
+                                              "approval_rule": json.dumps(said)})
         tx.card_changed(request_id)
-        tx.record(SYSTEM, "approval_rule_applied", request_id=request_id, details=rule)
+        tx.record(SYSTEM, "approval_rule_applied", request_id=request_id, details=said)
         counted = tx.approvals(request_id)
         if required and len(counted) < required:
             return False
@@ -138,9 +158,11 @@ async def apply_rule(store: AuditStore, request_id: int, rule: dict[str, Any]) -
                           expect=RS.AWAITING_APPROVAL, action="approval_not_needed")
             return True
         tx.transition("request", request_id, RS.APPROVED, SYSTEM, expect=RS.AWAITING_APPROVAL,
-                      details={"approvals": len(counted), "rule": rule})
-        tx.enqueue(request_id, Reply.APPROVED, {"user": counted[-1]["user_id"],
-                                                "by_rule": True})
+                      details={"approvals": len(counted), "rule": said})
+        last = counted[-1]
+        tx.enqueue(request_id, Reply.APPROVED, {
+            "user": last["acted_by_id"] or last["user_id"], "by_rule": True,
+            **({"for": last["user_id"]} if last["acted_by_id"] else {})})
     return True
 
 
@@ -168,15 +190,35 @@ def _close_invoices(tx: Tx, request_id: int, to: IS, actor: Actor) -> None:
             tx.transition("invoice", invoice["id"], to, actor, action=f"invoice_{to}")
 
 
-async def reject(store: AuditStore, request_id: int, approver: Actor, reason: str) -> None:
-    """Reject a request awaiting approval (StaleState when someone decided first)."""
+async def reject(store: AuditStore, request_id: int, approver: Actor | Acting,
+                 reason: str) -> None:
+    """Reject a request awaiting approval (StaleState when someone decided first); a
+    stand-in rejects in the approver's place (Acting)."""
+    acting = approver if isinstance(approver, Acting) else Acting(approver)
     async with store.writing() as tx:
         _still_awaiting(tx, request_id)
-        tx.decide(request_id, approver, "reject", reason)
-        tx.transition("request", request_id, RS.REJECTED, approver,
-                      expect=RS.AWAITING_APPROVAL, details={"reason": reason})
-        _close_invoices(tx, request_id, IS.REJECTED, approver)
-        tx.enqueue(request_id, Reply.REJECTED, {"user": approver.id, "reason": reason})
+        if acting.by is not None and tx.decided_by(request_id, acting.by.id):
+            raise sqlite3.IntegrityError("this person already decided the request")
+        tx.decide(request_id, acting.voter, "reject", reason, by=acting.by)
+        in_place = {"on_behalf_of": {"id": acting.voter.id, "name": acting.voter.name}} \
+            if acting.by else {}
+        tx.transition("request", request_id, RS.REJECTED, acting.clicked,
+                      expect=RS.AWAITING_APPROVAL, details={"reason": reason, **in_place})
+        _close_invoices(tx, request_id, IS.REJECTED, acting.clicked)
+        tx.enqueue(request_id, Reply.REJECTED, {"user": acting.clicked.id, "reason": reason,
+                                                **_in_place(acting)})
+
+
+async def withdraw(store: AuditStore, request_id: int, requester: Actor) -> None:
+    """The requester takes back a request still awaiting approval: its invoices are free for
+    a new request at once. Compare-and-set in one transaction: StaleState when an approver
+    (or the expiry) was first, and nothing is written."""
+    async with store.writing() as tx:
+        _still_awaiting(tx, request_id)
+        tx.transition("request", request_id, RS.WITHDRAWN, requester,
+                      expect=RS.AWAITING_APPROVAL)
+        _close_invoices(tx, request_id, IS.WITHDRAWN, requester)
+        tx.enqueue(request_id, Reply.WITHDRAWN, {"user": requester.id})
 
 
 async def expire_overdue(store: AuditStore, ttl_h: float) -> list[int]:

@@ -63,6 +63,9 @@ async def test_everything_in_place(tmp_path: Path) -> None:
         f"✓ User group {APPROVER_GROUP}: readable (1 members).",
         f"✓ Audit database {tmp_path / 'audit.db'}: writable, chain intact (0 events), belongs "
         "to the sandbox.",
+        "· AUDIT_SIGNING_KEY is not set: the audit log is not checkpointed. To start: "
+        "`python -m bot audit keygen /etc/cfdi-bot/audit-signing.key`, then set "
+        "AUDIT_SIGNING_KEY to that path.",
         "✓ Provider: WSDL in use: shipped; Service address: sandbox, with every operation and "
         "element the bot needs.",
         "All 7 checks passed."]
@@ -93,6 +96,9 @@ async def test_each_problem_says_what_to_do(tmp_path: Path) -> None:
         "user ID (U…) instead.",
         f"✗ {path} holds sandbox rehearsals: the real provider ({REAL}) needs a file of its "
         "own; set AUDIT_DB to a new path, for example data/audit-prod.db.",
+        "· AUDIT_SIGNING_KEY is not set: the audit log is not checkpointed. To start: "
+        "`python -m bot audit keygen /etc/cfdi-bot/audit-signing.key`, then set "
+        "AUDIT_SIGNING_KEY to that path.",
         "✓ Provider: WSDL in use: shipped; Service address: sandbox, with every operation and "
         "element the bot needs.",
         "4 of 7 checks failed."]
@@ -147,3 +153,25 @@ def test_the_command_exits_zero_only_when_all_pass(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "✗ APPROVALS_CHANNEL" in done.stdout
+
+
+async def test_the_escalation_approvers_group_is_checked_too(tmp_path: Path) -> None:
+    with stand_in() as slack:
+        settings = settings_for(slack, tmp_path, escalation_approvers=["S0DIRECCION"])
+        auditdb.open_for(settings).close()
+        code, lines = await checked(settings)
+    assert code == 1
+    assert [line for line in lines if "S0DIRECCION" in line] == [
+        line for line in lines if line.startswith("✗")] != []
+async def test_the_report_channel_and_reporters_groups_are_checked(tmp_path: Path) -> None:
+    with stand_in(outside=["C0REPORTES"]) as slack:
+        slack.channels["C0REPORTES"] = "reportes"
+        slack.groups["S0CONTRALORIA"] = ["U0DIEGO"]
+        settings = settings_for(slack, tmp_path, report_channel="C0REPORTES",
+                                reporters=["S0CONTRALORIA"])
+        auditdb.open_for(settings).close()
+        code, lines = await checked(settings)
+    assert code == 1
+    assert any(line.startswith("✗ REPORT_CHANNEL #reportes (C0REPORTES): the bot is not a "
+                               "member") for line in lines), lines
+    assert "✓ User group S0CONTRALORIA: readable (1 members)." in lines

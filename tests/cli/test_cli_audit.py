@@ -113,7 +113,7 @@ def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: P
     assert "Traceback" not in done.stderr
     # The banner once, each card in full once (an update shows what changed).
     assert out.count("SANDBOX") == 1
-    assert out.count("*Requester*: @ana.lopez") == 2 and "*Status*: Submitted" in out
+    assert out.count("*Requester*: @ana.lopez") == 4 and "*Status*: Submitted" in out
     # A mistyped folio, said on its line; a rejection; `/cfdi status`; the App Home.
     assert "✗ Invoices: Line 1: folio “10O1” is not a number." in out
     assert "⛔ @ana.lopez, @beto.ruiz rejected the request: FAC 1001" in out
@@ -125,6 +125,11 @@ def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: P
     assert "ana.lopez  created request #1" in trail and "request_created" not in trail
     assert "CFDI Bot   the request needs no approval: straight to the provider" in trail
     assert "{\"approvals\": 0}" not in trail and "request_approved" not in trail
+    # A stand-in approves in the approver's place; a request is withdrawn (issue 22).
+    assert "✅ @diego.mora (in place of @beto.ruiz) approved." in out
+    assert "↩️ Withdrawn by @ana.lopez" in out and "*Status*: Withdrawn" in out
+    assert "diego.mora (in place of beto.ruiz) approved" in trail
+    assert "beto.ruiz  ended their delegation" in trail
     verify = bot("audit", "verify", db=tmp_path / "demo.db")
     assert verify.returncode == 0
 

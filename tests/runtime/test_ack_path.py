@@ -8,14 +8,17 @@ Bolt giving up after 3 s), the person their message in Spanish, the log one line
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pytest
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.i18n import t
 from bot.sandbox.slack_server import SlackStandIn
@@ -298,3 +301,50 @@ async def test_a_signed_body_bolt_cannot_read_gets_400_and_one_line(
     (line,) = warnings(caplog)
     assert line.exc_info is None and line.name == "bot.runtime.http"
     assert queries.events(stage.runtime.store) == []
+
+
+def _payload(**fields: Any) -> str:
+    return "payload=" + urllib.parse.quote(json.dumps(fields))
+
+
+@pytest.mark.parametrize("body", [
+    _payload(type="view_submission", view=3, team={"id": "T0"}, user={"id": "U0ANA"}),
+    _payload(type="block_actions", actions="cfdi_approve", user={"id": "U0ANA"}),
+    _payload(type="block_actions", actions=[7], user={"id": "U0ANA"}),
+    _payload(type="block_actions", user=5, actions=[]),
+    _payload(type=["view_submission"], view={}),
+], ids=["view-is-a-number", "actions-a-string", "an-action-a-number", "user-a-number",
+        "type-a-list"])
+async def test_a_signed_payload_of_the_wrong_shape_gets_400_not_500(
+        stage: Stage, caplog: pytest.LogCaptureFixture, body: str) -> None:
+    """Signed, parseable, but not what Slack sends: Bolt's own routing used to fail on it
+    and answer 500 with a traceback; it is refused before Bolt with one line."""
+    caplog.clear()
+    answer = await stage.driver.post(body)
+    assert answer.status_code == 400
+    (line,) = warnings(caplog)
+    assert line.exc_info is None and line.name == "bot.runtime.http"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert queries.events(stage.runtime.store) == []
+
+
+async def test_a_socket_mode_request_holds_background_work_until_it_is_answered(
+        stage: Stage) -> None:
+    """Socket Mode dispatches to Bolt without /slack/events: the answer in progress is
+    counted by Bolt middleware, so acks-first holds there too."""
+    tasks = stage.runtime.tasks
+    entered: list[bool] = []
+    real = tasks.answering
+
+    @contextlib.contextmanager
+    def spying() -> Iterator[None]:
+        with real():
+            entered.append(tasks.answering_now)
+            yield
+
+    tasks.answering = spying  # type: ignore[method-assign]
+    body = dict(urllib.parse.parse_qsl(stage.driver.command_body("U0ANA", "ayuda", FINANCE)))
+    response = await stage.runtime.app.async_dispatch(
+        AsyncBoltRequest(body=body, mode="socket_mode"))
+    assert response.status == 200 and "/cfdi" in response.body
+    assert entered == [True]

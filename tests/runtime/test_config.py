@@ -1,4 +1,4 @@
-"""Settings: the names and defaults of DESIGN.md, and one clear sentence per bad value."""
+"""Settings: the names and defaults of the README's table, and one clear sentence per bad value."""
 
 from __future__ import annotations
 
@@ -81,6 +81,32 @@ def test_each_bad_value_gets_one_sentence_with_form_and_example(
     assert "not a name" in by_var["APPROVALS_CHANNEL"]
 
 
+@pytest.mark.parametrize("var", ["APPROVALS_CHANNEL", "ADMIN_CHANNEL", "AUDIT_CHANNEL",
+                                 "REPORT_CHANNEL"])
+def test_every_channel_setting_is_checked(monkeypatch: pytest.MonkeyPatch, var: str) -> None:
+    """Each group of settings lives in its own class (bot/config/): a validator that shares a
+    method name with another group's would silently replace it (pydantic keeps one per name)."""
+    monkeypatch.setenv(var, "#canal")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{var} '#canal' is not valid")
+
+
+def test_every_validator_of_the_settings_has_its_own_name() -> None:
+    import ast
+    from pathlib import Path
+
+    import bot.config
+
+    names = [node.name for path in Path(bot.config.__file__).parent.glob("*.py")
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.FunctionDef) and node.name.startswith("_")
+             and any(getattr(getattr(d, "func", None), "id", "") == "field_validator"
+                     for d in node.decorator_list)]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
 def test_what_run_needs_is_listed(monkeypatch: pytest.MonkeyPatch) -> None:
     problems = load_settings().problems_for_run()
     assert [p.split(" ")[0] for p in problems] == [
@@ -160,3 +186,15 @@ def test_every_command_has_help(command: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", "bot", *command, "--help"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "usage: python -m bot" in done.stdout
+
+
+def test_every_setting_is_in_the_readmes_table_and_has_a_hint() -> None:
+    """The README's table is the contract admins read; HINTS gives the sentence of a bad value."""
+    from bot.config.sentences import HINTS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    names = {n.upper() for n in Settings.model_fields}
+    unlisted = sorted(n for n in names if f"`{n}`" not in readme)
+    assert not unlisted, unlisted
+    unhinted = sorted(n for n in names if n not in HINTS)
+    assert not unhinted, unhinted

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.sat.calendar import official_holiday
 from bot.sat.cancellability import (
     acceptance_ends,
     add_business_days,
@@ -40,11 +41,12 @@ def test_the_receivers_window_is_three_business_days() -> None:
 
 
 @given(st.dates(date(2020, 1, 1), date(2035, 1, 1)), st.integers(0, 30))
-def test_business_days_skip_weekends_and_count_exactly(start: date, days: int) -> None:
+def test_business_days_skip_weekends_and_holidays_and_count_exactly(start: date, days: int
+                                                                    ) -> None:
     end = add_business_days(start, days)
     between = [start + timedelta(n) for n in range(1, (end - start).days + 1)]
-    assert sum(d.weekday() < 5 for d in between) == days
-    assert days == 0 or end.weekday() < 5
+    assert sum(d.weekday() < 5 and not official_holiday(d) for d in between) == days
+    assert days == 0 or (end.weekday() < 5 and not official_holiday(end))
 
 
 @pytest.mark.parametrize(("facts", "expected"), [

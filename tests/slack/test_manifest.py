@@ -23,6 +23,7 @@ SCOPE_OF: dict[str, set[str]] = {
     "usergroups.users.list": {"usergroups:read"},
     "files.getUploadURLExternal": {"files:write"}, "files.completeUploadExternal": {"files:write"},
     "conversations.replies": {"channels:history", "groups:history"}, "views.publish": set(),
+    "conversations.history": {"channels:history", "groups:history"},
     "conversations.info": {"channels:read", "groups:read"},
     "apps.connections.open": set(),  # the app-level token's connections:write, not a bot scope
     "views.update": set(),

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.i18n import t
 from bot.sandbox.block_kit import message_problems, view_problems
 from bot.slack.forms import JUSTIFICATION_MAX, MAX_RECIPIENTS, SUBJECT_MAX
 from bot.slack.render import card as cards
@@ -124,12 +125,23 @@ def test_reports_and_the_home_keep_slacks_limits(lang: str) -> None:
         assert message_problems(history.history(rows * 3, counts, whose="U0ANA",
                                                 pending=pending, lang=lang, sandbox=True,
                                                 link=_link)) == []
+    awaiting = [request(id=n, justification="&" * 1000) for n in range(1, 12)]
+    delegation = {"delegator_id": "U0BETO", "delegate_id": "U0DIEGO", "until_day": "2026-12-24"}
+    stand_ins = history.StandIns(delegation, [(delegation, awaiting)] * 3)
     for approver in (True, False):
         home = history.home(mine=rows * 3, counts=counts, approver=approver,
                             to_decide=rows * 3, pending=invoices(IS.PENDING) * 500,
                             pending_total=5000, now=datetime(2026, 1, 3, tzinfo=UTC),
                             lang=lang, sandbox=True, link=_link)
         assert view_problems(home) == []
+        # The most a Home holds (every list full, withdrawals, stand-ins) is not cut.
+        full = history.home(mine=awaiting, counts=counts, approver=approver,
+                            to_decide=awaiting, pending=invoices(IS.PENDING) * 15,
+                            pending_total=5000, now=datetime(2026, 1, 3, tzinfo=UTC),
+                            lang=lang, sandbox=True, link=_link, stand_ins=stand_ins)
+        assert view_problems(full) == [] and len(full["blocks"]) < 100
+        last = full["blocks"][-1]["text"]["text"]
+        assert last.startswith(t("home.pending", lang, count=5000)) is approver
 
 
 TYPED = st.text(st.sampled_from("a&<>*_`~\n ñ🧪"), min_size=1, max_size=JUSTIFICATION_MAX)
@@ -172,3 +184,19 @@ def test_what_people_type_cannot_break_a_card(
 def test_the_stand_in_refuses_what_slack_refuses(bad: dict[str, Any]) -> None:
     assert message_problems({"text": "x", "blocks": [bad]}) != []
     assert message_problems({"text": "x", "blocks": [kit.section("ok")] * 51}) != []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_withdrawal_dialog_keeps_slacks_limits_and_the_stand_in_checks_them(
+        lang: str) -> None:
+    button = kit.withdraw_button(2**63 - 1, lang)  # the longest request number
+    message = {"text": "x", "blocks": [kit.actions("a", [button])]}
+    assert message_problems(message) == []
+    for key, most in [("title", 100), ("text", 300), ("confirm", 30), ("deny", 30)]:
+        long = {**button, "confirm": {**button["confirm"], key: kit.plain("x" * (most + 1))}}
+        problems = message_problems({"text": "x", "blocks": [kit.actions("a", [long])]})
+        assert problems == [f"blocks[0].elements[0].confirm.{key}: {most + 1} characters, "
+                            f"more than {most}"], problems
+    mrkdwn = {**button, "confirm": {**button["confirm"], "text": kit.md("*x*")}}
+    assert message_problems({"text": "x", "blocks": [kit.actions("a", [mrkdwn])]}) == [
+        "blocks[0].elements[0].confirm.text: must be plain_text"]

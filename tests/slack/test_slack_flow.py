@@ -16,7 +16,7 @@ import pytest
 
 from bot.sandbox.pac_rules import Answer
 from bot.sandbox.stage import ADMIN, APPROVALS, FINANCE, Stage
-from bot.slack.render.kit import APPROVE_ACTION, REJECT_ACTION, RESUBMIT_ACTION
+from bot.slack.render.kit import APPROVE_ACTION, REJECT_ACTION, RESUBMIT_ACTION, WITHDRAW_ACTION
 from storage import chain, queries
 from tests.helpers import (
     OK_UUID,
@@ -57,7 +57,7 @@ async def test_the_happy_path(stage: Stage) -> None:
     shown = texts(card)
     assert "<@U0ANA>" in shown and SEED_204 in shown and "Factura duplicada" in shown
     assert "02 — Comprobante emitido con errores sin relación" in shown
-    assert buttons(card) == [APPROVE_ACTION, REJECT_ACTION]
+    assert buttons(card) == [APPROVE_ACTION, REJECT_ACTION, WITHDRAW_ACTION]
     (note,) = stage.slack.ephemerals
     assert note["user"] == "U0ANA" and note["channel"] == FINANCE
     assert "https://sandbox.slack.example/archives/C0APROBACIONES/p" in note["text"]
@@ -223,6 +223,23 @@ async def test_a_retried_delivery_of_the_same_submission_creates_one_request(
     await stage.settle()
     assert stage.runtime.store.db["requests"].count == 1
     assert len(stage.slack.channel_messages(APPROVALS)) == 1
+
+
+async def test_a_redelivered_form_is_answered_as_the_first_time_not_with_an_error(
+        stage: Stage) -> None:
+    """Slack delivers a form again when the first answer seemed late (HTTP retries, Socket
+    Mode re-delivery): the second answer must close the form as the first did, not say that
+    its invoices are taken (by its own request)."""
+    await stage.driver.command("U0ANA", "cancelar", FINANCE)
+    await stage.settle()
+    body = stage.driver.view_body("U0ANA", stage.driver.last_view(), {
+        "invoices": OK_UUID, "reason": "02", "justification": "duplicada"})
+    first = await stage.driver.post(body)
+    again = await stage.driver.post(body, retry_num=1)
+    await stage.settle()
+    assert first.status_code == again.status_code == 200
+    assert "errors" not in first.text and "errors" not in again.text, again.text
+    assert stage.runtime.store.db["requests"].count == 1
 
 
 async def test_a_provider_outage_fails_clearly_and_an_approver_can_retry(stage: Stage) -> None:

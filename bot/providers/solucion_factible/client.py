@@ -68,8 +68,17 @@ SEND_FAILED = 500        # enviar: "an error occurred": not sent, not retried
 NOT_FOUND = 623          # descargarXML: the provider has no such invoice
 
 
+class PacSendResult(SendResult):
+    """`enviar`'s answer, with the operation status and message the provider gave."""
+
+    status: int | None
+    mensaje: str | None
+
+
 class PacClient:
     """Solución Factible behind the provider contract (bot.providers.contract.Provider)."""
+
+    sends_by_uuid_only = True  # enviar names invoices by UUID only (wire.send_request)
 
     def __init__(self, service: AsyncServiceProxy, transport: QuietAsyncTransport,
                  inspection: checks.Inspection, *, usuario: str, password: str,
@@ -170,10 +179,10 @@ class PacClient:
             answer = await self._call("enviar", retry_timeouts=False,
                                       solicitudEnvio=wire.send_request(request))
         except PacError as exc:
-            return SendResult(status=getattr(exc, "status", None), mensaje=exc.message,
+            return PacSendResult(status=getattr(exc, "status", None), mensaje=exc.message,
                               calls=self.calls - before, error=exc,
                               outcomes=[_send_failed(ref, email, exc) for ref, email in pairs])
-        return SendResult(status=answer.estatus, mensaje=answer.mensaje,
+        return PacSendResult(status=answer.estatus, mensaje=answer.mensaje,
                           calls=self.calls - before, outcomes=[
                               SendOutcome(ref=ref, email=email, outcome=Outcome.SENT,
                                           code="200", detalle=answer.mensaje)

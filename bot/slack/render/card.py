@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.approval_rules import Basis, ReasonRule, Requirement, RfcRule, Rule, TotalRule
 from bot.i18n import CATALOGUES, t
 from bot.sat.cancellability import (
     Flag,
@@ -20,7 +21,7 @@ from bot.sat.cancellability import (
 )
 from bot.sat.cfdi import CfdiFacts
 from bot.sat.reasons import CancelReason
-from bot.sat.status import SatStatus
+from bot.sat.record import FactsRecord, ReplacementRecord
 from bot.slack.mrkdwn import escape, mention, quote, shown_name, when
 from bot.slack.render import large
 from bot.slack.render.kit import (
@@ -86,12 +87,12 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
         status_key = f"outcome.{invoice['status']}"
         state = "" if invoice["status"] == IS.REQUESTED else f" — {t(status_key, lang)}"
         lines.append(f"`{escape(invoice['ref_key'])}`{state}")
-        if invoice.get("facts") and (facts := json.loads(invoice["facts"])):
+        if (facts := FactsRecord.of(invoice.get("facts"))) is not None:
             lines.append(facts_line(facts, lang, zone))
-            if invoice["status"] == IS.REQUESTED and facts.get("invoice"):
+            if invoice["status"] == IS.REQUESTED and facts.invoice:
                 lines.append(prospects_line(facts, lang, deadline, sat_today()))
-                if facts.get("replacement"):
-                    lines.append("> " + replacement_text(facts["replacement"], lang))
+                if facts.replacement:
+                    lines.append("> " + replacement_text(facts.replacement, lang))
     if big:
         lines.append(t("large.more", lang, count=len(invoices) - len(shown), id=request["id"]))
     elif len(invoices) > len(shown):
@@ -106,35 +107,35 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
             if group := _COUNT_GROUPS.get(invoice["status"]):
                 counts[group] += 1
         blocks.append(context(t("card.counts", lang, **counts)))
-    if request.get("approval_rule"):
-        blocks.append(context(rule_text(json.loads(request["approval_rule"]), lang)))
+    if (rule := Requirement.read(request.get("approval_rule"))) is not None:
+        blocks.append(context(rule_text(rule, lang)[:SECTION_MAX]))
     blocks += _decision_lines(request, decisions, lang, ttl_h, zone)
     if status == RS.AWAITING_APPROVAL:
-        blocks.append(decision_buttons("decision", request["id"], lang))
+        blocks.append(decision_buttons("decision", request["id"], lang, withdraw=True))
     blocks += banner(sandbox, lang)
     fallback = title + " — " + t(f"request.{status}", lang)
     return {"text": fallback, "blocks": blocks}
 
 
-def facts_line(facts: dict[str, Any], lang: str, zone: ZoneInfo | None = None) -> str:
+def facts_line(facts: FactsRecord, lang: str, zone: ZoneInfo | None = None) -> str:
     """What the invoice is and what the SAT says of it, under its line on the card. Names
     and RFCs come from the invoice's XML: escaped."""
-    invoice, sat = facts.get("invoice"), facts.get("sat")
+    invoice, status = facts.invoice, facts.sat
     if invoice is None:
         return "> " + t("card.facts_unavailable", lang)
-    customer = escape(invoice.get("receiver_name") or "") or "—"
-    said = t("card.facts", lang, customer=customer, rfc=escape(invoice["receiver_rfc"]),
-             total=f"${Decimal(invoice['total']):,.2f} {escape(invoice['currency'])}",
-             date=invoice["issued_at"][:10], type=t(f"cfdi.type.{invoice['type']}", lang))
-    if facts.get("source") == "attached":  # the requester's file, not the provider's copy
-        name = escape(shown_name(facts.get("file") or ""))
+    customer = escape(invoice.receiver_name or "") or "—"
+    said = t("card.facts", lang, customer=customer, rfc=escape(invoice.receiver_rfc),
+             total=f"${invoice.amount:,.2f} {escape(invoice.currency)}",
+             date=invoice.issued_at.date().isoformat(),
+             type=t(f"cfdi.type.{invoice.type.value}", lang))
+    if facts.attached:  # the requester's file, not the provider's copy
+        name = escape(shown_name(facts.file or ""))
         said += " · " + t("card.facts_attached", lang, name=name)
-    if sat is None:
+    if status is None:
         return f"> {said}\n> " + t("card.sat_unavailable", lang)
-    status = SatStatus(**sat)
     return f"> {said}\n> " + t("card.sat", lang, estado=t(f"sat.estado.{status.state}", lang),
                                 cancelable=t(f"sat.cancelable.{status.cancelable}", lang),
-                                when=when(facts["sat_at"], zone))
+                                when=when(facts.sat_at or "", zone))
 
 
 def flag_text(flagged: Flag, invoice: CfdiFacts, last_day: date, lang: str) -> str:
@@ -146,10 +147,10 @@ def flag_text(flagged: Flag, invoice: CfdiFacts, last_day: date, lang: str) -> s
     return t(f"card.flag_{flagged}", lang, date=last_day.isoformat())
 
 
-def replacement_text(check: dict[str, Any], lang: str) -> str:
+def replacement_text(check: ReplacementRecord, lang: str) -> str:
     """Reason 01: what the replacement's XML says of this invoice (bot.sat.replacement)."""
-    shown = escape(check["uuid"] or check["ref"])
-    return t(f"card.replacement_{check['check']}", lang, ref=shown)
+    shown = escape(check.uuid or check.ref)
+    return t(f"card.replacement_{check.check.value}", lang, ref=shown)
 
 
 def _mxn(value: str) -> str:
@@ -157,15 +158,36 @@ def _mxn(value: str) -> str:
     return f"${amount:,.0f}" if amount == amount.to_integral_value() else f"${amount:,.2f}"
 
 
-def rule_text(rule: dict[str, Any], lang: str) -> str:
-    """Which APPROVAL_RULES rule sets the approvals needed, and on what (bot.workflow)."""
-    count = rule["approvals"]
+def rule_text(rule: Requirement, lang: str) -> str:
+    """Which APPROVAL_RULES rule sets the approvals needed, and on what (bot/workflow/rules):
+    the amount when known, or why the strictest applies; then the other rules that apply."""
+    count = rule.approvals
     approvals = t("card.rule_one" if count == 1 else "card.rule_many", lang, count=count)
-    applied = (t("card.rule_reached", lang, minimum=_mxn(rule["minimum"]), approvals=approvals)
-               if rule["minimum"] else t("card.rule_none_reached", lang, approvals=approvals))
-    if rule["basis"] == "amount":
-        return t("card.rule_amount", lang, rule=applied, amount=_mxn(rule["amount"]))
-    return t(f"card.rule_{rule['basis']}", lang, rule=applied)
+    applied = (_one_rule(rule.rule, approvals, lang) if rule.rule is not None
+               else t("card.rule_none_reached", lang, approvals=approvals))
+    if rule.assumed and isinstance(rule.rule, RfcRule):
+        said = t(f"rules.{rule.basis}_rfc" if rule.basis != Basis.AMOUNT else
+                 "rules.uncomparable_rfc", lang, rule=applied)
+    elif rule.assumed:
+        said = t(f"card.rule_{rule.basis}", lang, rule=applied)
+    elif rule.amount is not None:
+        said = t("card.rule_amount", lang, rule=applied, amount=_mxn(str(rule.amount)))
+    else:
+        said = t("rules.certain", lang, rule=applied)
+    if rule.also:
+        said += " · " + t("rules.also", lang, rules="; ".join(_one_rule(
+            other, t("card.rule_one" if other.approvals == 1 else "card.rule_many", lang,
+                     count=other.approvals), lang) for other in rule.also))
+    return said
+
+
+def _one_rule(rule: Rule, approvals: str, lang: str) -> str:
+    if isinstance(rule, TotalRule):
+        return t("card.rule_reached", lang, minimum=_mxn(str(rule.minimum)),
+                 approvals=approvals)
+    if isinstance(rule, ReasonRule):
+        return t("rules.reason", lang, reason=rule.reason.value, approvals=approvals)
+    return t("rules.rfc", lang, rfc=escape(rule.rfc), approvals=approvals)
 
 
 def _relation(code: str, lang: str) -> str:
@@ -174,12 +196,12 @@ def _relation(code: str, lang: str) -> str:
     return t(key, lang) if key in CATALOGUES[lang] else escape(code)
 
 
-def prospects_line(facts: dict[str, Any], lang: str, deadline: tuple[int, int],
+def prospects_line(facts: FactsRecord, lang: str, deadline: tuple[int, int],
                    today: date) -> str:
     """Before approval: whether, until when and how the invoice can be cancelled, flagged
     when the SAT says it cannot (with the related CFDIs its XML names) or it is too late."""
-    invoice = CfdiFacts(**facts["invoice"])
-    sat = SatStatus(**facts["sat"]) if facts.get("sat") else None
+    invoice, sat = facts.invoice, facts.sat
+    assert invoice is not None, "prospects are shown for an invoice whose XML was read"
     last_day = cancel_deadline(invoice.issued_at, deadline)
     if (flagged := flag(invoice, sat, deadline, today)) is not None:
         return "> " + flag_text(flagged, invoice, last_day, lang)
@@ -189,19 +211,30 @@ def prospects_line(facts: dict[str, Any], lang: str, deadline: tuple[int, int],
     return "> " + t("card.cancel_until", lang, date=last_day.isoformat()) + " · " + how
 
 
+def decider_name(decision: Row, lang: str) -> str:
+    """Who gave a decision: the approver, or "Ana (en lugar de Beto)" for a stand-in."""
+    if decision.get("acted_by_id"):
+        return t("delegate.in_place", lang, user=mention(decision["acted_by_id"]),
+                 voter=mention(decision["user_id"]))
+    return mention(decision["user_id"])
+
+
 def _decision_lines(request: Row, decisions: Sequence[Row], lang: str, ttl_h: float,
                     zone: ZoneInfo | None) -> list[Block]:
     approvals = [d for d in decisions if d["decision"] == "approve"]
     rejection = next((d for d in decisions if d["decision"] == "reject"), None)
-    names = ", ".join(mention(d["user_id"]) for d in approvals)
+    names = ", ".join(decider_name(d, lang) for d in approvals)
     status = request["status"]
     lines = []
     if rejection is not None:
-        lines.append(t("card.rejected_by", lang, user=mention(rejection["user_id"]),
+        lines.append(t("card.rejected_by", lang, user=decider_name(rejection, lang),
                        when=when(rejection["decided_at"], zone),
                        reason=escape(rejection["reason"])))
     elif status == RS.EXPIRED:
         lines.append(t("card.expired", lang, hours=f"{ttl_h:g}",
+                       when=when(request["updated_at"], zone)))
+    elif status == RS.WITHDRAWN:
+        lines.append(t("withdraw.card", lang, user=mention(request["requester_id"]),
                        when=when(request["updated_at"], zone)))
     elif status == RS.AWAITING_APPROVAL and approvals:
         lines.append(t("card.approvals_so_far", lang, names=names, count=len(approvals),

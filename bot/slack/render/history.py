@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,9 +14,19 @@ from zoneinfo import ZoneInfo
 from bot.actors import SYSTEM
 from bot.i18n import known, t
 from bot.slack.mrkdwn import escape, mention, when
-from bot.slack.render.kit import Block, banner, decision_buttons, message, plain, section, sections
+from bot.slack.render.kit import (
+    Block,
+    actions,
+    banner,
+    decision_buttons,
+    message,
+    plain,
+    section,
+    sections,
+    withdraw_button,
+)
 from storage.domain import Row
-from storage.states import InvoiceStatus
+from storage.states import InvoiceStatus, RequestStatus
 
 Link = Callable[[Row], str]  # a request's thread link, as mrkdwn
 TRAIL_EVENTS = 30
@@ -26,15 +37,20 @@ _TRAIL_ACTIONS = {
     "request_created", "decision_approve", "decision_reject", "request_approved",
     "approval_not_needed", "request_rejected", "request_expired", "request_submitting",
     "provider_answered", "submission_failed", "send_interrupted", "request_completed",
-    "invoice_resubmitted", "submission_resumed",
+    "invoice_resubmitted", "submission_resumed", "request_withdrawn",
     "sat_confirmed", "sat_refused", "sat_unconfirmed", "sat_already_canceled",
 }
 
 
 def who_did(event: Row, lang: str) -> str:
-    """The person who did it, or the bot itself."""
+    """The person who did it, or the bot itself; a stand-in with the approver in whose place
+    they decided ("ana (en lugar de beto)")."""
     if event["actor_id"] == SYSTEM.id:
         return t("trail.system", lang)
+    voter = json.loads(event.get("details") or "{}").get("on_behalf_of")
+    if isinstance(voter, dict) and voter.get("name"):
+        return t("delegate.in_place", lang, user=escape(event["actor_name"]),
+                 voter=escape(str(voter["name"])))
     return escape(event["actor_name"])
 
 
@@ -91,12 +107,23 @@ def history(requests: Sequence[Row], counts: dict[int, int], *, whose: str, pend
     return message("\n".join(lines), sandbox=sandbox, lang=lang)
 
 
+@dataclass(frozen=True)
+class StandIns:
+    """The App Home's delegations: the viewer's own stand-in (a delegations row, if any),
+    and each approver they stand in for with what awaits that approver's decision."""
+
+    mine: Row | None = None
+    standing_in_for: Sequence[tuple[Row, Sequence[Row]]] = ()
+
+
 def home(*, mine: Sequence[Row], counts: dict[int, int], approver: bool,
          to_decide: Sequence[Row], pending: Sequence[Row], pending_total: int,
-         now: datetime, lang: str, sandbox: bool, link: Link, zone: ZoneInfo | None = None
-         ) -> dict[str, Any]:
-    """The App Home: my requests; for approvers, what awaits their decision (with the same
-    buttons as the card) and the pending cancellations with their age."""
+         now: datetime, lang: str, sandbox: bool, link: Link, zone: ZoneInfo | None = None,
+         stand_ins: StandIns = StandIns()) -> dict[str, Any]:
+    """The App Home: my requests (Withdraw on those awaiting approval); for approvers, what
+    awaits their decision (with the same buttons as the card) and the pending cancellations
+    with their age; delegations, and for a stand-in what awaits the approvers they stand in
+    for."""
     blocks: list[Block] = [{"text": plain(t("home.title", lang), emoji=False), "type": "header"},
                            *banner(sandbox, lang)]
     mine_lines = [t("home.mine", lang)] + [
@@ -104,20 +131,16 @@ def home(*, mine: Sequence[Row], counts: dict[int, int], approver: bool,
     if not mine:
         mine_lines.append(t("history.none", lang))
     blocks += sections(mine_lines)
+    waiting = [r for r in mine[:HOME_LIST] if r["status"] == RequestStatus.AWAITING_APPROVAL]
+    if waiting:
+        blocks.append(actions("home_withdraw", [
+            withdraw_button(r["id"], lang, "withdraw.home_button") for r in waiting]))
+    blocks += _stand_ins(stand_ins, counts, lang, link)
     if approver:
         blocks.append({"type": "divider"})
         blocks += sections([t("home.to_decide", lang)] + ([] if to_decide else
                                                            [t("home.nothing_to_decide", lang)]))
-        for request in to_decide[:HOME_LIST]:
-            blocks.append(section(t(
-                "home.decide_line", lang, id=request["id"], kind=_kind(request, lang),
-                user=mention(request["requester_id"]), count=counts.get(request["id"], 0),
-                justification=escape((request["justification"] or "")[:150]),
-                link=link(request))))
-            blocks.append(decision_buttons(f"home_decision_{request['id']}", request["id"],
-                                           lang))
-        if len(to_decide) > HOME_LIST:
-            blocks += sections([t("card.more_invoices", lang, count=len(to_decide) - HOME_LIST)])
+        blocks += _to_decide(to_decide, counts, lang, link)
         blocks.append({"type": "divider"})
         lines = [t("home.pending", lang, count=pending_total)]
         for invoice in pending:
@@ -132,3 +155,40 @@ def home(*, mine: Sequence[Row], counts: dict[int, int], approver: bool,
             lines.append(t("card.more_invoices", lang, count=pending_total - len(pending)))
         blocks += sections(lines)
     return {"blocks": blocks[:100], "type": "home"}
+
+
+def _to_decide(requests: Sequence[Row], counts: dict[int, int], lang: str, link: Link,
+               limit: int = HOME_LIST) -> list[Block]:
+    blocks: list[Block] = []
+    for request in requests[:limit]:
+        blocks.append(section(t(
+            "home.decide_line", lang, id=request["id"], kind=_kind(request, lang),
+            user=mention(request["requester_id"]), count=counts.get(request["id"], 0),
+            justification=escape((request["justification"] or "")[:150]),
+            link=link(request))))
+        blocks.append(decision_buttons(f"home_decision_{request['id']}", request["id"], lang))
+    if len(requests) > limit:
+        blocks += sections([t("card.more_invoices", lang, count=len(requests) - limit)])
+    return blocks
+
+
+def _stand_ins(stand_ins: StandIns, counts: dict[int, int], lang: str, link: Link
+               ) -> list[Block]:
+    """Who stands in for the viewer, and for whom the viewer stands in (with what awaits
+    that approver: at most 5 requests each, 2 approvers, within the Home's 100 blocks)."""
+    if stand_ins.mine is None and not stand_ins.standing_in_for:
+        return []
+    lines = [t("delegate.home_title", lang)]
+    if (own := stand_ins.mine) is not None:
+        lines.append(t("delegate.home_mine", lang, delegate=mention(own["delegate_id"]),
+                       until=own["until_day"]))
+    for delegation, _ in stand_ins.standing_in_for:
+        lines.append(t("delegate.home_for", lang, delegator=mention(delegation["delegator_id"]),
+                       until=delegation["until_day"]))
+    blocks: list[Block] = [{"type": "divider"}, *sections(lines)]
+    for delegation, requests in stand_ins.standing_in_for[:2]:
+        blocks += sections([t("delegate.home_to_decide", lang,
+                              delegator=mention(delegation["delegator_id"]))]
+                           + ([] if requests else [t("home.nothing_to_decide", lang)]))
+        blocks += _to_decide(requests, counts, lang, link, limit=5)
+    return blocks

@@ -49,6 +49,9 @@ REJECT_ACTION = "cfdi_reject"
 RESUBMIT_ACTION = "cfdi_resubmit"
 
 
+WITHDRAW_ACTION = "cfdi_withdraw"
+
+
 REJECT_REASON = form.REJECT_REASON
 
 
@@ -82,12 +85,26 @@ def actions(block_id: str, elements: list[Block]) -> Block:
     return {"block_id": block_id, "elements": elements, "type": "actions"}
 
 
-def decision_buttons(block_id: str, request_id: int, lang: str) -> Block:
-    """Approve and Reject, on the card and on the App Home."""
+def decision_buttons(block_id: str, request_id: int, lang: str, *,
+                     withdraw: bool = False) -> Block:
+    """Approve and Reject, on the card and on the App Home; on the card also Withdraw (the
+    requester's, refused to anyone else)."""
     value = str(request_id)
     return actions(block_id, [
         button(t("card.approve", lang), APPROVE_ACTION, value, "primary"),
-        button(t("card.reject", lang), REJECT_ACTION, value, "danger")])
+        button(t("card.reject", lang), REJECT_ACTION, value, "danger"),
+        *([withdraw_button(request_id, lang)] if withdraw else [])])
+
+
+def withdraw_button(request_id: int, lang: str, label: str = "withdraw.button") -> Block:
+    """Withdraw, behind Slack's confirmation dialog (nothing is sent until confirmed)."""
+    return {**button(t(label, lang, id=request_id), WITHDRAW_ACTION, str(request_id)),
+            "confirm": {
+                "confirm": plain(t("withdraw.confirm_yes", lang)),
+                "deny": plain(t("withdraw.confirm_no", lang)),
+                "style": "danger",
+                "text": plain(t("withdraw.confirm_text", lang)),
+                "title": plain(t("withdraw.confirm_title", lang, id=request_id))}}
 
 
 def banner(sandbox: bool, lang: str) -> list[Block]:

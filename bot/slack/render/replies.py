@@ -98,6 +98,9 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
     changed = changed_lines(entries)
     summarised = large.is_large(len(changed), large_at)
     for kind, data in entries:
+        user = mention(data["user"]) if data and "user" in data else ""
+        if data and data.get("for"):  # a stand-in, in an approver's place
+            user = t("delegate.in_place", lang, user=user, voter=mention(data["for"]))
         if summarised and kind in (Reply.OUTCOMES, Reply.RESOLVED):
             if changed:  # once, where the first of them was
                 head = "reply.outcomes" if kind == Reply.OUTCOMES else "reply.resolved"
@@ -107,9 +110,9 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
                 changed = []
         elif kind == Reply.APPROVED:
             lines.append(t("reply.approved_by_rule" if data.get("by_rule") else
-                           "reply.approved", lang, user=mention(data["user"])))
+                           "reply.approved", lang, user=user))
         elif kind == Reply.APPROVAL_COUNTED:
-            lines.append(t("reply.approval_counted", lang, user=mention(data["user"]),
+            lines.append(t("reply.approval_counted", lang, user=user,
                            count=data["count"], required=data["required"]))
         elif kind == Reply.RESUBMITTED:
             lines.append(t("reply.resubmitted", lang, user=mention(data["user"])))
@@ -144,16 +147,24 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
                 f"{request_id}:{data.get('attempt') or 0}")])]
         elif kind == Reply.REJECTED:
             lines.append(t("reply.rejected", lang, mention=requester,
-                           user=mention(data["user"]), reason=escape(data["reason"])))
+                           user=user, reason=escape(data["reason"])))
+        elif kind == Reply.WITHDRAWN:
+            lines.append(t("withdraw.reply", lang, user=user))
         elif kind == Reply.EXPIRED:
             lines.append(t("reply.expired", lang, mention=requester, hours=f"{data['hours']:g}"))
+        elif kind == Reply.ESCALATED:  # ESCALATION_APPROVERS may decide now (bot/watching)
+            people = ", ".join(f"<!subteam^{i}>" if i.startswith("S") else mention(i)
+                               for i in data["to"])
+            lines.append(t("remind.escalated_thread", lang, hours=f"{data['hours']:g}",
+                           people=people))
     return messages("\n".join(lines), sandbox=sandbox, lang=lang, extra=extra)
 
 
 def help_blocks(lang: str, sandbox: bool, unknown: str = "") -> dict[str, Any]:
     """The commands; after a word that is none of them, first that it is not one."""
     lines = [t(key, lang) for key in ("help.title", "help.cancel", "help.send", "help.status",
-                                      "help.history", "help.help")]
+                                      "help.history", "help.delegate", "help.report",
+                                      "help.help")]
     if unknown:
         lines.insert(0, t("help.unknown", lang, word=escape(unknown[:COMMAND_SHOWN])))
     return {"text": lines[0], "blocks": [*sections(lines), *banner(sandbox, lang)]}

@@ -1,0 +1,1 @@
+"""Evidence an auditor can trust: signed checkpoints of the audit log, published off the host."""
