@@ -49,7 +49,7 @@ from storage.tx import Tx
 DEFAULT_BACKOFF_S = DEFAULT_WATCH_BACKOFF_S  # WATCH_BACKOFF_S's default
 RECEIVED_CODE = "sat:201"   # the SAT received the request: not yet known to be cancelled
 UNNAMED_ASKS = 3            # asks without the answer naming an invoice before it is unknown
-WRITE_BATCH = 200          # provider answers written per transaction (a few ms each)
+WRITE_BATCH = 50           # provider answers written per transaction (a few ms each, then the acks)
 ALREADY_AT_SAT = "sat:cancelado"  # the code of an invoice left out: the SAT shows it cancelled
 
 

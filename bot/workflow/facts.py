@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the outbox renders cards, which show these facts (bot.slack
 log = logging.getLogger(__name__)
 
 AT_ONCE = 8  # lookups in flight together, for one request
-WRITE_BATCH = 200  # facts written per transaction (a few ms each)
+WRITE_BATCH = 50  # facts written per transaction (a few ms each, then the acks)
 
 
 def _replacement_check(looked: dict[str, Any], cancelled: CfdiFacts) -> dict[str, Any]:

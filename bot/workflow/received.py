@@ -12,6 +12,7 @@ cancelled" (202) settles a direct cancellation as well as a one-invoice call wou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from bot.actors import SYSTEM
@@ -22,7 +23,6 @@ from bot.sat.status import Cancelacion, SatStatus
 from bot.workflow.answers import (
     DEFAULT_BACKOFF_S,
     RECEIVED_CODE,
-    WRITE_BATCH,
     Recheck,
     next_check,
     recheck,
@@ -36,6 +36,7 @@ from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
 from storage.store import AuditStore
 
+SETTLE_BATCH = 50  # invoices settled per transaction: a few ms, then the acks go first
 _SETTLED = {Verdict.CONFIRMED: IS.CANCELED, Verdict.REFUSED: IS.DENIED}
 _ACTIONS = {IS.CANCELED: "sat_confirmed", IS.DENIED: "sat_refused"}
 
@@ -72,10 +73,10 @@ async def _settle(store: AuditStore, received: list[Row], words: dict[int, dict]
     now = store.clock()
     changed: list[tuple[Row, InvoiceOutcome]] = []
     unsettled: list[Row] = []
-    for start in range(0, len(received), WRITE_BATCH):
+    for start in range(0, len(received), SETTLE_BATCH):
         async with store.writing() as tx:
             touched = set()
-            for invoice in received[start:start + WRITE_BATCH]:
+            for invoice in received[start:start + SETTLE_BATCH]:
                 word = words.get(invoice["id"]) or {"sat": None, "sat_error": "error"}
                 said = SatStatus(**word["sat"]) if word.get("sat") else None
                 fields = {"sat_asks": invoice["sat_asks"] + 1, **sat_fields(invoice, word)}
@@ -105,4 +106,5 @@ async def _settle(store: AuditStore, received: list[Row], words: dict[int, dict]
                     detalle=invoice["detalle"], estatus_uuid=invoice["estatus_uuid"])))
             for request_id in sorted(touched):
                 complete_if_final(tx, request_id)
+        await asyncio.sleep(0)  # the acks waiting on the loop go first
     return changed, unsettled
