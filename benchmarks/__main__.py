@@ -10,6 +10,7 @@ from benchmarks import (
     ack,
     audit,
     bulk,
+    bulk_file,
     checkpoints,
     facts,
     large,
@@ -21,7 +22,8 @@ from benchmarks import (
 )
 
 BENCHMARKS = {
-    "ack": ack.main, "bulk": bulk.main, "audit": audit.main, "watcher": watcher.main,
+    "ack": ack.main, "bulk": bulk.main, "bulk_file": bulk_file.main, "audit": audit.main,
+    "watcher": watcher.main,
     "rendering": rendering.main, "facts": facts.main, "reconcile": reconcile.main,
     "checkpoints": checkpoints.main,
     "reminders": reminders.main,

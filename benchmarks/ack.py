@@ -44,6 +44,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 @dataclass(frozen=True)
 class Plan:
+    """How much load one run of the ack benchmark makes (rounds, kinds, the watcher's backlog)."""
     per_kind: int          # requests of each kind in a round
     rounds: int
     due: int               # pending invoices due in the watcher condition

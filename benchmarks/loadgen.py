@@ -40,6 +40,7 @@ class Shot:
 
 @dataclass(frozen=True)
 class Answer:
+    """One request the load generator sent, and how and when it was answered."""
     kind: str
     seconds: float      # from the first byte written to the last byte of the answer read
     status: int         # HTTP status; 0 when no answer came (refused, reset, timed out)
@@ -195,6 +196,8 @@ def serve_trivial(conn: Connection) -> None:
 
 
 class TrivialServer:
+    """A server that answers every Slack request at once, in a process of its own: the floor the
+    bot's acks are measured against."""
     def __init__(self) -> None:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()

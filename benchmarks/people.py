@@ -32,6 +32,7 @@ def _request_of(card: Message) -> str:
 
 
 class People:
+    """The finance team the load generator plays: forms opened and submitted, cards clicked."""
     def __init__(self, standins: StandIns, signing_secret: str) -> None:
         self.standins = standins
         # The driver only builds bodies here (the load generator sends them).

@@ -38,6 +38,7 @@ def environment(settings: dict[str, str]) -> dict[str, str]:
 
 @dataclass
 class Served:
+    """A server process a benchmark started: its address, its log, its time to first answer."""
     name: str
     process: subprocess.Popen[bytes]
     url: str

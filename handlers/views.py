@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.invoice_lists.tables import is_list
 from bot.runtime.services import Services
 from bot.slack import forms as form
 from bot.slack.attachments import check_files
@@ -49,17 +50,18 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
                  form.JUSTIFICATION: text_value(values, form.JUSTIFICATION),
                  form.NOTIFY: list_value(values, form.NOTIFY)}
         files = files_value(values, form.XML_FILES)
+        listed = any(is_list(file.name) for file in files)  # a list of invoices attached
         clean, errors = form.validate_cancel(
             invoices=typed[form.INVOICES], reason=typed[form.REASON],
             replacement=typed[form.REPLACEMENT], justification=typed[form.JUSTIFICATION],
             notify=typed[form.NOTIFY], limit=services.settings.max_invoices,
-            lang=lang, active=lifecycle.active_elsewhere)
+            lang=lang, active=lifecycle.active_elsewhere, listed_in_file=listed)
         if files and (problem := check_files(files, lang)):
             clean, errors = None, {**errors, form.XML_FILES: problem}
         if files and clean is not None:
             # Downloading the files is a Slack call: after the answer (bot.slack.attachments).
             await ack(response_action="update", view=modals.checking_modal(
-                len(files), lang=lang, sandbox=services.sandbox))
+                len(files), lang=lang, sandbox=services.sandbox, lists=listed))
             guard.spawn(body, services.attachments.check_and_create(
                 who, clean, files, typed, view_id=view["id"], source_channel=channel,
                 client_key=view["id"]))

@@ -26,3 +26,5 @@ class NewInvoice:
     uuid: str | None = None
     serie: str | None = None
     folio: int | None = None
+    reason: str | None = None       # its own SAT reason; None: the request's
+    replacement: str | None = None  # its own replacement's key; None: the request's

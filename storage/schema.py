@@ -271,6 +271,15 @@ CREATE TABLE monthly_reports (
 );
 """
 
+# v16 (issue 21, a reason per invoice): the SAT reason and the replacement (a UUID or SERIE-FOLIO
+# key) an invoice is cancelled with when they are its own; NULL means the request's
+# (`requests.reason`, and `requests.replacement_uuid` when the reason is 01).
+V16_INVOICE_REASONS = """
+ALTER TABLE invoices ADD COLUMN reason TEXT
+    CHECK (reason IS NULL OR reason IN ('01', '02', '03', '04'));
+ALTER TABLE invoices ADD COLUMN replacement TEXT;
+"""
+
 # Issue 21 (21b, the output half): files a thread owes besides the acuses, the CSV lists of
 # a large request and of a reply's changes. Their content is kept with the upload (what was
 # shared is on record); an acuse's stays NULL (it is read from its invoice's row).
@@ -330,6 +339,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V13_REMINDERS),
     _script(V14_DELEGATIONS),
     _script(V15_MONTHLY_REPORTS),
+    _script(V16_INVOICE_REASONS),
     _script(V_UPLOAD_CONTENT),
 ]
 LATEST = len(MIGRATIONS)

@@ -171,11 +171,14 @@ class Tx:
                        recipients: Sequence[str] | None = None, approvals_required: int = 1,
                        approvals_channel: str | None = None, client_key: str | None = None,
                        notify: Sequence[str] = (), send_options: dict[str, Any] | None = None,
-                       approval_rule: dict[str, Any] | None = None) -> int:
+                       approval_rule: dict[str, Any] | None = None,
+                       source: dict[str, Any] | None = None) -> int:
         """Write a request (awaiting approval) and its invoices (requested), with events.
 
         `client_key` names the delivery that asked for it: the same key twice raises
-        DuplicateRequest carrying the first request's id, and writes nothing.
+        DuplicateRequest carrying the first request's id, and writes nothing. The event
+        names each invoice's own reason (`invoice_reasons`) and the file that listed them
+        (`source`: its name, SHA-256 and rows).
         """
         if client_key is not None:
             earlier = self.one("SELECT id FROM requests WHERE client_key = ?", (client_key,))
@@ -202,11 +205,13 @@ class Tx:
             if taken:
                 raise InvoicesTaken(taken)
         self.conn.executemany(
-            "INSERT INTO invoices (request_id, position, ref_key, uuid, serie, folio, status, "
-            "live, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            [(request_id, pos, inv.ref_key, inv.uuid, inv.serie, inv.folio,
-              InvoiceStatus.REQUESTED, live(kind, InvoiceStatus.REQUESTED), now)
+            "INSERT INTO invoices (request_id, position, ref_key, uuid, serie, folio, reason, "
+            "replacement, status, live, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [(request_id, pos, inv.ref_key, inv.uuid, inv.serie, inv.folio, inv.reason,
+              inv.replacement, InvoiceStatus.REQUESTED, live(kind, InvoiceStatus.REQUESTED), now)
              for pos, inv in enumerate(invoices)])
+        own = {inv.ref_key: {"reason": inv.reason, "replacement": inv.replacement}
+               for inv in invoices if inv.reason or inv.replacement}
         self.record(requester, "request_created", request_id=request_id, details={
             "kind": kind, "to": RequestStatus.AWAITING_APPROVAL, "reason": reason,
             "replacement_uuid": replacement_uuid, "justification": justification,
@@ -214,6 +219,8 @@ class Tx:
             "invoices": [inv.ref_key for inv in invoices], "source_channel": source_channel,
             "approvals_required": approvals_required, "notify": list(notify),
             "send_options": send_options,
+            **({"invoice_reasons": own} if own else {}),
+            **({"source": source} if source else {}),
             **({"approval_rule": approval_rule} if approval_rule is not None else {})})
         return request_id
 

@@ -21,6 +21,7 @@ KNOWN_INVOICE = set(FINAL_INVOICE) | {"requested", "pending"}
 
 @dataclass
 class Ledger:
+    """The faults injected by the suite, those the bot survived, and what was lost or done twice."""
     injected: list[str] = field(default_factory=list)
     survived: list[str] = field(default_factory=list)
     lost: int = 0

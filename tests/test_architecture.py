@@ -63,6 +63,9 @@ RULES = [
     (modules("bot/providers"), ("bot.workflow", "bot.slack", "bot.watching", "bot.runtime",
                                 "storage", "handlers", *SLACK_LIBRARIES),
      "providers know no workflow, Slack or store"),
+    (modules("bot/invoice_lists"), ("bot.slack", "bot.workflow", "bot.providers", "bot.watching",
+                                    "bot.runtime", "storage", "handlers", *SLACK_LIBRARIES),
+     "a list of invoices is read and checked without Slack, the store or a provider"),
     (modules("bot/workflow"), SLACK_LIBRARIES, "the workflow speaks to Slack through bot.slack"),
     (modules("bot/watching"), SLACK_LIBRARIES, "the watcher speaks to Slack through bot.slack"),
     (modules("bot/reporting"), ("bot.providers", "handlers", *SLACK_LIBRARIES),
@@ -71,7 +74,7 @@ RULES = [
                                    "bot.providers", "bot.workflow", *SLACK_LIBRARIES),
      "rendering reads no store and calls nobody: rows in, Block Kit out"),
     ([p for p in modules("bot") if "sandbox" not in p.parts and "providers" not in p.parts
-      and p != ROOT / "bot/cli/main.py" and p != ROOT / "bot/runtime/assembly.py"],
+      and p != ROOT / "bot/cli/main.py"] + modules("handlers"),
      ("bot.providers.solucion_factible",),
      "only the registry and the composition root name a provider"),
 ]
@@ -102,6 +105,23 @@ def _strings(path: Path) -> list[tuple[int, str]]:
 def test_no_sql_above_storage() -> None:
     found = [f"{name_of(p)}:{line}" for p in modules("bot", "handlers")
              for line, text in _strings(p) if SQL.search(text)]
+    assert not found, found
+
+
+def test_nothing_outside_the_providers_package_names_its_codes_or_elements() -> None:
+    """A second provider is a package of its own: neutral code holds none of Solución
+    Factible's codes (its words say which restate a status) nor its operations' or
+    elements' names."""
+    from bot.providers.solucion_factible.codes import CANCELLATION, OPERATION
+
+    codes = {str(code) for code in [*OPERATION, *CANCELLATION]} - {"200"}
+    # (its operations "cancelar" and "enviar" are also the Spanish words of `/cfdi`)
+    wire = {"descargarXML", "solicitudesCancelacion", "solicitudEnvio",
+            "motivoCancelacion", "acuseSAT", "estatusUUID", "resultadosCancelacion"}
+    neutral = [p for p in modules("bot", "handlers")
+               if not {"providers", "sandbox", "sat", "i18n"} & set(p.parts)]
+    found = [f"{name_of(p)}:{line} {text!r}" for p in neutral for line, text in _strings(p)
+             if text in codes or text in wire]
     assert not found, found
 
 
@@ -154,6 +174,6 @@ BLOCKING_WRITE = re.compile(r"\.transaction\(\)|\bstore\.(record|transition)\(")
 def test_code_on_the_event_loop_never_blocks_on_the_write_lock() -> None:
     """The bot writes through `AuditStore.writing()`/`append()`, which wait for another
     writer with asyncio.sleep; the blocking `transaction()` is for the CLI and tests."""
-    on_loop = [p for p in modules("bot", "handlers") if p.name != "cli.py"]
+    on_loop = [p for p in modules("bot", "handlers") if "cli" not in p.parts]
     blocking = [name_of(p) for p in on_loop if BLOCKING_WRITE.search(p.read_text())]
     assert not blocking, blocking

@@ -236,7 +236,8 @@ def test_a_mistyped_uuid_is_never_read_as_a_serie_and_folio(line: str) -> None:
 @given(DIGIT_TAIL_UUIDS, st.integers(0, 11))
 def test_a_uuid_one_digit_short_is_called_a_mistyped_uuid(uuid: str, at: int) -> None:
     line = uuid[:24 + at] + uuid[25 + at:]
-    assert parse_line(line, 3, "es") == t("error.line.mistyped_uuid", "es", line=3, text=line)
+    assert parse_line(line, 3, "es") == t("error.line", "es", line=3, problem=t(
+        "error.line.mistyped_uuid", "es", text=line))
 
 
 @FAST
@@ -250,8 +251,8 @@ def test_a_braced_uuid_is_a_uuid(uuid: str, lower: bool) -> None:
 @given(st.integers(1, FOLIO_MAX), st.integers(FOLIO_MAX + 1, 10**19 - 1))
 def test_every_xs_long_folio_is_accepted_and_a_bigger_one_named(folio: int, big: int) -> None:
     assert parse_line(f"FAC {folio}", 1, "es") == InvoiceRef(serie="FAC", folio=folio)
-    assert parse_line(f"FAC-{big}", 2, "es") == t("error.line.folio_too_big", "es", line=2,
-                                                  limit=FOLIO_MAX)
+    assert parse_line(f"FAC-{big}", 2, "es") == t("error.line", "es", line=2, problem=t(
+        "error.line.folio_too_big", "es", limit=FOLIO_MAX))
 
 
 INVISIBLE = st.sampled_from(list(ZERO_WIDTH))
@@ -270,7 +271,8 @@ def test_zero_width_characters_never_make_a_different_invoice(
                                    replacement=None, justification="x", limit=10, lang="es",
                                    active=lambda keys: [])
     assert form is None
-    assert errors == {"invoices": t("error.line.duplicate", "es", line=2, first=1)}
+    assert errors == {"invoices": t("error.line", "es", line=2, problem=t(
+        "error.line.duplicate", "es", first=1))}
 
 
 def test_nfc_and_nfd_spellings_are_one_invoice() -> None:

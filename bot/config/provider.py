@@ -7,11 +7,11 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 from bot.providers.registry import DEFAULT as DEFAULT_PROVIDER
-from bot.providers.registry import DEFAULT_WSDL, PROVIDERS
+from bot.providers.registry import PROVIDERS, WITH_STAND_IN, shipped_wsdl
 
 SANDBOX = "sandbox"
 # Defaults that code outside the settings also needs (a use case called without settings).
@@ -25,7 +25,7 @@ class ProviderSettings(BaseSettings):
 
     cfdi_provider: str = DEFAULT_PROVIDER
 
-    cfdi_wsdl: str = str(DEFAULT_WSDL)
+    cfdi_wsdl: str = ""  # unset: the copy CFDI_PROVIDER's package ships
 
     cfdi_endpoint: str = SANDBOX
 
@@ -104,3 +104,19 @@ class ProviderSettings(BaseSettings):
         if value != SANDBOX and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("not 'sandbox' nor an http(s) URL")
         return value
+
+    @field_validator("cfdi_endpoint")
+    @classmethod
+    def _sandbox_imitates(cls, value: str, info: ValidationInfo) -> str:
+        provider = info.data.get("cfdi_provider")
+        if value == SANDBOX and provider is not None and provider not in WITH_STAND_IN:
+            raise ValueError(f"the sandbox imitates {', '.join(sorted(WITH_STAND_IN))} only;"
+                             f" give {provider}'s address")
+        return value
+
+    @model_validator(mode="after")
+    def _the_providers_wsdl(self) -> ProviderSettings:
+        """CFDI_WSDL unset is the chosen provider's shipped copy."""
+        if not self.cfdi_wsdl:
+            self.cfdi_wsdl = shipped_wsdl(self.cfdi_provider)
+        return self

@@ -44,6 +44,18 @@ def _catalogues() -> dict[str, dict[str, str]]:
 
 
 CATALOGUES: dict[str, dict[str, str]] = _catalogues()
+# The SAT's "not cancellable" (EstatusUUID 204) only restates the status word.
+_SAID_BY_STATUS = {"sat:204"}
+# ... and, per provider, its own codes that do (its words module's SAID_BY_STATUS).
+_PROVIDER_SAID_BY_STATUS: dict[str, frozenset[str]] = {
+    name: frozenset(importlib.import_module(f"{package}.words").SAID_BY_STATUS)
+    for name, package in PROVIDERS.items()}
+
+
+def said_by_status(code: str | None, provider: str | None = None) -> bool:
+    """The code's words would only restate the invoice's status ("cannot be cancelled")."""
+    return code in _SAID_BY_STATUS or \
+        code in _PROVIDER_SAID_BY_STATUS.get(provider or DEFAULT_PROVIDER, frozenset())
 
 
 def t(key: str, lang: str = DEFAULT, **params: Any) -> str:

@@ -28,6 +28,8 @@ MESSAGES: dict[str, str] = {
     "delegate.ended": "Your delegation ended: {delegate} no longer decides in your place.",
     "delegate.ended_dm": "{delegator} ended the delegation: you no longer decide in their place.",
     "delegate.none": "You have no delegation in force; nothing was done.",
+    "delegate.unknown": "{delegate} is not an active person of this Slack who can be told; nothing was done.",
+    "trail.refused_unknown_delegate": "tried to name as stand-in someone the bot cannot write to; nothing was done",
     "delegate.not_recorded": "The delegation change could not be recorded; nothing changed. Try again in a few minutes.",
     "delegate.in_place": "{user} (in place of {voter})",
     "delegate.home_title": "*Stand-ins*",

@@ -5,6 +5,7 @@ MESSAGES: dict[str, str] = {
     "report.usage": "Name the month as YYYY-MM, e.g. `/cfdi report 2026-11`; without it, the last closed month.",
     "report.future": "{month} has not started yet: there is nothing to report.",
     "report.preparing": "Preparing the report of {month}; it will reach you by direct message with its chart and spreadsheet.",
+    "report.already_preparing": "Your report of {month} is already being prepared; it will reach you by direct message.",
     "report.title": "Cancellations report — {month}",
     "report.empty": "No cancellation was requested in {month}.",
     "report.requests": "*Requests: {count}*",

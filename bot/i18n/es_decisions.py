@@ -28,6 +28,8 @@ MESSAGES: dict[str, str] = {
     "delegate.ended": "Terminó tu suplencia: {delegate} ya no decide en tu lugar.",
     "delegate.ended_dm": "{delegator} terminó la suplencia: ya no decides en su lugar.",
     "delegate.none": "No tienes una suplencia vigente; no se hizo nada.",
+    "delegate.unknown": "«{delegate}» no es una persona activa de este Slack a quien se pueda avisar; no se hizo nada.",
+    "trail.refused_unknown_delegate": "quiso nombrar suplente a alguien a quien el bot no puede escribir; no se hizo nada",
     "delegate.not_recorded": "No se pudo registrar el cambio de suplencia; no cambió nada. Inténtalo de nuevo en unos minutos.",
     "delegate.in_place": "{user} (en lugar de {voter})",
     "delegate.home_title": "*Suplencias*",

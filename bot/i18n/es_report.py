@@ -5,6 +5,7 @@ MESSAGES: dict[str, str] = {
     "report.usage": "Indica el mes como AAAA-MM, p. ej. `/cfdi reporte 2026-11`; sin él, el último mes cerrado.",
     "report.future": "{month} aún no empieza: no hay nada que reportar.",
     "report.preparing": "Preparando el reporte de {month}; te llegará por mensaje directo con su gráfica y su hoja de cálculo.",
+    "report.already_preparing": "Ya se está preparando tu reporte de {month}; te llegará por mensaje directo.",
     "report.title": "Reporte de cancelaciones — {month}",
     "report.empty": "No se pidió ninguna cancelación en {month}.",
     "report.requests": "*Solicitudes: {count}*",

@@ -33,6 +33,24 @@ class StatusClass(StrEnum):
     CONFIGURATION = "configuration"
 
 
+class FailureCode(StrEnum):
+    """Why a call to a provider failed, in the same words whatever the provider (the
+    catalogues' `provider.<code>`); a provider's own codes (digits) have its package's words."""
+
+    TIMEOUT = "timeout"            # no answer in time
+    CONNECTION = "connection"      # could not connect
+    HTTP = "http"                  # an HTTP error status (`http:502`)
+    MALFORMED = "malformed"        # an answer that cannot be read: its outcome is unknown
+    SOAP_FAULT = "soap_fault"      # the service answered with an error envelope
+    REQUEST = "request"            # the request does not match the service (configuration)
+    CONTRACT = "contract"          # the service description lacks what the bot sends
+    UNSUPPORTED = "unsupported"    # this provider cannot do it
+    ERROR = "error"                # anything else
+    UNNAMED = "unnamed"            # the answers never named this invoice
+    MISSING_RESULT = "missing_result"  # no result for this invoice
+    INTERRUPTED = "interrupted"    # the bot stopped while the provider held the call
+
+
 class ProviderError(Exception):
     """A call to the provider failed. `code` names the failure in the audit log; the text
     is one sentence and never holds a secret."""
@@ -61,7 +79,7 @@ class InvoiceNotFound(ProviderError):
 class Unsupported(ProviderError):
     """The provider (or the WSDL loaded for it) has no such call."""
 
-    code = "unsupported"
+    code = FailureCode.UNSUPPORTED
     status_class = StatusClass.CONFIGURATION
 
 

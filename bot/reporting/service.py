@@ -103,6 +103,11 @@ class Reports:
             settings, store, io, policy, tasks
         self.lang = settings.language
         self._lock = asyncio.Lock()
+        # One worker process at a time (each draws a chart and writes a spreadsheet: seconds
+        # of a core), and one report per person and month in the making: asking again while
+        # it is being made joins it rather than starting another.
+        self._workers = asyncio.Semaphore(1)
+        self._making: set[tuple[str, str]] = set()
 
     def asked(self, actor: Actor, text: str
               ) -> tuple[dict[str, Any], Coroutine[Any, Any, None] | None]:
@@ -118,13 +123,27 @@ class Reports:
             return self.io.msg(t("report.usage", self.lang)), None
         if month > Month.of(self.store.clock().astimezone(zone).date()):
             return self.io.msg(t("report.future", self.lang, month=str(month))), None
+        key = (actor.id, str(month))
+        if key in self._making:
+            return self.io.msg(t("report.already_preparing", self.lang, month=str(month))), None
+        self._making.add(key)
         return (self.io.msg(t("report.preparing", self.lang, month=str(month))),
-                self.to_person(actor, month))
+                self._made_for(actor, month, key))
+
+    async def _made_for(self, actor: Actor, month: Month, key: tuple[str, str]) -> None:
+        try:
+            await self.to_person(actor, month)
+        finally:
+            self._making.discard(key)
 
     async def produce(self, month: Month) -> Produced:
         """The month's message and files, made by a process of its own (bot.reporting.worker)
         so that the event loop never shares its interpreter with the work."""
         settings = self.settings
+        async with self._workers:
+            return await self._produced(month, settings)
+
+    async def _produced(self, month: Month, settings: Settings) -> Produced:
         with tempfile.TemporaryDirectory(prefix="cfdi-report-") as folder:
             worker = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.reporting.worker", reporting.path_of(self.store),

@@ -1,8 +1,9 @@
 """Assembling the bot: settings -> store, provider, Slack client, Bolt app, handlers.
 
-`build` takes the provider ready-made: the real one from `bot.providers.registry.connect`, or
-the sandbox that `bot.sandbox.stage` starts (the choice is made by the caller, so no production
-module imports the sandbox). `Runtime.start_http()` serves `/slack/events` (and `/healthz`);
+`build` takes the provider ready-made: the real one from the package
+`bot.providers.registry.package(settings)` names (its `connect`), or the sandbox that
+`bot.sandbox.stage` starts (the choice is made by the caller, so no production module imports
+the sandbox). `Runtime.start_http()` serves `/slack/events` (and `/healthz`);
 `bot.runtime.serving.serve` runs it, or Socket Mode when SLACK_APP_TOKEN is set, with the
 watcher.
 

@@ -88,10 +88,20 @@ def well_formed(body: dict[str, Any]) -> bool:
                 "enterprise"):
         if payload.get(key) is not None and not isinstance(payload[key], dict):
             return False
+    kind = payload.get("type")
     actions = payload.get("actions")
-    if actions is not None and not (isinstance(actions, list)
-                                    and all(isinstance(a, dict) for a in actions)):
+    if (actions is not None or kind == "block_actions") and not (
+            isinstance(actions, list) and actions and all(
+                isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)):
+        return False  # Slack sends each click with at least one action, each with its id
+    view = payload.get("view")
+    if kind in ("view_submission", "view_closed") and not isinstance(view, dict):
         return False
+    if isinstance(view, dict):
+        state = view.get("state", {})
+        if not isinstance(view.get("type"), str) or not (
+                isinstance(state, dict) and isinstance(state.get("values", {}), dict)):
+            return False
     return all(isinstance(payload.get(key), str | None)
                for key in ("type", "command", "callback_id", "trigger_id", "text"))
 

@@ -6,13 +6,13 @@ them), and Beto, who approves. The transcript shows what each person would see i
 the pending cancellations are asked again until the receiver accepts, and each "cancelled"
 waits for the SAT stand-in to show it (its books lag by SAT_LAG_S). Then Ana mistypes a
 folio (the form says so on its line), fixes it, Beto looks at his App Home and rejects that
-request, and Ana looks the invoice up with `/cfdi estado`. Ana e-mails an invoice with
-`/cfdi enviar`. Beto, going away, names Diego his stand-in with `/cfdi delegar`; Diego
-approves Ana's next request in Beto's place; Ana withdraws another before anyone decides.
-The audit trail that all of it left in its own file (data/demo.db, or --db) is printed, in
-words, and verified. Last, a checkpoint of the log is signed (with the demo's own key,
-beside its file: never AUDIT_SIGNING_KEY), posted to the operators' channel and appended to
-the checkpoints file, and the log is verified against both copies.
+request, and Ana looks the invoice up with `/cfdi estado`, then e-mails an invoice with
+`/cfdi enviar`. Beto names Diego his stand-in (`/cfdi delegar`), who approves Ana's next
+request in Beto's place; Ana withdraws another, then cancels a month-end list given as a CSV
+file (bot/sandbox/demo_list.py). The trail that all of it left in its own file (data/demo.db,
+or --db) is printed, in words, and verified. Last, a checkpoint of the log is signed (with the
+demo's own key, beside its file: never AUDIT_SIGNING_KEY), posted to the operators' channel
+and appended to the checkpoints file, and the log is verified against both copies.
 
 `Scenes` keeps what the pictures of the README show (bot/sandbox/pictures.py).
 """
@@ -32,6 +32,7 @@ from bot.evidence import keys
 from bot.evidence.publishing import read_channel, read_file
 from bot.evidence.verifying import verify
 from bot.i18n import t
+from bot.sandbox.demo_list import month_end_list
 from bot.sandbox.slack_records import Message
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 from bot.sandbox.transcript import Transcript
@@ -130,7 +131,7 @@ class Demo:
         """Submit the last form opened; the errors it came back with, shown."""
         view = self.stage.driver.last_view()
         answer = await self.stage.driver.submit_view(user, view, fields)
-        errors: dict[str, str] = answer.json()["errors"] if answer.content else {}
+        errors: dict[str, str] = (answer.json() if answer.content else {}).get("errors") or {}
         if errors:
             self.shown.form_errors(view, errors)
         await self.settled()
@@ -162,6 +163,7 @@ async def run_demo(settings: Settings, db: Path, say: Callable[[str], None] = pr
         await _mistype_and_reject(demo)
         await _send(demo)
         await _stand_in_and_withdraw(demo)
+        await month_end_list(demo, REQUESTER)
         say("")
         _print_trail(stage, say, lang, first_event)
         return 0 if await _checkpoint(demo) else 1

@@ -141,6 +141,7 @@ class SandboxPac(SoapStandIn):
         self.in_flight_by: Counter[str] = Counter()  # operation -> calls held right now
         self._flight = threading.Lock()
         self.last_request: bytes = b""        # for tests that check what went on the wire
+        self.cancel_pipes: list[tuple[str, str | None, str | None]] = []  # (uuid, serie, folio)
         self.sent: list[tuple[str, str]] = []  # (uuid, e-mail) of every e-mail sent
         super().__init__(self._handler(), host, port)
 
@@ -245,6 +246,8 @@ class SandboxPac(SoapStandIn):
 
     def _cancel_item(self, node: etree._Element) -> tuple[str, str | None, int | None, str]:
         """(uuid, serie, folio, convention code) of one solicitudesCancelacion."""
+        self.cancel_pipes.append((_text(node, "uuid") or "", _text(node, "serie"),
+                                  _text(node, "folio")))  # each item as it came on the wire
         parts = (_text(node, "uuid") or "").split("|")
         serie, folio = _text(node, "serie"), _folio(_text(node, "folio"))
         if len(parts) < 2 or not parts[1]:

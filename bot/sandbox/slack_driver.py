@@ -21,6 +21,14 @@ from bot.sandbox.slack_server import SlackStandIn
 APP_ID = "A0CFDIBOT"
 
 
+class NotSubmitted(Exception):
+    """Slack's client kept the form open: what it shows under each refused field."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
 class SlackDriver:
     """A person in Slack: signed slash commands, clicks and form submissions to the bot."""
 
@@ -140,10 +148,13 @@ class SlackDriver:
         the form its file object (pass it as the input's value to submit_view)."""
         return self.slack.share_file(user, name, content, **kinds)
 
-    async def submit_view(self, user: str, view: dict[str, Any], fields: dict[str, Any]
-                          ) -> httpx.Response:
+    async def submit_view(self, user: str, view: dict[str, Any], fields: dict[str, Any],
+                          *, past_the_client: bool = False) -> httpx.Response:
         """Submit the modal; Slack then does what the bot's answer says (update, errors,
-        close)."""
+        close). A value Slack's client would not submit raises NotSubmitted, and the bot
+        hears nothing; `past_the_client`: a payload built by hand, sent all the same."""
+        if (refused := self.slack.refused_values(view, fields)) and not past_the_client:
+            raise NotSubmitted(refused)
         answer = await self.post(self.view_body(user, view, fields))
         if answer.status_code == 200 and "id" in view:
             json_answer = "json" in answer.headers.get("content-type", "")

@@ -74,9 +74,21 @@ class FilesApi:
                 return 404, "text/html; charset=utf-8", b"<html><body>Not found</body></html>"
             return 200, shared[0]["mimetype"], shared[1]
 
+    def files_in(self, channel: str) -> list[dict[str, Any]]:
+        """The files shared in a channel (a DM is `D` + the user's id), oldest first."""
+        return [u for u in self.uploads.values() if u.get("channel") == channel]
+
     def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Slack requires the file's name and its length in bytes; a length of 0 is
+        `missing_argument`, as Slack's method reference says."""
+        length = str(params.get("length") or "")
+        if not params.get("filename") or not length.isdigit():
+            raise SlackError("invalid_arguments")
+        if int(length) == 0:
+            raise SlackError("missing_argument")
         file_id = f"F{next(self._ids):08d}"
-        self.uploads[file_id] = {"filename": params.get("filename"), "content": b""}
+        self.uploads[file_id] = {"filename": params.get("filename"), "content": b"",
+                                 "length": int(length)}
         return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
 
     def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +101,8 @@ class FilesApi:
             if upload is None:
                 raise SlackError("file_not_found")
             upload.update(title=item.get("title"), channel=channel,
-                          thread_ts=params.get("thread_ts"), ts=self._ts())
+                          thread_ts=params.get("thread_ts"), ts=self._ts(),
+                          comment=params.get("initial_comment"))
             shared.append({"id": item["id"], "title": item.get("title"),
                            "name": upload["filename"]})
         return {"files": shared}

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from bot.sandbox.block_kit import view_problems
+from bot.sandbox.block_kit import INPUT_MAX_LENGTH, view_problems
 from bot.sandbox.slack_records import TRIGGER_TTL_S, Call, SlackError
 
 
@@ -94,6 +94,21 @@ class ViewsApi:
                     self.views[view_id] = self._hashed({**view, "id": view_id})
             elif action != "errors":
                 self.closed.add(view_id)
+
+    def refused_values(self, view: dict[str, Any], fields: dict[str, Any]) -> dict[str, str]:
+        """What Slack's client refuses to submit, by block id: a text longer than its
+        input's max_length (3,000 when the input declares none). Slack keeps the form open
+        with the message under the field, and the app never hears of the submission."""
+        refused = {}
+        for block in view.get("blocks", []):
+            element = block.get("element") or {}
+            typed = fields.get(block.get("block_id"))
+            if element.get("type") == "plain_text_input" and isinstance(typed, str):
+                most = element.get("max_length", INPUT_MAX_LENGTH)
+                if len(typed) > most:
+                    refused[block["block_id"]] = \
+                        f"Must be {most} characters or fewer ({len(typed)} entered)."
+        return refused
 
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         user = params.get("user_id")

@@ -31,7 +31,8 @@ class Transcript:
         self.slack, self.say, self.lang = slack, say, lang
         self.seen: dict[tuple[str, str], int] = {}
         self.shown: dict[tuple[str, str], list[str]] = {}   # lines last printed per message
-        self.ephemerals = self.views = 0
+        self.ephemerals = 0
+        self.view_hashes: dict[str, str | None] = {}  # each view as last shown
         self.files: set[str] = set()
 
     def lines(self, blocks: Blocks) -> list[str]:
@@ -66,10 +67,11 @@ class Transcript:
 
     def show(self) -> None:
         users, channels = self.slack.users, self.slack.channels
-        for view in list(self.slack.views.values())[self.views:]:
-            self.block(t("demo.where.modal", self.lang, title=view["title"]["text"]),
-                       self.lines(view["blocks"]))
-        self.views = len(self.slack.views)
+        for view in list(self.slack.views.values()):  # new, or changed by views.update
+            if self.view_hashes.get(view["id"]) != view.get("hash"):
+                self.view_hashes[view["id"]] = view.get("hash")
+                self.block(t("demo.where.modal", self.lang, title=view["title"]["text"]),
+                           self.lines(view["blocks"]))
         for note in self.slack.ephemerals[self.ephemerals:]:
             blocks = note["blocks"]
             self.block(self._ephemeral(note["user"], note["channel"]),
@@ -97,5 +99,11 @@ class Transcript:
         for file_id, upload in self.slack.uploads.items():
             if file_id not in self.files and upload.get("channel"):
                 self.files.add(file_id)
+                if upload["channel"].startswith("D"):  # a file sent to one person
+                    self.say("  " + t("bulk.demo.dm_file", self.lang,
+                                      user=users[upload["channel"][1:]],
+                                      name=upload["filename"], size=len(upload["content"]),
+                                      comment=upload.get("comment") or ""))
+                    continue
                 self.say("  " + t("demo.where.file", self.lang, channel=channels[upload["channel"]],
                                   name=upload["filename"], size=len(upload["content"])))

@@ -16,6 +16,9 @@ _SERIE_FOLIO = re.compile(
     r"^(?P<serie>[^\s|]+?)(?:[\s\-/]+|(?<=[A-Za-z])(?=\d))(?P<folio>\d{1,19})$"
 )
 FOLIO_MAX = 2**63 - 1  # the provider's xs:long (19 digits)
+# A folio written with a minus sign (`FAC -5`, `FAC--5`): a folio counts from 1, so the sign
+# is never read as a separator.
+_NEGATIVE_FOLIO = re.compile(r"^[^\s|]+?(?:\s+-+|--+)\d+$")
 
 # Invisible characters a copy and paste brings along: removed before anything is read.
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
@@ -61,6 +64,11 @@ def looks_like_uuid(text: str) -> bool:
     digits = "".join(re.split(r"[\s\-]+", raw))
     wrong = sum(char not in string.hexdigits for char in digits)
     return 30 <= len(digits) <= 34 and wrong <= 2
+
+
+def negative_folio(text: str) -> bool:
+    """A serie followed by a folio with a minus sign, such as `FAC -5`."""
+    return bool(_NEGATIVE_FOLIO.match(typed(text).strip()))
 
 
 def normalize_uuid(text: str) -> str | None:
@@ -127,7 +135,8 @@ class InvoiceRef(BaseModel):
         line = typed(text).strip()
         if uuid := normalize_uuid(line):
             return cls(uuid=uuid)
-        match = None if looks_like_uuid(line) else _SERIE_FOLIO.match(line)
+        match = None if looks_like_uuid(line) or negative_folio(line) else \
+            _SERIE_FOLIO.match(line)
         if match is None:
             error = PydanticCustomError("not_a_reference",
                                         "'{value}' is neither a UUID nor a serie and folio",

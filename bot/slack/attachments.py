@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 from bot.actors import Actor
 from bot.config import Settings
 from bot.i18n import t
+from bot.invoice_lists.tables import MAX_LIST_BYTES, is_list
 from bot.sat.cfdi import MAX_CFDI_BYTES, CfdiError, CfdiFacts, parse
 from bot.sat.refs import InvoiceRef
 from bot.slack.forms import INVOICES, XML_FILES, CancelForm
+from bot.slack.invoice_files import ListedFiles
 from bot.slack.io import DownloadError, SlackIO
 from bot.slack.mrkdwn import escape, shown_name
 from bot.slack.render import modals
@@ -51,13 +53,21 @@ class AttachedFile:
 
 
 def check_files(files: Sequence[AttachedFile], lang: str) -> str | None:
-    """What the form's answer can check without Slack: how many, named .xml, not too
-    large. The message for the files field, or None."""
+    """What the form's answer can check without Slack: how many, named .xml (or one list
+    of invoices, bot.slack.invoice_files), not too large. The message for the files field, or
+    None."""
     if len(files) > MAX_FILES:
         return t("error.xml.too_many", lang, count=len(files), limit=MAX_FILES)
+    lists = [file for file in files if is_list(file.name)]
+    if len(lists) > 1:
+        return t("bulk.file.two_lists", lang, count=len(lists),
+                 names=", ".join(shown_name(file.name) for file in lists))
     problems = []
     for file in files:
-        if not file.name.lower().endswith(".xml"):
+        if is_list(file.name):
+            if file.size > MAX_LIST_BYTES:
+                problems.append(t("bulk.file.too_large", lang, name=shown_name(file.name)))
+        elif not file.name.lower().endswith(".xml"):
             problems.append(t("error.xml.not_xml", lang, name=shown_name(file.name)))
         elif file.size > MAX_CFDI_BYTES:
             problems.append(t("error.xml.too_large", lang, name=shown_name(file.name),
@@ -94,28 +104,46 @@ def match(read: Sequence[tuple[AttachedFile, CfdiFacts]], refs: Sequence[Invoice
 
 
 class Attachments:
-    """The cancel form's attached XML files: downloaded, read and matched after the ack."""
+    """The files attached to the cancel form, read after the form's answer."""
 
     def __init__(self, settings: Settings, io: SlackIO, lifecycle: Lifecycle) -> None:
         self.settings = settings
         self.io = io
         self.lifecycle = lifecycle
         self.lang = settings.language
+        self.lists = ListedFiles(io, lifecycle.active_elsewhere, self.lang,
+                                 settings.max_invoices)
 
     async def check_and_create(self, requester: Actor, form: CancelForm,
                                files: Sequence[AttachedFile], typed: Mapping[str, Any], *,
                                view_id: str, source_channel: str | None,
                                client_key: str) -> int | None:
-        """After the form's answer: read the files, then write the request and confirm it
-        in the modal, or show the form again with the errors (nothing written)."""
+        """After the form's answer: read the files (a list of invoices first: its rows join
+        the form), then write the request and confirm it in the modal, or show the form
+        again with the errors (nothing written)."""
+        listed = next((file for file in files if is_list(file.name)), None)
+        source = None
         try:
-            attached, problems = await self._read(files, form)
+            if listed is not None:
+                found = await self.lists.read(listed, form)
+                if found.form is None:
+                    await self._back_to_form(view_id, typed, {XML_FILES: found.problem or ""},
+                                             requester, source_channel)
+                    if found.returned is not None and not await self.lists.hand_back(
+                            requester, listed, found):
+                        await self.io.ephemeral(source_channel, requester.id, t(
+                            "bulk.dm.upload_failed", self.lang, name=shown_name(listed.name)))
+                    return None
+                form, source = found.form, found.source
+            xml = [file for file in files if file is not listed]
+            attached, problems = await self._read(xml, form)
             if problems:
                 await self._back_to_form(view_id, typed, {XML_FILES: " ".join(problems)},
                                          requester, source_channel)
                 return None
             new_id, errors = await self.lifecycle.record_cancel(
-                requester, form, source_channel=source_channel, client_key=client_key)
+                requester, form, source_channel=source_channel, client_key=client_key,
+                source=source)
         except Exception:  # a bug: the modal must not say "checking" for ever
             await self._back_to_form(view_id, typed, {INVOICES: t("error.unexpected",
                                                                   self.lang)},
@@ -126,10 +154,13 @@ class Attachments:
             return None
         if new_id is None:
             return None  # this submission was handled before
+        text = t("bulk.created.text", self.lang, id=new_id, count=len(form.refs),
+                 listed=len(form.refs) - form.typed_count, name=shown_name(form.source or "")) \
+            if listed is not None else \
+            t("modal.created.text", self.lang, id=new_id, count=len(attached))
         await self.io.update_view(view_id, modals.notice_modal(
-            t("modal.created.title", self.lang),
-            t("modal.created.text", self.lang, id=new_id, count=len(attached)),
-            lang=self.lang, sandbox=self.settings.sandbox))
+            t("modal.created.title", self.lang), text, lang=self.lang,
+            sandbox=self.settings.sandbox))
         await self.lifecycle.announce_cancel(new_id, requester, form,
                                              source_channel=source_channel, attached=attached)
         return new_id

@@ -7,40 +7,38 @@ nothing is written either way (the caller writes only a clean request).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 from bot.i18n import t
+from bot.invoice_lists.entries import (
+    ActiveLookup,
+    Chosen,
+    Listed,
+    active_problem,
+    at,
+    checked,
+    choose,
+    reference,
+    typed_entry,
+)
 from bot.providers.contract import MESSAGE_MAX, SUBJECT_MAX, SendRequest, check_email
 from bot.sat.reasons import CancelReason
-from bot.sat.refs import (
-    FOLIO_MAX,
-    InvoiceRef,
-    codepoint,
-    looks_like_uuid,
-    normalize_uuid,
-    typed,
-    unsafe_char,
-)
+from bot.sat.refs import InvoiceRef, codepoint, typed, unsafe_char
 
 JUSTIFICATION_MAX = 1000
 NOTIFY_MAX = 20  # people told of a request besides the requester (one DM each)
+INVOICES_MAX_CHARS = 3000  # Slack's plain_text_input holds at most 3,000 characters
 _LINE_BREAKS = "\n\r\t"  # what a multi-line field may hold among the control characters
-_UUID_ANYWHERE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
-                            r"[0-9A-Fa-f]{12}")
-_SERIE_THEN_SOMETHING = re.compile(r"^(?P<serie>[^\s|\-/]+)[\s\-/]+(?P<folio>\S+)$")
 _LINES_SHOWN = 3
-
-# Given ref keys, the rows of those already requested, pending or cancelled elsewhere.
-ActiveLookup = Callable[[Sequence[str]], Sequence[dict]]
 
 # Block ids of the cancel and send modals; the errors are keyed by them.
 INVOICES, REASON, REPLACEMENT, JUSTIFICATION, NOTIFY = (
     "invoices", "reason", "replacement", "justification", "notify")
-XML_FILES = "xml_files"  # the invoices' XML, attached (bot.slack.attachments)
+XML_FILES = "xml_files"  # the invoices' XML, or a list of invoices, attached
+                         # (bot.slack.attachments, bot.slack.invoice_files)
 RECIPIENTS, SUBJECT, MESSAGE, ATTACH = "recipients", "subject", "message", "attach"
 REJECT_REASON = "reject_reason"
 MAX_RECIPIENTS = 20
@@ -48,46 +46,50 @@ MAX_RECIPIENTS = 20
 
 @dataclass
 class CancelForm:
-    """A cancel form as typed, checked line by line."""
-
+    """A clean cancel form: its invoices (typed, then a file's rows), the form's reason and
+    replacement, and each invoice's own reason where it carries one."""
     refs: list[InvoiceRef]
     reason: CancelReason
     replacement: InvoiceRef | None
     justification: str
     notify: list[str] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)  # the form line of each ref
+    lines: list[int] = field(default_factory=list)  # the form line (or file row) of each ref
+    own: dict[str, Listed] = field(default_factory=dict)  # by ref key: a reason of its own
+    typed_count: int = -1  # refs[:typed_count] were typed, the rest came from `source`
+    source: str | None = None  # the name of the file that listed the rest
+
+    def chosen(self, ref: InvoiceRef) -> Chosen:
+        """The reason and replacement this invoice is cancelled with."""
+        listed = self.own.get(ref.key) or Listed(ref=ref)
+        found = choose(listed, self.reason, self.replacement)
+        assert found is not None
+        return found
+
+    def with_rows(self, rows: list[Listed], source: str) -> CancelForm:
+        """This form with a file's rows after its typed lines."""
+        return CancelForm(
+            refs=[*self.refs, *(r.ref for r in rows)], reason=self.reason,
+            replacement=self.replacement, justification=self.justification,
+            notify=self.notify, lines=[*self.lines, *(r.place for r in rows)],
+            own={**self.own, **{r.ref.key: r for r in rows if r.reason or r.replacement}},
+            typed_count=len(self.refs), source=source)
 
     def taken(self, rows: Sequence[dict], lang: str) -> dict[str, str]:
         """The invoices field's error when some of these are already live elsewhere."""
-        line_of = {ref.key: number for ref, number in zip(self.refs, self.lines, strict=True)}
-        problems = [t("error.line.active", lang, line=line_of.get(row["ref_key"], "?"),
-                      status=t(f"outcome.{row['status']}", lang), request=row["request_id"])
-                    for row in sorted(rows, key=lambda r: line_of.get(r["ref_key"], 0))]
-        return {INVOICES: _joined(problems, lang)}
+        typed_count = len(self.refs) if self.typed_count < 0 else self.typed_count
+        where = {ref.key: (index >= typed_count, number) for index, (ref, number) in
+                 enumerate(zip(self.refs, self.lines, strict=True))}
+        problems = [at(number, active_problem(row, lang), lang, row=in_file)
+                    for in_file, number, row in sorted(
+                        (*where.get(row["ref_key"], (False, 0)), row) for row in rows)]
+        return {INVOICES: joined(problems, lang)}
 
 
 def parse_line(line: str, number: int, lang: str) -> InvoiceRef | str:
-    """One typed line: the invoice, or the message that says what is wrong with it."""
-    line = typed(line).strip()
-    if (char := unsafe_char(line, invisible=True)) is not None:
-        return t("error.unsafe_char", lang, line=number, char=codepoint(char))
-    if uuid := normalize_uuid(line):  # also `{UUID}`, braces and all
-        return InvoiceRef(uuid=uuid)
-    found = _UUID_ANYWHERE.search(line)
-    if found and line != found.group(0):
-        return t("error.line.both", lang, line=number)
-    if looks_like_uuid(line):
-        return t("error.line.mistyped_uuid", lang, line=number, text=line[:40])
-    try:
-        return InvoiceRef.parse(line)
-    except ValidationError:
-        pass
-    parts = _SERIE_THEN_SOMETHING.match(line)
-    if parts and parts["folio"].isdigit() and int(parts["folio"]) > FOLIO_MAX:
-        return t("error.line.folio_too_big", lang, line=number, limit=FOLIO_MAX)
-    if parts and any(c.isdigit() for c in parts["folio"]) and not parts["folio"].isdigit():
-        return t("error.line.folio_not_number", lang, line=number, folio=parts["folio"][:30])
-    return t("error.line.not_a_reference", lang, line=number, text=line[:40])
+    """One typed line naming an invoice: the invoice, or the message that says what is
+    wrong with it (naming the line)."""
+    found = reference(line, lang)
+    return found if isinstance(found, InvoiceRef) else at(number, found, lang)
 
 
 def unsafe_line(text: str, lang: str, allow: str = _LINE_BREAKS) -> str | None:
@@ -110,34 +112,26 @@ def _blank(text: str) -> bool:
 
 
 def invoice_lines(text: str, limit: int, lang: str
-                  ) -> tuple[list[InvoiceRef], list[int], list[str], str | None]:
-    """The invoices typed one per line: (refs, their line numbers, problems per line, and
-    the message when there are none or too many)."""
+                  ) -> tuple[list[Listed], list[str], str | None]:
+    """The invoices typed one per line, each maybe with its own reason and replacement:
+    (the invoices, the problems per line, and the message when there are too many)."""
     written = [(n, raw) for n, raw in enumerate(typed(text).splitlines(), start=1)
                if raw.strip()]
-    if not written:
-        return [], [], [], t("error.no_invoices", lang)
     if len(written) > limit:
-        return [], [], [], t("error.too_many", lang, count=len(written), limit=limit)
-    refs: list[InvoiceRef] = []
-    lines: list[int] = []
+        return [], [], t("error.too_many", lang, count=len(written), limit=limit)
+    items: list[Listed] = []
     problems: list[str] = []
-    first_seen: dict[str, int] = {}
     for number, raw in written:
-        parsed = parse_line(raw, number, lang)
+        parsed = typed_entry(raw, number, lang)
         if isinstance(parsed, str):
-            problems.append(parsed)
-        elif parsed.key in first_seen:
-            problems.append(t("error.line.duplicate", lang, line=number,
-                              first=first_seen[parsed.key]))
+            problems.append(at(number, parsed, lang))
         else:
-            first_seen[parsed.key] = number
-            refs.append(parsed)
-            lines.append(number)
-    return refs, lines, problems, None
+            items.append(parsed)
+    return items, problems, None
 
 
-def _joined(messages: list[str], lang: str) -> str:
+def joined(messages: list[str], lang: str) -> str:
+    """The first few problems, and how many more there are."""
     shown = " ".join(messages[:_LINES_SHOWN])
     hidden = len(messages) - _LINES_SHOWN
     return f"{shown} {t('error.more', lang, count=hidden)}" if hidden > 0 else shown
@@ -145,43 +139,45 @@ def _joined(messages: list[str], lang: str) -> str:
 
 def validate_cancel(*, invoices: str, reason: str | None, replacement: str | None,
                     justification: str | None, notify: Sequence[str] = (), limit: int,
-                    lang: str, active: ActiveLookup) -> tuple[CancelForm | None, dict[str, str]]:
+                    lang: str, active: ActiveLookup, listed_in_file: bool = False
+                    ) -> tuple[CancelForm | None, dict[str, str]]:
+    """`listed_in_file`: a list of invoices is attached, so the typed field may be empty,
+    and the rows (read after the answer, bot.slack.invoice_files) are checked then."""
     errors: dict[str, str] = {}
-    refs, lines, problems, invalid = invoice_lines(invoices, limit, lang)
+    items, problems, invalid = invoice_lines(invoices, limit, lang)
     if invalid:
         errors[INVOICES] = invalid
-    first_seen = {ref.key: number for ref, number in zip(refs, lines, strict=True)}
+    elif not items and not problems and not listed_in_file:
+        errors[INVOICES] = t("error.no_invoices", lang)
 
     chosen = CancelReason(reason) if reason in {r.value for r in CancelReason} else None
     if chosen is None:
         errors[REASON] = t("error.reason_missing", lang)
 
-    if refs and not problems:
-        taken = {row["ref_key"]: row for row in active([ref.key for ref in refs])}
-        for number, ref in zip(lines, refs, strict=True):
-            if (row := taken.get(ref.key)) is not None:
-                problems.append(t("error.line.active", lang, line=number,
-                                  status=t(f"outcome.{row['status']}", lang),
-                                  request=row["request_id"]))
-    if problems and INVOICES not in errors:
-        errors[INVOICES] = _joined(problems, lang)
-
-    # The replacing invoice, like the cancelled ones, by UUID or by serie + folio.
+    # The form's replacing invoice, like the cancelled ones, by UUID or by serie + folio.
     typed_replacement = free_text(replacement)
-    parsed = parse_line(typed_replacement, 1, lang) if typed_replacement else None
+    parsed = reference(typed_replacement, lang) if typed_replacement else None
     clean_replacement = parsed if isinstance(parsed, InvoiceRef) else None
+    by_form = any(item.reason is None for item in items) or listed_in_file
     if typed_replacement and (unsafe := unsafe_line(typed_replacement, lang, allow="")):
         errors[REPLACEMENT] = unsafe
     elif chosen is CancelReason.WITH_RELATION:
-        if not typed_replacement:
+        if not typed_replacement and by_form and not listed_in_file:
             errors[REPLACEMENT] = t("error.replacement_required", lang)
-        elif clean_replacement is None:
+        elif typed_replacement and clean_replacement is None:
             errors[REPLACEMENT] = t("error.replacement_invalid", lang,
                                     text=typed_replacement[:40])
-        elif clean_replacement.key in first_seen:
+        elif clean_replacement and clean_replacement.key in {i.ref.key for i in items}:
             errors[REPLACEMENT] = t("error.replacement_is_cancelled", lang)
     elif typed_replacement and chosen is not None:
         errors[REPLACEMENT] = t("error.replacement_not_allowed", lang)
+
+    if items and not problems and not invalid:
+        problems = [at(item.place, problem, lang) for item, problem in checked(
+            items, reason=chosen, replacement=clean_replacement, active=active, lang=lang,
+            defaults_checked=True)]
+    if problems and INVOICES not in errors:
+        errors[INVOICES] = joined(problems, lang)
 
     text = free_text(justification)
     if _blank(text):
@@ -198,8 +194,10 @@ def validate_cancel(*, invoices: str, reason: str | None, replacement: str | Non
 
     if errors or chosen is None:
         return None, errors
-    return CancelForm(refs=refs, reason=chosen, replacement=clean_replacement,
-                      justification=text, notify=people, lines=lines), {}
+    return CancelForm(refs=[i.ref for i in items], reason=chosen,
+                      replacement=clean_replacement, justification=text, notify=people,
+                      lines=[i.place for i in items],
+                      own={i.ref.key: i for i in items if i.reason or i.replacement}), {}
 
 
 def validate_send(*, invoices: str, recipients: str | None, subject: str | None,
@@ -208,17 +206,34 @@ def validate_send(*, invoices: str, recipients: str | None, subject: str | None,
     """The send form: invoices as for a cancellation, recipients one per line or separated
     by commas or semicolons (syntax only, no DNS), optional subject and message."""
     errors: dict[str, str] = {}
-    refs, lines, problems, invalid = invoice_lines(invoices, limit, lang)
-    if by_uuid_only:  # the provider's `send` names invoices by UUID only
-        problems += [t("error.line.send_needs_uuid", lang, line=n)
-                     for n, ref in zip(lines, refs, strict=True) if ref.uuid is None]
-    if invalid or problems:
-        errors[INVOICES] = invalid or _joined(problems, lang)
+    written = [(n, raw) for n, raw in enumerate(typed(invoices).splitlines(), start=1)
+               if raw.strip()]
+    refs: list[InvoiceRef] = []
+    problems: list[str] = []
+    first_seen: dict[str, int] = {}
+    for number, raw in written:
+        found = reference(raw, lang)
+        if isinstance(found, str):
+            problems.append(at(number, found, lang))
+        elif found.key in first_seen:
+            problems.append(at(number, t("error.line.duplicate", lang,
+                                         first=first_seen[found.key]), lang))
+        elif found.uuid is None and by_uuid_only:  # the provider's `send` names by UUID
+            problems.append(at(number, t("error.line.send_needs_uuid", lang), lang))
+        else:
+            first_seen[found.key] = number
+            refs.append(found)
+    if not written:
+        errors[INVOICES] = t("error.no_invoices", lang)
+    elif len(written) > limit:
+        errors[INVOICES] = t("error.too_many", lang, count=len(written), limit=limit)
+    elif problems:
+        errors[INVOICES] = joined(problems, lang)
 
-    typed = [part.strip() for part in re.split(r"[\n,;]+", recipients or "") if part.strip()]
+    listed = [part.strip() for part in re.split(r"[\n,;]+", recipients or "") if part.strip()]
     emails: list[str] = []
     wrong: list[str] = []
-    for number, text in enumerate(typed, start=1):
+    for number, text in enumerate(listed, start=1):
         try:
             email = check_email(text)
         except PydanticCustomError:
@@ -228,13 +243,13 @@ def validate_send(*, invoices: str, recipients: str | None, subject: str | None,
             wrong.append(t("error.recipient.duplicate", lang, line=number, text=text[:60]))
         else:
             emails.append(email)
-    if not typed:
+    if not listed:
         errors[RECIPIENTS] = t("error.no_recipients", lang)
-    elif len(typed) > MAX_RECIPIENTS:
-        errors[RECIPIENTS] = t("error.too_many_recipients", lang, count=len(typed),
+    elif len(listed) > MAX_RECIPIENTS:
+        errors[RECIPIENTS] = t("error.too_many_recipients", lang, count=len(listed),
                                limit=MAX_RECIPIENTS)
     elif wrong:
-        errors[RECIPIENTS] = _joined(wrong, lang)
+        errors[RECIPIENTS] = joined(wrong, lang)
 
     subject = free_text(subject) or None
     message = free_text(message) or None

@@ -97,6 +97,21 @@ class SlackIO:
                 "admin.slack_setup", self.lang, method=method, error=escape(error)))
         return None
 
+    async def can_write_to(self, user_id: str) -> bool:
+        """Whether the bot can write to this person (conversations.open, with the im:write
+        scope it has): Slack refuses someone it does not know, a deactivated person and a
+        bot (user_not_found, user_disabled, cannot_dm_bot). Asked after the ack; quiet (a
+        typo is no Slack failure to audit)."""
+        try:
+            await self.client.conversations_open(users=user_id)
+        except SlackApiError as exc:
+            log.info("the bot cannot write to %s: %s", user_id, exc.response.get("error"))
+            return False
+        except Exception as exc:  # Slack unreachable: not confirmed
+            log.warning("could not ask Slack about %s: %s", user_id, type(exc).__name__)
+            return False
+        return True
+
     async def audit(self, actor: Actor, action: str, **options: Any) -> None:
         """Record what happened with Slack; when the audit log cannot be written (locked past
         its bound, disk full) the fact is logged instead: it changed no request."""
@@ -140,18 +155,14 @@ class SlackIO:
                 return False
         return bool(opened)
 
-    async def direct_file(self, user: str, content: str, *, filename: str, title: str,
-                          comment: str, request_id: int | None = None) -> bool:
-        """A file for `user` alone, in their direct messages (files.getUploadURLExternal, the
-        upload, files.completeUploadExternal, as slack_sdk's files_upload_v2 does)."""
+    async def send_file(self, user: str, filename: str, content: bytes, comment: str) -> bool:
+        """A file to one person, by DM, with a comment (Slack's getUploadURLExternal, the
+        upload, completeUploadExternal); False when Slack refused or was not reached."""
         opened = await self.call("conversations.open", self.client.conversations_open,
-                                 request_id, users=user)
-        if not opened:
-            return False
-        return await self.call(
-            "files.uploadV2", self.client.files_upload_v2, request_id,
-            channel=opened["channel"]["id"], content=content, filename=filename, title=title,
-            initial_comment=comment) is not None
+                                 users=user)
+        return bool(opened) and await self.call(
+            "files.uploadV2", self.client.files_upload_v2, channel=opened["channel"]["id"],
+            content=content, filename=filename, initial_comment=comment) is not None
 
     async def open_view(self, trigger_id: str, view: dict[str, Any],
                         request_id: int | None = None) -> bool:

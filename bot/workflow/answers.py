@@ -17,9 +17,8 @@ from typing import Any
 
 from bot.actors import SYSTEM, Actor
 from bot.config import DEFAULT_WATCH_BACKOFF_S
-from bot.providers.contract import InvoiceOutcome, Provider, ProviderError, SendOutcome
+from bot.providers.contract import FailureCode, InvoiceOutcome, Provider, ProviderError, SendOutcome
 from bot.runtime.faults import crash_point
-from bot.sat.cancellation import CancelItem
 from bot.sat.confirmation import Verdict, cancelled, verdict
 from bot.sat.outcomes import Nuance, Outcome
 from bot.sat.record import FactsRecord
@@ -34,7 +33,7 @@ from bot.workflow.sat_words import (
     sat_fields,
     word_for,
 )
-from bot.workflow.transitions import complete_if_final, ref_of, send_request_of
+from bot.workflow.transitions import complete_if_final, item_of, ref_of, send_request_of
 from storage import queries
 from storage.domain import Row
 from storage.errors import StaleState
@@ -127,7 +126,7 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
     refs = [ref_of(i) for i in invoices]
     words: dict[int, dict[str, Any]] = {}
     if cancelling:
-        result = await pac.cancel([_item(i, request) for i in invoices]) if invoices else None
+        result = await pac.cancel([item_of(i, request) for i in invoices]) if invoices else None
         outcomes = [] if result is None else \
             [_ours(o) for o in result.outcomes] if resumed else result.outcomes
         words = await ask_sat(sat, invoices, outcomes)
@@ -161,7 +160,7 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
         if whole_call_failed:
             first = outcomes[0]
             # An unreadable answer is not a refusal: the cancellation may have happened.
-            klass = "unreadable" if first.code == "malformed" else first.error_class
+            klass = "unreadable" if first.code == FailureCode.MALFORMED else first.error_class
             failure = {"code": first.code, "message": first.detalle, "class": klass,
                        "attempt": tx.failures(request_id) + 1}
             if gone:  # settled without the provider: the failure reply names them too
@@ -198,7 +197,7 @@ async def recheck(store: AuditStore, pac: Provider, due: list[Row],
         return Recheck(0, 0, [], None)
     now = store.clock()
     requests = queries.requests_by_id(store, sorted({i["request_id"] for i in due}))
-    items = [_item(i, requests[i["request_id"]]) for i in due]
+    items = [item_of(i, requests[i["request_id"]]) for i in due]
     result = await pac.cancel(items, one_per_call=one_per_call)
     outcomes = [o if o.error_class else _ours(o) for o in result.outcomes]
     words = await ask_sat(sat, due, outcomes)
@@ -231,11 +230,6 @@ def _ours(outcome: InvoiceOutcome) -> InvoiceOutcome:
     if outcome.outcome is Outcome.ALREADY_CANCELED:
         return outcome.model_copy(update={"outcome": Outcome.CANCELED})
     return outcome
-
-
-def _item(invoice: Row, request: Row) -> CancelItem:
-    return CancelItem(ref=ref_of(invoice), reason=request["reason"],
-                      replacement=request["replacement_uuid"])
 
 
 def _leave_out(tx: Tx, invoice: Row) -> dict[str, Any]:
@@ -290,6 +284,9 @@ def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime
     details = {"code": outcome.code, "detalle": outcome.detalle,
                "estatus_uuid": outcome.estatus_uuid, "nuance": outcome.nuance,
                "error_class": outcome.error_class}
+    if invoice.get("reason") or invoice.get("replacement"):  # its own, not the request's
+        details.update({"reason": invoice.get("reason"),
+                        "replacement": invoice.get("replacement")})
     if told and word is not None:
         fields.update({"sat_asks": 1, **sat_fields(invoice, word)})
         details.update({"sat": word.get("sat"), "sat_error": word.get("sat_error")})
@@ -318,7 +315,7 @@ def _per_invoice(refs: Sequence[InvoiceRef], outcomes: Sequence[SendOutcome]
         first = next((o for o in mine if o.outcome is worst), None)
         result.append(InvoiceOutcome(
             ref=ref, outcome=worst if mine else Outcome.UNKNOWN,
-            code=first.code if first else "missing_result",
+            code=first.code if first else FailureCode.MISSING_RESULT,
             detalle=first.detalle if first else None,
             error_class=first.error_class if first and worst is Outcome.FAILED else None))
     return result

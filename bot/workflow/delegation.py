@@ -18,7 +18,7 @@ from bot.actors import Actor
 from bot.config import Settings
 from bot.i18n import t
 from bot.slack.io import SlackIO
-from bot.slack.mrkdwn import mention
+from bot.slack.mrkdwn import escape, mention
 from bot.workflow.permissions import Policy, Refusal
 from storage import delegations
 from storage.store import AuditStore
@@ -109,9 +109,13 @@ class Delegation:
     async def _give(self, actor: Actor, order: Give) -> str:
         day = self.day_of(order.day)
         if day is None:
-            return t("delegate.bad_date", self.lang, date=order.day[:20],
+            return t("delegate.bad_date", self.lang, date=escape(order.day[:20]),
                      today=self.today().isoformat(), days=MAX_DAYS)
         delegate = order.delegate
+        if not await self.io.can_write_to(delegate.id):
+            return await self._refused(actor, Refusal("unknown_delegate", t(
+                "delegate.unknown", self.lang, delegate=mention(delegate.id))),
+                delegate_id=delegate.id)
         refusal = await self.policy.may_delegate(actor, delegate)
         if refusal is not None:
             return await self._refused(actor, refusal, delegate_id=delegate.id)

@@ -1,7 +1,7 @@
 """What each invoice of a request is, and what the SAT says of it, looked up after the card
 is posted (the ack never waits for it) and shown on the card when it arrives.
 
-For each invoice, a few at once: its XML from the provider (`descargarXML`), read into
+For each invoice, a few at once: its XML from the provider (`Provider.invoice_xml`), read into
 facts (bot.sat.cfdi), or the XML the requester attached to the form (bot.slack.attachments),
 already read; with those facts, the SAT's status (bot.sat.consulta). The record says where
 the facts came from (`source`: "provider" or "attached", with the file's name and SHA-256).
@@ -32,8 +32,10 @@ from bot.sat.refs import InvoiceRef
 from bot.sat.replacement import check as check_replacement
 from bot.slack.mrkdwn import escape
 from bot.slack.render import card
+from bot.workflow.transitions import item_of
 from storage import queries
 from storage.domain import Row
+from storage.states import RequestKind
 from storage.store import AuditStore
 
 if TYPE_CHECKING:  # the outbox renders cards, which show these facts (bot.slack.render.kit)
@@ -71,6 +73,14 @@ def newest_sat(found: dict[str, Any], row: Row | None) -> dict[str, Any]:
             not found.get("sat_at") or known["sat_at"] > found["sat_at"]):
         return {**found, "sat": known["sat"], "sat_error": None, "sat_at": known["sat_at"]}
     return found
+
+
+def _replacements(request: Row | None, invoices: Sequence[Row]) -> dict[int, str]:
+    """By invoice row id, the key of the replacement it is cancelled with (reason 01)."""
+    if request is None or request["kind"] != RequestKind.CANCEL:
+        return {}
+    return {row["id"]: item.replacement.key for row in invoices
+            if (item := item_of(row, request)).replacement is not None}
 
 
 @dataclass(frozen=True)
@@ -113,14 +123,21 @@ class FactFinder:
                     return {"invoice": None, "invoice_error": "error", "sat": None,
                             "sat_error": "no_facts", "source": None}
 
+        async def replacing(key: str) -> dict[str, Any]:
+            async with gate:
+                return await self._replacement(InvoiceRef.from_key(key))
+
+        # Reason 01: each invoice's replacement (its own, or the request's), each asked once.
         request = queries.get_request(self.store, request_id)
-        replacement, *found = await asyncio.gather(
-            self._replacement(request), *(one(row) for row in invoices))
-        if replacement is not None:
-            for record in found:
-                if record["invoice"] is not None:
-                    record["replacement"] = _replacement_check(
-                        replacement, CfdiFacts.model_validate(record["invoice"]))
+        wanted = _replacements(request, invoices)
+        keys = sorted(set(wanted.values()))
+        looked = await asyncio.gather(*(replacing(key) for key in keys),
+                                      *(one(row) for row in invoices))
+        replacements, found = dict(zip(keys, looked, strict=False)), looked[len(keys):]
+        for row, record in zip(invoices, found, strict=True):
+            if record["invoice"] is not None and row["id"] in wanted:
+                record["replacement"] = _replacement_check(
+                    replacements[wanted[row["id"]]], CfdiFacts.model_validate(record["invoice"]))
         await self.record(request_id, invoices, found)
         await self.outbox.update_card(request_id)  # a card not yet posted stays owed
         await self.outbox.share_list(request_id)  # a large request's list, once
@@ -148,11 +165,8 @@ class FactFinder:
                 tx.card_changed(request_id)
             await asyncio.sleep(0)  # the acks waiting on the loop go first
 
-    async def _replacement(self, request: Row | None) -> dict[str, Any] | None:
-        """Reason 01: the replacement's own XML (None when the request names none)."""
-        if request is None or request["reason"] != "01" or not request["replacement_uuid"]:
-            return None
-        ref = InvoiceRef.from_key(request["replacement_uuid"])
+    async def _replacement(self, ref: InvoiceRef) -> dict[str, Any]:
+        """Reason 01: the replacement's own XML, or why it could not be had."""
         looked: dict[str, Any] = {"ref": ref.key, "facts": None, "error": None, "found": True}
         try:
             facts = parse(await self.provider.invoice_xml(ref))

@@ -39,6 +39,7 @@ from bot.workflow.transitions import (
     create_cancel_request,
     create_send_request,
     expire_overdue,
+    own_reason,
     reject,
     withdraw,
 )
@@ -116,17 +117,25 @@ class Lifecycle:
             return None
 
     async def record_cancel(self, requester: Actor, form: CancelForm, *,
-                            source_channel: str | None, client_key: str
+                            source_channel: str | None, client_key: str,
+                            source: dict[str, Any] | None = None
                             ) -> tuple[int | None, dict[str, str]]:
         """Write the request before the form closes: the "already requested" check and the
         write are one transaction (and a unique index backs it), so of two people asking for
         the same invoice at once, one gets the error on the invoices field. Returns the new
         request's id (None when this delivery was handled before) or the form's errors;
         nothing is written with errors."""
+        own: dict[str, tuple[str | None, str | None]] = {}
+        for ref in form.refs:
+            chosen = form.chosen(ref)
+            if (mine := own_reason(chosen.reason, chosen.replacement,
+                                   request_reason=form.reason,
+                                   request_replacement=form.replacement)) is not None:
+                own[ref.key] = mine
         try:
             return await create_cancel_request(
-                self.store, requester, form.refs, reason=form.reason.value,
-                replacement=form.replacement.key if form.replacement else None,
+                self.store, requester, form.refs, reason=form.reason.value, own=own,
+                source=source, replacement=form.replacement.key if form.replacement else None,
                 justification=form.justification, source_channel=source_channel,
                 approvals_required=self.rules.approvals_required(RequestKind.CANCEL,
                                                                  form.reason),

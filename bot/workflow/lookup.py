@@ -58,12 +58,9 @@ class Lookup:
             return
         invoices = queries.request_invoices(self.store, request_id)
         content = await asyncio.to_thread(large.invoices_csv, request, invoices, self.lang)
-        shared = await self.io.direct_file(
-            viewer.id, content,
-            filename=large.list_filename(request_id),
-            title=t("large.list_title", self.lang, id=request_id),
-            comment=t("large.csv_sent", self.lang, id=request_id, count=len(invoices)),
-            request_id=request_id)
+        shared = await self.io.send_file(
+            viewer.id, large.list_filename(request_id), content.encode("utf-8"),
+            t("large.csv_sent", self.lang, id=request_id, count=len(invoices)))
         if not shared:
             await self.io.direct(viewer.id, t("large.csv_failed", self.lang, id=request_id),
                                  request_id)

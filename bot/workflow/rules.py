@@ -53,7 +53,7 @@ def request_amount(invoices: Sequence[CfdiFacts | None]) -> Decimal | None:
 def case_of(reason: str | None, invoices: Sequence[CfdiFacts | None] | None) -> Case:
     """What the rules may weigh of a request: its reason (from the form); once its invoices were
     looked up (`invoices`), their total in MXN and their customers, each when every invoice
-    is known (an attached XML the SAT did not find is not known: bot.facts)."""
+    is known (an attached XML the SAT did not find is not known: bot.workflow.facts)."""
     known = CancelReason(reason) if reason else None
     if invoices is None:
         return Case(reason=known)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from bot.actors import SYSTEM, Acting, Actor
 from bot.approval_rules import Requirement
-from bot.providers.contract import SendRequest
+from bot.providers.contract import FailureCode, SendRequest
 from bot.runtime.faults import crash_point
+from bot.sat.cancellation import CancelItem
+from bot.sat.reasons import CancelReason
 from bot.sat.refs import InvoiceRef
 from storage import queries
 from storage.domain import NewInvoice, Row
@@ -27,9 +29,36 @@ from storage.states import RequestStatus as RS
 from storage.store import BACKGROUND_WAIT_S, AuditStore
 from storage.tx import Tx
 
+# An invoice's own (reason, replacement key) where they differ from its request's.
+OwnReason = tuple[str | None, str | None]
 
-def to_new_invoice(ref: InvoiceRef) -> NewInvoice:
-    return NewInvoice(ref_key=ref.key, uuid=ref.uuid, serie=ref.serie, folio=ref.folio)
+
+def to_new_invoice(ref: InvoiceRef, own: OwnReason | None = None) -> NewInvoice:
+    """The invoice as stored; `own`: the reason and replacement it has apart from the
+    request's (None: the request's, which is what NULL in those columns means)."""
+    reason, replacement = own or (None, None)
+    return NewInvoice(ref_key=ref.key, uuid=ref.uuid, serie=ref.serie, folio=ref.folio,
+                      reason=reason, replacement=replacement)
+
+
+def own_reason(reason: CancelReason, replacement: InvoiceRef | None, *,
+               request_reason: CancelReason, request_replacement: InvoiceRef | None
+               ) -> OwnReason | None:
+    """What an invoice stores of its reason and replacement: only what differs from its
+    request's (`item_of` reads them back)."""
+    own = reason.value if reason is not request_reason else None
+    key = replacement.key if replacement is not None and reason.needs_replacement else None
+    kept = key if key != (request_replacement.key if request_replacement else None) else None
+    return (own, kept) if own or kept else None
+
+
+def item_of(invoice: Row, request: Row) -> CancelItem:
+    """What the provider is asked for one stored invoice: its own reason and replacement,
+    else its request's (the replacement only with reason 01)."""
+    reason = invoice.get("reason") or request["reason"]
+    replacement = (invoice.get("replacement") or request["replacement_uuid"]) \
+        if reason == CancelReason.WITH_RELATION else None
+    return CancelItem(ref=ref_of(invoice), reason=reason, replacement=replacement)
 
 
 def ref_of(row: Row) -> InvoiceRef:
@@ -44,15 +73,19 @@ async def create_cancel_request(
         approvals_required: int = 1, approvals_channel: str | None = None,
         client_key: str | None = None, notify: Sequence[str] = (),
         approval_rule: Requirement | None = None,
+        own: Mapping[str, OwnReason] | None = None, source: dict[str, Any] | None = None,
         within_s: float = BACKGROUND_WAIT_S) -> int:
+    """Write a cancellation; `own`: by ref key, the invoices' own reason and replacement
+    (`own_reason`); `source`: the file that listed them, for the audit event."""
+    mine = own or {}
     async with store.writing(within_s) as tx:
         request_id = tx.create_request(
             kind=RequestKind.CANCEL, requester=requester,
-            invoices=[to_new_invoice(r) for r in refs],
+            invoices=[to_new_invoice(r, mine.get(r.key)) for r in refs],
             reason=reason, replacement_uuid=replacement, justification=justification,
             source_channel=source_channel, approvals_required=approvals_required,
             approvals_channel=approvals_channel, client_key=client_key, notify=notify,
-            approval_rule=approval_rule.as_json() if approval_rule else None)
+            approval_rule=approval_rule.as_json() if approval_rule else None, source=source)
     crash_point("after_request_written")
     return request_id
 
@@ -75,7 +108,7 @@ async def create_send_request(store: AuditStore, requester: Actor, request: Send
 
 
 def send_request_of(request: Row, refs: Sequence[InvoiceRef]) -> SendRequest:
-    """The `enviar` request a stored send request stands for."""
+    """The provider-neutral `SendRequest` a stored send request stands for."""
     options = json.loads(request["send_options"] or "{}")
     return SendRequest(refs=refs, emails=json.loads(request["recipients"]),
                        subject=options.get("subject"), message=options.get("message"),
@@ -170,12 +203,13 @@ async def interrupted_send(store: AuditStore, request_id: int) -> None:
     """A send the process stopped in the middle of (the provider may have mailed it): never
     sent again on the bot's own; its invoices become unknown and a person decides."""
     async with store.writing() as tx:
-        detail = {"code": "interrupted", "detalle": None}
+        detail = {"code": FailureCode.INTERRUPTED.value, "detalle": None}
         lines = []
         for invoice in tx.request_invoices(request_id):
             if invoice["status"] == IS.REQUESTED:
                 tx.transition("invoice", invoice["id"], IS.UNKNOWN, SYSTEM,
-                              action="provider_answered", fields={"code": "interrupted"},
+                              action="provider_answered",
+                              fields={"code": FailureCode.INTERRUPTED.value},
                               details=detail)
                 lines.append({"ref": invoice["ref_key"], "status": IS.UNKNOWN, **detail})
         tx.transition("request", request_id, RS.SUBMITTED, SYSTEM, action="send_interrupted")

@@ -113,7 +113,13 @@ def test_the_demo_cancels_the_seed_uuids_and_prints_a_verified_trail(tmp_path: P
     assert "Traceback" not in done.stderr
     # The banner once, each card in full once (an update shows what changed).
     assert out.count("SANDBOX") == 1
-    assert out.count("*Requester*: @ana.lopez") == 4 and "*Status*: Submitted" in out
+    assert out.count("*Requester*: @ana.lopez") == 5 and "*Status*: Submitted" in out
+    # A month-end list as a file: a bad row comes back by DM, then it is recorded.
+    assert "Row 3: “FAC -2002” has a negative folio" in out
+    assert "[direct message to @ana.lopez] file cierre-octubre-errors.csv" in out
+    assert "✅ Request #6 recorded with 4 invoice(s), 4 from the list “cierre-octubre.csv”" \
+        in out
+    assert "`5A6B7C8D-1E2F-4A3B-8C21-9D0E1F2A3B4C` · reason 01, replaced by `" in out
     # A mistyped folio, said on its line; a rejection; `/cfdi status`; the App Home.
     assert "✗ Invoices: Line 1: folio “10O1” is not a number." in out
     assert "⛔ @ana.lopez, @beto.ruiz rejected the request: FAC 1001" in out

@@ -272,6 +272,7 @@ async def test_each_provider_call_costs_no_search_for_a_missing_module(
     searched: list[str] = []
 
     class Spy(importlib.machinery.PathFinder):
+        """Records every module the import system searches for (none should be, once warm)."""
         @classmethod
         def find_spec(cls, name, path=None, target=None):
             searched.append(name)

@@ -5,6 +5,7 @@ without asking, once per month across restarts."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import math
@@ -247,6 +248,22 @@ async def test_the_command_sends_the_report_chart_and_spreadsheet(
     assert all(u in csv_text for u in uuids)
     (made,) = [e for e in queries.events(stage.runtime.store) if e["action"] == "report_made"]
     assert made["actor_id"] == "U0ANA" and json.loads(made["details"])["month"] == "2026-11"
+
+
+async def test_asking_again_while_it_is_made_joins_it(month: tuple[Stage, Clock]) -> None:
+    """Twelve asks at once make one report (one worker process), not twelve."""
+    stage, _ = month
+    dms_before = len(stage.slack.dms("U0ANA"))  # the month's own DMs to the requester
+    answers = await asyncio.gather(*[stage.driver.command("U0ANA", "reporte 2026-11", FINANCE)
+                                     for _ in range(12)])
+    said = [a.json()["text"] for a in answers]
+    assert sum("Preparando el reporte de 2026-11" in s for s in said) == 1
+    assert sum("Ya se está preparando tu reporte de 2026-11" in s for s in said) == 11
+    await stage.settle()
+    made = [e for e in queries.events(stage.runtime.store) if e["action"] == "report_made"]
+    assert len(made) == 1 and len(stage.slack.dms("U0ANA")) == dms_before + 1
+    answer = await stage.driver.command("U0ANA", "reporte 2026-11", FINANCE)  # made: again
+    assert "Preparando el reporte de 2026-11" in answer.json()["text"]
 
 
 async def test_the_last_closed_month_by_default_and_a_bad_month(

@@ -90,3 +90,12 @@ def test_the_worker_says_why_it_could_not_make_a_report(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2 and "no audit file at" in done.stderr
     assert not (tmp_path / "missing.db").exists()  # nothing created
+
+
+def test_the_report_lists_every_invoice_status() -> None:
+    """A status added later (withdrawn, with issue 22) is listed too, not left out."""
+    from bot.slack.render import report
+    from storage.states import InvoiceStatus
+
+    assert sorted(report._ORDER) == sorted(InvoiceStatus)
+    assert len(report._ORDER) == len(set(report._ORDER))

@@ -313,8 +313,15 @@ def _payload(**fields: Any) -> str:
     _payload(type="block_actions", actions=[7], user={"id": "U0ANA"}),
     _payload(type="block_actions", user=5, actions=[]),
     _payload(type=["view_submission"], view={}),
+    _payload(type="block_actions", actions=[]),
+    _payload(type="block_actions", actions=[{}], user={}),
+    _payload(type="view_submission", user={"id": "U0ANA"},
+             view={"callback_id": "cfdi_cancel", "state": {"values": []}}),
+    _payload(type="view_submission", user={"id": "U0ANA"},
+             view={"callback_id": "cfdi_reject", "private_metadata": "zz"}),
 ], ids=["view-is-a-number", "actions-a-string", "an-action-a-number", "user-a-number",
-        "type-a-list"])
+        "type-a-list", "no-action", "an-action-without-id", "values-a-list",
+        "a-view-without-type"])
 async def test_a_signed_payload_of_the_wrong_shape_gets_400_not_500(
         stage: Stage, caplog: pytest.LogCaptureFixture, body: str) -> None:
     """Signed, parseable, but not what Slack sends: Bolt's own routing used to fail on it

@@ -188,6 +188,18 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert done.returncode == 0 and "usage: python -m bot" in done.stdout
 
 
+def test_max_invoices_counts_a_files_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().max_invoices == 5000
+    monkeypatch.setenv("MAX_INVOICES", "20000")
+    assert load_settings().max_invoices == 20000
+    monkeypatch.setenv("MAX_INVOICES", "20001")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.problems == [
+        "MAX_INVOICES '20001' is not valid: expected a whole number from 1 to 20000, for "
+        "example MAX_INVOICES=5000."]
+
+
 def test_every_setting_is_in_the_readmes_table_and_has_a_hint() -> None:
     """The README's table is the contract admins read; HINTS gives the sentence of a bad value."""
     from bot.config.sentences import HINTS

@@ -32,7 +32,7 @@ from bot.sandbox.stage import APPROVALS, FINANCE, PEOPLE
 from bot.slack.outbox import REPLY_EVENT
 from storage import chain
 from tests.faults import injected
-from tests.helpers import texts, uuid_with
+from tests.helpers import list_file, texts, uuid_with
 
 TOKEN, SECRET = "xoxb-crash-test", "crash-test-secret"
 
@@ -45,6 +45,7 @@ def free_port() -> int:
 
 @dataclass
 class World:
+    """The stand-ins and the bot's process a crash test starts, stops and starts again."""
     tmp: Path
     pac: SandboxPac
     slack: SlackStandIn
@@ -95,9 +96,13 @@ class World:
         await self.driver.command("U0ANA", "cancelar", FINANCE)
         await self.until(lambda: bool(self.slack.views))
         view = list(self.slack.views.values())[-1]
-        lines = "\n".join(uuid_with(code, n) for n, code in enumerate(codes, 1))
+        refs = [uuid_with(code, n) for n, code in enumerate(codes, 1)]
+        lines = "\n".join(refs)
+        files = [] if len(lines) <= 3000 else [  # more than the typed field holds: a list
+            self.driver.attach("U0ANA", *list_file(refs))]
         await self.driver.submit_view("U0ANA", view, {
-            "invoices": lines, "reason": "02", "justification": "prueba de caída"})
+            "invoices": lines if not files else "", "reason": "02",
+            "justification": "prueba de caída", "xml_files": files})
         await self.until(lambda: bool(self.slack.channel_messages(APPROVALS)))
         card = self.slack.channel_messages(APPROVALS)[-1]
         await self.until(lambda: bool(card.blocks) and any(

@@ -17,7 +17,16 @@ from bot.providers.solucion_factible.codes import OPERATION
 from bot.sandbox.stage import ADMIN, APPROVALS, FINANCE, Stage
 from storage import queries
 from tests.faults import fill_disk, free_disk, injected
-from tests.helpers import OK_UUID, ask, buttons, card_of, click, texts, uuid_with
+from tests.helpers import (
+    OK_UUID,
+    ask,
+    buttons,
+    card_of,
+    card_of_list,
+    click,
+    texts,
+    uuid_with,
+)
 
 
 @pytest.fixture
@@ -137,8 +146,9 @@ async def test_sqlite_refuses_the_write(stage: Stage, fault: str) -> None:
             conn.execute("PRAGMA query_only = ON")
         else:
             fill_disk(conn)
-        # 150 invoices: a write that needs new pages, whatever room the last pages have left.
-        lines = [uuid_with("000", n) for n in range(1, 151)] if fault == "full" else [OK_UUID]
+        # 80 invoices (the most the field holds): a write that needs new pages, whatever room
+        # the last pages have left.
+        lines = [uuid_with("000", n) for n in range(1, 81)] if fault == "full" else [OK_UUID]
         answer = await ask(stage, "U0ANA", lines, justification="x" * 900)
         assert answer.status_code == 200
         await stage.settle()
@@ -207,7 +217,7 @@ async def test_a_failed_acuse_upload_is_tried_again_once(stage: Stage, method: s
 async def test_a_reply_with_a_thousand_invoices_is_split_not_cut(stage: Stage) -> None:
     with injected("slack: a reply longer than 50 blocks", stage.runtime.store.db):
         refs = [uuid_with("201", n) for n in range(1, 1001)]  # the SAT's error: long lines
-        card = await card_of(stage, lines=refs)
+        card = await card_of_list(stage, refs)  # more than the typed field holds
         await click(stage, "U0BETO", card)
         assert status(stage) == "completed"
         thread = stage.slack.thread(APPROVALS, card.ts)

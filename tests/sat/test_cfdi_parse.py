@@ -204,6 +204,7 @@ def test_no_dtd_is_fetched_from_the_network() -> None:
     fetched: list[str] = []
 
     class Handler(QuietHandler):
+        """Serves a DTD and records that it was fetched (the parser must never fetch it)."""
         def do_GET(self) -> None:
             fetched.append(self.path)
             self.reply(200, "application/xml-dtd", b'<!ENTITY s "from the network">')

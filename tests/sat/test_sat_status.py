@@ -67,6 +67,7 @@ class Recorder(BackgroundServer):
         server = self
 
         class Handler(QuietHandler):
+            """Records each request's headers and body and answers with the next canned answer."""
             def do_POST(self) -> None:
                 server.headers = dict(self.headers)
                 server.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))

@@ -140,12 +140,12 @@ async def test_a_wrong_token_gets_the_sign_in_page_never_the_file(stage: Stage) 
 
 
 async def test_a_file_not_named_xml_is_refused_in_the_answer(stage: Stage) -> None:
-    answer = await ask_with_files(stage, [("factura.txt", b"hola")],
+    answer = await ask_with_files(stage, [("factura.pdf", b"hola")],
                                   lines=[uuid_with("000", 27)])
     said = answer.json()
     assert said["response_action"] == "errors"
-    assert said["errors"] == {XML_FILES: "«factura.txt» no es un archivo .xml: adjunta solo "
-                                         "los XML de las facturas."}
+    assert said["errors"] == {XML_FILES: "«factura.pdf» no es un archivo .xml ni una lista de "
+                                         "facturas (.csv, .txt, .tsv o .xlsx)."}
     assert not stage.slack.calls_of("url_private")  # nothing asked of Slack
     nothing_written(stage)
 

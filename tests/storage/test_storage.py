@@ -244,6 +244,7 @@ def test_migration_from_empty_and_from_the_previous_version(tmp_path: Path) -> N
 
 
 class Clock:
+    """A clock the test moves by hand."""
     def __init__(self) -> None:
         self.now = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 

@@ -216,3 +216,18 @@ async def test_a_stand_in_rejects_in_place_and_the_requester_reads_both_names(
     (rejected,) = events(stage, "request_rejected")
     assert rejected["actor_id"] == DIEGO
     assert json.loads(rejected["details"])["on_behalf_of"]["id"] == BETO
+
+
+async def test_a_stand_in_the_bot_cannot_write_to_is_refused(stage: Stage) -> None:
+    """Someone Slack does not know (a typo), a deactivated person or a bot could never be
+    told nor click: refused after the ack, and audited; no delegation is written."""
+    said = await delegate(stage, "U0BETO", "U0NOBODY1")
+    assert "<@U0NOBODY1>" in said and "no se hizo nada" in said
+    assert events(stage, "delegation_started") == []
+    assert len(events(stage, "refused_unknown_delegate")) == 1
+
+
+async def test_a_mistyped_date_is_shown_back_inert(stage: Stage) -> None:
+    said = await delegate(stage, "U0BETO", "U0DIEGO", "<!channel>*x*")
+    assert "<!channel>" not in said and "&lt;!channel&gt;" in said
+    assert events(stage, "delegation_started") == []

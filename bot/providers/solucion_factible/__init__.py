@@ -1,6 +1,6 @@
 """Solución Factible's web service "CFDI 3.3": WSDL, zeep client, wire mapping, codes,
 errors, `provider check`. What the composition root needs of it is below, the same three
-names every provider package offers (bot/providers/registry.py)."""
+names every provider package offers (bot/providers/registry.py), and its shipped WSDL."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.providers.solucion_factible.errors import PacContractError as ContractError
+from bot.providers.solucion_factible.wsdl import SHIPPED_WSDL
 
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.providers.solucion_factible.client import PacClient
 
-__all__ = ["ContractError", "check", "connect"]
+__all__ = ["SHIPPED_WSDL", "ContractError", "check", "connect"]
 
 
 async def connect(settings: Settings, endpoint: str | None = None) -> PacClient:

@@ -29,6 +29,7 @@ from zeep.wsdl.bindings.soap import Soap11Binding
 
 from bot.providers.contract import (
     CancelResult,
+    FailureCode,
     InvoiceOutcome,
     SendOutcome,
     SendRequest,
@@ -317,7 +318,8 @@ def _cancel_outcomes(chunk: Sequence[CancelItem], answer: answers.Answer
         result = results[position] if anonymous else by_key.get(item.ref.key)
         if result is None and not (alone and not results):
             outcomes.append(InvoiceOutcome(
-                ref=item.ref, outcome=Outcome.PENDING, code="unnamed", nuance=Nuance.UNNAMED,
+                ref=item.ref, outcome=Outcome.PENDING, code=FailureCode.UNNAMED,
+                nuance=Nuance.UNNAMED,
                 detalle=answer.mensaje))
             continue
         detalle = (result.detalle or result.mensaje) if result else answer.mensaje

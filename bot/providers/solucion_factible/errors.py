@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.providers.contract import InvoiceNotFound, ProviderError, StatusClass
+from bot.providers.contract import FailureCode, InvoiceNotFound, ProviderError, StatusClass
 
 
 class PacError(ProviderError):
@@ -12,21 +12,21 @@ class PacError(ProviderError):
 class PacTimeout(PacError):
     """The provider did not answer within CFDI_TIMEOUT_S."""
 
-    code = "timeout"
+    code = FailureCode.TIMEOUT
     status_class = StatusClass.RETRY
 
 
 class PacConnectionError(PacError):
     """The provider could not be reached."""
 
-    code = "connection"
+    code = FailureCode.CONNECTION
     status_class = StatusClass.RETRY
 
 
 class PacHTTPError(PacError):
     """An HTTP error status without a SOAP answer (an HTML error page, an empty body)."""
 
-    code = "http"
+    code = FailureCode.HTTP
 
     def __init__(self, message: str, status: int) -> None:
         retry = StatusClass.RETRY if status >= 500 else StatusClass.FINAL
@@ -37,19 +37,19 @@ class PacHTTPError(PacError):
 class PacMalformedResponse(PacError):
     """The answer is not the XML the WSDL promises: truncated, wrong namespace, missing fields."""
 
-    code = "malformed"
+    code = FailureCode.MALFORMED
 
 
 class PacSoapFault(PacError):
     """The provider answered with a SOAP fault."""
 
-    code = "soap_fault"
+    code = FailureCode.SOAP_FAULT
 
 
 class PacRequestError(PacError):
     """Our request did not fit the WSDL (a bug or a WSDL mismatch): never retried."""
 
-    code = "request"
+    code = FailureCode.REQUEST
     status_class = StatusClass.CONFIGURATION
 
 
@@ -70,7 +70,7 @@ class PacInvoiceNotFound(PacOperationError, InvoiceNotFound):
 class PacContractError(PacError):
     """The loaded WSDL lacks what the bot sends or reads: one sentence per problem."""
 
-    code = "contract"
+    code = FailureCode.CONTRACT
     status_class = StatusClass.CONFIGURATION
 
     def __init__(self, problems: list[str]) -> None:

@@ -1,6 +1,9 @@
 """What Solución Factible's codes mean to a finance user, per language; merged into the
 catalogues (bot/i18n) under `solucion_factible.code.<code>` (docs/provider.md lists the codes)."""
 
+# Its codes whose words only restate the invoice's status (204: "cannot be cancelled").
+SAID_BY_STATUS = frozenset({"204"})
+
 ES: dict[str, str] = {
     "solucion_factible.code.200": "Proceso exitoso.",
     "solucion_factible.code.500": "El proveedor no pudo terminar el proceso.",

@@ -67,9 +67,11 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
         fields.append(md(t("card.recipients", lang, emails=recipients)[:1900]))
         if options.get("subject"):
             fields.append(md(t("card.subject", lang, subject=escape(options["subject"]))))
-    else:
-        fields.append(md(t("card.reason", lang, code=request["reason"],
-                            description=CancelReason(request["reason"]).description)))
+    else:  # invoices with a reason of their own say it on their line (_own_reason)
+        own = any(i.get("reason") or i.get("replacement") for i in invoices)
+        fields.append(md(t("bulk.card.reason_rest" if own else "card.reason", lang,
+                           code=request["reason"],
+                           description=CancelReason(request["reason"]).description)))
     if request["replacement_uuid"]:
         fields.append(md(t("card.replacement", lang, uuid=request["replacement_uuid"])))
     blocks: list[Block] = [{"text": plain(title, emoji=False), "type": "header"},
@@ -86,7 +88,7 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
     for invoice in shown:
         status_key = f"outcome.{invoice['status']}"
         state = "" if invoice["status"] == IS.REQUESTED else f" — {t(status_key, lang)}"
-        lines.append(f"`{escape(invoice['ref_key'])}`{state}")
+        lines.append(f"`{escape(invoice['ref_key'])}`{_own_reason(invoice, lang)}{state}")
         if (facts := FactsRecord.of(invoice.get("facts"))) is not None:
             lines.append(facts_line(facts, lang, zone))
             if invoice["status"] == IS.REQUESTED and facts.invoice:
@@ -115,6 +117,15 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
     blocks += banner(sandbox, lang)
     fallback = title + " — " + t(f"request.{status}", lang)
     return {"text": fallback, "blocks": blocks}
+
+
+def _own_reason(invoice: Row, lang: str) -> str:
+    """An invoice's own SAT reason (and replacement), beside its reference on the card."""
+    reason, replacement = invoice.get("reason"), invoice.get("replacement")
+    if replacement:
+        return t("bulk.card.own_replacement", lang, code=reason or "01",
+                 ref=escape(replacement))
+    return t("bulk.card.own_reason", lang, code=reason) if reason else ""
 
 
 def facts_line(facts: FactsRecord, lang: str, zone: ZoneInfo | None = None) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.i18n import t
+from bot.invoice_lists.tables import EXTENSIONS as LIST_EXTENSIONS
 from bot.sat.reasons import CancelReason
 from bot.slack import forms as form
 from bot.slack.mrkdwn import mention
@@ -46,10 +47,16 @@ def _option(value: str, text: str) -> Block:
     return {"text": plain(text), "value": value}
 
 
-def _invoices_input(prefill: str, limit: int, lang: str) -> Block:
+def _invoices_input(prefill: str, limit: int, lang: str, *, hint: str = "modal.invoices.hint"
+                    ) -> Block:
+    """The invoices, one per line, within Slack's 3,000 characters (a longer list goes
+    as a file, bot.invoice_lists); a prefill cut at the last whole line that fits."""
+    most = form.INVOICES_MAX_CHARS
+    if len(prefill) > most:
+        prefill = prefill[:most].rpartition("\n")[0]
     return _input(form.INVOICES, t("modal.invoices.label", lang),
-                  _text_input(multiline=True, initial_value=prefill),
-                  hint=t("modal.invoices.hint", lang, limit=limit))
+                  _text_input(multiline=True, initial_value=prefill, max_length=most),
+                  hint=t(hint, lang, limit=limit, chars=f"{most:,}"))
 
 
 def _modal(callback_id: str, title: str, submit: str, blocks: list[Block],
@@ -74,7 +81,7 @@ def cancel_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
     reasons = [_option(r.value, f"{r.value} — {r.description}") for r in CancelReason]
     blocks: list[Block] = [
         *banner(sandbox, lang),
-        _invoices_input(prefill, limit, lang),
+        _invoices_input(prefill, limit, lang, hint="bulk.modal.invoices_hint"),
         _input(form.REASON, t("modal.reason.label", lang), {
             "action_id": "value", "options": reasons,
             "placeholder": plain(t("modal.reason.placeholder", lang)),
@@ -88,10 +95,10 @@ def cancel_modal(*, prefill: str, channel_id: str | None, limit: int, lang: str,
         _input(form.NOTIFY, t("modal.notify.label", lang), {
             "action_id": "value", "max_selected_items": form.NOTIFY_MAX,
             "type": "multi_users_select"}, optional=True),
-        _input(form.XML_FILES, t("modal.xml.label", lang), {
-            "action_id": "value", "filetypes": ["xml"], "max_files": XML_FILES_MAX,
-            "type": "file_input"}, hint=t("modal.xml.hint", lang, limit=XML_FILES_MAX),
-            optional=True),
+        _input(form.XML_FILES, t("bulk.modal.files_label", lang), {
+            "action_id": "value", "filetypes": ["xml", *LIST_EXTENSIONS],
+            "max_files": XML_FILES_MAX, "type": "file_input"},
+            hint=t("bulk.modal.files_hint", lang, limit=XML_FILES_MAX), optional=True),
     ]
     if typed is not None:
         blocks = _refilled(blocks, typed, problems or {}, lang)
@@ -128,10 +135,13 @@ def _refilled(blocks: list[Block], typed: Mapping[str, Any], problems: Mapping[s
     return shown
 
 
-def checking_modal(count: int, *, lang: str, sandbox: bool) -> dict[str, Any]:
-    """What the cancel form turns into while its files are checked (bot.slack.attachments)."""
-    return notice_modal(t("modal.checking.title", lang),
-                        t("modal.checking.text", lang, count=count), lang=lang, sandbox=sandbox)
+def checking_modal(count: int, *, lang: str, sandbox: bool, lists: bool = False
+                   ) -> dict[str, Any]:
+    """What the cancel form turns into while its files (XML, or a list of invoices) are
+    checked (bot.slack.attachments)."""
+    key = "bulk.checking" if lists else "modal.checking"
+    return notice_modal(t(f"{key}.title", lang), t(f"{key}.text", lang, count=count),
+                        lang=lang, sandbox=sandbox)
 
 
 def notice_modal(title: str, text: str, *, lang: str, sandbox: bool) -> dict[str, Any]:

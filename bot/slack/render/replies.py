@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.i18n import code_text, t
+from bot.i18n import code_text, said_by_status, t
 from bot.sat.outcomes import Outcome, nuance_of
 from bot.slack.mrkdwn import escape, mention
 from bot.slack.render import large
@@ -27,8 +27,6 @@ from storage.states import RequestKind
 _OUTCOMES = {outcome.value for outcome in Outcome}
 # Statuses whose reason the bot explains (the code's words); the others say it themselves.
 _EXPLAINED = frozenset({IS.NOT_CANCELABLE, IS.FAILED, IS.UNKNOWN})
-# Codes whose words only restate "cannot be cancelled": the status word says it already.
-_SAID_BY_STATUS = frozenset({"204", "sat:204"})
 # The code of an invoice left out of a submission: the SAT already showed it cancelled.
 _AT_THE_SAT_ALREADY = "sat:cancelado"
 
@@ -43,7 +41,7 @@ def invoice_line(line: dict[str, Any], lang: str, provider: str | None = None) -
         ours, said = sat_said, None
     elif nuance:  # read from the provider's words: they are not repeated
         ours, said = t(f"nuance.{nuance}", lang), None
-    elif status in _EXPLAINED and code not in _SAID_BY_STATUS:
+    elif status in _EXPLAINED and not said_by_status(code, provider):
         ours = code_text(code, lang, said, provider)
     shown = t("reply.outcome_line", lang, ref=escape(line["ref"]),
               outcome=t(f"outcome.{status}", lang))

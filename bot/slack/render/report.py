@@ -13,10 +13,12 @@ from bot.slack.render.kit import banner, context, plain, sections
 from storage.sql import iso
 from storage.states import InvoiceStatus as IS
 
-# The order invoices are listed in: cancelled first, then still open, then the rest.
-_ORDER = [IS.CANCELED, IS.ALREADY_CANCELED, IS.AWAITING_SAT, IS.PENDING, IS.REQUESTED,
+# The order invoices are listed in: cancelled first, then still open, then the rest; a status
+# added later is listed last rather than left out.
+_FIRST = [IS.CANCELED, IS.ALREADY_CANCELED, IS.AWAITING_SAT, IS.PENDING, IS.REQUESTED,
           IS.UNCONFIRMED, IS.UNKNOWN, IS.DENIED, IS.NOT_CANCELABLE, IS.FAILED, IS.REJECTED,
           IS.EXPIRED]
+_ORDER = _FIRST + [status for status in IS if status not in _FIRST]
 
 
 def money(amount: Any) -> str:
