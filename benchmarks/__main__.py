@@ -13,6 +13,7 @@ from benchmarks import (
     bulk_file,
     checkpoints,
     facts,
+    large,
     reconcile,
     reminders,
     rendering,
@@ -27,6 +28,7 @@ BENCHMARKS = {
     "checkpoints": checkpoints.main,
     "reminders": reminders.main,
     "report": report.main,
+    "large": large.main,
 }
 
 

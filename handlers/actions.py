@@ -1,5 +1,5 @@
-"""Buttons: Approve, Reject and Withdraw on the request card (and the App Home), Retry on a
-failure reply.
+"""Buttons: Approve, Reject, Withdraw and (large requests) the CSV on the request card (and
+the App Home), Retry on a failure reply.
 
 Each acknowledges first; the rest runs as tracked background work.
 """
@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.runtime.services import Services
-from bot.slack.render import kit
+from bot.slack.render import kit, large
 from handlers.guard import Guard
 from handlers.payloads import actor, channel_of, clicked, required, retry_clicked
 
@@ -33,6 +33,13 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
         await ack()
         guard.spawn(body, lifecycle.reject_clicked(request_id, who, channel_of(body),
                                                    trigger_id))
+
+    @app.action(large.CSV_ACTION)
+    @guard.action
+    async def csv(ack: AsyncAck, body: dict[str, Any]) -> None:
+        request_id, who = clicked(body), actor(body)
+        await ack()
+        guard.spawn(body, services.lookup.request_csv(who, request_id))
 
     @app.action(kit.RESUBMIT_ACTION)
     @guard.action

@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.i18n import t
 from bot.runtime.services import Services
 from bot.sat.refs import normalize_uuid
 from bot.slack.render import kit, replies
@@ -27,6 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
 
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+REQUEST_NUMBER = re.compile(r"#(\d{1,9})")  # `/cfdi estado #12`: the request's CSV
 PENDING = re.compile(r"\b(pendientes?|pending)\b", re.IGNORECASE)
 
 
@@ -68,6 +70,10 @@ def register(app: AsyncApp, services: Services, guard: Guard) -> None:
             await ack()
             guard.spawn(body, services.lifecycle.open_form(
                 RequestKind(subcommand), trigger_id, channel or None, who.id, prefill(rest)))
+        elif subcommand == "status" and (number := REQUEST_NUMBER.fullmatch(rest.strip())):
+            await ack(**kit.message(t("large.csv_coming", lang, id=number.group(1)),
+                                       sandbox=sandbox, lang=lang))
+            guard.spawn(body, services.lookup.request_csv(who, int(number.group(1))))
         elif subcommand == "status":
             await ack(**await services.lookup.invoice_status(rest))
         elif subcommand == "history":

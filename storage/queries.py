@@ -199,9 +199,11 @@ def cards_owed(store: AuditStore) -> list[Row]:
 
 
 def uploads_owed(store: AuditStore, request_id: int) -> list[Row]:
-    """uploads_owed: the request's acuse uploads not yet shared, each with its document."""
+    """uploads_owed: the request's uploads not yet shared (acuses and CSV lists), each with
+    its document as `acuse` (a list's own content, or the acuse of its invoice)."""
     return list(store.db.query(
-        "SELECT u.*, i.acuse FROM uploads u JOIN invoices i ON i.id = u.invoice_id "
+        "SELECT u.*, coalesce(u.content, i.acuse) AS acuse FROM uploads u "
+        "JOIN invoices i ON i.id = u.invoice_id "
         "WHERE u.file_id IS NULL AND u.request_id = ? ORDER BY u.id", [request_id]))
 
 
@@ -230,3 +232,9 @@ def requests_by_id(store: AuditStore, request_ids: Sequence[int]) -> dict[int, R
         return {}
     return {row["id"]: row for row in store.db.query(
         f"SELECT * FROM requests WHERE id IN ({marks(request_ids)})", list(request_ids))}
+
+
+def has_upload(store: AuditStore, request_id: int, filename: str) -> bool:
+    """Whether the request's thread owes or has this file (by name: UNIQUE per request)."""
+    return bool(list(store.db.query(
+        "SELECT 1 FROM uploads WHERE request_id = ? AND filename = ?", [request_id, filename])))

@@ -143,6 +143,19 @@ class Tx:
             ids.append(int(cursor.lastrowid or 0))
         return ids
 
+    def owe_file(self, request_id: int, filename: str, content: str, title: str) -> bool:
+        """A file (a CSV list) owed to the request's thread, its content kept with it; False
+        when a file of that name, or the same content, is owed or shared already."""
+        first = self.one("SELECT min(id) AS id FROM invoices WHERE request_id = ?",
+                         (request_id,))
+        cursor = self.conn.execute(
+            "INSERT OR IGNORE INTO uploads (request_id, invoice_id, digest, filename, "
+            "created_at, content, title) VALUES (?,?,?,?,?,?,?)",
+            (request_id, first["id"] if first else None,
+             hashlib.sha256(content.encode()).hexdigest(), filename, self.store.now(),
+             content, title))
+        return cursor.rowcount > 0
+
     def upload_attempted(self, upload_id: int) -> None:
         """This file is about to be uploaded: after a crash, look in the thread first."""
         self.conn.execute("UPDATE uploads SET attempted_at = ? WHERE id = ?",

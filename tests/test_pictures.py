@@ -65,7 +65,7 @@ def test_the_pages_show_what_people_saw(tmp_path: Path) -> None:
     assert "02 — Comprobante emitido con errores sin relación ▾" in form
     # The card, with its results and replies; the thread, with the acknowledgment.
     assert '<div class="block-header">Solicitud de cancelación #1</div>' in pages["card"]
-    assert "Canceladas 2 · Pendientes 1" in pages["card"] and "7 respuestas" in pages["card"]
+    assert "Canceladas 2 · Pendientes 1" in pages["card"] and "9 respuestas" in pages["card"]
     thread = pages["thread"]
     assert '<span class="mention">@ana.lopez</span>, esto respondió el proveedor' in thread
     assert "confirmación del SAT pendiente" in thread and "el SAT la muestra cancelada" in thread

@@ -57,6 +57,9 @@ class ApprovalSettings(BaseSettings):
     approval_ttl_h: float = Field(72.0, gt=0)
 
     max_invoices: int = Field(5000, ge=1, le=20000)  # a file's rows; typed: 3,000 characters
+    # More invoices than this make a large request: its card and thread replies summarise
+    # (counts, totals, the first invoices) and the lists go as CSV files (large.py).
+    large_request_at: int = Field(40, ge=1, le=1000)
 
     # The business calendar (bot/sat/calendar.py): weekends and Mexico's official holidays
     # are off; these are the company's own days off and its working hours, in TIMEZONE.

@@ -48,6 +48,7 @@ HINTS: dict[str, tuple[str, str]] = {
     "AUDIT_CHECKPOINT_EVERY_H": ("a number of hours greater than 0", "1"),
     "AUDIT_CHECKPOINTS_FILE": ("a path for the checkpoints file", "data/audit.checkpoints"),
     "MAX_INVOICES": ("a whole number from 1 to 20000", "5000"),
+    "LARGE_REQUEST_AT": ("a whole number of invoices from 1 to 1000", "40"),
     "LANGUAGE": ("es or en", "es"),
     "SAT_CONSULTA_URL": ("'sandbox' or the SAT status service's http(s) address",
                          "https://consultaqr.facturaelectronica.sat.gob.mx/"

@@ -15,10 +15,12 @@ from typing import Any
 from bot.i18n import (
     en,
     en_decisions,
+    en_large,
     en_operations,
     en_report,
     es,
     es_decisions,
+    es_large,
     es_operations,
     es_report,
 )
@@ -32,9 +34,9 @@ DEFAULT = "es"
 def _catalogues() -> dict[str, dict[str, str]]:
     """The bot's words, and each provider's words for its own codes (kept in its package,
     keyed `<provider>.code.<code>`)."""
-    catalogues = {"es": es.MESSAGES | es_decisions.MESSAGES | es_operations.MESSAGES
+    catalogues = {"es": es.MESSAGES | es_decisions.MESSAGES | es_large.MESSAGES | es_operations.MESSAGES
                   | es_report.MESSAGES,
-                  "en": en.MESSAGES | en_decisions.MESSAGES | en_operations.MESSAGES
+                  "en": en.MESSAGES | en_decisions.MESSAGES | en_large.MESSAGES | en_operations.MESSAGES
                   | en_report.MESSAGES}
     for package in PROVIDERS.values():
         words = importlib.import_module(f"{package}.words")

@@ -7,6 +7,8 @@ MESSAGES: dict[str, str] = {
     "admin.slack_setup": "🚨 Slack refused {method}: {error}. Check the token, the scopes and that the bot is in the configured channels.",
     "admin.outage": "⚠️ The provider has not answered the checks on pending cancellations for {cycles} rounds ({error}). Pending cancellations wait; nothing was lost and the bot keeps asking, waiting longer each time.",
     "admin.recovered": "✅ The provider answers again; the bot carries on checking the pending cancellations.",
+    "admin.sat_outage": "⚠️ The SAT's status service has not answered the cancellation confirmations for {cycles} rounds ({error}). The invoices wait for their confirmation; nothing was lost and the bot keeps asking.",
+    "admin.sat_recovered": "✅ The SAT's status service answers again; the bot carries on confirming the cancellations.",
     "admin.long_pending": "⏳ {count} invoice(s) are still pending after {hours} h: {refs}. The bot keeps checking them; check with the receiver or the provider.",
     "admin.audit_write_failed": "🚨 The audit log is not accepting writes: {error}. Check the disk space and the file's permissions; requests on their way to the provider are taken up again on their own once it can write; decisions that were not recorded must be made again (whoever made them has been told).",
     "admin.files_refused": "🚨 Slack did not hand the bot an XML file attached to a form (it answered its sign-in page). Check that the app has the `files:read` scope and reinstall it in the workspace.",

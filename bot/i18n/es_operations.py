@@ -8,6 +8,8 @@ MESSAGES: dict[str, str] = {
     "admin.audit_write_failed": "🚨 El registro de auditoría no acepta escrituras: {error}. Revisa el espacio en disco y los permisos del archivo; las solicitudes que iban en camino al proveedor se retoman solas en cuanto vuelva a escribir; las decisiones que no se registraron hay que repetirlas (a quien las tomó ya se le dijo).",
     "admin.outage": "⚠️ El proveedor no responde a las consultas de cancelaciones pendientes desde hace {cycles} rondas ({error}). Las cancelaciones pendientes esperan; no se perdió nada y el bot sigue preguntando, cada vez con más espera.",
     "admin.recovered": "✅ El proveedor volvió a responder; el bot sigue consultando las cancelaciones pendientes.",
+    "admin.sat_outage": "⚠️ El servicio de consulta del SAT no responde a las confirmaciones de cancelaciones desde hace {cycles} rondas ({error}). Las facturas esperan su confirmación; no se perdió nada y el bot sigue preguntando.",
+    "admin.sat_recovered": "✅ El servicio de consulta del SAT volvió a responder; el bot sigue confirmando las cancelaciones.",
     "admin.long_pending": "⏳ {count} factura(s) siguen pendientes después de {hours} h: {refs}. El bot las sigue consultando; conviene revisar con el receptor o el proveedor.",
     "admin.files_refused": "🚨 Slack no le entregó al bot un XML adjunto a un formulario (respondió su página de inicio de sesión). Revisa que la app tenga el permiso `files:read` y reinstálala en el espacio de trabajo.",
     # Las imágenes de la guía (python -m bot.sandbox.pictures): lo que Slack pone alrededor

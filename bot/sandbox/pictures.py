@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.sandbox import slack_html as ui
 from bot.sandbox.demo import Scenes, run_demo
+from bot.sandbox.large_scene import LargeScene, collect_large
 from bot.sandbox.month import fill_month
 from bot.sandbox.reminder_scenes import ReminderScenes, collect_reminders
 from bot.sandbox.stage import APPROVALS, FINANCE, Stage
@@ -33,7 +34,7 @@ from bot.sandbox.stage import APPROVALS, FINANCE, Stage
 WIDTH = 720
 OUT = Path("docs/pictures")
 PICTURES = ("form-error", "card", "thread", "home", "status", "reminder",  # keys of `pages`
-            "digest", "report")
+            "digest", "report", "large-card")
 REPORT_INVOICES = 240   # the month drawn in the report's picture (bot/sandbox/month.py)
 
 
@@ -51,7 +52,8 @@ class ReportScene:
 
 
 def pages(scenes: Scenes, lang: str, reminders: ReminderScenes | None = None,
-          report: ReportScene | None = None) -> dict[str, str]:
+          report: ReportScene | None = None, large: LargeScene | None = None
+          ) -> dict[str, str]:
     """Each picture's HTML page, by file name (without .png)."""
     render = ui.Renderer(scenes.users, scenes.channels, lang)
     approvals, finance = "#" + scenes.channels[APPROVALS], "#" + scenes.channels[FINANCE]
@@ -78,7 +80,20 @@ def pages(scenes: Scenes, lang: str, reminders: ReminderScenes | None = None,
         "home": ui.page("home", ui.home(render, scenes.home)),
         "status": ui.page("status", ui.conversation(finance, "", [ui.message(
             render, scenes.status["blocks"], note=t("picture.only_you", lang))])),
-    } | ({} if report is None else {"report": report_page(render, report, lang)})
+    } | ({} if report is None else {"report": report_page(render, report, lang)}) | (
+        {} if large is None else {"large-card": large_page(large, lang)})
+
+
+def large_page(large: LargeScene, lang: str) -> str:
+    """A large request's card in the approvals channel, with the CSV in its thread."""
+    assert large.card is not None, "the large request's card was not posted"
+    render = ui.Renderer(large.users, large.channels, lang)
+    replies = t("picture.replies", lang, count=len(large.files))
+    files = "".join(ui.file_card(f["filename"], f.get("title") or f["filename"], "CSV")
+                    for f in large.files)
+    return ui.page("large-card", ui.conversation("#" + large.channels[APPROVALS], "", [
+        ui.message(render, large.card.blocks, time=_time(large.card.ts),
+                   extra=f'<div class="replies">{ui.esc(replies)}</div>{files}')]))
 
 
 def report_page(render: ui.Renderer, report: ReportScene, lang: str) -> str:
@@ -154,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     scenes = asyncio.run(collect(args.lang))
     reminders = asyncio.run(collect_reminders(args.lang))
     report = asyncio.run(collect_report(args.lang))
-    for name, html in pages(scenes, args.lang, reminders, report).items():
+    large = asyncio.run(collect_large(args.lang))
+    for name, html in pages(scenes, args.lang, reminders, report, large).items():
         page = args.out / f"{name}.html"
         page.write_text(html, encoding="utf-8")
         if chromium is not None and not args.html_only:

@@ -17,6 +17,7 @@ Why this module is long: replies, their parts, uploads and the card each need th
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -28,7 +29,7 @@ from bot.i18n import code_text, t
 from bot.runtime.faults import crash_point
 from bot.slack.io import SlackIO
 from bot.slack.mrkdwn import escape
-from bot.slack.render import card, replies
+from bot.slack.render import card, large, replies
 from storage import queries
 from storage.domain import Row
 from storage.states import ReplyKind as Reply
@@ -113,7 +114,8 @@ class Outbox:
             tx.outbox_attempted(ids)
         kinds = [(e["kind"], json.loads(e["payload"])) for e in entries]
         payloads = replies.thread_reply(request, kinds, lang=self.lang, sandbox=self.sandbox,
-                                           provider=self.settings.cfdi_provider)
+                                        provider=self.settings.cfdi_provider,
+                                        large_at=self.settings.large_request_at)
         parts = dict(posted)
         for number, payload in enumerate(payloads, start=1):
             if number in parts:
@@ -139,18 +141,53 @@ class Outbox:
                                    self.settings.cfdi_provider)))
 
     async def _mark_posted(self, request: Row, entries: list[Row], parts: list[str]) -> None:
-        """Record the reply as posted (its first message's ts); an outcomes reply makes its
-        acuses owed to the thread, in the same transaction."""
+        """Record the reply as posted (its first message's ts); a reply of outcomes or changes
+        makes the request's new acuses owed to the thread, in the same transaction."""
         ids = [e["id"] for e in entries]
+        changes = await self._changes_csv(request, entries)
         async with self.store.writing() as tx:
             tx.outbox_posted(ids, parts[0])
+            if changes is not None:  # the reply summarised them: their CSV is owed with it
+                tx.owe_file(request["id"], large.changes_filename(request["id"], min(ids)),
+                            changes, t("large.changes_title", self.lang, id=request["id"]))
             details: dict[str, Any] = {"ts": parts[0], "kinds": [e["kind"] for e in entries],
                                        "outbox": ids}
             if len(parts) > 1:
                 details["parts"] = parts
             tx.record(SYSTEM, "thread_reply", request_id=request["id"], details=details)
-            if any(e["kind"] == Reply.OUTCOMES for e in entries):
+            # An acuse may first come with the watcher's answer (a cancellation the
+            # receiver accepted later): a reply of changes owes it as well.
+            if any(e["kind"] in (Reply.OUTCOMES, Reply.RESOLVED) for e in entries):
                 tx.owe_acuses(request["id"])
+
+    async def _changes_csv(self, request: Row, entries: list[Row]) -> str | None:
+        """The CSV of the invoices a summarised reply is about (None: it lists them all),
+        written in a worker thread (thousands of rows)."""
+        changed = replies.changed_lines([(e["kind"], json.loads(e["payload"]))
+                                        for e in entries])
+        if not large.is_large(len(changed), self.settings.large_request_at):
+            return None
+        invoices = queries.request_invoices(self.store, request["id"])
+        return await asyncio.to_thread(large.changes_csv, request, changed, invoices,
+                                       self.lang)
+
+    async def share_list(self, request_id: int) -> None:
+        """A large request's full list, as a CSV in its thread, once (after its facts were
+        looked up, so that it says who, how much and what the SAT says)."""
+        request = queries.get_request(self.store, request_id)
+        name = large.list_filename(request_id)
+        if request is None or queries.has_upload(self.store, request_id, name):
+            return
+        invoices = queries.request_invoices(self.store, request_id)
+        if not large.is_large(len(invoices), self.settings.large_request_at):
+            return
+        content = await asyncio.to_thread(large.invoices_csv, request, invoices, self.lang)
+        async with self.store.writing() as tx:
+            tx.owe_file(request_id, name, content,
+                        t("large.list_title", self.lang, id=request_id))
+        async with self._flush_lock:
+            await self._guarded("upload the list of", request_id,
+                                self._upload_owed(request_id))
 
     async def _thread(self, request: Row) -> list[dict[str, Any]] | None:
         """Every message of the request's thread with its metadata, or None when Slack
@@ -213,7 +250,7 @@ class Outbox:
                 "files.uploadV2", self.client.files_upload_v2, request_id,
                 channel=request["approvals_channel"], thread_ts=request["thread_ts"],
                 content=upload["acuse"], filename=upload["filename"],
-                title=t("reply.acuse", self.lang, id=request_id))
+                title=upload["title"] or t("reply.acuse", self.lang, id=request_id))
             if uploaded is None:
                 return  # still owed: uploaded at a later flush
             crash_point("after_upload")
@@ -225,21 +262,28 @@ class Outbox:
         async with self.store.writing() as tx:
             tx.upload_done(upload["id"], file_id)
             details = {"file": file_id, "filename": upload["filename"]}
-            tx.record(SYSTEM, "acuse_uploaded", request_id=request["id"],
+            action = "acuse_uploaded" if upload.get("content") is None else "csv_uploaded"
+            tx.record(SYSTEM, action, request_id=request["id"],
                       details={**details, "found_in_thread": True} if found else details)
 
     # -- the request card ----------------------------------------------------------------
 
-    def card(self, request_id: int) -> tuple[Row, dict[str, Any]]:
+    async def card(self, request_id: int) -> tuple[Row, dict[str, Any]]:
+        """The card rendered from the database. A large request's (thousands of invoices to
+        count and add up: tens of ms) is rendered in a worker thread, so the loop keeps
+        answering Slack meanwhile; the rows are read on the loop."""
         request = queries.get_request(self.store, request_id)
         assert request is not None
         invoices = queries.request_invoices(self.store, request_id)
         decisions = queries.decisions(self.store, request_id)
-        return request, card.request_card(request, invoices, decisions, lang=self.lang,
-                                            sandbox=self.sandbox,
-                                            ttl_h=self.settings.approval_ttl_h,
-                                            deadline=self.settings.cancel_deadline,
-                                            zone=self.settings.zone)
+        render = functools.partial(
+            card.request_card, request, invoices, decisions, lang=self.lang,
+            sandbox=self.sandbox, ttl_h=self.settings.approval_ttl_h,
+            deadline=self.settings.cancel_deadline, zone=self.settings.zone,
+            large_at=self.settings.large_request_at)
+        if large.is_large(len(invoices), self.settings.large_request_at):
+            return request, await asyncio.to_thread(render)
+        return request, render()
 
     async def post_card(self, request_id: int) -> Row:
         """Post a new request's card. Under the flush lock: a flush running meanwhile would
@@ -248,7 +292,7 @@ class Outbox:
             return await self._post_card(request_id)
 
     async def _post_card(self, request_id: int) -> Row:
-        request, payload = self.card(request_id)
+        request, payload = await self.card(request_id)
         if request["thread_ts"]:
             return request  # posted meanwhile
         posted = await self.io.call("chat.postMessage", self.client.chat_postMessage,
@@ -263,7 +307,7 @@ class Outbox:
 
     async def update_card(self, request_id: int) -> None:
         """Render the card again from the database; owed again if Slack refuses it."""
-        request, payload = self.card(request_id)  # the version is read before the rest
+        request, payload = await self.card(request_id)  # the version is read before the rest
         if request["thread_ts"]:
             updated = await self.io.call("chat.update", self.client.chat_update, request_id,
                                          channel=request["approvals_channel"],

@@ -45,6 +45,13 @@ class FollowUp:
     answered: int = 0                                        # the SAT gave an answer
     changed: list[tuple[Row, IS]] = field(default_factory=list)
     given_up: list[Row] = field(default_factory=list)         # now `unconfirmed`
+    sat_asked: bool = False                                   # the SAT is configured
+    error: str | None = None                                  # one error it gave, if any
+
+    @property
+    def outage(self) -> bool:
+        """The SAT was asked about some invoices and answered none of them."""
+        return self.sat_asked and self.asked > 0 and self.answered == 0
 
 
 async def follow_up(store: AuditStore, sat: SatWord | None, *, limit: int = 1_000,
@@ -59,6 +66,8 @@ async def follow_up(store: AuditStore, sat: SatWord | None, *, limit: int = 1_00
     asking = sat is not None and sat.asks_sat
     words = await sat.ask_again(due) if sat is not None and asking else {}
     result.answered = sum(1 for w in words.values() if w.get("sat"))
+    result.sat_asked = asking
+    result.error = next((w["sat_error"] for w in words.values() if w.get("sat_error")), None)
     for start in range(0, len(due), WRITE_BATCH):
         async with store.writing() as tx:
             for invoice in due[start:start + WRITE_BATCH]:

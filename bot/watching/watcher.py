@@ -41,6 +41,8 @@ class Watcher:
         self.settings = services.settings
         self.failed_cycles = 0
         self.outage_told = False
+        self.sat_failed_cycles = 0    # cycles in a row the SAT answered none of its asks
+        self.sat_outage_told = False
         self.last_cycle_at: float | None = None  # time.monotonic(), for /healthz
         self._lock = asyncio.Lock()
         self.reconciler = Reconciler(services)
@@ -70,9 +72,11 @@ class Watcher:
                                            limit=DUE_PER_CYCLE,
                                            backoff_s=self.settings.watch_backoff_s, sat=sat)
             await self._track_outage(result)
-            await self._unconfirmed(await follow_up(
+            confirming = await follow_up(
                 services.store, sat, limit=DUE_PER_CYCLE,
-                backoff_s=self.settings.watch_backoff_s, bound_h=self.settings.sat_confirm_h))
+                backoff_s=self.settings.watch_backoff_s, bound_h=self.settings.sat_confirm_h)
+            await self._track_sat(confirming)
+            await self._unconfirmed(confirming)
             await services.outbox.flush()
             await services.lifecycle.expire()
             await self._long_pending()
@@ -97,6 +101,27 @@ class Watcher:
                 self.outage_told = False
                 await self.services.io.tell_admins(t("admin.recovered", lang),
                                                 "watcher_recovered")
+
+    async def _track_sat(self, result: FollowUp) -> None:
+        """The SAT's own outage alert, as the provider's: after a few cycles in a row in
+        which it answered none of the confirmations asked, once; once more when it answers."""
+        lang = self.services.lang
+        if result.outage:
+            self.sat_failed_cycles += 1
+            log.warning("the SAT's status service unavailable (%s), cycle %d in a row",
+                        result.error or "?", self.sat_failed_cycles)
+            if self.sat_failed_cycles == OUTAGE_ALERT_AFTER:
+                self.sat_outage_told = True
+                await self.services.io.tell_admins(t(
+                    "admin.sat_outage", lang, cycles=self.sat_failed_cycles,
+                    error=escape(result.error or "?")), "sat_outage_alerted")
+            return
+        if result.answered:
+            self.sat_failed_cycles = 0
+            if self.sat_outage_told:
+                self.sat_outage_told = False
+                await self.services.io.tell_admins(t("admin.sat_recovered", lang),
+                                                   "sat_recovered")
 
     def _refs(self, invoices: list[Row]) -> str:
         refs = ", ".join(f"`{escape(i['ref_key'])}` (#{i['request_id']})"

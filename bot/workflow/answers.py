@@ -1,7 +1,7 @@
 """Calling the provider for a request, and recording its answers invoice by invoice:
-submit, resume, re-check pending invoices, confirm what the SAT received. The Slack path and
-the watcher both come here, so an invoice resolved at once by an approval and one resolved
-later by the watcher go through one code path. The provider is called between
+submit, resume, re-check pending invoices (what the SAT only received: received.py). The
+Slack path and the watcher both come here, so an invoice resolved at once by an approval and
+one resolved later by the watcher go through one code path. The provider is called between
 transactions, never while holding the write lock.
 
 Why this module is long: submitting and re-checking record answers through one function
@@ -48,7 +48,7 @@ from storage.tx import Tx
 DEFAULT_BACKOFF_S = DEFAULT_WATCH_BACKOFF_S  # WATCH_BACKOFF_S's default
 RECEIVED_CODE = "sat:201"   # the SAT received the request: not yet known to be cancelled
 UNNAMED_ASKS = 3            # asks without the answer naming an invoice before it is unknown
-WRITE_BATCH = 200          # provider answers written per transaction (a few ms each)
+WRITE_BATCH = 50           # provider answers written per transaction (a few ms each, then the acks)
 ALREADY_AT_SAT = "sat:cancelado"  # the code of an invoice left out: the SAT shows it cancelled
 
 
@@ -135,12 +135,26 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
         outcomes = _per_invoice(refs, sent.outcomes)
     crash_point("provider_answered")
     now = store.clock()
-    async with store.writing() as tx:
-        said = {i["id"]: _leave_out(tx, i) for i in gone}
-        for invoice, outcome in zip(invoices, outcomes, strict=True):
+    said: dict[int, dict[str, Any]] = {}
+    answers = list(zip(invoices, outcomes, strict=True))
+
+    def record(tx: Tx, batch: list[tuple[Row, InvoiceOutcome]]) -> None:
+        for invoice, outcome in batch:
             word = word_for(sat, words, invoice)
             said[invoice["id"]] = _record_outcome(tx, invoice, outcome, now, backoff_s, word,
                                                   confirm_hours(sat))[1]
+
+    # A large answer is written a batch per transaction, the acks waiting on the loop going
+    # between; the last batch moves the request. (A stop in between leaves it `submitting`:
+    # resumed, only the invoices still `requested` are asked again.)
+    last = max(len(answers) - WRITE_BATCH, 0)
+    for start in range(0, last, WRITE_BATCH):
+        async with store.writing() as tx:
+            record(tx, answers[start:min(start + WRITE_BATCH, last)])
+        await asyncio.sleep(0)
+    async with store.writing() as tx:
+        said |= {i["id"]: _leave_out(tx, i) for i in gone}
+        record(tx, answers[last:])
         lines = [said[i["id"]] for i in requested if i["id"] in said]  # in the typed order
         whole_call_failed = bool(outcomes) and all(o.error_class for o in outcomes)
         if whole_call_failed:
@@ -149,6 +163,8 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
             klass = "unreadable" if first.code == FailureCode.MALFORMED else first.error_class
             failure = {"code": first.code, "message": first.detalle, "class": klass,
                        "attempt": tx.failures(request_id) + 1}
+            if gone:  # settled without the provider: the failure reply names them too
+                failure["left_out"] = [said[i["id"]] for i in gone]
             tx.transition("request", request_id, RS.FAILED, SYSTEM, action="submission_failed",
                           details=failure)
             tx.enqueue(request_id, Reply.FAILED, failure)
@@ -164,25 +180,16 @@ async def recheck_pending(store: AuditStore, pac: Provider, *, limit: int | None
                           backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
                           sat: SatWord | None = None) -> Recheck:
     """Ask again for the pending invoices that are due (the watcher)."""
-    return await _recheck(store, pac, queries.due_pending(store, store.clock(), limit or -1),
-                          backoff_s, sat)
+    return await recheck(store, pac, queries.due_pending(store, store.clock(), limit or -1),
+                         backoff_s, sat)
 
 
-async def confirm_received(store: AuditStore, pac: Provider, request_id: int, *,
-                           backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
-                           sat: SatWord | None = None) -> Recheck:
-    """Right after a submission, ask once more about the invoices the SAT only said it
-    received (EstatusUUID 201): a direct cancellation is confirmed by "previously
-    cancelled"; one that needs the receiver says so. What stays pending, the watcher follows."""
-    received = [i for i in queries.request_invoices(store, request_id)
-                if i["status"] == IS.PENDING and i["code"] == RECEIVED_CODE]
-    return await _recheck(store, pac, received, backoff_s, sat)
-
-
-async def _recheck(store: AuditStore, pac: Provider, due: list[Row],
-                   backoff_s: Sequence[float], sat: SatWord | None) -> Recheck:
+async def recheck(store: AuditStore, pac: Provider, due: list[Row],
+                  backoff_s: Sequence[float], sat: SatWord | None, *,
+                  one_per_call: bool = True) -> Recheck:
     """Ask about each pending invoice alone (the provider's in-process and denied codes, 211
-    and 213, are a one-invoice call's answer). Each change is one transition with its thread
+    and 213, are a one-invoice call's answer), or in batches (`one_per_call` False: what
+    the SAT only received, bot/received.py). Each change is one transition with its thread
     reply queued in the same transaction; the answers are written a batch at a time, each
     batch its own short transaction, so Slack's answers never wait behind a long write. A
     whole-call failure changes nothing: those invoices stay due and are asked next time."""
@@ -191,7 +198,7 @@ async def _recheck(store: AuditStore, pac: Provider, due: list[Row],
     now = store.clock()
     requests = queries.requests_by_id(store, sorted({i["request_id"] for i in due}))
     items = [item_of(i, requests[i["request_id"]]) for i in due]
-    result = await pac.cancel(items, one_per_call=True)
+    result = await pac.cancel(items, one_per_call=one_per_call)
     outcomes = [o if o.error_class else _ours(o) for o in result.outcomes]
     words = await ask_sat(sat, due, outcomes)
     crash_point("provider_answered")

@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # the outbox renders cards, which show these facts (bot.slack
 log = logging.getLogger(__name__)
 
 AT_ONCE = 8  # lookups in flight together, for one request
+WRITE_BATCH = 50  # facts written per transaction (a few ms each, then the acks)
 
 
 def _replacement_check(looked: dict[str, Any], cancelled: CfdiFacts) -> dict[str, Any]:
@@ -62,6 +63,16 @@ def _amount_basis(record: FactsRecord) -> CfdiFacts | None:
     if record.attached and not (record.sat and record.sat.found):
         return None
     return record.invoice
+
+
+def newest_sat(found: dict[str, Any], row: Row | None) -> dict[str, Any]:
+    """The lookup's record with the SAT's newest answer: the one already on the invoice's
+    row when it was given later than the lookup's (`sat_at`, fixed-width UTC, sorts)."""
+    known = json.loads((row or {}).get("facts") or "null") or {}
+    if known.get("sat") and known.get("sat_at") and (
+            not found.get("sat_at") or known["sat_at"] > found["sat_at"]):
+        return {**found, "sat": known["sat"], "sat_error": None, "sat_at": known["sat_at"]}
+    return found
 
 
 def _replacements(request: Row | None, invoices: Sequence[Row]) -> dict[int, str]:
@@ -127,18 +138,32 @@ class FactFinder:
             if record["invoice"] is not None and row["id"] in wanted:
                 record["replacement"] = _replacement_check(
                     replacements[wanted[row["id"]]], CfdiFacts.model_validate(record["invoice"]))
-        async with self.store.writing() as tx:
-            for row, facts in zip(invoices, found, strict=True):
-                tx.set_fields("invoice", row["id"], {"facts": json.dumps(facts)})
-                tx.record(SYSTEM, "invoice_facts", request_id=request_id,
-                          invoice_ref=row["ref_key"], details=facts)
-            tx.card_changed(request_id)
+        await self.record(request_id, invoices, found)
         await self.outbox.update_card(request_id)  # a card not yet posted stays owed
+        await self.outbox.share_list(request_id)  # a large request's list, once
         records = [FactsRecord.model_validate(record) for record in found]
         await self._tell_requester(request_id, [
             (row["ref_key"], record) for row, record in zip(invoices, records, strict=True)
             if record.invoice])
         return [_amount_basis(record) for record in records]
+
+    async def record(self, request_id: int, invoices: Sequence[Row],
+                     found: Sequence[dict[str, Any]]) -> None:
+        """Write what the lookups found (each lookup an `invoice_facts` event) and mark the
+        card owed, a few hundred invoices per transaction (a big request's write must not
+        hold the loop). The SAT's answer kept is the newest: a submission's confirmation may
+        have recorded a later one while the lookups ran (`newest_sat`)."""
+        pairs = list(zip(invoices, found, strict=True))
+        for start in range(0, len(pairs), WRITE_BATCH):
+            async with self.store.writing() as tx:
+                current = {r["id"]: r for r in tx.request_invoices(request_id)}
+                for row, facts in pairs[start:start + WRITE_BATCH]:
+                    kept = newest_sat(facts, current.get(row["id"]))
+                    tx.set_fields("invoice", row["id"], {"facts": json.dumps(kept)})
+                    tx.record(SYSTEM, "invoice_facts", request_id=request_id,
+                              invoice_ref=row["ref_key"], details=facts)
+                tx.card_changed(request_id)
+            await asyncio.sleep(0)  # the acks waiting on the loop go first
 
     async def _replacement(self, ref: InvoiceRef) -> dict[str, Any]:
         """Reason 01: the replacement's own XML, or why it could not be had."""

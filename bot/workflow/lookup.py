@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bot.actors import Actor
@@ -10,7 +11,7 @@ from bot.i18n import t
 from bot.runtime.tasks import Tasks
 from bot.slack.forms import parse_line
 from bot.slack.io import SlackIO
-from bot.slack.render import history
+from bot.slack.render import history, large
 from bot.workflow.permissions import Policy
 from storage import delegations, queries
 from storage.store import AuditStore
@@ -40,6 +41,32 @@ class Lookup:
             self.store, sorted({i["request_id"] for i in trail["invoices"]}))
         return history.invoice_status(ref.key, trail, requests, self.lang, self.sandbox,
                                       await self.io.linker(), self.settings.zone)
+
+    async def request_csv(self, viewer: Actor, request_id: int) -> None:
+        """A request's current per-invoice CSV (`/cfdi estado #N`, the card's button), by
+        direct message to who asked: its requester and the approvers may have it (as with
+        the history). Runs after the ack."""
+        request = queries.get_request(self.store, request_id)
+        if request is None:
+            await self.io.direct(viewer.id, t("large.no_request", self.lang, id=request_id))
+            return
+        refusal = await self.policy.may_see_history(viewer, request["requester_id"])
+        if refusal is not None:
+            await self.io.audit(viewer, f"refused_{refusal.why}", request_id=request_id,
+                                details={"csv": True})
+            await self.io.direct(viewer.id, refusal.text, request_id)
+            return
+        invoices = queries.request_invoices(self.store, request_id)
+        content = await asyncio.to_thread(large.invoices_csv, request, invoices, self.lang)
+        shared = await self.io.send_file(
+            viewer.id, large.list_filename(request_id), content.encode("utf-8"),
+            t("large.csv_sent", self.lang, id=request_id, count=len(invoices)))
+        if not shared:
+            await self.io.direct(viewer.id, t("large.csv_failed", self.lang, id=request_id),
+                                 request_id)
+            return
+        await self.io.audit(viewer, "csv_shared", request_id=request_id,
+                            details={"invoices": len(invoices)})
 
     async def history(self, viewer: Actor, whose: str | None, pending: bool) -> dict[str, Any]:
         target = whose or viewer.id

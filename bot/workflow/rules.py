@@ -6,10 +6,11 @@ applies wins; what is not known yet never lowers it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from bot.approval_rules import Basis, Case, Requirement, Rule, TotalRule
 from bot.config import Settings
+from bot.sat.amounts import mxn_amount
 from bot.sat.cfdi import CfdiFacts
 from bot.sat.reasons import CancelReason
 from storage.states import RequestKind
@@ -33,22 +34,6 @@ def weigh(rules: Sequence[Rule], base: int, case: Case) -> Requirement | None:
     also = [other for other, sure in applying if sure and other is not rule]
     return Requirement(approvals=rule.approvals, rule=rule, assumed=known is None, also=also,
                        **shown)
-
-
-def mxn_amount(facts: CfdiFacts) -> Decimal | None:
-    """An invoice's total in MXN: as stated in MXN, or converted at the exchange rate the
-    invoice itself states (TipoCambio); None when it cannot be (no rate, an unreadable one).
-    A document without currency (XXX: payment receipts, transfers) counts only when its total
-    is zero, as it always is."""
-    if facts.currency == "MXN":
-        return facts.amount
-    if facts.currency == "XXX":
-        return facts.amount if facts.amount == 0 else None
-    try:
-        rate = Decimal(facts.exchange_rate or "")
-    except InvalidOperation:
-        return None
-    return facts.amount * rate if rate.is_finite() and rate > 0 else None
 
 
 def request_amount(invoices: Sequence[CfdiFacts | None]) -> Decimal | None:

@@ -19,7 +19,8 @@ from bot.providers.contract import Provider
 from bot.slack.io import SlackIO
 from bot.slack.mrkdwn import escape
 from bot.slack.outbox import Outbox
-from bot.workflow.answers import confirm_received, run_submission, submit
+from bot.workflow.answers import run_submission, submit
+from bot.workflow.received import confirm_received
 from bot.workflow.sat_words import SatWord
 from bot.workflow.transitions import interrupted_send
 from storage import queries

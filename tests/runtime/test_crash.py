@@ -255,15 +255,17 @@ async def test_killed_at_a_crash_point(world: World, crash_at: str) -> None:
     if crash_at == "after_post":  # the reply was out: found in the thread, not posted again
         assert world.slack.calls_of("conversations.replies")
     if crash_at == "after_upload":  # the acuse was shared: found in the thread, not again
-        shared = [u for u in world.slack.uploads.values() if u.get("thread_ts")]
-        assert [u["filename"] for u in shared] == ["acuse-solicitud-1.xml"], shared
+        shared = [u["filename"] for u in world.slack.uploads.values() if u.get("thread_ts")]
+        # (later acuses, from the watcher's answers, are shared too: each once)
+        assert shared.count("acuse-solicitud-1.xml") == 1 and len(set(shared)) == len(shared)
         uploaded = world.db.query("SELECT * FROM events WHERE action = 'acuse_uploaded'")
-        assert len(list(uploaded)) == 1
+        assert len(list(uploaded)) == len(shared)
 
 
 async def test_killed_between_the_parts_of_a_long_reply(world: World) -> None:
     """A reply in several messages: the parts already in the thread are not posted again."""
     world.env["MAX_INVOICES"] = "1000"
+    world.env["LARGE_REQUEST_AT"] = "1000"  # listed, not summarised (bot/large.py)
     await world.start(crash_at="between_parts")
     refs = [uuid_with("201", n) for n in range(1, 1001)]  # the SAT's error: long lines
     card_ts = await world.ask_and_approve(["201"] * len(refs))

@@ -211,7 +211,9 @@ async def test_a_failed_acuse_upload_is_tried_again_once(stage: Stage, method: s
         assert [e["action"] for e in events].count("acuse_uploaded") == 1
 
 
-@pytest.mark.parametrize("stage", [{"max_invoices": 1000}], indirect=True)
+# Listed, not summarised (LARGE_REQUEST_AT): the split itself is what is tested here.
+@pytest.mark.parametrize("stage", [{"max_invoices": 1000, "large_request_at": 1000}],
+                         indirect=True)
 async def test_a_reply_with_a_thousand_invoices_is_split_not_cut(stage: Stage) -> None:
     with injected("slack: a reply longer than 50 blocks", stage.runtime.store.db):
         refs = [uuid_with("201", n) for n in range(1, 1001)]  # the SAT's error: long lines

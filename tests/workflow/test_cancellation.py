@@ -16,8 +16,9 @@ from bot.sandbox.sat_server import SandboxSat
 from bot.sat.consulta.client import SatClient
 from bot.sat.refs import InvoiceRef
 from bot.slack.outbox import Outbox
-from bot.workflow.answers import confirm_received, recheck_pending, run_submission, submit
+from bot.workflow.answers import recheck_pending, run_submission, submit
 from bot.workflow.facts import FactFinder
+from bot.workflow.received import confirm_received
 from bot.workflow.transitions import approve, create_cancel_request
 from storage import chain, queries
 from storage.errors import StaleState
@@ -164,6 +165,7 @@ async def test_two_asks_about_the_same_pending_invoice_at_once_record_one_answer
     assert statuses(store, request_id) == ["canceled", "canceled"]
     assert len(confirmed.changed) + len(watched.changed) == 2
     cancelled = [e for e in queries.events(store, request_id)
-                 if e["action"] == "provider_answered" and '"to":"canceled"' in e["details"]]
+                 if e["action"] in ("provider_answered", "sat_confirmed")
+                 and '"to":"canceled"' in e["details"]]
     assert len(cancelled) == 2  # one recorded cancellation per invoice
     assert chain.verify(store.db).ok

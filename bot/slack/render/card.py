@@ -23,10 +23,13 @@ from bot.sat.cfdi import CfdiFacts
 from bot.sat.reasons import CancelReason
 from bot.sat.record import FactsRecord, ReplacementRecord
 from bot.slack.mrkdwn import escape, mention, quote, shown_name, when
+from bot.slack.render import large
 from bot.slack.render.kit import (
     SECTION_MAX,
     Block,
+    actions,
     banner,
+    button,
     context,
     decision_buttons,
     md,
@@ -51,8 +54,9 @@ _COUNT_GROUPS = {
 
 def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row], *,
                  lang: str, sandbox: bool, ttl_h: float,
-                 deadline: tuple[int, int] = (3, 31), zone: ZoneInfo | None = None
-                 ) -> dict[str, Any]:
+                 deadline: tuple[int, int] = (3, 31), zone: ZoneInfo | None = None,
+                 large_at: int | None = None) -> dict[str, Any]:
+    """The request card; with more invoices than `large_at`, summarised (large.py)."""
     status, sending = request["status"], request["kind"] == RequestKind.SEND
     title = t("card.send_title" if sending else "card.title", lang, id=request["id"])
     fields = [md(t("card.requester", lang, user=mention(request["requester_id"]))),
@@ -75,8 +79,12 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
     if request["justification"]:
         blocks.append(section(t("card.justification", lang, text=quote(
             request["justification"]))[:SECTION_MAX]))
-    shown = invoices[:CARD_INVOICE_LINES]
+    big = large.is_large(len(invoices), large_at)
+    shown = invoices[:large.FIRST_SHOWN if big else CARD_INVOICE_LINES]
     lines = [t("card.invoices", lang, count=len(invoices))]
+    if big:
+        lines += [*large.card_lines(request, invoices, lang),
+                  t("large.first", lang, count=len(shown))]
     for invoice in shown:
         status_key = f"outcome.{invoice['status']}"
         state = "" if invoice["status"] == IS.REQUESTED else f" — {t(status_key, lang)}"
@@ -87,10 +95,15 @@ def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row]
                 lines.append(prospects_line(facts, lang, deadline, sat_today()))
                 if facts.replacement:
                     lines.append("> " + replacement_text(facts.replacement, lang))
-    if len(invoices) > len(shown):
+    if big:
+        lines.append(t("large.more", lang, count=len(invoices) - len(shown), id=request["id"]))
+    elif len(invoices) > len(shown):
         lines.append(t("card.more_invoices", lang, count=len(invoices) - len(shown)))
     blocks += sections(lines)
-    if status in (RS.SUBMITTED, RS.COMPLETED, RS.FAILED):
+    if big:
+        blocks.append(actions("csv", [button(t("large.csv_button", lang), large.CSV_ACTION,
+                                             str(request["id"]))]))
+    elif status in (RS.SUBMITTED, RS.COMPLETED, RS.FAILED):
         counts = dict.fromkeys(("done", "waiting", "refused", "errors", "unsure"), 0)
         for invoice in invoices:
             if group := _COUNT_GROUPS.get(invoice["status"]):

@@ -38,6 +38,7 @@ _TRAIL_ACTIONS = {
     "approval_not_needed", "request_rejected", "request_expired", "request_submitting",
     "provider_answered", "submission_failed", "send_interrupted", "request_completed",
     "invoice_resubmitted", "submission_resumed", "request_withdrawn",
+    "sat_confirmed", "sat_refused", "sat_unconfirmed", "sat_already_canceled",
 }
 
 

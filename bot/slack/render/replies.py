@@ -8,6 +8,7 @@ from typing import Any
 from bot.i18n import code_text, said_by_status, t
 from bot.sat.outcomes import Outcome, nuance_of
 from bot.slack.mrkdwn import escape, mention
+from bot.slack.render import large
 from bot.slack.render.kit import (
     COMMAND_SHOWN,
     RESUBMIT_ACTION,
@@ -72,18 +73,40 @@ def sat_words(line: dict[str, Any], lang: str) -> str | None:
     return said
 
 
+def changed_lines(entries: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The invoice lines a reply is about (its outcomes and changes), in order."""
+    found: list[dict[str, Any]] = []
+    for kind, data in entries:
+        if kind == Reply.OUTCOMES:
+            found += data["invoices"]
+        elif kind == Reply.RESOLVED:
+            found.append(data)
+    return found
+
+
 def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *, lang: str,
-                 sandbox: bool, provider: str | None = None) -> list[dict[str, Any]]:
+                 sandbox: bool, provider: str | None = None, large_at: int | None = None
+                 ) -> list[dict[str, Any]]:
     """One reply for the outbox entries (kind, payload) owed to a request's thread, in as
-    many messages as it needs (see `messages`)."""
+    many messages as it needs (see `messages`). About more invoices than `large_at`, it
+    summarises them (large.py); the outbox attaches the CSV of them all."""
     requester, request_id = mention(request["requester_id"]), request["id"]
     lines: list[str] = []
     extra: list[Block] = []
+    changed = changed_lines(entries)
+    summarised = large.is_large(len(changed), large_at)
     for kind, data in entries:
         user = mention(data["user"]) if data and "user" in data else ""
         if data and data.get("for"):  # a stand-in, in an approver's place
             user = t("delegate.in_place", lang, user=user, voter=mention(data["for"]))
-        if kind == Reply.APPROVED:
+        if summarised and kind in (Reply.OUTCOMES, Reply.RESOLVED):
+            if changed:  # once, where the first of them was
+                head = "reply.outcomes" if kind == Reply.OUTCOMES else "reply.resolved"
+                lines += [t(head, lang, mention=requester, id=request_id),
+                          *large.changed_lines(
+                              changed, lang, lambda line: invoice_line(line, lang, provider))]
+                changed = []
+        elif kind == Reply.APPROVED:
             lines.append(t("reply.approved_by_rule" if data.get("by_rule") else
                            "reply.approved", lang, user=user))
         elif kind == Reply.APPROVAL_COUNTED:
@@ -109,6 +132,14 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
                            why=code_text(data.get("code"), lang, data.get("message"),
                                          provider)))
             lines.append(t(f"reply.failed.{data.get('class') or 'final_failure'}", lang))
+            if data.get("left_out"):
+                left = data["left_out"]
+                lines.append(t("reply.failed.left_out", lang, count=len(left)))
+                lines += [invoice_line(line, lang, provider)
+                          for line in left[:large.FIRST_SHOWN]]
+                if len(left) > large.FIRST_SHOWN:
+                    lines.append(t("card.more_invoices", lang,
+                                   count=len(left) - large.FIRST_SHOWN))
             extra = [actions("resubmit", [button(
                 t("reply.resubmit", lang), RESUBMIT_ACTION,
                 f"{request_id}:{data.get('attempt') or 0}")])]

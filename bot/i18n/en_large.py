@@ -1,0 +1,32 @@
+"""English catalogue: the words of a large request (bot/slack/render/large.py): its
+summarised card and replies, and its CSV lists."""
+
+MESSAGES: dict[str, str] = {
+    "large.by_status": "*By status:* {counts}",
+    "large.by_reason": "*By reason:* {counts}",
+    "large.total": "*Total:* {total} MXN over {counted} invoices",
+    "large.total_unknown": "({count} with no known amount yet)",
+    "large.customers": "*Largest customers:*",
+    "large.customer": "• {name} ({rfc}) — {total} MXN · {count} invoices",
+    "large.first": "*First {count} invoices:*",
+    "large.more": "… and {count} more. The full list is attached to the thread as a CSV once their facts are looked up; the current list, with the button or `/cfdi status #{id}`.",
+    "large.changes": "*Changes:* {counts}",
+    "large.more_in_csv": "… and {count} more: all of them in the CSV attached to this thread.",
+    "large.csv_button": "Download CSV",
+    "large.list_title": "Invoices of request #{id}",
+    "large.changes_title": "Changes in request #{id}",
+    "large.csv_sent": "The current list of request #{id}: {count} invoices, in the attached CSV.",
+    "large.csv_coming": "Preparing the CSV of request #{id}; it comes by direct message.",
+    "large.csv_failed": "The CSV of request #{id} could not be attached; try again in a moment.",
+    "large.no_request": "There is no request #{id}.",
+    "large.csv.invoice": "invoice",
+    "large.csv.customer": "customer",
+    "large.csv.rfc": "RFC",
+    "large.csv.total": "total",
+    "large.csv.currency": "currency",
+    "large.csv.sat": "SAT status",
+    "large.csv.reason": "reason",
+    "large.csv.replacement": "replacement",
+    "large.csv.outcome": "outcome",
+    "large.csv.detail": "detail",
+}

@@ -1,0 +1,32 @@
+"""Catálogo en español: las palabras de una solicitud grande (bot/slack/render/large.py):
+su tarjeta resumida, sus respuestas resumidas y sus listas en CSV."""
+
+MESSAGES: dict[str, str] = {
+    "large.by_status": "*Por estado:* {counts}",
+    "large.by_reason": "*Por motivo:* {counts}",
+    "large.total": "*Total:* {total} MXN en {counted} facturas",
+    "large.total_unknown": "({count} sin importe conocido todavía)",
+    "large.customers": "*Clientes con mayor importe:*",
+    "large.customer": "• {name} ({rfc}) — {total} MXN · {count} facturas",
+    "large.first": "*Primeras {count} facturas:*",
+    "large.more": "… y {count} más. La lista completa se adjunta al hilo como CSV en cuanto se consultan sus datos; la lista al día, con el botón o `/cfdi estado #{id}`.",
+    "large.changes": "*Cambios:* {counts}",
+    "large.more_in_csv": "… y {count} más: todas en el CSV que se adjunta a este hilo.",
+    "large.csv_button": "Descargar CSV",
+    "large.list_title": "Facturas de la solicitud #{id}",
+    "large.changes_title": "Cambios en la solicitud #{id}",
+    "large.csv_sent": "Lista al día de la solicitud #{id}: {count} facturas, en el CSV adjunto.",
+    "large.csv_coming": "Preparo el CSV de la solicitud #{id}; te llega por mensaje directo.",
+    "large.csv_failed": "No se pudo adjuntar el CSV de la solicitud #{id}; inténtalo de nuevo en un momento.",
+    "large.no_request": "No existe la solicitud #{id}.",
+    "large.csv.invoice": "factura",
+    "large.csv.customer": "cliente",
+    "large.csv.rfc": "RFC",
+    "large.csv.total": "total",
+    "large.csv.currency": "moneda",
+    "large.csv.sat": "estado SAT",
+    "large.csv.reason": "motivo",
+    "large.csv.replacement": "sustituta",
+    "large.csv.outcome": "resultado",
+    "large.csv.detail": "detalle",
+}
