@@ -25,8 +25,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+from benchmarks.standins import NoLookups
 from bot.invoice_lists.entries import Listed, checked
 from bot.sandbox.stage import FINANCE, Stage
 from bot.sat.reasons import CancelReason
@@ -56,11 +56,6 @@ def month_end(rows: int) -> bytes:
     return ("\ufeff" + out.getvalue()).encode()
 
 
-class _NoLookups:
-    """In place of the invoices' lookups (5,000 descargarXML each run): nothing looked up."""
-
-    async def gather(self, request_id: int, invoices: Any, attached: Any = None) -> list[Any]:
-        return []
 
 
 def spread(values: list[float]) -> str:
@@ -92,7 +87,7 @@ async def _one(stage: Stage, file: bytes | None) -> tuple[float, float]:
 async def _flow(folder: Path) -> None:
     stage = await Stage.open(folder / "bulk-file.db", watch_backoff_s=[3600],
                              max_invoices=max(ROWS, 1))
-    stage.runtime.services.lifecycle.facts = _NoLookups()  # lookups measured by `facts`
+    stage.runtime.services.lifecycle.facts = NoLookups()  # lookups measured by `facts`
     acks: dict[str, list[float]] = {"file": [], "plain": []}
     recorded: list[float] = []
     floor: list[float] = []
