@@ -51,3 +51,12 @@ class FactsRecord(BaseModel):
     def attached(self) -> bool:
         """The facts came from a file the requester attached, not from the provider."""
         return self.source == "attached"
+
+    @property
+    def sat_json(self) -> dict[str, Any] | None:
+        """The SAT's answer as the audit log keeps it (its own words)."""
+        return self.sat.model_dump(mode="json") if self.sat else None
+
+    def as_json(self) -> dict[str, Any]:
+        """The record as stored: the fields it was given (JSON)."""
+        return self.model_dump(mode="json", exclude_unset=True)

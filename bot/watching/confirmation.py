@@ -21,7 +21,7 @@ from typing import Any
 from bot.actors import SYSTEM
 from bot.config import DEFAULT_SAT_CONFIRM_H
 from bot.sat.confirmation import Verdict, verdict
-from bot.sat.status import SatStatus
+from bot.sat.record import FactsRecord
 from bot.workflow.answers import DEFAULT_BACKOFF_S, WRITE_BATCH, next_check
 from bot.workflow.sat_words import SAT_OFF, SatWord, sat_fields, sat_line
 from bot.workflow.transitions import complete_if_final
@@ -65,27 +65,27 @@ async def follow_up(store: AuditStore, sat: SatWord | None, *, limit: int = 1_00
         return result
     asking = sat is not None and sat.asks_sat
     words = await sat.ask_again(due) if sat is not None and asking else {}
-    result.answered = sum(1 for w in words.values() if w.get("sat"))
+    result.answered = sum(1 for w in words.values() if w.sat)
     result.sat_asked = asking
-    result.error = next((w["sat_error"] for w in words.values() if w.get("sat_error")), None)
+    result.error = next((w.sat_error for w in words.values() if w.sat_error), None)
     for start in range(0, len(due), WRITE_BATCH):
         async with store.writing() as tx:
             for invoice in due[start:start + WRITE_BATCH]:
-                word = words.get(invoice["id"]) or {
-                    "sat": None, "sat_error": "error" if asking else SAT_OFF}
+                word = words.get(invoice["id"]) or FactsRecord(
+                    sat=None, sat_error="error" if asking else SAT_OFF)
                 _one(tx, invoice, word, now, backoff_s, bound_h, result)
         await asyncio.sleep(0)  # let the acks waiting on the loop go first
     return result
 
 
-def _one(tx: Tx, invoice: Row, word: dict[str, Any], now: datetime,
+def _one(tx: Tx, invoice: Row, word: FactsRecord, now: datetime,
          backoff_s: Sequence[float], bound_h: float, result: FollowUp) -> None:
-    said = SatStatus(**word["sat"]) if word.get("sat") else None
+    said = word.sat
     found = verdict(said)
     asks = invoice["sat_asks"] + 1
     fields: dict[str, Any] = {"sat_asks": asks, **sat_fields(invoice, word)}
     since = datetime.fromisoformat(invoice["pending_since"] or invoice["updated_at"])
-    late = word.get("sat_error") == SAT_OFF or now - since >= timedelta(hours=bound_h)
+    late = word.sat_error == SAT_OFF or now - since >= timedelta(hours=bound_h)
     target = {Verdict.CONFIRMED: IS.CANCELED, Verdict.REFUSED: IS.DENIED}.get(
         found, IS.UNCONFIRMED if late else None)
     if target is None:  # not yet: asked again on its own schedule
@@ -98,7 +98,7 @@ def _one(tx: Tx, invoice: Row, word: dict[str, Any], now: datetime,
     try:
         tx.transition("invoice", invoice["id"], target, SYSTEM, expect=IS.AWAITING_SAT,
                       action=_ACTIONS[target], fields=fields,
-                      details={"sat": word.get("sat"), "sat_error": word.get("sat_error"),
+                      details={"sat": word.sat_json, "sat_error": word.sat_error,
                                "asks": asks, "hours": bound_h})
     except StaleState:
         return  # recorded meanwhile (another cycle, a reconciliation)

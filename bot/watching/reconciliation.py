@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.actors import SYSTEM
 from bot.i18n import t
+from bot.sat.record import FactsRecord
 from bot.sat.status import Estado, SatStatus
 from bot.slack.mrkdwn import escape
 from bot.workflow.sat_words import sat_fields, sat_line
@@ -115,16 +116,15 @@ class Reconciler:
                 words = await facts.ask_again(batch)
                 async with store.writing() as tx:
                     for row in batch:
-                        self._one(tx, row, words.get(row["id"]) or {}, result)
+                        self._one(tx, row, words.get(row["id"]) or FactsRecord(), result)
             await self._record(result, asked_sat=True)
             await services.outbox.flush()
             return result
 
-    def _one(self, tx: Tx, row: Row, word: dict[str, Any], result: Reconciliation) -> None:
-        if not word.get("sat"):
+    def _one(self, tx: Tx, row: Row, word: FactsRecord, result: Reconciliation) -> None:
+        if (sat := word.sat) is None:
             return  # unanswered: asked first next time (sat_checked_at unchanged)
         result.answered += 1
-        sat = SatStatus(**word["sat"])
         fields = {"sat_checked_at": self.services.store.now(), **sat_fields(row, word)}
         request_status = tx.request_status(row["request_id"])
         if fields.get("facts") and request_status not in CLOSED_REQUEST:
@@ -145,10 +145,10 @@ class Reconciler:
         result.found.append((row, found, sat))
         tx.record(SYSTEM, "sat_disagreement", request_id=row["request_id"],
                   invoice_ref=row["ref_key"], details={
-                      "kind": found.value, "status": row["status"], "sat": word["sat"]})
+                      "kind": found.value, "status": row["status"], "sat": word.sat_json})
 
     @staticmethod
-    def _confirmed_late(tx: Tx, row: Row, word: dict[str, Any], fields: dict[str, Any],
+    def _confirmed_late(tx: Tx, row: Row, word: FactsRecord, fields: dict[str, Any],
                         result: Reconciliation) -> None:
         if tx.live_rows([row["ref_key"]]):  # asked again meanwhile: the newer row follows it
             tx.set_fields("invoice", row["id"], fields)
@@ -156,7 +156,7 @@ class Reconciler:
         try:
             tx.transition("invoice", row["id"], IS.CANCELED, SYSTEM, expect=IS.UNCONFIRMED,
                           action="sat_confirmed", fields={**fields, "sat_disagreement": None},
-                          details={"sat": word["sat"], "by": "reconciliation"})
+                          details={"sat": word.sat_json, "by": "reconciliation"})
         except StaleState:
             return
         tx.enqueue(row["request_id"], Reply.RESOLVED, {

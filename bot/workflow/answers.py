@@ -23,7 +23,6 @@ from bot.sat.confirmation import Verdict, cancelled, verdict
 from bot.sat.outcomes import Nuance, Outcome
 from bot.sat.record import FactsRecord
 from bot.sat.refs import InvoiceRef
-from bot.sat.status import SatStatus
 from bot.workflow.sat_words import (
     SAT_OFF,
     SatWord,
@@ -124,7 +123,7 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
     gone = [i for i in requested if cancelling and _at_the_sat_already(i)]
     invoices = [i for i in requested if i not in gone]
     refs = [ref_of(i) for i in invoices]
-    words: dict[int, dict[str, Any]] = {}
+    words: dict[int, FactsRecord] = {}
     if cancelling:
         result = await pac.cancel([item_of(i, request) for i in invoices]) if invoices else None
         outcomes = [] if result is None else \
@@ -242,18 +241,18 @@ def _leave_out(tx: Tx, invoice: Row) -> dict[str, Any]:
     return line
 
 
-def _target(outcome: InvoiceOutcome, word: dict[str, Any]) -> IS:
+def _target(outcome: InvoiceOutcome, word: FactsRecord) -> IS:
     """The provider's "cancelled" is `canceled` only when the SAT shows it so."""
     if outcome.outcome is not Outcome.CANCELED:
         return IS(outcome.outcome.value)
-    if word.get("sat_error") == SAT_OFF:
+    if word.sat_error == SAT_OFF:
         return IS.UNCONFIRMED
-    said = SatStatus(**word["sat"]) if word.get("sat") else None
+    said = word.sat
     return IS.CANCELED if verdict(said) is Verdict.CONFIRMED else IS.AWAITING_SAT
 
 
 def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime,
-                    backoff_s: Sequence[float], word: dict[str, Any] | None = None,
+                    backoff_s: Sequence[float], word: FactsRecord | None = None,
                     hours: float | None = None) -> tuple[bool, dict[str, Any]]:
     """Write one provider answer (with the SAT's word on a cancellation); whether it changed
     the invoice's status, and the thread's line for it."""
@@ -289,7 +288,7 @@ def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime
                         "replacement": invoice.get("replacement")})
     if told and word is not None:
         fields.update({"sat_asks": 1, **sat_fields(invoice, word)})
-        details.update({"sat": word.get("sat"), "sat_error": word.get("sat_error")})
+        details.update({"sat": word.sat_json, "sat_error": word.sat_error})
     try:
         # Compare-and-set on the status read before the provider was asked: another ask
         # (a resumed submission confirming, a watcher cycle) may have recorded an answer

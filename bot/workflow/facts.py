@@ -223,7 +223,7 @@ class FactFinder:
     def confirm_h(self) -> float:
         return self.settings.sat_confirm_h
 
-    async def ask_again(self, rows: Sequence[Row]) -> dict[int, dict[str, Any]]:
+    async def ask_again(self, rows: Sequence[Row]) -> dict[int, FactsRecord]:
         """What the SAT says of each invoice now (by row id), a few at once: asked with the
         facts on record, or, when the XML could not be had before, looked up afresh. The
         record has look_up's shape ("off" when the SAT is not asked); never raises."""
@@ -242,7 +242,8 @@ class FactFinder:
                     return {**known, "sat": None, "sat_error": "error"}
 
         found = await asyncio.gather(*(one(row) for row in rows))
-        return {row["id"]: record for row, record in zip(rows, found, strict=True)}
+        return {row["id"]: FactsRecord.model_validate(record)
+                for row, record in zip(rows, found, strict=True)}
 
     async def _sat_of(self, facts: CfdiFacts, record: dict[str, Any]) -> dict[str, Any]:
         if self.sat is None:

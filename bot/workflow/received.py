@@ -19,6 +19,7 @@ from bot.actors import SYSTEM
 from bot.providers.contract import InvoiceOutcome, Provider
 from bot.sat.confirmation import Verdict, verdict
 from bot.sat.outcomes import Outcome
+from bot.sat.record import FactsRecord
 from bot.sat.status import Cancelacion, SatStatus
 from bot.workflow.answers import (
     DEFAULT_BACKOFF_S,
@@ -66,7 +67,7 @@ def _in_process(said: SatStatus | None) -> bool:
     return said is not None and said.cancelacion is Cancelacion.IN_PROCESS
 
 
-async def _settle(store: AuditStore, received: list[Row], words: dict[int, dict],
+async def _settle(store: AuditStore, received: list[Row], words: dict[int, FactsRecord],
                   backoff_s: Sequence[float]
                   ) -> tuple[list[tuple[Row, InvoiceOutcome]], list[Row]]:
     """Record what the SAT settles; (the changes, the invoices it could not settle)."""
@@ -77,8 +78,8 @@ async def _settle(store: AuditStore, received: list[Row], words: dict[int, dict]
         async with store.writing() as tx:
             touched = set()
             for invoice in received[start:start + SETTLE_BATCH]:
-                word = words.get(invoice["id"]) or {"sat": None, "sat_error": "error"}
-                said = SatStatus(**word["sat"]) if word.get("sat") else None
+                word = words.get(invoice["id"]) or FactsRecord(sat=None, sat_error="error")
+                said = word.sat
                 fields = {"sat_asks": invoice["sat_asks"] + 1, **sat_fields(invoice, word)}
                 target = _SETTLED.get(verdict(said))
                 if target is None:
@@ -95,7 +96,7 @@ async def _settle(store: AuditStore, received: list[Row], words: dict[int, dict]
                     tx.transition("invoice", invoice["id"], target, SYSTEM,
                                   expect=IS.PENDING, action=_ACTIONS[target],
                                   fields={**fields, "next_check_at": None},
-                                  details={"sat": word.get("sat"), "asks": fields["sat_asks"],
+                                  details={"sat": word.sat_json, "asks": fields["sat_asks"],
                                            "after": RECEIVED_CODE})
                 except StaleState:
                     continue  # recorded meanwhile (a watcher cycle)

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from bot.providers.contract import InvoiceOutcome
 from bot.sat.outcomes import Outcome
-from bot.sat.status import SatStatus
+from bot.sat.record import FactsRecord
 from storage.domain import Row
 
 SAT_OFF = "off"            # the SAT is not asked (SAT_CONSULTA_URL): nothing can confirm
@@ -25,11 +25,11 @@ class SatWord(Protocol):
     @property
     def confirm_h(self) -> float: ...  # how long the SAT is asked to confirm (SAT_CONFIRM_H)
 
-    async def ask_again(self, rows: Sequence[Row]) -> dict[int, dict[str, Any]]: ...
+    async def ask_again(self, rows: Sequence[Row]) -> dict[int, FactsRecord]: ...
 
 
 def outcome_line(invoice: Row, outcome: InvoiceOutcome, status: str | None = None,
-                 word: dict[str, Any] | None = None) -> dict[str, Any]:
+                 word: FactsRecord | None = None) -> dict[str, Any]:
     """The facts a thread reply shows for one invoice, frozen at the moment of the change:
     the status, the provider's code and words, and what the SAT said (`sat_line`)."""
     line = {"ref": invoice["ref_key"], "status": status or outcome.outcome.value,
@@ -37,17 +37,16 @@ def outcome_line(invoice: Row, outcome: InvoiceOutcome, status: str | None = Non
     return {**line, **sat_line(word)} if word is not None else line
 
 
-def sat_line(word: dict[str, Any]) -> dict[str, Any]:
+def sat_line(word: FactsRecord) -> dict[str, Any]:
     """The SAT's answer in a thread line: Estado and EstatusCancelacion (which drive the
     words), or why it did not answer."""
-    if word.get("sat"):
-        said = SatStatus(**word["sat"])
+    if (said := word.sat) is not None:
         return {"sat_estado": said.state.value, "sat_cancelacion": said.cancelacion.value}
-    return {"sat_error": word.get("sat_error") or "error"}
+    return {"sat_error": word.sat_error or "error"}
 
 
 async def ask_sat(sat: SatWord | None, invoices: Sequence[Row],
-                     outcomes: Sequence[InvoiceOutcome]) -> dict[int, dict[str, Any]]:
+                     outcomes: Sequence[InvoiceOutcome]) -> dict[int, FactsRecord]:
     """The SAT's word on each invoice the provider says it cancelled (by row id)."""
     if sat is None or not sat.asks_sat:
         return {}
@@ -56,23 +55,24 @@ async def ask_sat(sat: SatWord | None, invoices: Sequence[Row],
     return await sat.ask_again(told) if told else {}
 
 
-def word_for(sat: SatWord | None, words: dict[int, dict[str, Any]], invoice: Row
-          ) -> dict[str, Any]:
+def word_for(sat: SatWord | None, words: dict[int, FactsRecord], invoice: Row
+             ) -> FactsRecord:
     if sat is None or not sat.asks_sat:
-        return {"sat": None, "sat_error": SAT_OFF}
-    return words.get(invoice["id"]) or {"sat": None, "sat_error": "error"}
+        return FactsRecord(sat=None, sat_error=SAT_OFF)
+    return words.get(invoice["id"]) or FactsRecord(sat=None, sat_error="error")
 
 
 def confirm_hours(sat: SatWord | None) -> float | None:
     return sat.confirm_h if sat is not None else None
 
 
-def sat_fields(invoice: Row, word: dict[str, Any]) -> dict[str, Any]:
+def sat_fields(invoice: Row, word: FactsRecord) -> dict[str, Any]:
     """The SAT's answer kept with the invoice's facts (the card shows the latest); a failed
     ask keeps the last answer there (its error is in the event)."""
-    if not word.get("sat") and not word.get("invoice"):
+    if word.sat is None and word.invoice is None:
         return {}
     known = json.loads(invoice.get("facts") or "null") or {}
-    if not word.get("sat"):
-        return {"facts": json.dumps({**known, "invoice": word["invoice"]})}
-    return {"facts": json.dumps({**known, **word})}
+    fresh = word.as_json()
+    if word.sat is None:
+        return {"facts": json.dumps({**known, "invoice": fresh["invoice"]})}
+    return {"facts": json.dumps({**known, **fresh})}
