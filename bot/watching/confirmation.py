@@ -26,7 +26,7 @@ from bot.workflow.answers import DEFAULT_BACKOFF_S, WRITE_BATCH, next_check
 from bot.workflow.sat_words import SAT_OFF, SatWord, sat_fields, sat_line
 from bot.workflow.transitions import complete_if_final
 from storage import queries
-from storage.domain import Row
+from storage.domain import Row, ThreadLine
 from storage.errors import StaleState
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
@@ -93,8 +93,8 @@ def _one(tx: Tx, invoice: Row, word: FactsRecord, now: datetime,
                       {**fields, "next_check_at": next_check(now, asks, backoff_s)})
         return
     fields["next_check_at"] = None
-    line = {"ref": invoice["ref_key"], "status": target.value, "code": invoice["code"],
-            "detalle": invoice["detalle"], **sat_line(word), "hours": bound_h}
+    line = ThreadLine(ref=invoice["ref_key"], status=target.value, code=invoice["code"],
+                      detalle=invoice["detalle"], **sat_line(word), hours=bound_h)
     try:
         tx.transition("invoice", invoice["id"], target, SYSTEM, expect=IS.AWAITING_SAT,
                       action=_ACTIONS[target], fields=fields,
@@ -102,7 +102,7 @@ def _one(tx: Tx, invoice: Row, word: FactsRecord, now: datetime,
                                "asks": asks, "hours": bound_h})
     except StaleState:
         return  # recorded meanwhile (another cycle, a reconciliation)
-    tx.enqueue(invoice["request_id"], Reply.RESOLVED, line)
+    tx.enqueue(invoice["request_id"], Reply.RESOLVED, line.as_json())
     complete_if_final(tx, invoice["request_id"])
     result.changed.append((invoice, target))
     if target is IS.UNCONFIRMED:

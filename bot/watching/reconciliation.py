@@ -31,7 +31,7 @@ from bot.slack.mrkdwn import escape
 from bot.workflow.sat_words import sat_fields, sat_line
 from bot.workflow.transitions import complete_if_final
 from storage import queries
-from storage.domain import Row
+from storage.domain import Row, ThreadLine
 from storage.errors import StaleState
 from storage.states import BELIEVED_CANCELLED, BELIEVED_NOT_CANCELLED, CLOSED_REQUEST, TO_RESUME
 from storage.states import InvoiceStatus as IS
@@ -159,9 +159,9 @@ class Reconciler:
                           details={"sat": word.sat_json, "by": "reconciliation"})
         except StaleState:
             return
-        tx.enqueue(row["request_id"], Reply.RESOLVED, {
-            "ref": row["ref_key"], "status": IS.CANCELED.value, "code": row["code"],
-            "detalle": row["detalle"], **sat_line(word)})
+        tx.enqueue(row["request_id"], Reply.RESOLVED, ThreadLine(
+            ref=row["ref_key"], status=IS.CANCELED.value, code=row["code"],
+            detalle=row["detalle"], **sat_line(word)).as_json())
         complete_if_final(tx, row["request_id"])
         result.confirmed.append(row)
 

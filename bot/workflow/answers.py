@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +34,7 @@ from bot.workflow.sat_words import (
 )
 from bot.workflow.transitions import complete_if_final, item_of, ref_of, send_request_of
 from storage import queries
-from storage.domain import Row
+from storage.domain import Row, ThreadLine
 from storage.errors import StaleState
 from storage.sql import iso
 from storage.states import InvoiceStatus as IS
@@ -134,7 +134,7 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
         outcomes = _per_invoice(refs, sent.outcomes)
     crash_point("provider_answered")
     now = store.clock()
-    said: dict[int, dict[str, Any]] = {}
+    said: dict[int, ThreadLine] = {}
     answers = list(zip(invoices, outcomes, strict=True))
 
     def record(tx: Tx, batch: list[tuple[Row, InvoiceOutcome]]) -> None:
@@ -154,7 +154,7 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
     async with store.writing() as tx:
         said |= {i["id"]: _leave_out(tx, i) for i in gone}
         record(tx, answers[last:])
-        lines = [said[i["id"]] for i in requested if i["id"] in said]  # in the typed order
+        lines = [said[i["id"]].as_json() for i in requested if i["id"] in said]  # typed order
         whole_call_failed = bool(outcomes) and all(o.error_class for o in outcomes)
         if whole_call_failed:
             first = outcomes[0]
@@ -163,7 +163,7 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
             failure = {"code": first.code, "message": first.detalle, "class": klass,
                        "attempt": tx.failures(request_id) + 1}
             if gone:  # settled without the provider: the failure reply names them too
-                failure["left_out"] = [said[i["id"]] for i in gone]
+                failure["left_out"] = [said[i["id"]].as_json() for i in gone]
             tx.transition("request", request_id, RS.FAILED, SYSTEM, action="submission_failed",
                           details=failure)
             tx.enqueue(request_id, Reply.FAILED, failure)
@@ -213,7 +213,7 @@ async def recheck(store: AuditStore, pac: Provider, due: list[Row],
                 moved, line = _record_outcome(tx, invoice, outcome, now, backoff_s,
                                               word_for(sat, words, invoice), confirm_hours(sat))
                 if moved:
-                    tx.enqueue(invoice["request_id"], Reply.RESOLVED, line)
+                    tx.enqueue(invoice["request_id"], Reply.RESOLVED, line.as_json())
                     changed.append((invoice, outcome))
                     touched.add(invoice["request_id"])
             for request_id in sorted(touched):
@@ -231,10 +231,10 @@ def _ours(outcome: InvoiceOutcome) -> InvoiceOutcome:
     return outcome
 
 
-def _leave_out(tx: Tx, invoice: Row) -> dict[str, Any]:
+def _leave_out(tx: Tx, invoice: Row) -> ThreadLine:
     """An invoice the SAT already showed cancelled: never sent to the provider."""
-    line = {"ref": invoice["ref_key"], "status": IS.ALREADY_CANCELED.value,
-            "code": ALREADY_AT_SAT, "detalle": None}
+    line = ThreadLine(ref=invoice["ref_key"], status=IS.ALREADY_CANCELED.value,
+                      code=ALREADY_AT_SAT)
     tx.transition("invoice", invoice["id"], IS.ALREADY_CANCELED, SYSTEM,
                   expect=IS.REQUESTED, action="sat_already_canceled",
                   fields={"code": ALREADY_AT_SAT})
@@ -253,7 +253,7 @@ def _target(outcome: InvoiceOutcome, word: FactsRecord) -> IS:
 
 def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime,
                     backoff_s: Sequence[float], word: FactsRecord | None = None,
-                    hours: float | None = None) -> tuple[bool, dict[str, Any]]:
+                    hours: float | None = None) -> tuple[bool, ThreadLine]:
     """Write one provider answer (with the SAT's word on a cancellation); whether it changed
     the invoice's status, and the thread's line for it."""
     attempts = invoice["attempts"] + 1
@@ -268,7 +268,7 @@ def _record_outcome(tx: Tx, invoice: Row, outcome: InvoiceOutcome, now: datetime
     target = _target(outcome, word) if told and word is not None else IS(outcome.outcome.value)
     line = outcome_line(invoice, outcome, target, word if told else None)
     if target is IS.AWAITING_SAT and hours is not None:
-        line["hours"] = hours  # how long the SAT will be asked, said in the thread
+        line = replace(line, hours=hours)  # how long the SAT will be asked, said in the thread
     if outcome.outcome is Outcome.PENDING:
         fields["next_check_at"] = next_check(now, attempts, backoff_s)
     if target == invoice["status"]:

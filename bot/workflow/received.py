@@ -31,7 +31,7 @@ from bot.workflow.answers import (
 from bot.workflow.sat_words import SatWord, sat_fields, sat_line
 from bot.workflow.transitions import complete_if_final, ref_of
 from storage import queries
-from storage.domain import Row
+from storage.domain import Row, ThreadLine
 from storage.errors import StaleState
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
@@ -89,9 +89,9 @@ async def _settle(store: AuditStore, received: list[Row], words: dict[int, Facts
                     else:
                         unsettled.append(invoice)
                     continue
-                line = {"ref": invoice["ref_key"], "status": target.value,
-                        "code": invoice["code"], "detalle": invoice["detalle"],
-                        **sat_line(word)}
+                line = ThreadLine(ref=invoice["ref_key"], status=target.value,
+                                  code=invoice["code"], detalle=invoice["detalle"],
+                                  **sat_line(word))
                 try:
                     tx.transition("invoice", invoice["id"], target, SYSTEM,
                                   expect=IS.PENDING, action=_ACTIONS[target],
@@ -100,7 +100,7 @@ async def _settle(store: AuditStore, received: list[Row], words: dict[int, Facts
                                            "after": RECEIVED_CODE})
                 except StaleState:
                     continue  # recorded meanwhile (a watcher cycle)
-                tx.enqueue(invoice["request_id"], Reply.RESOLVED, line)
+                tx.enqueue(invoice["request_id"], Reply.RESOLVED, line.as_json())
                 touched.add(invoice["request_id"])
                 changed.append((invoice, InvoiceOutcome(
                     ref=ref_of(invoice), outcome=Outcome(target.value), code=invoice["code"],

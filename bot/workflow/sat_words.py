@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from bot.providers.contract import InvoiceOutcome
 from bot.sat.outcomes import Outcome
 from bot.sat.record import FactsRecord
-from storage.domain import Row
+from storage.domain import Row, ThreadLine
 
 SAT_OFF = "off"            # the SAT is not asked (SAT_CONSULTA_URL): nothing can confirm
 
@@ -29,12 +30,12 @@ class SatWord(Protocol):
 
 
 def outcome_line(invoice: Row, outcome: InvoiceOutcome, status: str | None = None,
-                 word: FactsRecord | None = None) -> dict[str, Any]:
+                 word: FactsRecord | None = None) -> ThreadLine:
     """The facts a thread reply shows for one invoice, frozen at the moment of the change:
     the status, the provider's code and words, and what the SAT said (`sat_line`)."""
-    line = {"ref": invoice["ref_key"], "status": status or outcome.outcome.value,
-            "code": outcome.code, "detalle": outcome.detalle}
-    return {**line, **sat_line(word)} if word is not None else line
+    line = ThreadLine(ref=invoice["ref_key"], status=status or outcome.outcome.value,
+                      code=outcome.code, detalle=outcome.detalle)
+    return replace(line, **sat_line(word)) if word is not None else line
 
 
 def sat_line(word: FactsRecord) -> dict[str, Any]:

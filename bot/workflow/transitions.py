@@ -20,7 +20,7 @@ from bot.sat.cancellation import CancelItem
 from bot.sat.reasons import CancelReason
 from bot.sat.refs import InvoiceRef
 from storage import queries
-from storage.domain import NewInvoice, Row
+from storage.domain import NewInvoice, Row, ThreadLine
 from storage.errors import StaleState
 from storage.states import FINAL_INVOICE, RequestKind
 from storage.states import InvoiceStatus as IS
@@ -211,7 +211,8 @@ async def interrupted_send(store: AuditStore, request_id: int) -> None:
                               action="provider_answered",
                               fields={"code": FailureCode.INTERRUPTED.value},
                               details=detail)
-                lines.append({"ref": invoice["ref_key"], "status": IS.UNKNOWN, **detail})
+                lines.append(ThreadLine(ref=invoice["ref_key"], status=IS.UNKNOWN,
+                                        **detail).as_json())
         tx.transition("request", request_id, RS.SUBMITTED, SYSTEM, action="send_interrupted")
         tx.enqueue(request_id, Reply.OUTCOMES, {"invoices": lines})
         complete_if_final(tx, request_id)

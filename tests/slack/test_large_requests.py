@@ -25,6 +25,7 @@ from bot.sat.refs import InvoiceRef
 from bot.slack.forms import CancelForm
 from bot.slack.render.large import CSV_ACTION, changes_csv, invoices_csv
 from storage import chain
+from storage.domain import ThreadLine
 from tests.helpers import actions, click, texts, uuid_with
 
 COUNT = 1_000
@@ -152,6 +153,6 @@ def test_the_csv_neutralises_formulas_and_keeps_each_invoices_reason() -> None:
                      "RFC": "XAXX010101000", "total": "100.00", "moneda": "MXN",
                      "estado SAT": "", "motivo": "01", "sustituta": "B-2",
                      "resultado": "Solicitada", "detalle": "'@SUM(1)"}]
-    changed = read_csv(changes_csv(request, [{"ref": "A-1", "status": "canceled"}], invoices,
+    changed = read_csv(changes_csv(request, [ThreadLine(ref="A-1", status="canceled")], invoices,
                                    "en").encode())
     assert changed[0]["outcome"] == "Cancelled" and changed[0]["reason"] == "01"

@@ -18,6 +18,7 @@ from bot.sat.refs import InvoiceRef
 from bot.slack.render import history, replies
 from bot.workflow.transitions import create_cancel_request, reject
 from storage import queries
+from storage.domain import ThreadLine
 from storage.states import InvoiceStatus, RequestStatus
 from storage.store import AuditStore
 
@@ -59,22 +60,22 @@ def test_statuses_read_as_states_without_jargon(lang: str) -> None:
 
 def test_the_provider_words_are_labelled_and_said_once() -> None:
     said = "El comprobante no se puede cancelar"
-    line = replies.invoice_line({"ref": "E329", "status": "not_cancelable", "code": "sat:204",
-                                "detalle": said}, "es")
+    line = replies.invoice_line(ThreadLine(ref="E329", status="not_cancelable", code="sat:204",
+                                           detalle=said), "es")
     assert line == "`E329` — *No cancelable* · _el proveedor dice: «El comprobante no se " \
                    "puede cancelar»_"
     # A failure: why (the bot's words), then the provider's own, once.
-    failed = replies.invoice_line({"ref": "A", "status": "failed", "code": "timeout",
-                                  "detalle": "Read timed out"}, "en")
+    failed = replies.invoice_line(ThreadLine.of({"ref": "A", "status": "failed", "code": "timeout",
+                                  "detalle": "Read timed out"}), "en")
     assert failed == ("`A` — *Failed*: The provider did not answer in time. · "
                       "_the provider says: “Read timed out”_")
     # An unknown code already quotes the provider: not twice.
-    odd = replies.invoice_line({"ref": "B", "status": "failed", "code": "777",
-                               "detalle": "Algo <raro>"}, "es")
+    odd = replies.invoice_line(ThreadLine.of({"ref": "B", "status": "failed", "code": "777",
+                               "detalle": "Algo <raro>"}), "es")
     assert odd.count("Algo &lt;raro&gt;") == 1
     # The SAT's nuance is read from the provider's words: those are not repeated.
-    pending = replies.invoice_line({"ref": "C", "status": "pending", "code": "sat:201",
-                                   "detalle": "La cancelación está en proceso"}, "es")
+    pending = replies.invoice_line(ThreadLine(ref="C", status="pending", code="sat:201",
+                                              detalle="La cancelación está en proceso"), "es")
     assert pending == "`C` — *Pendiente*: el SAT sigue procesando la cancelación"
 
 

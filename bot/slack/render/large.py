@@ -24,7 +24,7 @@ from bot.sat.cfdi import CfdiFacts
 from bot.sat.reasons import CancelReason
 from bot.sat.status import SatStatus
 from bot.slack.mrkdwn import escape
-from storage.domain import Row
+from storage.domain import Row, ThreadLine
 from storage.export import neutralise
 
 FIRST_SHOWN = 10      # invoices (or changed lines) shown before "… and N more"
@@ -89,11 +89,11 @@ def card_lines(request: Row, invoices: Sequence[Row], lang: str) -> list[str]:
     return lines
 
 
-def changed_lines(lines: Sequence[dict[str, Any]], lang: str,
-                  shown: Callable[[dict[str, Any]], str]) -> list[str]:
+def changed_lines(lines: Sequence[ThreadLine], lang: str,
+                  shown: Callable[[ThreadLine], str]) -> list[str]:
     """A reply about many invoices: how many went to each status, the first lines (each as
     `shown` words it), and that the CSV of them all is attached."""
-    counts = Counter(str(line["status"]) for line in lines)
+    counts = Counter(str(line.status) for line in lines)
     said = [t("large.changes", lang, counts=_counted(
         counts, lambda s: t(f"outcome.{s}", lang))),
             *(shown(line) for line in lines[:FIRST_SHOWN])]
@@ -134,12 +134,12 @@ def invoices_csv(request: Row, invoices: Sequence[Row], lang: str) -> str:
     return _csv((_row(i, request, i["status"], i.get("detalle"), lang) for i in invoices), lang)
 
 
-def changes_csv(request: Row, lines: Sequence[dict[str, Any]], invoices: Sequence[Row],
+def changes_csv(request: Row, lines: Sequence[ThreadLine], invoices: Sequence[Row],
                 lang: str) -> str:
     """The invoices a reply is about, with the status the reply gave each."""
     by_ref = {i["ref_key"]: i for i in invoices}
-    return _csv((_row(by_ref.get(line["ref"]) or {"ref_key": line["ref"]}, request,
-                      line["status"], line.get("detalle"), lang) for line in lines), lang)
+    return _csv((_row(by_ref.get(line.ref) or {"ref_key": line.ref}, request,
+                      line.status, line.detalle, lang) for line in lines), lang)
 
 
 def list_filename(request_id: int) -> str:

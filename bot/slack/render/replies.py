@@ -19,7 +19,7 @@ from bot.slack.render.kit import (
     messages,
     sections,
 )
-from storage.domain import Row
+from storage.domain import Row, ThreadLine
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
 from storage.states import RequestKind
@@ -31,10 +31,10 @@ _EXPLAINED = frozenset({IS.NOT_CANCELABLE, IS.FAILED, IS.UNKNOWN})
 _AT_THE_SAT_ALREADY = "sat:cancelado"
 
 
-def invoice_line(line: dict[str, Any], lang: str, provider: str | None = None) -> str:
+def invoice_line(line: ThreadLine, lang: str, provider: str | None = None) -> str:
     """`ref` — *status*: the bot's words when they add to the status (the SAT's nuance, or
     why it failed), then the provider's own words once, labelled as theirs."""
-    status, said, code = line["status"], line.get("detalle"), line.get("code")
+    status, said, code = line.status, line.detalle, line.code
     nuance = nuance_of(said, Outcome(status)) if status in _OUTCOMES else None
     ours = ""
     if (sat_said := sat_words(line, lang)) is not None:  # the SAT's word, not the provider's
@@ -43,7 +43,7 @@ def invoice_line(line: dict[str, Any], lang: str, provider: str | None = None) -
         ours, said = t(f"nuance.{nuance}", lang), None
     elif status in _EXPLAINED and not said_by_status(code, provider):
         ours = code_text(code, lang, said, provider)
-    shown = t("reply.outcome_line", lang, ref=escape(line["ref"]),
+    shown = t("reply.outcome_line", lang, ref=escape(line.ref),
               outcome=t(f"outcome.{status}", lang))
     if ours:
         shown = t("reply.outcome_detail", lang, line=shown, detail=ours)
@@ -52,20 +52,20 @@ def invoice_line(line: dict[str, Any], lang: str, provider: str | None = None) -
     return shown
 
 
-def sat_words(line: dict[str, Any], lang: str) -> str | None:
+def sat_words(line: ThreadLine, lang: str) -> str | None:
     """What the SAT said of a cancellation, in the thread's words (its EstatusCancelacion
     drives them), or None when the line carries no word of the SAT."""
-    status, hours = line["status"], f"{line.get('hours') or 0:g}"
-    if line.get("code") == _AT_THE_SAT_ALREADY:
+    status, hours = line.status, f"{line.hours or 0:g}"
+    if line.code == _AT_THE_SAT_ALREADY:
         return t("reply.sat_already_canceled", lang)
     if status == IS.UNCONFIRMED:
-        off = line.get("sat_error") == "off"
+        off = line.sat_error == "off"
         return t("reply.unconfirmed_off" if off else "reply.unconfirmed", lang, hours=hours)
-    if "sat_estado" in line:
-        said = t(f"sat.cancelacion.{line['sat_cancelacion']}", lang,
-                 estado=t(f"sat.estado.{line['sat_estado']}", lang).lower())
-    elif "sat_error" in line:
-        said = t("sat.no_facts" if line["sat_error"] == "no_facts" else "sat.unanswered", lang)
+    if line.sat_estado is not None:
+        said = t(f"sat.cancelacion.{line.sat_cancelacion}", lang,
+                 estado=t(f"sat.estado.{line.sat_estado}", lang).lower())
+    elif line.sat_error is not None:
+        said = t("sat.no_facts" if line.sat_error == "no_facts" else "sat.unanswered", lang)
     else:
         return None
     if status == IS.AWAITING_SAT:
@@ -73,14 +73,14 @@ def sat_words(line: dict[str, Any], lang: str) -> str | None:
     return said
 
 
-def changed_lines(entries: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+def changed_lines(entries: Sequence[tuple[str, dict[str, Any]]]) -> list[ThreadLine]:
     """The invoice lines a reply is about (its outcomes and changes), in order."""
-    found: list[dict[str, Any]] = []
+    found: list[ThreadLine] = []
     for kind, data in entries:
         if kind == Reply.OUTCOMES:
-            found += data["invoices"]
+            found += [ThreadLine.of(line) for line in data["invoices"]]
         elif kind == Reply.RESOLVED:
-            found.append(data)
+            found.append(ThreadLine.of(data))
     return found
 
 
@@ -116,15 +116,16 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
             lines.append(t("reply.resubmitted", lang, user=mention(data["user"])))
         elif kind == Reply.OUTCOMES:
             lines.append(t("reply.outcomes", lang, mention=requester, id=request_id))
-            lines += [invoice_line(line, lang, provider) for line in data["invoices"]]
+            told = [ThreadLine.of(line) for line in data["invoices"]]
+            lines += [invoice_line(line, lang, provider) for line in told]
             if request["kind"] == RequestKind.SEND and any(
-                    line["status"] == IS.UNKNOWN for line in data["invoices"]):
+                    line.status == IS.UNKNOWN for line in told):
                 lines.append(t("reply.send_unknown", lang))  # what to check, in the thread
         elif kind == Reply.RESOLVED:
             head = t("reply.resolved", lang, mention=requester, id=request_id)
             if head not in lines:
                 lines.append(head)
-            lines.append(invoice_line(data, lang, provider))
+            lines.append(invoice_line(ThreadLine.of(data), lang, provider))
         elif kind == Reply.COMPLETED:
             lines.append(t("reply.completed", lang, id=request_id))
         elif kind == Reply.FAILED:
@@ -135,7 +136,7 @@ def thread_reply(request: Row, entries: Sequence[tuple[str, dict[str, Any]]], *,
             if data.get("left_out"):
                 left = data["left_out"]
                 lines.append(t("reply.failed.left_out", lang, count=len(left)))
-                lines += [invoice_line(line, lang, provider)
+                lines += [invoice_line(ThreadLine.of(line), lang, provider)
                           for line in left[:large.FIRST_SHOWN]]
                 if len(left) > large.FIRST_SHOWN:
                     lines.append(t("card.more_invoices", lang,
