@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode
 
 from bot.providers.registry import DEFAULT as DEFAULT_PROVIDER
 from bot.providers.registry import PROVIDERS, WITH_STAND_IN, shipped_wsdl
+from bot.sat.cancellability import COMPANIES_DEADLINE
 
 SANDBOX = "sandbox"
 # Defaults that code outside the settings also needs (a use case called without settings).
@@ -66,7 +67,7 @@ class ProviderSettings(BaseSettings):
 
     # The annual return's deadline (the year after the invoice's): the last day it can be
     # cancelled. 03-31 for companies, 04-30 for people.
-    annual_return_deadline: str = "03-31"
+    annual_return_deadline: str = "{:02d}-{:02d}".format(*COMPANIES_DEADLINE)
 
     @field_validator("watch_backoff_s", mode="before")
     @classmethod

@@ -33,7 +33,13 @@ def sat_today() -> date:
     return datetime.now(SAT_ZONE).date()
 
 
-def cancel_deadline(issued_at: datetime, month_day: tuple[int, int] = (3, 31)) -> date:
+# The annual return's deadline for companies (March 31 of the next year): ANNUAL_RETURN_DEADLINE's
+# default.
+COMPANIES_DEADLINE: tuple[int, int] = (3, 31)
+
+
+def cancel_deadline(issued_at: datetime, month_day: tuple[int, int] = COMPANIES_DEADLINE
+                    ) -> date:
     """The last day the invoice can be cancelled: the annual return's deadline of the year
     after the one it was issued in."""
     month, day = month_day

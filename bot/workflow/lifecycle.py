@@ -157,7 +157,7 @@ class Lifecycle:
         at once to the provider when no approval is needed. `attached`: the XML files read
         with the form (bot.slack.attachments), the facts of their invoices."""
         request = await self.outbox.post_card(request_id)
-        self.tasks.spawn(self._look_up(request_id, attached))
+        self.tasks.spawn(self._facts_then_rule(request_id, attached))
         link = await self.io.permalink(request) if request["thread_ts"] else ""
         if request["approvals_required"] == 0:
             await approve(self.store, request_id, SYSTEM, required=0)
@@ -171,7 +171,7 @@ class Lifecycle:
             if user != requester.id:
                 await self.io.direct(user, note, request_id)
 
-    async def _look_up(self, request_id: int,
+    async def _facts_then_rule(self, request_id: int,
                        attached: Mapping[str, AttachedXml] | None = None) -> None:
         """The invoices' facts, then the rules they settle (APPROVAL_RULES: total, customer;
         the reason was known at once): the approvals needed become the rule's, and approvals

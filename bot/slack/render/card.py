@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from bot.approval_rules import Basis, ReasonRule, Requirement, RfcRule, Rule, TotalRule
 from bot.i18n import CATALOGUES, t
 from bot.sat.cancellability import (
+    COMPANIES_DEADLINE,
     Flag,
     acceptance_ends,
     cancel_deadline,
@@ -54,7 +55,7 @@ _COUNT_GROUPS = {
 
 def request_card(request: Row, invoices: Sequence[Row], decisions: Sequence[Row], *,
                  lang: str, sandbox: bool, ttl_h: float,
-                 deadline: tuple[int, int] = (3, 31), zone: ZoneInfo | None = None,
+                 deadline: tuple[int, int] = COMPANIES_DEADLINE, zone: ZoneInfo | None = None,
                  large_at: int | None = None) -> dict[str, Any]:
     """The request card; with more invoices than `large_at`, summarised (large.py)."""
     status, sending = request["status"], request["kind"] == RequestKind.SEND
