@@ -280,10 +280,10 @@ ALTER TABLE invoices ADD COLUMN reason TEXT
 ALTER TABLE invoices ADD COLUMN replacement TEXT;
 """
 
-# Issue 21 (21b, the output half): files a thread owes besides the acuses, the CSV lists of
+# v17 (issue 21, the output half): files a thread owes besides the acuses, the CSV lists of
 # a large request and of a reply's changes. Their content is kept with the upload (what was
 # shared is on record); an acuse's stays NULL (it is read from its invoice's row).
-V_UPLOAD_CONTENT = """
+V17_UPLOAD_CONTENT = """
 ALTER TABLE uploads ADD COLUMN content TEXT;
 ALTER TABLE uploads ADD COLUMN title TEXT;
 """
@@ -340,7 +340,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _script(V14_DELEGATIONS),
     _script(V15_MONTHLY_REPORTS),
     _script(V16_INVOICE_REASONS),
-    _script(V_UPLOAD_CONTENT),
+    _script(V17_UPLOAD_CONTENT),
 ]
 LATEST = len(MIGRATIONS)
 
