@@ -4,37 +4,15 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-import threading
 import time
 from typing import Any
 
-from bot.sandbox.slack_records import FILES_PATH, SIGN_IN_PAGE, TEAM, Call, SlackError
+from bot.sandbox.slack_records import FILES_PATH, SIGN_IN_PAGE, TEAM, Call, SlackError, StandInHost
 
 
-class FilesApi:
+class FilesApi(StandInHost):
     """The files methods of the Slack stand-in (mixed into SlackStandIn)."""
-
-    # State and helpers of the SlackStandIn this is mixed into.
-    views: dict[str, dict[str, Any]]
-    homes: dict[str, dict[str, Any]]
-    uploads: dict[str, dict[str, Any]]
-    shared: dict[str, tuple[dict[str, Any], bytes]]
-    closed: set[str]
-    users: dict[str, str]
-    calls: list[Call]
-    token: str
-    scopes: list[str]
-    file_delay_s: float
-    base_url: str
-    _triggers: dict[str, float]
-    _ids: itertools.count[int]
-    _lock: threading.RLock
-
-    def _check(self, problems: list[str], error: str = "invalid_blocks") -> None: ...
-    def _member_of(self, params: dict[str, Any], key: str = "channel") -> str: ...
-    def _ts(self) -> str: ...
 
     def share_file(self, user: str, name: str, content: bytes, *,
                    filetype: str | None = None, mimetype: str | None = None) -> dict[str, Any]:

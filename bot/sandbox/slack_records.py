@@ -3,6 +3,8 @@ messages it holds, the errors it answers (as Slack spells them)."""
 
 from __future__ import annotations
 
+import itertools
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -82,3 +84,27 @@ class Injected:
     status: int
     retry_after: int | None
     times: int
+
+
+class StandInHost:
+    """What the Slack stand-in's method groups (ViewsApi, FilesApi) use of SlackStandIn: its
+    state and its helpers, which SlackStandIn defines."""
+
+    views: dict[str, dict[str, Any]]
+    homes: dict[str, dict[str, Any]]
+    uploads: dict[str, dict[str, Any]]
+    shared: dict[str, tuple[dict[str, Any], bytes]]
+    closed: set[str]
+    users: dict[str, str]
+    calls: list[Call]
+    token: str
+    scopes: list[str]
+    file_delay_s: float
+    base_url: str
+    _triggers: dict[str, float]
+    _ids: itertools.count[int]
+    _lock: threading.RLock
+
+    def _check(self, problems: list[str], error: str = "invalid_blocks") -> None: ...
+    def _member_of(self, params: dict[str, Any], key: str = "channel") -> str: ...
+    def _ts(self) -> str: ...

@@ -4,15 +4,13 @@ with the app's answer to a submitted view."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import secrets
-import threading
 import time
 from typing import Any
 
 from bot.sandbox.block_kit import INPUT_MAX_LENGTH, view_problems
-from bot.sandbox.slack_records import TRIGGER_TTL_S, Call, SlackError
+from bot.sandbox.slack_records import TRIGGER_TTL_S, SlackError, StandInHost
 
 
 def _view_id() -> str:
@@ -21,28 +19,8 @@ def _view_id() -> str:
     return "V" + secrets.token_hex(5).upper()
 
 
-class ViewsApi:
+class ViewsApi(StandInHost):
     """The views methods of the Slack stand-in (mixed into SlackStandIn)."""
-
-    # State and helpers of the SlackStandIn this is mixed into.
-    views: dict[str, dict[str, Any]]
-    homes: dict[str, dict[str, Any]]
-    uploads: dict[str, dict[str, Any]]
-    shared: dict[str, tuple[dict[str, Any], bytes]]
-    closed: set[str]
-    users: dict[str, str]
-    calls: list[Call]
-    token: str
-    scopes: list[str]
-    file_delay_s: float
-    base_url: str
-    _triggers: dict[str, float]
-    _ids: itertools.count[int]
-    _lock: threading.RLock
-
-    def _check(self, problems: list[str], error: str = "invalid_blocks") -> None: ...
-    def _member_of(self, params: dict[str, Any], key: str = "channel") -> str: ...
-    def _ts(self) -> str: ...
 
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         trigger = params.get("trigger_id")
