@@ -6,39 +6,23 @@ on the sandbox provider's own counter, over HTTP, with the real zeep client."""
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
-from typing import cast
-
-import pytest
 
 from bot.actors import Actor
-from bot.config import Settings
 from bot.providers.solucion_factible.client import PacClient
 from bot.sandbox.pac_server import SandboxPac
-from bot.sandbox.sat_server import SandboxSat
-from bot.sat.consulta.client import SatClient
 from bot.sat.refs import InvoiceRef
-from bot.slack.outbox import Outbox
 from bot.workflow.answers import submit
 from bot.workflow.facts import FactFinder
 from bot.workflow.received import confirm_received
 from bot.workflow.transitions import approve, create_cancel_request
 from storage import chain, queries
 from storage.store import AuditStore
-from tests.helpers import FAST_RETRY, uuid_with
+from tests.helpers import uuid_with
 
 ANA, BETO = Actor("U0ANA", "Ana"), Actor("U0BETO", "Beto")
 COUNT, BATCH = 120, 50  # the pac fixture's CFDI_BATCH_SIZE
 
 
-@pytest.fixture
-async def sat(store: AuditStore, pac: PacClient, sandbox: SandboxPac
-              ) -> AsyncIterator[FactFinder]:
-    with SandboxSat(sandbox.state, sandbox.book) as server:
-        client = SatClient.build(server.endpoint, timeout_s=5, retry=FAST_RETRY)
-        yield FactFinder(Settings(_env_file=None), store, pac,  # type: ignore[call-arg]
-                         client, cast(Outbox, None))
-        await client.aclose()
 
 
 async def submitted(store: AuditStore, pac: PacClient, sat: FactFinder | None,

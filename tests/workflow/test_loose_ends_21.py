@@ -9,26 +9,20 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import cast
 
 import pytest
 
 from bot.actors import Actor
-from bot.config import Settings
 from bot.providers.solucion_factible.client import PacClient
-from bot.sandbox.pac_server import SandboxPac
-from bot.sandbox.sat_server import SandboxSat
 from bot.sandbox.stage import ADMIN, APPROVALS, Stage
-from bot.sat.consulta.client import SatClient
 from bot.sat.refs import InvoiceRef
-from bot.slack.outbox import Outbox
 from bot.workflow.answers import submit
 from bot.workflow.facts import FactFinder
 from bot.workflow.received import confirm_received
 from bot.workflow.transitions import approve, create_cancel_request
 from storage import queries
 from storage.store import AuditStore
-from tests.helpers import FAST_RETRY, actions, card_of, click, texts, uuid_with
+from tests.helpers import actions, card_of, click, texts, uuid_with
 
 FAST = {"watch_backoff_s": [0.1], "watch_interval_s": 0.1}
 
@@ -93,29 +87,21 @@ async def test_a_failure_reply_names_the_invoices_left_out(stage: Stage) -> None
 ANA, BETO = Actor("U0ANA", "Ana"), Actor("U0BETO", "Beto")
 
 
-@pytest.fixture
-async def finder(store: AuditStore, pac: PacClient, sandbox: SandboxPac
-                 ) -> AsyncIterator[FactFinder]:
-    with SandboxSat(sandbox.state, sandbox.book) as server:
-        client = SatClient.build(server.endpoint, timeout_s=5, retry=FAST_RETRY)
-        yield FactFinder(Settings(_env_file=None), store, pac,  # type: ignore[call-arg]
-                         client, cast(Outbox, None))
-        await client.aclose()
 
 
 async def test_an_older_sat_answer_never_overwrites_a_newer_one(
-        store: AuditStore, pac: PacClient, finder: FactFinder) -> None:
+        store: AuditStore, pac: PacClient, sat: FactFinder) -> None:
     ref = InvoiceRef(uuid=uuid_with("000", 5))
     request_id = await create_cancel_request(store, ANA, [ref], reason="02",
                                              justification="error", approvals_required=0)
-    looked = await finder.look_up(ref)  # the card's lookup: the SAT says Vigente, then waits
+    looked = await sat.look_up(ref)  # the card's lookup: the SAT says Vigente, then waits
     assert looked["sat"]["estado"] == "Vigente"
     assert await approve(store, request_id, BETO, required=0)
-    await submit(store, pac, request_id, BETO, sat=finder)
-    await confirm_received(store, pac, request_id, sat=finder)
+    await submit(store, pac, request_id, BETO, sat=sat)
+    await confirm_received(store, pac, request_id, sat=sat)
     (row,) = queries.request_invoices(store, request_id)
     assert row["status"] == "canceled"
-    await finder.record(request_id, [row], [looked])  # the slow lookup arrives last
+    await sat.record(request_id, [row], [looked])  # the slow lookup arrives last
     (row,) = queries.request_invoices(store, request_id)
     kept = json.loads(row["facts"])
     assert kept["sat"]["estado"] == "Cancelado" and kept["sat_at"] > looked["sat_at"]

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import cast
 
 import pytest
 
 from bot.actors import Actor
-from bot.config import Settings
 from bot.providers.solucion_factible.client import PacClient
 from bot.sandbox.pac_server import SandboxPac
-from bot.sandbox.sat_server import SandboxSat
-from bot.sat.consulta.client import SatClient
 from bot.sat.refs import InvoiceRef
-from bot.slack.outbox import Outbox
 from bot.workflow.answers import recheck_pending, run_submission, submit
 from bot.workflow.facts import FactFinder
 from bot.workflow.received import confirm_received
@@ -23,21 +17,11 @@ from bot.workflow.transitions import approve, create_cancel_request
 from storage import chain, queries
 from storage.errors import StaleState
 from storage.store import AuditStore
-from tests.helpers import FAST_RETRY, uuid_with
+from tests.helpers import uuid_with
 
 ANA, BETO = Actor("U0ANA", "Ana"), Actor("U0BETO", "Beto")
 
 
-@pytest.fixture
-async def sat(store: AuditStore, pac: PacClient, sandbox: SandboxPac
-              ) -> AsyncIterator[FactFinder]:
-    """The SAT stand-in over the sandbox's memory, asked through the real client."""
-    with SandboxSat(sandbox.state, sandbox.book) as server:
-        client = SatClient.build(server.endpoint, timeout_s=5, retry=FAST_RETRY)
-        # The outbox only serves the card's lookups (FactFinder.gather), not used here.
-        yield FactFinder(Settings(_env_file=None), store, pac,  # type: ignore[call-arg]
-                         client, cast(Outbox, None))
-        await client.aclose()
 
 
 async def new_request(store: AuditStore, codes: list[str]) -> int:
