@@ -3,7 +3,7 @@ looking them up changes how fast the form is answered.
 
 1. One request of 200 invoices looked up (its XML from the provider sandbox, then the SAT
    stand-in), both answering after LATENCY_S as a network would: a few lookups at once
-   (facts.AT_ONCE) beside the same lookups one after another, in the same run.
+   (pace.PACE_AT_ONCE) beside the same lookups one after another, in the same run.
 2. The cancel form submitted (50 invoices each time) with the lookups on and off, and with
    10 of its invoices' XML attached (answered "checking"; downloaded and read after it),
    interleaved, with nothing else running and while the previous form's work runs: the
@@ -36,7 +36,9 @@ from bot.sandbox.stage import FINANCE, Stage
 from bot.sat.consulta.client import SatClient
 from bot.sat.refs import InvoiceRef
 from bot.slack.forms import XML_FILES
-from bot.workflow.facts import AT_ONCE, FactFinder
+from bot.workflow.facts import FactFinder
+from bot.workflow.pace import PACE_AT_ONCE as AT_ONCE
+from bot.workflow.pace import Pace
 from bot.workflow.transitions import create_cancel_request
 from storage import queries
 from storage.store import AuditStore
@@ -71,7 +73,7 @@ async def _card_complete(store: AuditStore, pac: PacClient, sat: SatClient, at_o
                                              justification="benchmark")
     card = _CardUpdate()
     finder = FactFinder(Settings(_env_file=None), store, pac, sat,  # type: ignore[call-arg]
-                        card, at_once=at_once)  # type: ignore[arg-type]
+                        card, pace=Pace(large_at=1, at_once=at_once))  # type: ignore[arg-type]
     start = time.perf_counter()
     await finder.gather(request_id, queries.request_invoices(store, request_id))
     return card.done_at - start

@@ -1,5 +1,5 @@
 """The daily reconciliation with the SAT: how long a run over an audit log of cancelled
-invoices takes with a few SAT asks at once (facts.AT_ONCE) beside the same asks one after
+invoices takes with a few SAT asks at once (pace.PACE_AT_ONCE) beside the same asks one after
 another, and how late the event loop runs meanwhile (the longest lateness of a 1 ms ticker,
 beside the same ticker with the bot idle), in the same run.
 
@@ -20,7 +20,8 @@ from pathlib import Path
 from bot.actors import SYSTEM, Actor
 from bot.sandbox.stage import Stage
 from bot.sat.refs import InvoiceRef
-from bot.workflow.facts import AT_ONCE
+from bot.workflow.pace import PACE_AT_ONCE as AT_ONCE
+from bot.workflow.pace import Pace
 from storage.domain import NewInvoice
 from storage.states import InvoiceStatus as IS
 from storage.states import RequestStatus as RS
@@ -69,7 +70,7 @@ async def _lateness(seconds: float | None, until: asyncio.Future[object] | None 
 async def _run(stage: Stage, at_once: int) -> tuple[float, float]:
     facts = stage.runtime.services.facts
     assert facts is not None
-    facts.at_once = at_once
+    facts.pace = Pace(large_at=1, at_once=at_once)
     start = time.perf_counter()
     run = asyncio.ensure_future(stage.runtime.watcher.reconciler.run())
     late = await _lateness(None, run)

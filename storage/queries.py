@@ -5,6 +5,7 @@ They take the store, never a connection: nothing above storage/ touches SQL.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -90,6 +91,25 @@ def request_invoices(store: AuditStore, request_id: int) -> list[Row]:
     """invoices_by_request, in the order the requester typed them."""
     return list(store.db.query("SELECT * FROM invoices WHERE request_id = ? ORDER BY position",
                          [request_id]))
+
+
+PAGE = 250  # rows read between two turns of the loop (a few ms)
+
+
+async def request_invoices_paged(store: AuditStore, request_id: int) -> list[Row]:
+    """request_invoices, a page at a time, the loop running what is ready between pages:
+    a large request's 5,000 rows in one read held the loop 50 ms and more."""
+    rows: list[Row] = []
+    after = -1
+    while True:
+        page = list(store.db.query(
+            "SELECT * FROM invoices WHERE request_id = ? AND position > ? ORDER BY position"
+            " LIMIT ?", [request_id, after, PAGE]))
+        rows += page
+        if len(page) < PAGE:
+            return rows
+        after = page[-1]["position"]
+        await asyncio.sleep(0)
 
 
 def active_elsewhere(store: AuditStore, ref_keys: Sequence[str]) -> list[Row]:

@@ -39,6 +39,17 @@ _SETTABLE: dict[Entity, frozenset[str]] = {
 VERBATIM = frozenset({"acuse"})
 
 
+def _digest(acuse: str) -> str:
+    return hashlib.sha256(acuse.encode()).hexdigest()
+
+
+def _with_digest(fields: dict[str, Any]) -> dict[str, Any]:
+    """An acuse is written with its digest (which acuses a thread owes: Tx.owe_acuses)."""
+    if fields.get("acuse"):
+        return {**fields, "acuse_digest": _digest(fields["acuse"])}
+    return fields
+
+
 class Tx:
     """Writes inside one open transaction of an AuditStore."""
 
@@ -70,6 +81,11 @@ class Tx:
         return rows_of(self.conn.execute(
             "SELECT * FROM invoices WHERE request_id = ? ORDER BY position", (request_id,)))
 
+    def invoices_by_id(self, ids: Sequence[int]) -> dict[int, Row]:
+        """These invoices' rows now, by id (a batch of a large request, not all of it)."""
+        return {row["id"]: row for row in rows_of(self.conn.execute(
+            f"SELECT * FROM invoices WHERE id IN ({marks(ids)})", list(ids)))}
+
     def approvals_required(self, request_id: int) -> int:
         row = self.one("SELECT approvals_required FROM requests WHERE id = ?", (request_id,))
         return int(row["approvals_required"]) if row else 1
@@ -97,9 +113,13 @@ class Tx:
             "SELECT count(*) FROM events WHERE request_id = ? AND action = 'submission_failed'",
             (request_id,)).fetchone()[0])
 
-    def invoice_statuses(self, request_id: int) -> list[str]:
-        return [status for (status,) in self.conn.execute(
-            "SELECT status FROM invoices WHERE request_id = ?", (request_id,))]
+    def all_invoices_in(self, request_id: int, statuses: Iterable[str]) -> bool:
+        """Whether every invoice of the request is in one of `statuses`: asked once per
+        written batch, it stops at the first that is not (a large request has thousands)."""
+        wanted = list(statuses)
+        return self.conn.execute(
+            f"SELECT 1 FROM invoices WHERE request_id = ? AND status NOT IN ({marks(wanted)})"
+            " LIMIT 1", (request_id, *wanted)).fetchone() is None
 
     def outbox_attempted(self, ids: Sequence[int]) -> None:
         """These replies are about to be posted: after a crash, look in the thread first."""
@@ -125,11 +145,19 @@ class Tx:
         thread (`acuse-solicitud-<id>.xml`, or `-<n>` when there are several); their ids."""
         owed = {digest for (digest,) in self.conn.execute(
             "SELECT digest FROM uploads WHERE request_id = ?", (request_id,))}
+        for invoice_id, acuse in self.conn.execute(  # written before v18
+                "SELECT id, acuse FROM invoices WHERE request_id = ? AND acuse IS NOT NULL"
+                " AND acuse_digest IS NULL", (request_id,)).fetchall():
+            self.conn.execute("UPDATE invoices SET acuse_digest = ? WHERE id = ?",
+                              (_digest(acuse), invoice_id))
         new: dict[str, int] = {}
-        for invoice_id, acuse in self.conn.execute(
-                "SELECT id, acuse FROM invoices WHERE request_id = ? AND acuse IS NOT NULL "
-                "ORDER BY position", (request_id,)):
-            digest = hashlib.sha256(acuse.encode()).hexdigest()
+        # Each distinct acuse once, by its digest (a batch call's acuse is its invoices'),
+        # named after the first invoice that has it (SQLite takes `id` from the row where
+        # min(position) is found).
+        for invoice_id, digest, _ in self.conn.execute(
+                "SELECT id, acuse_digest, min(position) AS first FROM invoices WHERE"
+                " request_id = ? AND acuse IS NOT NULL GROUP BY acuse_digest ORDER BY first",
+                (request_id,)):
             if digest not in owed:
                 new.setdefault(digest, invoice_id)
         ids = []
@@ -244,7 +272,7 @@ class Tx:
                 raise StaleState(entity, entity_id, expected, current)
         if not allowed(entity, current, to):
             raise IllegalTransition(entity, entity_id, current, to)
-        changes = {**fields, "status": to, "updated_at": self.store.now()}
+        changes = {**_with_digest(fields), "status": to, "updated_at": self.store.now()}
         if entity == "invoice":
             kind = self.one("SELECT kind FROM requests WHERE id = ?", (row["request_id"],))
             changes["live"] = live(kind["kind"] if kind else "", to)
@@ -267,7 +295,7 @@ class Tx:
         unknown = set(fields) - _SETTABLE[entity]
         if unknown:
             raise ValueError(f"cannot set {sorted(unknown)} on {_TABLE[entity]}")
-        fields = self.store.scrub_fields(fields)
+        fields = _with_digest(self.store.scrub_fields(fields))
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.conn.execute(f"UPDATE {_TABLE[entity]} SET {assignments} WHERE id = ?",
                           (*fields.values(), entity_id))

@@ -9,7 +9,8 @@ says what to do next (retry, fix the credentials, fix the configuration, give up
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from enum import StrEnum
 from typing import Protocol
 
@@ -20,6 +21,9 @@ from pydantic_core import PydanticCustomError
 from bot.sat.cancellation import CancelItem
 from bot.sat.outcomes import Nuance, Outcome
 from bot.sat.refs import InvoiceRef
+
+# Each provider call of a large job is made under one (bot.workflow.pace.Pace.gate).
+Step = Callable[[], AbstractAsyncContextManager[None]]
 
 
 class StatusClass(StrEnum):
@@ -162,10 +166,12 @@ class Provider(Protocol):
     calls: int  # HTTP calls made so far (tests, benchmarks)
     sends_by_uuid_only: bool  # `send` names invoices by UUID only (the form asks for UUIDs)
 
-    async def cancel(self, items: Sequence[CancelItem], *, one_per_call: bool = False
-                     ) -> CancelResult:
+    async def cancel(self, items: Sequence[CancelItem], *, one_per_call: bool = False,
+                     step: Step | None = None) -> CancelResult:
         """One outcome per item, in order. `one_per_call` asks about each invoice alone
-        (re-asking a pending one: some answers exist only for a one-invoice call)."""
+        (re-asking a pending one: some answers exist only for a one-invoice call). Each
+        call is made under `step` when given (a large request's pace: the caller's bound
+        on how much of the loop its calls take)."""
         ...
 
     async def send(self, request: SendRequest) -> SendResult: ...

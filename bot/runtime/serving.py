@@ -14,6 +14,7 @@ import contextlib
 import gc
 import logging
 import signal
+import sys
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -69,6 +70,13 @@ class Stop:
         raise Stopped
 
 
+# How long a worker thread (a large request's CSV, its card) may hold the interpreter before
+# the event loop gets it back. Python's 5 ms default cost the loop up to 5 ms each time it
+# gave the interpreter up (every SQLite call, every socket read) while such a thread ran:
+# a flush of 5,000 replies took 100 ms instead of a few (docs/benchmarks.md "large").
+SWITCH_INTERVAL_S = 0.0005
+
+
 def _freeze_what_the_start_built() -> None:
     """What the start built lives until the stop (the parsed WSDLs, Bolt, the catalogues):
     kept out of the garbage collector's full passes, which otherwise walk all of it. Those
@@ -86,6 +94,7 @@ async def serve(runtime: Runtime, stop: Stop) -> None:
     settings = runtime.settings
     socket_handler: AsyncSocketModeHandler | None = None
     _freeze_what_the_start_built()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     try:
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler

@@ -54,10 +54,15 @@ class Tasks:
         """A Slack request is being answered at this moment."""
         return self._answering > 0
 
-    async def _after_acks(self, work: Coroutine[Any, Any, Any]) -> Any:
+    async def quiet(self) -> None:
+        """Returns once no Slack request has been answered for QUIET_S, or after
+        ACKS_FIRST_MAX_S under steady load (background work is never starved)."""
         if not self._idle.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), ACKS_FIRST_MAX_S)
+
+    async def _after_acks(self, work: Coroutine[Any, Any, Any]) -> Any:
+        await self.quiet()
         return await work
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 REPLY_EVENT = "cfdi_bot_reply"  # message metadata naming the outbox entries of a reply
 _ALERT_CLASSES = {"credentials", "configuration"}
+HEAVY_PAYLOAD_CHARS = 100_000  # a reply's stored lines (an OUTCOMES of ~500 invoices)
 
 
 class Outbox:
@@ -112,10 +113,15 @@ class Outbox:
         ids = [e["id"] for e in entries]
         async with self.store.writing() as tx:
             tx.outbox_attempted(ids)
-        kinds = [(e["kind"], json.loads(e["payload"])) for e in entries]
-        payloads = replies.thread_reply(request, kinds, lang=self.lang, sandbox=self.sandbox,
-                                        provider=self.settings.cfdi_provider,
-                                        large_at=self.settings.large_request_at)
+        def render() -> tuple[list[tuple[str, Any]], list[dict[str, Any]]]:
+            kinds = [(e["kind"], json.loads(e["payload"])) for e in entries]
+            return kinds, replies.thread_reply(
+                request, kinds, lang=self.lang, sandbox=self.sandbox,
+                provider=self.settings.cfdi_provider, large_at=self.settings.large_request_at)
+
+        # A large request's replies (thousands of lines to read and count) are made in a
+        # worker thread: on the loop they held everyone's answers ~100 ms.
+        kinds, payloads = await asyncio.to_thread(render) if self._heavy(entries) else render()
         parts = dict(posted)
         for number, payload in enumerate(payloads, start=1):
             if number in parts:
@@ -163,13 +169,21 @@ class Outbox:
     async def _changes_csv(self, request: Row, entries: list[Row]) -> str | None:
         """The CSV of the invoices a summarised reply is about (None: it lists them all),
         written in a worker thread (thousands of rows)."""
-        changed = replies.changed_lines([(e["kind"], json.loads(e["payload"]))
-                                        for e in entries])
-        if not large.is_large(len(changed), self.settings.large_request_at):
+        def changed() -> list[Any]:
+            return replies.changed_lines([(e["kind"], json.loads(e["payload"]))
+                                          for e in entries])
+
+        lines = await asyncio.to_thread(changed) if self._heavy(entries) else changed()
+        if not large.is_large(len(lines), self.settings.large_request_at):
             return None
-        invoices = queries.request_invoices(self.store, request["id"])
-        return await asyncio.to_thread(large.changes_csv, request, changed, invoices,
+        invoices = await queries.request_invoices_paged(self.store, request["id"])
+        return await asyncio.to_thread(large.changes_csv, request, lines, invoices,
                                        self.lang)
+
+    def _heavy(self, entries: list[Row]) -> bool:
+        """Replies about a large request's invoices: read in a worker thread."""
+        return len(entries) >= self.settings.large_request_at or \
+            sum(len(e["payload"] or "") for e in entries) > HEAVY_PAYLOAD_CHARS
 
     async def share_list(self, request_id: int) -> None:
         """A large request's full list, as a CSV in its thread, once (after its facts were
@@ -178,7 +192,7 @@ class Outbox:
         name = large.list_filename(request_id)
         if request is None or queries.has_upload(self.store, request_id, name):
             return
-        invoices = queries.request_invoices(self.store, request_id)
+        invoices = await queries.request_invoices_paged(self.store, request_id)
         if not large.is_large(len(invoices), self.settings.large_request_at):
             return
         content = await asyncio.to_thread(large.invoices_csv, request, invoices, self.lang)
@@ -274,7 +288,7 @@ class Outbox:
         answering Slack meanwhile; the rows are read on the loop."""
         request = queries.get_request(self.store, request_id)
         assert request is not None
-        invoices = queries.request_invoices(self.store, request_id)
+        invoices = await queries.request_invoices_paged(self.store, request_id)
         decisions = queries.decisions(self.store, request_id)
         render = functools.partial(
             card.request_card, request, invoices, decisions, lang=self.lang,

@@ -70,7 +70,8 @@ class Watcher:
             sat = services.facts
             result = await recheck_pending(services.store, services.provider,
                                            limit=DUE_PER_CYCLE,
-                                           backoff_s=self.settings.watch_backoff_s, sat=sat)
+                                           backoff_s=self.settings.watch_backoff_s, sat=sat,
+                                           pace=services.submissions.pace)
             await self._track_outage(result)
             confirming = await follow_up(
                 services.store, sat, limit=DUE_PER_CYCLE,

@@ -9,7 +9,6 @@ Why this module is long: submitting and re-checking record answers through one f
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from bot.sat.confirmation import Verdict, cancelled, verdict
 from bot.sat.outcomes import Nuance, Outcome
 from bot.sat.record import FactsRecord
 from bot.sat.refs import InvoiceRef
+from bot.workflow.pace import WRITES, Pace
 from bot.workflow.sat_words import (
     SAT_OFF,
     SatWord,
@@ -47,7 +47,7 @@ from storage.tx import Tx
 DEFAULT_BACKOFF_S = DEFAULT_WATCH_BACKOFF_S  # WATCH_BACKOFF_S's default
 RECEIVED_CODE = "sat:201"   # the SAT received the request: not yet known to be cancelled
 UNNAMED_ASKS = 3            # asks without the answer naming an invoice before it is unknown
-WRITE_BATCH = 50           # provider answers written per transaction (a few ms each, then the acks)
+WRITE_BATCH = WRITES  # provider answers written per transaction (then the acks go first)
 ALREADY_AT_SAT = "sat:cancelado"  # the code of an invoice left out: the SAT shows it cancelled
 
 
@@ -82,7 +82,8 @@ class Recheck:
 
 async def submit(store: AuditStore, pac: Provider, request_id: int, actor: Actor = SYSTEM, *,
                  backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
-                 failure: int | None = None, sat: SatWord | None = None) -> Submission:
+                 failure: int | None = None, sat: SatWord | None = None,
+                 pace: Pace | None = None) -> Submission:
     """Approved (or failed, to resubmit) -> submitting -> call the provider -> record it.
     A resubmission names the failure it answers (`failure`, the Retry button's): a button
     left from an earlier failure is stale (StaleState), so two Retry clicks call once."""
@@ -99,7 +100,8 @@ async def submit(store: AuditStore, pac: Provider, request_id: int, actor: Actor
                 if invoice["status"] == IS.FAILED:
                     tx.transition("invoice", invoice["id"], IS.REQUESTED, actor,
                                   action="invoice_resubmitted")
-    return await run_submission(store, pac, request_id, backoff_s=backoff_s, sat=sat)
+    return await run_submission(store, pac, request_id, backoff_s=backoff_s, sat=sat,
+                                pace=pace)
 
 
 def _at_the_sat_already(invoice: Row) -> bool:
@@ -110,38 +112,44 @@ def _at_the_sat_already(invoice: Row) -> bool:
 
 async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
                          backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
-                         resumed: bool = False, sat: SatWord | None = None) -> Submission:
+                         resumed: bool = False, sat: SatWord | None = None,
+                         pace: Pace | None = None) -> Submission:
     """Call the provider for a request in `submitting`; also resumes one left by a stop
     (`resumed`: then "already cancelled" is most likely our own interrupted call's work).
     A cancellation leaves out the invoices the SAT already showed cancelled when their facts
-    were looked up, and asks the SAT to confirm what the provider says it cancelled."""
+    were looked up, and asks the SAT to confirm what the provider says it cancelled.
+    A large request's calls and writes go at `pace` (bot/workflow/pace.py)."""
     request = queries.get_request(store, request_id)
     assert request is not None and request["status"] == RS.SUBMITTING, request
-    requested = [i for i in queries.request_invoices(store, request_id)
+    pace = pace or Pace()
+    requested = [i for i in await queries.request_invoices_paged(store, request_id)
                  if i["status"] == IS.REQUESTED]
     cancelling = request["kind"] == RequestKind.CANCEL
-    gone = [i for i in requested if cancelling and _at_the_sat_already(i)]
-    invoices = [i for i in requested if i not in gone]
-    refs = [ref_of(i) for i in invoices]
+    # Thousands of rows: each pass over them a slice at a time (pace.spread).
+    left_out = await pace.spread(requested, lambda i: cancelling and _at_the_sat_already(i))
+    gone = [i for i, out in zip(requested, left_out, strict=True) if out]
+    invoices = [i for i, out in zip(requested, left_out, strict=True) if not out]
     words: dict[int, FactsRecord] = {}
     if cancelling:
-        result = await pac.cancel([item_of(i, request) for i in invoices]) if invoices else None
+        items = await pace.spread(invoices, lambda i: item_of(i, request))
+        result = await pac.cancel(items, step=pace.gate(len(invoices))) if invoices else None
         outcomes = [] if result is None else \
             [_ours(o) for o in result.outcomes] if resumed else result.outcomes
         words = await ask_sat(sat, invoices, outcomes)
     else:
+        refs = [ref_of(i) for i in invoices]
         sent = await pac.send(send_request_of(request, refs))
         outcomes = _per_invoice(refs, sent.outcomes)
     crash_point("provider_answered")
     now = store.clock()
-    said: dict[int, ThreadLine] = {}
+    said: dict[int, dict[str, Any]] = {}  # each invoice's thread line, as JSON
     answers = list(zip(invoices, outcomes, strict=True))
 
     def record(tx: Tx, batch: list[tuple[Row, InvoiceOutcome]]) -> None:
         for invoice, outcome in batch:
             word = word_for(sat, words, invoice)
             said[invoice["id"]] = _record_outcome(tx, invoice, outcome, now, backoff_s, word,
-                                                  confirm_hours(sat))[1]
+                                                  confirm_hours(sat))[1].as_json()
 
     # A large answer is written a batch per transaction, the acks waiting on the loop going
     # between; the last batch moves the request. (A stop in between leaves it `submitting`:
@@ -150,11 +158,11 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
     for start in range(0, last, WRITE_BATCH):
         async with store.writing() as tx:
             record(tx, answers[start:min(start + WRITE_BATCH, last)])
-        await asyncio.sleep(0)
+        await pace.turn(len(answers))
     async with store.writing() as tx:
-        said |= {i["id"]: _leave_out(tx, i) for i in gone}
+        said |= {i["id"]: _leave_out(tx, i).as_json() for i in gone}
         record(tx, answers[last:])
-        lines = [said[i["id"]].as_json() for i in requested if i["id"] in said]  # typed order
+        lines = [said[i["id"]] for i in requested if i["id"] in said]  # typed order
         whole_call_failed = bool(outcomes) and all(o.error_class for o in outcomes)
         if whole_call_failed:
             first = outcomes[0]
@@ -163,7 +171,7 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
             failure = {"code": first.code, "message": first.detalle, "class": klass,
                        "attempt": tx.failures(request_id) + 1}
             if gone:  # settled without the provider: the failure reply names them too
-                failure["left_out"] = [said[i["id"]].as_json() for i in gone]
+                failure["left_out"] = [said[i["id"]] for i in gone]
             tx.transition("request", request_id, RS.FAILED, SYSTEM, action="submission_failed",
                           details=failure)
             tx.enqueue(request_id, Reply.FAILED, failure)
@@ -177,15 +185,15 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
 
 async def recheck_pending(store: AuditStore, pac: Provider, *, limit: int | None = None,
                           backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
-                          sat: SatWord | None = None) -> Recheck:
+                          sat: SatWord | None = None, pace: Pace | None = None) -> Recheck:
     """Ask again for the pending invoices that are due (the watcher)."""
     return await recheck(store, pac, queries.due_pending(store, store.clock(), limit or -1),
-                         backoff_s, sat)
+                         backoff_s, sat, pace=pace)
 
 
 async def recheck(store: AuditStore, pac: Provider, due: list[Row],
                   backoff_s: Sequence[float], sat: SatWord | None, *,
-                  one_per_call: bool = True) -> Recheck:
+                  one_per_call: bool = True, pace: Pace | None = None) -> Recheck:
     """Ask about each pending invoice alone (the provider's in-process and denied codes, 211
     and 213, are a one-invoice call's answer), or in batches (`one_per_call` False: what
     the SAT only received, bot/received.py). Each change is one transition with its thread
@@ -194,10 +202,10 @@ async def recheck(store: AuditStore, pac: Provider, due: list[Row],
     whole-call failure changes nothing: those invoices stay due and are asked next time."""
     if not due:
         return Recheck(0, 0, [], None)
-    now = store.clock()
+    now, pace = store.clock(), pace or Pace()
     requests = queries.requests_by_id(store, sorted({i["request_id"] for i in due}))
-    items = [item_of(i, requests[i["request_id"]]) for i in due]
-    result = await pac.cancel(items, one_per_call=one_per_call)
+    items = await pace.spread(due, lambda i: item_of(i, requests[i["request_id"]]))
+    result = await pac.cancel(items, one_per_call=one_per_call, step=pace.gate(len(items)))
     outcomes = [o if o.error_class else _ours(o) for o in result.outcomes]
     words = await ask_sat(sat, due, outcomes)
     crash_point("provider_answered")
@@ -218,7 +226,7 @@ async def recheck(store: AuditStore, pac: Provider, due: list[Row],
                     touched.add(invoice["request_id"])
             for request_id in sorted(touched):
                 complete_if_final(tx, request_id)
-        await asyncio.sleep(0)  # let the acks waiting on the loop go first
+        await pace.turn(len(answers))  # let the acks waiting on the loop go first
     answered = sum(1 for outcome in result.outcomes if not outcome.error_class)
     return Recheck(len(due), answered, changed, result.error)
 

@@ -32,6 +32,7 @@ from bot.sat.refs import InvoiceRef
 from bot.sat.replacement import check as check_replacement
 from bot.slack.mrkdwn import escape
 from bot.slack.render import card
+from bot.workflow.pace import WRITES, Pace
 from bot.workflow.transitions import item_of
 from storage import queries
 from storage.domain import Row
@@ -43,8 +44,7 @@ if TYPE_CHECKING:  # the outbox renders cards, which show these facts (bot.slack
 
 log = logging.getLogger(__name__)
 
-AT_ONCE = 8  # lookups in flight together, for one request
-WRITE_BATCH = 50  # facts written per transaction (a few ms each, then the acks)
+WRITE_BATCH = WRITES  # facts written per transaction (then the acks go first)
 
 
 def _replacement_check(looked: dict[str, Any], cancelled: CfdiFacts) -> dict[str, Any]:
@@ -95,13 +95,13 @@ class FactFinder:
     """Looks up each invoice's XML and SAT status after the card is out."""
 
     def __init__(self, settings: Settings, store: AuditStore, provider: Provider,
-                 sat: SatClient | None, outbox: Outbox, *, at_once: int = AT_ONCE) -> None:
+                 sat: SatClient | None, outbox: Outbox, *, pace: Pace | None = None) -> None:
         self.settings = settings
         self.store = store
         self.provider = provider
         self.sat = sat
         self.outbox = outbox
-        self.at_once = at_once
+        self.pace = pace or Pace(large_at=settings.large_request_at)
 
     async def gather(self, request_id: int, invoices: Sequence[Row],
                      attached: Mapping[str, AttachedXml] | None = None
@@ -110,38 +110,40 @@ class FactFinder:
         record what was found, bring the card up to date; per invoice, the facts an amount
         rule may rest on (_amount_basis).
         (Started with Tasks.spawn, it begins once the Slack answers in progress are out.)"""
-        gate = asyncio.Semaphore(self.at_once)
         attached = attached or {}
-
-        async def one(row: Row) -> dict[str, Any]:
-            async with gate:
-                try:
-                    return await self.look_up(InvoiceRef.from_key(row["ref_key"]),
-                                              attached.get(row["ref_key"]))
-                except Exception:  # a bug must not leave the card waiting for ever
-                    log.exception("looking up invoice %s failed", row["ref_key"])
-                    return {"invoice": None, "invoice_error": "error", "sat": None,
-                            "sat_error": "no_facts", "source": None}
-
-        async def replacing(key: str) -> dict[str, Any]:
-            async with gate:
-                return await self._replacement(InvoiceRef.from_key(key))
-
-        # Reason 01: each invoice's replacement (its own, or the request's), each asked once.
         request = queries.get_request(self.store, request_id)
         wanted = _replacements(request, invoices)
         keys = sorted(set(wanted.values()))
-        looked = await asyncio.gather(*(replacing(key) for key in keys),
-                                      *(one(row) for row in invoices))
-        replacements, found = dict(zip(keys, looked, strict=False)), looked[len(keys):]
-        for row, record in zip(invoices, found, strict=True):
+
+        async def one(row: Row) -> dict[str, Any]:
+            try:
+                return await self.look_up(InvoiceRef.from_key(row["ref_key"]),
+                                          attached.get(row["ref_key"]))
+            except Exception:  # a bug must not leave the card waiting for ever
+                log.exception("looking up invoice %s failed", row["ref_key"])
+                return {"invoice": None, "invoice_error": "error", "sat": None,
+                        "sat_error": "no_facts", "source": None}
+
+        async def replacing(key: str) -> dict[str, Any]:
+            return await self._replacement(InvoiceRef.from_key(key))
+
+        # Reason 01: each invoice's replacement (its own, or the request's), each asked once.
+        # A large request's lookups go at the pace every large job shares (pace.py).
+        looked, found = await asyncio.gather(self.pace.map(keys, replacing),
+                                             self.pace.map(invoices, one))
+        replacements = dict(zip(keys, looked, strict=True))
+
+        def checked(pair: tuple[Row, dict[str, Any]]) -> FactsRecord:
+            row, record = pair
             if record["invoice"] is not None and row["id"] in wanted:
                 record["replacement"] = _replacement_check(
                     replacements[wanted[row["id"]]], CfdiFacts.model_validate(record["invoice"]))
+            return FactsRecord.model_validate(record)
+
+        records = await self.pace.spread(list(zip(invoices, found, strict=True)), checked)
         await self.record(request_id, invoices, found)
         await self.outbox.update_card(request_id)  # a card not yet posted stays owed
         await self.outbox.share_list(request_id)  # a large request's list, once
-        records = [FactsRecord.model_validate(record) for record in found]
         await self._tell_requester(request_id, [
             (row["ref_key"], record) for row, record in zip(invoices, records, strict=True)
             if record.invoice])
@@ -155,15 +157,16 @@ class FactFinder:
         have recorded a later one while the lookups ran (`newest_sat`)."""
         pairs = list(zip(invoices, found, strict=True))
         for start in range(0, len(pairs), WRITE_BATCH):
+            batch = pairs[start:start + WRITE_BATCH]
             async with self.store.writing() as tx:
-                current = {r["id"]: r for r in tx.request_invoices(request_id)}
-                for row, facts in pairs[start:start + WRITE_BATCH]:
+                current = tx.invoices_by_id([row["id"] for row, _ in batch])
+                for row, facts in batch:
                     kept = newest_sat(facts, current.get(row["id"]))
                     tx.set_fields("invoice", row["id"], {"facts": json.dumps(kept)})
                     tx.record(SYSTEM, "invoice_facts", request_id=request_id,
                               invoice_ref=row["ref_key"], details=facts)
                 tx.card_changed(request_id)
-            await asyncio.sleep(0)  # the acks waiting on the loop go first
+            await self.pace.turn(len(pairs))  # the acks waiting on the loop go first
 
     async def _replacement(self, ref: InvoiceRef) -> dict[str, Any]:
         """Reason 01: the replacement's own XML, or why it could not be had."""
@@ -227,23 +230,23 @@ class FactFinder:
         """What the SAT says of each invoice now (by row id), a few at once: asked with the
         facts on record, or, when the XML could not be had before, looked up afresh. The
         record has look_up's shape ("off" when the SAT is not asked); never raises."""
-        gate = asyncio.Semaphore(self.at_once)
-
-        async def one(row: Row) -> dict[str, Any]:
+        async def one(row: Row) -> FactsRecord:
             known = json.loads(row.get("facts") or "null") or {}
-            async with gate:
-                try:
-                    if not known.get("invoice"):
-                        return await self.look_up(InvoiceRef.from_key(row["ref_key"]))
-                    return await self._sat_of(CfdiFacts.model_validate(known["invoice"]),
-                                              dict(known))
-                except Exception:  # a bug must not stop the others' answers
-                    log.exception("asking the SAT about invoice %s failed", row["ref_key"])
-                    return {**known, "sat": None, "sat_error": "error"}
+            try:
+                if not known.get("invoice"):
+                    found = await self.look_up(InvoiceRef.from_key(row["ref_key"]))
+                else:
+                    found = await self._sat_of(CfdiFacts.model_validate(known["invoice"]),
+                                               dict(known))
+            except Exception:  # a bug must not stop the others' answers
+                log.exception("asking the SAT about invoice %s failed", row["ref_key"])
+                found = {**known, "sat": None, "sat_error": "error"}
+            return FactsRecord.model_validate(found)
 
-        found = await asyncio.gather(*(one(row) for row in rows))
-        return {row["id"]: FactsRecord.model_validate(record)
-                for row, record in zip(rows, found, strict=True)}
+        # Many rows (a large request's confirmation, the daily reconciliation): at the pace
+        # every large job shares (pace.py).
+        return {row["id"]: record for row, record in
+                zip(rows, await self.pace.map(rows, one), strict=True)}
 
     async def _sat_of(self, facts: CfdiFacts, record: dict[str, Any]) -> dict[str, Any]:
         if self.sat is None:

@@ -177,7 +177,7 @@ class Lifecycle:
         the reason was known at once): the approvals needed become the rule's, and approvals
         already counted may reach them."""
         found = await self.facts.gather(
-            request_id, queries.request_invoices(self.store, request_id), attached)
+            request_id, await queries.request_invoices_paged(self.store, request_id), attached)
         request = queries.get_request(self.store, request_id)
         rule = self.rules.requirement(request["reason"], found) if request else None
         if rule is None:

@@ -12,7 +12,6 @@ cancelled" (202) settles a direct cancellation as well as a one-invoice call wou
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from bot.actors import SYSTEM
@@ -28,6 +27,7 @@ from bot.workflow.answers import (
     next_check,
     recheck,
 )
+from bot.workflow.pace import WRITES, Pace
 from bot.workflow.sat_words import SatWord, sat_fields, sat_line
 from bot.workflow.transitions import complete_if_final, ref_of
 from storage import queries
@@ -37,18 +37,18 @@ from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
 from storage.store import AuditStore
 
-SETTLE_BATCH = 50  # invoices settled per transaction: a few ms, then the acks go first
+SETTLE_BATCH = WRITES  # invoices settled per transaction, then the acks go first
 _SETTLED = {Verdict.CONFIRMED: IS.CANCELED, Verdict.REFUSED: IS.DENIED}
 _ACTIONS = {IS.CANCELED: "sat_confirmed", IS.DENIED: "sat_refused"}
 
 
 async def confirm_received(store: AuditStore, pac: Provider, request_id: int, *,
                            backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
-                           sat: SatWord | None = None) -> Recheck:
+                           sat: SatWord | None = None, pace: Pace | None = None) -> Recheck:
     """Right after a submission: what the SAT only received (201) is asked of the SAT's
     status service where it is configured; the rest of the provider, in batches. What
     stays pending, the watcher follows."""
-    received = [i for i in queries.request_invoices(store, request_id)
+    received = [i for i in await queries.request_invoices_paged(store, request_id)
                 if i["status"] == IS.PENDING and i["code"] == RECEIVED_CODE]
     if not received:
         return Recheck(0, 0, [], None)
@@ -56,8 +56,8 @@ async def confirm_received(store: AuditStore, pac: Provider, request_id: int, *,
     unsettled = received
     if sat is not None and sat.asks_sat:
         words = await sat.ask_again(received)
-        settled, unsettled = await _settle(store, received, words, backoff_s)
-    asked = await recheck(store, pac, unsettled, backoff_s, sat, one_per_call=False)
+        settled, unsettled = await _settle(store, received, words, backoff_s, pace or Pace())
+    asked = await recheck(store, pac, unsettled, backoff_s, sat, one_per_call=False, pace=pace)
     return Recheck(len(received), len(received) - len(unsettled) + asked.answered,
                    settled + asked.changed, asked.error)
 
@@ -68,7 +68,7 @@ def _in_process(said: SatStatus | None) -> bool:
 
 
 async def _settle(store: AuditStore, received: list[Row], words: dict[int, FactsRecord],
-                  backoff_s: Sequence[float]
+                  backoff_s: Sequence[float], pace: Pace
                   ) -> tuple[list[tuple[Row, InvoiceOutcome]], list[Row]]:
     """Record what the SAT settles; (the changes, the invoices it could not settle)."""
     now = store.clock()
@@ -107,5 +107,5 @@ async def _settle(store: AuditStore, received: list[Row], words: dict[int, Facts
                     detalle=invoice["detalle"], estatus_uuid=invoice["estatus_uuid"])))
             for request_id in sorted(touched):
                 complete_if_final(tx, request_id)
-        await asyncio.sleep(0)  # the acks waiting on the loop go first
+        await pace.turn(len(received))  # the acks waiting on the loop go first
     return changed, unsettled

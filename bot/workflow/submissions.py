@@ -20,6 +20,7 @@ from bot.slack.io import SlackIO
 from bot.slack.mrkdwn import escape
 from bot.slack.outbox import Outbox
 from bot.workflow.answers import run_submission, submit
+from bot.workflow.pace import Pace
 from bot.workflow.received import confirm_received
 from bot.workflow.sat_words import SatWord
 from bot.workflow.transitions import interrupted_send
@@ -37,7 +38,7 @@ class Submissions:
     """Requests on their way to the provider, in the background; finished after a stop."""
 
     def __init__(self, settings: Settings, store: AuditStore, provider: Provider, io: SlackIO,
-                 outbox: Outbox, sat: SatWord | None) -> None:
+                 outbox: Outbox, sat: SatWord | None, pace: Pace | None = None) -> None:
         self.settings = settings
         self.store = store
         self.provider = provider
@@ -46,6 +47,7 @@ class Submissions:
         self.lang = settings.language
         self.in_flight: set[int] = set()
         self.sat = sat  # asks the SAT to confirm what is cancelled (FactFinder)
+        self.pace = pace or Pace(large_at=settings.large_request_at)  # a large request's bound
 
     async def audit_failed(self, request_id: int | None, exc: sqlite3.Error) -> None:
         await self.io.alert_admin("audit_write", request_id, t(
@@ -61,10 +63,10 @@ class Submissions:
         backoff = self.settings.watch_backoff_s
         try:
             await submit(self.store, self.provider, request_id, actor, backoff_s=backoff,
-                         failure=failure, sat=self.sat)
+                         failure=failure, sat=self.sat, pace=self.pace)
             await self.outbox.flush()  # what the provider said, "received" included
             if (await confirm_received(self.store, self.provider, request_id,
-                                       backoff_s=backoff, sat=self.sat)).changed:
+                                       backoff_s=backoff, sat=self.sat, pace=self.pace)).changed:
                 await self.outbox.flush()
         except StaleState:
             return False
@@ -102,7 +104,8 @@ class Submissions:
                                     details={"status": request["status"]})
             if request["status"] == RS.APPROVED:  # the provider was never called
                 await submit(self.store, self.provider, request_id,
-                             backoff_s=self.settings.watch_backoff_s, sat=self.sat)
+                             backoff_s=self.settings.watch_backoff_s, sat=self.sat,
+                             pace=self.pace)
             elif request["kind"] == RequestKind.SEND:
                 # The provider may have mailed it already: never sent twice on our own.
                 await interrupted_send(self.store, request_id)
@@ -111,7 +114,7 @@ class Submissions:
             else:
                 await run_submission(self.store, self.provider, request_id,
                                      backoff_s=self.settings.watch_backoff_s, resumed=True,
-                                     sat=self.sat)
+                                     sat=self.sat, pace=self.pace)
         except StaleState:
             pass  # moved on in the meantime (a click, another resume): nothing to finish
         except sqlite3.Error as exc:

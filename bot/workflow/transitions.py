@@ -274,7 +274,7 @@ async def expire_overdue(store: AuditStore, ttl_h: float) -> list[int]:
 
 
 def complete_if_final(tx: Tx, request_id: int) -> None:
-    if tx.request_status(request_id) == RS.SUBMITTED and all(
-            status in FINAL_INVOICE for status in tx.invoice_statuses(request_id)):
+    if tx.request_status(request_id) == RS.SUBMITTED and \
+            tx.all_invoices_in(request_id, FINAL_INVOICE):
         tx.transition("request", request_id, RS.COMPLETED, SYSTEM)
         tx.enqueue(request_id, Reply.COMPLETED)

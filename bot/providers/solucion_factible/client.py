@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -35,6 +36,7 @@ from bot.providers.contract import (
     SendRequest,
     SendResult,
     StatusClass,
+    Step,
     Unsupported,
 )
 from bot.providers.solucion_factible import answers, checks, wire
@@ -134,16 +136,16 @@ class PacClient:
             groups = list(by_reason.values())
         return [group[i:i + size] for group in groups for i in range(0, len(group), size)]
 
-    async def cancel(self, items: Sequence[CancelItem], *, one_per_call: bool = False
-                     ) -> CancelResult:
-        """One outcome per item, in the caller's order."""
+    async def cancel(self, items: Sequence[CancelItem], *, one_per_call: bool = False,
+                     step: Step | None = None) -> CancelResult:
+        """One outcome per item, in the caller's order; each call under `step` if given."""
         before = self.calls
         chunks = self._chunks(items, 1 if one_per_call else self.batch_size)
         gate = asyncio.Semaphore(ONE_BY_ONE_AT_ONCE if one_per_call else 1)
         errors: list[PacError] = []
 
         async def one(chunk: list[CancelItem]) -> list[tuple[CancelItem, InvoiceOutcome]]:
-            async with gate:
+            async with gate, (step or contextlib.nullcontext)():
                 stop = next((e for e in errors if e.status_class in _STOP_CLASSES), None)
                 if stop is not None:
                     return [(item, _failed(item.ref, stop)) for item in chunk]
