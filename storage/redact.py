@@ -61,6 +61,13 @@ class Redactor:
         forms = set(itertools.chain.from_iterable(variants(s) for s in secrets if s))
         # Longest first, so a form that contains another is replaced whole.
         self.forms: list[str] = sorted(forms, key=lambda f: (-len(f), f))
+        # Each form as it reads inside a JSON string (escaping is per character, so a string
+        # holding a form holds its escaped form once encoded).
+        self._encoded = [json.dumps(f, ensure_ascii=False)[1:-1] for f in self.forms]
+
+    def absent_from(self, encoded: str) -> bool:
+        """No form appears in this JSON text (ensure_ascii off): nothing in it to scrub."""
+        return not any(form in encoded for form in self._encoded)
 
     def __bool__(self) -> bool:
         return bool(self.forms)
