@@ -108,6 +108,10 @@ class _Control:
                               and m.blocks[0].get("type") == "header")
         return sum(1 for count in headers.values() if count > 1)
 
+    def share_file(self, user: str, name: str, content: bytes) -> dict[str, Any]:
+        """A file `user` attaches to a form's file input: its file object."""
+        return self.slack.share_file(user, name, content)
+
     def post(self, channel: str, texts: list[str]) -> list[str]:
         """Messages posted as the bot would (seeded cards); their ts."""
         return [self.slack.handle("chat.postMessage", {"channel": channel, "text": text},

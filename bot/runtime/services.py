@@ -20,7 +20,7 @@ from bot.workflow.delegation import Delegation
 from bot.workflow.facts import FactFinder
 from bot.workflow.lifecycle import Lifecycle
 from bot.workflow.lookup import Lookup
-from bot.workflow.pace import Pace
+from bot.workflow.pace import PACE_SHARE, Pace
 from bot.workflow.permissions import Policy
 from bot.workflow.rules import ApprovalRules
 from bot.workflow.submissions import Submissions
@@ -66,7 +66,7 @@ class Services:
         lookup = Lookup(settings, store, io, policy, tasks)
         outbox = Outbox(settings, store, io, after_posting=lookup.refresh_homes)
         # One bound on every large request's background work, after Slack's answers.
-        pace = Pace(tasks.quiet, large_at=settings.large_request_at)
+        pace = Pace(tasks.quiet, large_at=settings.large_request_at, share=PACE_SHARE)
         facts = FactFinder(settings, store, provider, sat, outbox, pace=pace)
         # The SAT confirms what the provider says is cancelled: the submissions ask FactFinder.
         submissions = Submissions(settings, store, provider, io, outbox, sat=facts, pace=pace)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 
 import pytest
 
 from bot.runtime.tasks import Tasks
-from bot.workflow.pace import SLICE, Pace
+from bot.workflow.pace import SHARE_WINDOW_S, SLICE, LoopShare, Pace
 
 LARGE = 40
 
@@ -99,3 +100,44 @@ async def test_a_pass_over_many_rows_lets_the_loop_run_between_slices(quiet: boo
     per_slice = [seen[n * SLICE:(n + 1) * SLICE] for n in range(5)]
     assert all(len(set(s)) == 1 for s in per_slice)
     assert all(b[0] > a[0] for a, b in itertools.pairwise(per_slice))
+
+
+async def test_large_work_waits_while_the_loop_is_busier_than_its_share() -> None:
+    """Another task keeps the loop thread ~80% busy: a large job's steps wait (up to
+    SHARE_WAIT_MAX_S) until the loop has time to spare, then all run."""
+    pace = Pace(large_at=1, share=0.3)
+    busy = True
+
+    async def burner() -> None:
+        while busy:
+            until = time.thread_time() + 0.004
+            while time.thread_time() < until:
+                pass
+            await asyncio.sleep(0.001)
+
+    started: list[int] = []
+
+    async def step(n: int) -> int:
+        started.append(n)
+        return n
+
+    other = asyncio.ensure_future(burner())
+    await asyncio.sleep(2 * SHARE_WINDOW_S)  # a full window of it
+    job = asyncio.ensure_future(pace.map([1, 2, 3], step))
+    await asyncio.sleep(0.5)  # well within SHARE_WAIT_MAX_S
+    assert started == []
+    busy = False
+    await other
+    assert await asyncio.wait_for(job, 5) == [1, 2, 3]
+
+
+async def test_the_loop_share_is_the_loop_threads_cpu_over_a_window() -> None:
+    share = LoopShare(window_s=0.1)
+    until = time.thread_time() + 0.15
+    while time.thread_time() < until:
+        pass
+    assert share.read() > 0.5
+    await asyncio.sleep(0.15)
+    share.read()  # the window that ends now was mostly asleep
+    await asyncio.sleep(0.15)
+    assert share.read() < 0.3
