@@ -155,6 +155,10 @@ def _p99(answers: list[Answer]) -> float:
     return percentile([a.seconds for a in answers], 99) * 1000
 
 
+def _p50(answers: list[Answer]) -> float:
+    return percentile([a.seconds for a in answers], 50) * 1000
+
+
 def one_run(folder: Path) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         standins = StandIns(2.0)
@@ -215,6 +219,7 @@ def one_run(folder: Path) -> dict[str, Any]:
     return {"idle_ratio": _p99(idle_bot) / _p99(idle_bare),
             "busy_ratio": _p99(busy_bot) / _p99(busy_bare),
             "busy_bot_p99_ms": _p99(busy_bot), "busy_bare_p99_ms": _p99(busy_bare),
+            "busy_p50_ratio": _p50(busy_bot) / _p50(busy_bare),
             "idle_bot_p99_ms": _p99(idle_bot), "idle_bare_p99_ms": _p99(idle_bare),
             "answers": len(busy_bot), "not_200": sum(a.status != 200 for a in busy_bot),
             "form_ms": submitted.seconds * 1000, "click_ms": clicked.seconds * 1000,
@@ -233,7 +238,8 @@ def everyone_else(folder: Path) -> None:
             f"not done in {CAP_S:.0f} s (left: {run['left']})"
         print(f"    run {number}: p99 bot {run['busy_bot_p99_ms']:.1f} ms / bare "
               f"{run['busy_bare_p99_ms']:.1f} ms = {run['busy_ratio']:.2f}x busy "
-              f"(idle {run['idle_ratio']:.2f}x); {run['answers']} answers, "
+              f"(idle {run['idle_ratio']:.2f}x; median answer {run['busy_p50_ratio']:.2f}x); "
+              f"{run['answers']} answers, "
               f"{run['not_200']} not 200; the form with the list answered in "
               f"{run['form_ms']:.0f} ms, the approval in {run['click_ms']:.0f} ms; "
               f"the request's work took {took}, {run['provider_calls']} provider calls; "

@@ -75,6 +75,11 @@ class Stop:
 # gave the interpreter up (every SQLite call, every socket read) while such a thread ran:
 # a flush of 5,000 replies took 100 ms instead of a few (docs/benchmarks.md "large").
 SWITCH_INTERVAL_S = 0.0005
+# A full garbage collection after 1,000 middle ones rather than Python's 10: while a large
+# request ran, full collections came every few seconds and each held the loop 20-110 ms;
+# with 1,000, one in 80 s (docs/benchmarks.md "large"). The young generations keep Python's
+# sizes (larger ones paused longer: 50,000 objects took 50-150 ms a collection here).
+GC_THRESHOLDS = (700, 10, 1000)
 
 
 def _freeze_what_the_start_built() -> None:
@@ -94,7 +99,9 @@ async def serve(runtime: Runtime, stop: Stop) -> None:
     settings = runtime.settings
     socket_handler: AsyncSocketModeHandler | None = None
     _freeze_what_the_start_built()
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # restored at the stop (tests serve in process)
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -114,6 +121,8 @@ async def serve(runtime: Runtime, stop: Stop) -> None:
         await stop.requested.wait()
     finally:
         await _shutdown(runtime, stop, socket_handler)
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
 
 
 async def _shutdown(runtime: Runtime, stop: Stop,
