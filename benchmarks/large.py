@@ -228,7 +228,8 @@ def one_run(folder: Path) -> dict[str, Any]:
 
 
 def everyone_else(folder: Path) -> None:
-    print(f"  others' acks while a {INVOICES:,}-invoice request is submitted and confirmed "
+    print(f"  others' acks while a {INVOICES:,}-invoice request is looked up, submitted and "
+          f"confirmed "
           f"({RUNS} runs; target: p99 within 1.5x the bare Bolt app's):")
     runs = []
     for number in range(1, RUNS + 1):

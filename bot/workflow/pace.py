@@ -7,9 +7,10 @@ each SOAP call costs the loop a millisecond or two (httpx, zeep): eight lookups 
 the loop busy nine tenths of the time and other people's acks waited behind them (p99 8-17x
 the bare Bolt app's, docs/benchmarks.md "large"). So the steps of large work (one lookup,
 one provider call, one written batch) go through one lane shared by every request: at most
-PACE_AT_ONCE at once, and each begins only once no Slack request is being answered. A small
-request (fewer invoices than LARGE_REQUEST_AT) keeps its own few-at-once gate: it is never
-queued behind another request's thousands.
+PACE_AT_ONCE at once, each begun only once no Slack request is being answered and while the
+loop thread has been busy less than PACE_SHARE of the time. A small request (fewer invoices
+than LARGE_REQUEST_AT) keeps its own few-at-once gate: it is never queued behind another
+request's thousands. docs/architecture.md ("Others are not slowed") has the whole of it.
 """
 
 from __future__ import annotations
