@@ -114,7 +114,7 @@ class Outbox:
         async with self.store.writing() as tx:
             tx.outbox_attempted(ids)
         def render() -> tuple[list[tuple[str, Any]], list[dict[str, Any]]]:
-            kinds = [(e["kind"], json.loads(e["payload"])) for e in entries]
+            kinds = _kinds(entries)
             return kinds, replies.thread_reply(
                 request, kinds, lang=self.lang, sandbox=self.sandbox,
                 provider=self.settings.cfdi_provider, large_at=self.settings.large_request_at)
@@ -137,7 +137,7 @@ class Outbox:
             if number < len(payloads):
                 crash_point("between_parts")
         crash_point("after_post")
-        await self._mark_posted(request, entries, [parts[n] for n in sorted(parts)])
+        await self._mark_posted(request, entries, [parts[n] for n in sorted(parts)], kinds)
         for kind, data in kinds:
             if kind == Reply.FAILED and data.get("class") in _ALERT_CLASSES:
                 code = data.get("code") or "?"
@@ -146,11 +146,12 @@ class Outbox:
                     text=code_text(data.get("code"), self.lang, data.get("message"),
                                    self.settings.cfdi_provider)))
 
-    async def _mark_posted(self, request: Row, entries: list[Row], parts: list[str]) -> None:
+    async def _mark_posted(self, request: Row, entries: list[Row], parts: list[str],
+                           kinds: list[tuple[str, Any]] | None = None) -> None:
         """Record the reply as posted (its first message's ts); a reply of outcomes or changes
         makes the request's new acuses owed to the thread, in the same transaction."""
         ids = [e["id"] for e in entries]
-        changes = await self._changes_csv(request, entries)
+        changes = await self._changes_csv(request, entries, kinds)
         async with self.store.writing() as tx:
             tx.outbox_posted(ids, parts[0])
             if changes is not None:  # the reply summarised them: their CSV is owed with it
@@ -166,12 +167,13 @@ class Outbox:
             if any(e["kind"] in (Reply.OUTCOMES, Reply.RESOLVED) for e in entries):
                 tx.owe_acuses(request["id"])
 
-    async def _changes_csv(self, request: Row, entries: list[Row]) -> str | None:
+    async def _changes_csv(self, request: Row, entries: list[Row],
+                           kinds: list[tuple[str, Any]] | None) -> str | None:
         """The CSV of the invoices a summarised reply is about (None: it lists them all),
-        written in a worker thread (thousands of rows)."""
+        written in a worker thread (thousands of rows). `kinds`: the entries as the reply
+        read them (None: read here)."""
         def changed() -> list[Any]:
-            return replies.changed_lines([(e["kind"], json.loads(e["payload"]))
-                                          for e in entries])
+            return replies.changed_lines(kinds if kinds is not None else _kinds(entries))
 
         lines = await asyncio.to_thread(changed) if self._heavy(entries) else changed()
         if not large.is_large(len(lines), self.settings.large_request_at):
@@ -285,7 +287,7 @@ class Outbox:
     async def card(self, request_id: int) -> tuple[Row, dict[str, Any]]:
         """The card rendered from the database. A large request's (thousands of invoices to
         count and add up: tens of ms) is rendered in a worker thread, so the loop keeps
-        answering Slack meanwhile; the rows are read on the loop."""
+        answering Slack meanwhile; its rows are read a page at a time."""
         request = queries.get_request(self.store, request_id)
         assert request is not None
         invoices = await queries.request_invoices_paged(self.store, request_id)
@@ -329,3 +331,8 @@ class Outbox:
             if updated is not None:
                 async with self.store.writing() as tx:
                     tx.card_shown(request_id, request["card_version"])
+
+
+def _kinds(entries: list[Row]) -> list[tuple[str, Any]]:
+    """Outbox entries as the renderer reads them: (kind, payload)."""
+    return [(e["kind"], json.loads(e["payload"])) for e in entries]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.actors import SYSTEM
@@ -33,19 +34,56 @@ LONG_PENDING_SHOWN = 20
 DUE_PER_CYCLE = 1_000      # invoices asked again per cycle; the rest stay due for the next
 
 
+@dataclass
+class Outage:
+    """One service's outage as the operators hear of it: after OUTAGE_ALERT_AFTER failed
+    cycles in a row, one alert; one more when it answers again."""
+
+    name: str            # in the log
+    alert: str           # catalogue key and audit action of the alert ...
+    alerted: str
+    recovery: str        # ... and of the word that it answers again
+    recovered: str
+    failed: int = 0      # cycles in a row it answered nothing
+    told: bool = False   # the operators were told and not yet of its recovery
+
+    async def cycle(self, services: Services, *, down: bool, up: bool, error: str,
+                    said: str) -> None:
+        """After a watcher cycle: `down` it answered nothing, `up` it answered something;
+        `error` for the log, `said` (escaped) for the alert."""
+        if down:
+            self.failed += 1
+            log.warning("%s unavailable (%s), cycle %d in a row", self.name, error, self.failed)
+            if self.failed == OUTAGE_ALERT_AFTER:
+                self.told = True
+                await services.io.tell_admins(t(self.alert, services.lang, cycles=self.failed,
+                                                error=said), self.alerted)
+        elif up:
+            self.failed = 0
+            if self.told:
+                self.told = False
+                await services.io.tell_admins(t(self.recovery, services.lang), self.recovered)
+
+
 class Watcher:
     """Follows pending cancellations and expiring requests, cycle after cycle."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
         self.settings = services.settings
-        self.failed_cycles = 0
-        self.outage_told = False
-        self.sat_failed_cycles = 0    # cycles in a row the SAT answered none of its asks
-        self.sat_outage_told = False
+        self.provider_outage = Outage("the provider, for the watcher", "admin.outage",
+                                      "watcher_outage_alerted", "admin.recovered",
+                                      "watcher_recovered")
+        self.sat_outage = Outage("the SAT's status service", "admin.sat_outage",
+                                 "sat_outage_alerted", "admin.sat_recovered", "sat_recovered")
         self.last_cycle_at: float | None = None  # time.monotonic(), for /healthz
         self._lock = asyncio.Lock()
         self.reconciler = Reconciler(services)
+
+    @property
+    def failed_cycles(self) -> int:
+        """Cycles in a row in which the provider answered none of the asks."""
+        return self.provider_outage.failed
 
     @property
     def delay_s(self) -> float:
@@ -59,7 +97,7 @@ class Watcher:
                 await self.cycle()
             except Exception:  # a bug or a locked database: log it, keep watching
                 log.exception("watch cycle failed; trying again later")
-                self.failed_cycles += 1
+                self.provider_outage.failed += 1  # backs off as an outage does
             self.last_cycle_at = time.monotonic()
             await asyncio.sleep(self.delay_s)
 
@@ -84,45 +122,17 @@ class Watcher:
             return result
 
     async def _track_outage(self, result: Recheck) -> None:
-        lang = self.services.lang
-        if result.outage:
-            self.failed_cycles += 1
-            error = result.error
-            log.warning("provider unavailable for the watcher (%s), cycle %d in a row",
-                        error.code if error else "?", self.failed_cycles)
-            if self.failed_cycles == OUTAGE_ALERT_AFTER:
-                self.outage_told = True
-                await self.services.io.tell_admins(t(
-                    "admin.outage", lang, cycles=self.failed_cycles,
-                    error=escape(error.message) if error else "?"), "watcher_outage_alerted")
-            return
-        if result.asked:
-            self.failed_cycles = 0
-            if self.outage_told:
-                self.outage_told = False
-                await self.services.io.tell_admins(t("admin.recovered", lang),
-                                                "watcher_recovered")
+        error = result.error
+        await self.provider_outage.cycle(
+            self.services, down=result.outage, up=bool(result.asked),
+            error=error.code if error else "?", said=escape(error.message) if error else "?")
 
     async def _track_sat(self, result: FollowUp) -> None:
-        """The SAT's own outage alert, as the provider's: after a few cycles in a row in
-        which it answered none of the confirmations asked, once; once more when it answers."""
-        lang = self.services.lang
-        if result.outage:
-            self.sat_failed_cycles += 1
-            log.warning("the SAT's status service unavailable (%s), cycle %d in a row",
-                        result.error or "?", self.sat_failed_cycles)
-            if self.sat_failed_cycles == OUTAGE_ALERT_AFTER:
-                self.sat_outage_told = True
-                await self.services.io.tell_admins(t(
-                    "admin.sat_outage", lang, cycles=self.sat_failed_cycles,
-                    error=escape(result.error or "?")), "sat_outage_alerted")
-            return
-        if result.answered:
-            self.sat_failed_cycles = 0
-            if self.sat_outage_told:
-                self.sat_outage_told = False
-                await self.services.io.tell_admins(t("admin.sat_recovered", lang),
-                                                   "sat_recovered")
+        """The SAT's own outage alert, as the provider's: it answered none of the
+        confirmations asked for a few cycles in a row."""
+        error = result.error or "?"
+        await self.sat_outage.cycle(self.services, down=result.outage,
+                                    up=bool(result.answered), error=error, said=escape(error))
 
     def _refs(self, invoices: list[Row]) -> str:
         refs = ", ".join(f"`{escape(i['ref_key'])}` (#{i['request_id']})"

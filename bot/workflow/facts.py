@@ -152,7 +152,7 @@ class FactFinder:
     async def record(self, request_id: int, invoices: Sequence[Row],
                      found: Sequence[dict[str, Any]]) -> None:
         """Write what the lookups found (each lookup an `invoice_facts` event) and mark the
-        card owed, a few hundred invoices per transaction (a big request's write must not
+        card owed, WRITE_BATCH invoices per transaction (a big request's write must not
         hold the loop). The SAT's answer kept is the newest: a submission's confirmation may
         have recorded a later one while the lookups ran (`newest_sat`)."""
         pairs = list(zip(invoices, found, strict=True))

@@ -8,8 +8,8 @@ the loop busy nine tenths of the time and other people's acks waited behind them
 the bare Bolt app's, docs/benchmarks.md "large"). So the steps of large work (one lookup,
 one provider call, one written batch) go through one lane shared by every request: at most
 PACE_AT_ONCE at once, each begun only once no Slack request is being answered and while the
-loop thread has been busy less than PACE_SHARE of the time. A small request (fewer invoices
-than LARGE_REQUEST_AT) keeps its own few-at-once gate: it is never queued behind another
+loop thread has been busy less than PACE_SHARE of the time. A small request (LARGE_REQUEST_AT
+invoices or fewer) keeps its own few-at-once gate: it is never queued behind another
 request's thousands. docs/architecture.md ("Others are not slowed") has the whole of it.
 """
 
@@ -21,6 +21,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
+
+from bot.slack.render.large import is_large
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -72,12 +74,13 @@ class Pace:
         self._quiet = quiet        # returns once no Slack request is being answered
         self.share = share         # of the loop thread's time, for large work (None: any)
         self._loop_share = LoopShare()
-        self.large_at = large_at   # LARGE_REQUEST_AT: from this many invoices, a job is large
+        self.large_at = large_at   # LARGE_REQUEST_AT: over this many invoices, a job is large
         self.at_once = at_once
         self._lane = asyncio.Semaphore(at_once)
 
     def large(self, count: int) -> bool:
-        return count >= self.large_at
+        """A job over more than LARGE_REQUEST_AT invoices: as a large request's card."""
+        return is_large(count, self.large_at)
 
     @contextlib.asynccontextmanager
     async def _step(self) -> AsyncIterator[None]:

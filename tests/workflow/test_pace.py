@@ -40,13 +40,13 @@ async def test_a_small_job_is_not_queued_behind_a_large_one() -> None:
         await release.wait()
         return n
 
-    large = asyncio.ensure_future(pace.map(list(range(LARGE)), held))
+    large = asyncio.ensure_future(pace.map(list(range(LARGE + 1)), held))
     await asyncio.sleep(0.01)  # the lane is full of the large job's held steps
     assert await asyncio.wait_for(pace.map([1, 2, 3], lambda n: asyncio.sleep(0, n)),
                                   5) == [1, 2, 3]
     assert not large.done()
     release.set()
-    assert await large == list(range(LARGE))
+    assert await large == list(range(LARGE + 1))
 
 
 async def test_two_large_jobs_share_one_bound() -> None:
