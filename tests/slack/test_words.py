@@ -97,7 +97,8 @@ async def test_status_after_a_rejection_does_not_read_as_still_requested(
 
 def _recorded_actions() -> set[str]:
     """Every audit action the source records: the literal ones, a transition's `action=`
-    or (without one) its default `<entity>_<status>`, and the f-strings' known values."""
+    or (without one) its default `<entity>_<status>`, an outage's alert and recovery, and
+    the f-strings' known values."""
     statuses = {"RS": RequestStatus, "IS": InvoiceStatus}
     found: set[str] = set()
     for path in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("storage/*.py")]:
@@ -107,6 +108,8 @@ def _recorded_actions() -> set[str]:
             name = getattr(node.func, "attr", getattr(node.func, "id", ""))
             if name == "Refusal" and isinstance(node.args[0], ast.Constant):
                 found.add(f"refused_{node.args[0].value}")
+            elif name == "Outage":  # its alert's and its recovery's actions (watcher.py)
+                found |= {a.value for a in node.args[2::2] if isinstance(a, ast.Constant)}
             elif name in ("record", "append", "audit", "tell_admins") and len(node.args) > 1:
                 if isinstance(node.args[1], ast.Constant):
                     found.add(node.args[1].value)
