@@ -5,7 +5,6 @@ They take the store, never a connection: nothing above storage/ touches SQL.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -93,23 +92,11 @@ def request_invoices(store: AuditStore, request_id: int) -> list[Row]:
                          [request_id]))
 
 
-PAGE = 100  # rows read between two turns of the loop (a few ms with their facts)
-
-
-async def request_invoices_paged(store: AuditStore, request_id: int) -> list[Row]:
-    """request_invoices, a page at a time, the loop running what is ready between pages:
-    a large request's 5,000 rows in one read held the loop 50 ms and more."""
-    rows: list[Row] = []
-    after = -1
-    while True:
-        page = list(store.db.query(
-            "SELECT * FROM invoices WHERE request_id = ? AND position > ? ORDER BY position"
-            " LIMIT ?", [request_id, after, PAGE]))
-        rows += page
-        if len(page) < PAGE:
-            return rows
-        after = page[-1]["position"]
-        await asyncio.sleep(0)
+async def request_invoices_off_loop(store: AuditStore, request_id: int) -> list[Row]:
+    """request_invoices, read in a worker thread (AuditStore.read_off_loop): a large
+    request's 5,000 rows read on the loop held it 50 ms and more, even a page at a time."""
+    return await store.read_off_loop(
+        "SELECT * FROM invoices WHERE request_id = ? ORDER BY position", [request_id])
 
 
 def active_elsewhere(store: AuditStore, ref_keys: Sequence[str]) -> list[Row]:
@@ -130,9 +117,18 @@ def counts(store: AuditStore) -> dict[str, dict[str, int]]:
     return result
 
 
+UNPOSTED = "SELECT * FROM outbox WHERE posted_ts IS NULL ORDER BY id"
+
+
 def unposted(store: AuditStore) -> list[Row]:
     """outbox_unposted: replies owed, oldest first."""
-    return list(store.db.query("SELECT * FROM outbox WHERE posted_ts IS NULL ORDER BY id"))
+    return list(store.db.query(UNPOSTED))
+
+
+async def unposted_off_loop(store: AuditStore) -> list[Row]:
+    """unposted, read in a worker thread: after a large request's confirmations thousands
+    of replies are owed (one read held the loop 60 ms)."""
+    return await store.read_off_loop(UNPOSTED)
 
 
 def pending_since_before(store: AuditStore, cutoff: datetime) -> list[Row]:
@@ -218,13 +214,20 @@ def cards_owed(store: AuditStore) -> list[Row]:
         "ORDER BY id"))
 
 
+UPLOADS_OWED = ("SELECT u.*, coalesce(u.content, i.acuse) AS acuse FROM uploads u "
+                "JOIN invoices i ON i.id = u.invoice_id "
+                "WHERE u.file_id IS NULL AND u.request_id = ? ORDER BY u.id")
+
+
 def uploads_owed(store: AuditStore, request_id: int) -> list[Row]:
     """uploads_owed: the request's uploads not yet shared (acuses and CSV lists), each with
     its document as `acuse` (a list's own content, or the acuse of its invoice)."""
-    return list(store.db.query(
-        "SELECT u.*, coalesce(u.content, i.acuse) AS acuse FROM uploads u "
-        "JOIN invoices i ON i.id = u.invoice_id "
-        "WHERE u.file_id IS NULL AND u.request_id = ? ORDER BY u.id", [request_id]))
+    return list(store.db.query(UPLOADS_OWED, [request_id]))
+
+
+async def uploads_owed_off_loop(store: AuditStore, request_id: int) -> list[Row]:
+    """uploads_owed, read in a worker thread (a large request's list is megabytes)."""
+    return await store.read_off_loop(UPLOADS_OWED, [request_id])
 
 
 def requests_with_uploads_owed(store: AuditStore) -> list[int]:

@@ -11,11 +11,11 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -43,6 +43,9 @@ BACKGROUND_WAIT_S = 20.0  # background work outwaits a short lock held by anothe
 
 
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+ASIDE_PAGE = 100  # rows fetched at a time in read_off_loop
+ASIDE_PRAGMAS = ("wal_autocheckpoint", "query_only", "max_page_count")
+T = TypeVar("T")
 
 
 class AuditStore:
@@ -55,6 +58,9 @@ class AuditStore:
         self.redactor = Redactor(secrets)
         self._lock = threading.RLock()
         self._tx: Tx | None = None
+        self._aside: sqlite3.Connection | None = None  # write_off_loop's connection, opened on use
+        self._aside_lock = threading.Lock()
+        self._file: str | None = None  # _path's answer, read once
 
     @classmethod
     def open(cls, path: str | Path, **options: Any) -> AuditStore:
@@ -72,15 +78,15 @@ class AuditStore:
         return cls(db, **options)
 
     def close(self) -> None:
+        if self._aside is not None:
+            self._aside.close()
         self.db.conn.close()
 
     def defer_checkpoints(self) -> Checkpoints:
         """No automatic WAL checkpoint in this connection's commits: the caller runs the
         returned Checkpoints in a worker thread instead (storage/checkpoints.py says why)."""
-        self.db.conn.execute("PRAGMA wal_autocheckpoint = 0")
-        path = next(row[2] for row in self.db.conn.execute("PRAGMA database_list")
-                    if row[1] == "main")
-        return Checkpoints(Path(path))
+        self.db.conn.execute("PRAGMA wal_autocheckpoint = 0")  # the other connection follows
+        return Checkpoints(Path(self._path() or ""))
 
     def now(self) -> str:
         return iso(self.clock())
@@ -154,6 +160,83 @@ class AuditStore:
             raise
         finally:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    async def write(self, work: Callable[[Tx], T], *, off_loop: bool = False,
+                    within_s: float = BACKGROUND_WAIT_S) -> T:
+        """`work` in one write transaction: on the loop (`writing`), or `off_loop` (a batch
+        of a large request's work: write_off_loop)."""
+        if off_loop:
+            return await self.write_off_loop(work, within_s)
+        async with self.writing(within_s) as tx:
+            return work(tx)
+
+    async def write_off_loop(self, work: Callable[[Tx], T], within_s: float = BACKGROUND_WAIT_S
+                       ) -> T:
+        """`work` in one write transaction run in a worker thread, on a connection of its
+        own: for the few writes and reads over a large request's thousands of rows (its
+        creation, its summarised reply) that would otherwise hold the event loop 50-150 ms
+        while every Slack answer waited. The loop goes on meanwhile: its own writers wait for
+        the lock as they wait for another process's, and its readers see the last commit
+        (WAL), never half of this one. A file store only (an in-memory one has no second
+        connection): otherwise `work` runs on the loop, as `writing` would."""
+        if self._path() is None:
+            return await self.write(work, within_s=within_s)
+        return await asyncio.to_thread(self._aside_write, work, within_s)
+
+    async def read_off_loop(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """The rows of one query read in a worker thread (write_off_loop's connection): for reads
+        of thousands of rows or megabytes (every reply owed, a large list's CSV)."""
+        if self._path() is None:
+            return list(self.db.query(sql, params))
+        return await asyncio.to_thread(self._aside_read, sql, params)
+
+    def _aside_read(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        with self._aside_lock:
+            cursor = self._aside_connection(BACKGROUND_WAIT_S).execute(sql, params)
+            columns = [c[0] for c in cursor.description]
+            rows: list[Row] = []
+            # A page at a time: one fetchall of thousands of rows is one C call that keeps
+            # the interpreter from the loop until it returns (50 ms for a large request).
+            while page := cursor.fetchmany(ASIDE_PAGE):
+                rows += [dict(zip(columns, values, strict=True)) for values in page]
+            return rows
+
+    def _aside_write(self, work: Callable[[Tx], T], within_s: float) -> T:
+        with self._aside_lock:
+            conn = self._aside_connection(within_s)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(Tx(self, conn))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+
+    def _aside_connection(self, within_s: float) -> sqlite3.Connection:
+        if self._aside is None:
+            path = self._path()
+            assert path is not None
+            self._aside = sqlite3.connect(path, isolation_level=None,
+                                          check_same_thread=False)
+            self._aside.execute("PRAGMA foreign_keys = ON")
+            self._aside.execute("PRAGMA synchronous = NORMAL")
+        # The main connection's settings, read at each use: no automatic WAL checkpoint when
+        # the bot runs them in a worker thread (storage/checkpoints.py), and the same limits
+        # (read-only, a size cap): what the main connection may not write, nor may this one.
+        for pragma in ASIDE_PRAGMAS:
+            value = self.db.conn.execute(f"PRAGMA {pragma}").fetchone()[0]
+            self._aside.execute(f"PRAGMA {pragma} = {int(value)}")
+        self._aside.execute(f"PRAGMA busy_timeout = {int(within_s * 1000)}")
+        return self._aside
+
+    def _path(self) -> str | None:
+        """The database file (None: an in-memory database)."""
+        if self._file is None:
+            self._file = next(row[2] for row in self.db.conn.execute("PRAGMA database_list")
+                              if row[1] == "main")
+        return self._file or None
 
     async def append(self, actor: Who, action: str, within_s: float = BACKGROUND_WAIT_S,
                      **options: Any) -> Row:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -53,9 +54,9 @@ def _with_digest(fields: dict[str, Any]) -> dict[str, Any]:
 class Tx:
     """Writes inside one open transaction of an AuditStore."""
 
-    def __init__(self, store: AuditStore) -> None:
+    def __init__(self, store: AuditStore, conn: sqlite3.Connection | None = None) -> None:
         self.store = store
-        self.conn = store.db.conn
+        self.conn = conn or store.db.conn  # another one: AuditStore.off_loop's
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = rows_of(self.conn.execute(sql, params))
@@ -117,11 +118,12 @@ class Tx:
 
     def all_invoices_in(self, request_id: int, statuses: Iterable[str]) -> bool:
         """Whether every invoice of the request is in one of `statuses`: asked once per
-        written batch, it stops at the first that is not (a large request has thousands)."""
-        wanted = list(statuses)
-        return self.conn.execute(
-            f"SELECT 1 FROM invoices WHERE request_id = ? AND status NOT IN ({marks(wanted)})"
-            " LIMIT 1", (request_id, *wanted)).fetchone() is None
+        written batch, so it looks for any of the other statuses (index
+        invoices_by_request_status: a few seeks, however many invoices are already final)."""
+        others = [s.value for s in InvoiceStatus if s.value not in set(statuses)]
+        return not others or self.conn.execute(
+            f"SELECT 1 FROM invoices WHERE request_id = ? AND status IN ({marks(others)})"
+            " LIMIT 1", (request_id, *others)).fetchone() is None
 
     def outbox_attempted(self, ids: Sequence[int]) -> None:
         """These replies are about to be posted: after a crash, look in the thread first."""
@@ -156,10 +158,12 @@ class Tx:
         # Each distinct acuse once, by its digest (a batch call's acuse is its invoices'),
         # named after the first invoice that has it (SQLite takes `id` from the row where
         # min(position) is found).
+        # From the digests alone (index invoices_acuses): reading every row's copy of its
+        # batch's acuse took 50-90 ms for each reply to a 5,000-invoice request.
         for invoice_id, digest, _ in self.conn.execute(
                 "SELECT id, acuse_digest, min(position) AS first FROM invoices WHERE"
-                " request_id = ? AND acuse IS NOT NULL GROUP BY acuse_digest ORDER BY first",
-                (request_id,)):
+                " request_id = ? AND acuse_digest IS NOT NULL GROUP BY acuse_digest"
+                " ORDER BY first", (request_id,)):
             if digest not in owed:
                 new.setdefault(digest, invoice_id)
         ids = []

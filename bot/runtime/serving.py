@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import logging
 import signal
 import sys
@@ -82,11 +83,20 @@ SWITCH_INTERVAL_S = 0.0005
 GC_THRESHOLDS = (700, 10, 1000)
 
 
+# What httpx (the provider's and the SAT's clients) imports at its first call, not before:
+# imported at the first lookups, while everyone's answers waited (40 ms, once a process).
+LAZY_IMPORTS = ("anyio._backends._asyncio", "anyio.streams.memory", "anyio.streams.stapled",
+                "anyio.streams.tls", "anyio.to_thread")
+
+
 def _freeze_what_the_start_built() -> None:
     """What the start built lives until the stop (the parsed WSDLs, Bolt, the catalogues):
     kept out of the garbage collector's full passes, which otherwise walk all of it. Those
     passes paused the event loop 43-56 ms each under load, every Slack answer waiting; with
     the start's objects frozen they take 3-13 ms (docs/benchmarks.md)."""
+    for name in LAZY_IMPORTS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     gc.collect()
     gc.freeze()
     log.debug("%d objects made at start kept out of full garbage collections",

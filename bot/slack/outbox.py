@@ -34,6 +34,7 @@ from storage import queries
 from storage.domain import Row
 from storage.states import ReplyKind as Reply
 from storage.store import AuditStore
+from storage.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class Outbox:
             for request in queries.cards_missing(self.store):
                 await self._post_card(request["id"])  # Slack refused it before: try again
             owed: dict[int, list[Row]] = {}
-            for entry in queries.unposted(self.store):
+            for entry in await queries.unposted_off_loop(self.store):
                 owed.setdefault(entry["request_id"], []).append(entry)
             for request_id, entries in owed.items():
                 await self._guarded("post the replies owed to", request_id,
@@ -111,8 +112,7 @@ class Outbox:
         """Post the parts of one reply not yet in the thread; mark the entries posted once
         every part is out."""
         ids = [e["id"] for e in entries]
-        async with self.store.writing() as tx:
-            tx.outbox_attempted(ids)
+        await self.store.write(lambda tx: tx.outbox_attempted(ids), off_loop=self._heavy(entries))
         def render() -> tuple[list[tuple[str, Any]], list[dict[str, Any]]]:
             kinds = _kinds(entries)
             return kinds, replies.thread_reply(
@@ -152,7 +152,7 @@ class Outbox:
         makes the request's new acuses owed to the thread, in the same transaction."""
         ids = [e["id"] for e in entries]
         changes = await self._changes_csv(request, entries, kinds)
-        async with self.store.writing() as tx:
+        def write(tx: Tx) -> None:
             tx.outbox_posted(ids, parts[0])
             if changes is not None:  # the reply summarised them: their CSV is owed with it
                 tx.owe_file(request["id"], large.changes_filename(request["id"], min(ids)),
@@ -167,6 +167,9 @@ class Outbox:
             if any(e["kind"] in (Reply.OUTCOMES, Reply.RESOLVED) for e in entries):
                 tx.owe_acuses(request["id"])
 
+        # A large reply's thousands of ids and its CSV are written off the loop.
+        await self.store.write(write, off_loop=self._heavy(entries))
+
     async def _changes_csv(self, request: Row, entries: list[Row],
                            kinds: list[tuple[str, Any]] | None) -> str | None:
         """The CSV of the invoices a summarised reply is about (None: it lists them all),
@@ -178,7 +181,7 @@ class Outbox:
         lines = await asyncio.to_thread(changed) if self._heavy(entries) else changed()
         if not large.is_large(len(lines), self.settings.large_request_at):
             return None
-        invoices = await queries.request_invoices_paged(self.store, request["id"])
+        invoices = await queries.request_invoices_off_loop(self.store, request["id"])
         return await asyncio.to_thread(large.changes_csv, request, lines, invoices,
                                        self.lang)
 
@@ -194,7 +197,7 @@ class Outbox:
         name = large.list_filename(request_id)
         if request is None or queries.has_upload(self.store, request_id, name):
             return
-        invoices = await queries.request_invoices_paged(self.store, request_id)
+        invoices = await queries.request_invoices_off_loop(self.store, request_id)
         if not large.is_large(len(invoices), self.settings.large_request_at):
             return
         content = await asyncio.to_thread(large.invoices_csv, request, invoices, self.lang)
@@ -249,7 +252,7 @@ class Outbox:
         request = queries.get_request(self.store, request_id)
         if request is None or not request["thread_ts"]:
             return
-        for upload in queries.uploads_owed(self.store, request_id):
+        for upload in await queries.uploads_owed_off_loop(self.store, request_id):
             if upload["attempted_at"]:
                 messages = await self._thread(request)
                 if messages is None:
@@ -290,7 +293,7 @@ class Outbox:
         answering Slack meanwhile; its rows are read a page at a time."""
         request = queries.get_request(self.store, request_id)
         assert request is not None
-        invoices = await queries.request_invoices_paged(self.store, request_id)
+        invoices = await queries.request_invoices_off_loop(self.store, request_id)
         decisions = queries.decisions(self.store, request_id)
         render = functools.partial(
             card.request_card, request, invoices, decisions, lang=self.lang,

@@ -9,6 +9,7 @@ Why this module is long: submitting and re-checking record answers through one f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -122,7 +123,7 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
     request = queries.get_request(store, request_id)
     assert request is not None and request["status"] == RS.SUBMITTING, request
     pace = pace or Pace()
-    requested = [i for i in await queries.request_invoices_paged(store, request_id)
+    requested = [i for i in await queries.request_invoices_off_loop(store, request_id)
                  if i["status"] == IS.REQUESTED]
     cancelling = request["kind"] == RequestKind.CANCEL
     # Thousands of rows: each pass over them a slice at a time (pace.spread).
@@ -156,11 +157,14 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
     # resumed, only the invoices still `requested` are asked again.)
     last = max(len(answers) - WRITE_BATCH, 0)
     for start in range(0, last, WRITE_BATCH):
-        async with store.writing() as tx:
-            record(tx, answers[start:min(start + WRITE_BATCH, last)])
+        batch = answers[start:min(start + WRITE_BATCH, last)]
+        await store.write(functools.partial(record, batch=batch),
+                          off_loop=pace.large(len(requested)))
         await pace.turn(len(answers))
-    async with store.writing() as tx:
-        said |= {i["id"]: _leave_out(tx, i).as_json() for i in gone}
+
+    def close(tx: Tx) -> str:
+        """The last batch, the request moved and its reply queued; its status."""
+        said.update({i["id"]: _leave_out(tx, i).as_json() for i in gone})
         record(tx, answers[last:])
         lines = [said[i["id"]] for i in requested if i["id"] in said]  # typed order
         whole_call_failed = bool(outcomes) and all(o.error_class for o in outcomes)
@@ -179,7 +183,11 @@ async def run_submission(store: AuditStore, pac: Provider, request_id: int, *,
             tx.transition("request", request_id, RS.SUBMITTED, SYSTEM)
             tx.enqueue(request_id, Reply.OUTCOMES, {"invoices": lines})
             complete_if_final(tx, request_id)
-        status = tx.request_status(request_id) or "missing"
+        return tx.request_status(request_id) or "missing"
+
+    # A large request's writes (its last one queues a reply of thousands of lines) go off
+    # the loop.
+    status = await store.write(close, off_loop=pace.large(len(requested)))
     return Submission(request_id, status, list(zip(invoices, outcomes, strict=True)))
 
 
@@ -211,21 +219,25 @@ async def recheck(store: AuditStore, pac: Provider, due: list[Row],
     crash_point("provider_answered")
     changed: list[tuple[Row, InvoiceOutcome]] = []
     answers = list(zip(due, outcomes, strict=True))
+
+    def write(tx: Tx, batch: list[tuple[Row, InvoiceOutcome]]) -> None:
+        touched = set()
+        for invoice, outcome in batch:
+            if outcome.error_class:
+                continue
+            moved, line = _record_outcome(tx, invoice, outcome, now, backoff_s,
+                                          word_for(sat, words, invoice), confirm_hours(sat))
+            if moved:
+                tx.enqueue(invoice["request_id"], Reply.RESOLVED, line.as_json())
+                changed.append((invoice, outcome))
+                touched.add(invoice["request_id"])
+        for request_id in sorted(touched):
+            complete_if_final(tx, request_id)
+
     for start in range(0, len(answers), WRITE_BATCH):
-        batch = answers[start:start + WRITE_BATCH]
-        async with store.writing() as tx:
-            touched = set()
-            for invoice, outcome in batch:
-                if outcome.error_class:
-                    continue
-                moved, line = _record_outcome(tx, invoice, outcome, now, backoff_s,
-                                              word_for(sat, words, invoice), confirm_hours(sat))
-                if moved:
-                    tx.enqueue(invoice["request_id"], Reply.RESOLVED, line.as_json())
-                    changed.append((invoice, outcome))
-                    touched.add(invoice["request_id"])
-            for request_id in sorted(touched):
-                complete_if_final(tx, request_id)
+        # A large job's batches are written off the loop (AuditStore.write).
+        await store.write(functools.partial(write, batch=answers[start:start + WRITE_BATCH]),
+                          off_loop=pace.large(len(answers)))
         await pace.turn(len(answers))  # let the acks waiting on the loop go first
     answered = sum(1 for outcome in result.outcomes if not outcome.error_class)
     return Recheck(len(due), answered, changed, result.error)

@@ -38,6 +38,7 @@ from storage import queries
 from storage.domain import Row
 from storage.states import RequestKind
 from storage.store import AuditStore
+from storage.tx import Tx
 
 if TYPE_CHECKING:  # the outbox renders cards, which show these facts (bot.slack.render.kit)
     from bot.slack.outbox import Outbox
@@ -75,12 +76,15 @@ def newest_sat(found: dict[str, Any], row: Row | None) -> dict[str, Any]:
     return found
 
 
-def _replacements(request: Row | None, invoices: Sequence[Row]) -> dict[int, str]:
-    """By invoice row id, the key of the replacement it is cancelled with (reason 01)."""
+async def _replacements(request: Row | None, invoices: Sequence[Row], pace: Pace
+                        ) -> dict[int, str]:
+    """By invoice row id, the key of the replacement it is cancelled with (reason 01); a
+    large request's rows a slice at a time (pace.spread)."""
     if request is None or request["kind"] != RequestKind.CANCEL:
         return {}
-    return {row["id"]: item.replacement.key for row in invoices
-            if (item := item_of(row, request)).replacement is not None}
+    items = await pace.spread(invoices, lambda row: item_of(row, request))
+    return {row["id"]: item.replacement.key for row, item in zip(invoices, items, strict=True)
+            if item.replacement is not None}
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ class FactFinder:
         (Started with Tasks.spawn, it begins once the Slack answers in progress are out.)"""
         attached = attached or {}
         request = queries.get_request(self.store, request_id)
-        wanted = _replacements(request, invoices)
+        wanted = await _replacements(request, invoices, self.pace)
         keys = sorted(set(wanted.values()))
 
         async def one(row: Row) -> dict[str, Any]:
@@ -158,7 +162,8 @@ class FactFinder:
         pairs = list(zip(invoices, found, strict=True))
         for start in range(0, len(pairs), WRITE_BATCH):
             batch = pairs[start:start + WRITE_BATCH]
-            async with self.store.writing() as tx:
+
+            def write(tx: Tx, batch: list[tuple[Row, dict[str, Any]]] = batch) -> None:
                 current = tx.invoices_by_id([row["id"] for row, _ in batch])
                 for row, facts in batch:
                     kept = newest_sat(facts, current.get(row["id"]))
@@ -166,6 +171,9 @@ class FactFinder:
                     tx.record(SYSTEM, "invoice_facts", request_id=request_id,
                               invoice_ref=row["ref_key"], details=facts)
                 tx.card_changed(request_id)
+
+            # A large request's batches are written off the loop (AuditStore.write).
+            await self.store.write(write, off_loop=self.pace.large(len(pairs)))
             await self.pace.turn(len(pairs))  # the acks waiting on the loop go first
 
     async def _replacement(self, ref: InvoiceRef) -> dict[str, Any]:
@@ -196,8 +204,8 @@ class FactFinder:
         that does not replace them."""
         lang, deadline, today = self.settings.language, self.settings.cancel_deadline, \
             sat_today()
-        lines = []
-        for ref, record in looked_up:
+        def line(pair: tuple[str, FactsRecord]) -> str | None:
+            ref, record = pair
             facts, sat = record.invoice, record.sat
             assert facts is not None  # only invoices whose XML was read are looked at
             why = []
@@ -207,8 +215,10 @@ class FactFinder:
             replacement = record.replacement
             if replacement and replacement.check.flagged:
                 why.append(card.replacement_text(replacement, lang))
-            if why:
-                lines.append(f"• `{escape(ref)}` — " + " ".join(why))
+            return f"• `{escape(ref)}` — " + " ".join(why) if why else None
+
+        # Thousands of invoices in a large request: a slice at a time (pace.spread).
+        lines = [text for text in await self.pace.spread(looked_up, line) if text]
         request = queries.get_request(self.store, request_id)
         if not lines or request is None:
             return

@@ -27,6 +27,7 @@ from bot.slack.io import SlackIO
 from bot.slack.mrkdwn import escape, mention
 from bot.slack.outbox import Outbox
 from bot.slack.render import modals, replies
+from bot.slack.render.large import is_large
 from bot.workflow.answers import submit
 from bot.workflow.facts import AttachedXml, FactFinder
 from bot.workflow.permissions import Policy, Refusal
@@ -141,7 +142,8 @@ class Lifecycle:
                                                                  form.reason),
                 approvals_channel=self.settings.approvals_channel, client_key=client_key,
                 notify=form.notify, approval_rule=self.rules.requirement(form.reason),
-                within_s=ACK_WAIT_S), {}
+                within_s=ACK_WAIT_S,
+                off_loop=is_large(len(form.refs), self.settings.large_request_at)), {}
         except DuplicateRequest:
             return None, {}  # Slack delivered the same submission again: already handled
         except InvoicesTaken as taken:
@@ -177,7 +179,7 @@ class Lifecycle:
         the reason was known at once): the approvals needed become the rule's, and approvals
         already counted may reach them."""
         found = await self.facts.gather(
-            request_id, await queries.request_invoices_paged(self.store, request_id), attached)
+            request_id, await queries.request_invoices_off_loop(self.store, request_id), attached)
         request = queries.get_request(self.store, request_id)
         rule = self.rules.requirement(request["reason"], found) if request else None
         if rule is None:
@@ -270,7 +272,9 @@ class Lifecycle:
         if acting is not None and request is not None:
             try:  # the approvals needed are read in approve's transaction: a rule
                 # (APPROVAL_RULES) may change them between this read and the write
-                approved = await approve(self.store, request_id, acting)
+                count = queries.invoice_counts(self.store, [request_id]).get(request_id, 0)
+                approved = await approve(self.store, request_id, acting, off_loop=is_large(
+                    count, self.settings.large_request_at))
             except sqlite3.IntegrityError:  # the same approver twice (needs distinct people)
                 refusal = await self.refused(actor, self.policy.already_voted(request_id),
                                              request_id, action="approve")

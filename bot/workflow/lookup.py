@@ -56,7 +56,7 @@ class Lookup:
                                 details={"csv": True})
             await self.io.direct(viewer.id, refusal.text, request_id)
             return
-        invoices = await queries.request_invoices_paged(self.store, request_id)
+        invoices = await queries.request_invoices_off_loop(self.store, request_id)
         content = await asyncio.to_thread(large.invoices_csv, request, invoices, self.lang)
         shared = await self.io.send_file(
             viewer.id, large.list_filename(request_id), content.encode("utf-8"),

@@ -12,6 +12,7 @@ cancelled" (202) settles a direct cancellation as well as a one-invoice call wou
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from bot.actors import SYSTEM
@@ -36,6 +37,7 @@ from storage.errors import StaleState
 from storage.states import InvoiceStatus as IS
 from storage.states import ReplyKind as Reply
 from storage.store import AuditStore
+from storage.tx import Tx
 
 SETTLE_BATCH = WRITES  # invoices settled per transaction, then the acks go first
 _SETTLED = {Verdict.CONFIRMED: IS.CANCELED, Verdict.REFUSED: IS.DENIED}
@@ -48,7 +50,7 @@ async def confirm_received(store: AuditStore, pac: Provider, request_id: int, *,
     """Right after a submission: what the SAT only received (201) is asked of the SAT's
     status service where it is configured; the rest of the provider, in batches. What
     stays pending, the watcher follows."""
-    received = [i for i in await queries.request_invoices_paged(store, request_id)
+    received = [i for i in await queries.request_invoices_off_loop(store, request_id)
                 if i["status"] == IS.PENDING and i["code"] == RECEIVED_CODE]
     if not received:
         return Recheck(0, 0, [], None)
@@ -74,38 +76,43 @@ async def _settle(store: AuditStore, received: list[Row], words: dict[int, Facts
     now = store.clock()
     changed: list[tuple[Row, InvoiceOutcome]] = []
     unsettled: list[Row] = []
+
+    def write(tx: Tx, batch: list[Row]) -> None:
+        touched = set()
+        for invoice in batch:
+            word = words.get(invoice["id"]) or FactsRecord(sat=None, sat_error="error")
+            said = word.sat
+            fields = {"sat_asks": invoice["sat_asks"] + 1, **sat_fields(invoice, word)}
+            target = _SETTLED.get(verdict(said))
+            if target is None:
+                if _in_process(said):  # asked again by the watcher, on its schedule
+                    tx.set_fields("invoice", invoice["id"], {
+                        **fields, "next_check_at": next_check(now, 1, backoff_s)})
+                else:
+                    unsettled.append(invoice)
+                continue
+            line = ThreadLine(ref=invoice["ref_key"], status=target.value,
+                              code=invoice["code"], detalle=invoice["detalle"],
+                              **sat_line(word))
+            try:
+                tx.transition("invoice", invoice["id"], target, SYSTEM,
+                              expect=IS.PENDING, action=_ACTIONS[target],
+                              fields={**fields, "next_check_at": None},
+                              details={"sat": word.sat_json, "asks": fields["sat_asks"],
+                                       "after": RECEIVED_CODE})
+            except StaleState:
+                continue  # recorded meanwhile (a watcher cycle)
+            tx.enqueue(invoice["request_id"], Reply.RESOLVED, line.as_json())
+            touched.add(invoice["request_id"])
+            changed.append((invoice, InvoiceOutcome(
+                ref=ref_of(invoice), outcome=Outcome(target.value), code=invoice["code"],
+                detalle=invoice["detalle"], estatus_uuid=invoice["estatus_uuid"])))
+        for request_id in sorted(touched):
+            complete_if_final(tx, request_id)
+
     for start in range(0, len(received), SETTLE_BATCH):
-        async with store.writing() as tx:
-            touched = set()
-            for invoice in received[start:start + SETTLE_BATCH]:
-                word = words.get(invoice["id"]) or FactsRecord(sat=None, sat_error="error")
-                said = word.sat
-                fields = {"sat_asks": invoice["sat_asks"] + 1, **sat_fields(invoice, word)}
-                target = _SETTLED.get(verdict(said))
-                if target is None:
-                    if _in_process(said):  # asked again by the watcher, on its schedule
-                        tx.set_fields("invoice", invoice["id"], {
-                            **fields, "next_check_at": next_check(now, 1, backoff_s)})
-                    else:
-                        unsettled.append(invoice)
-                    continue
-                line = ThreadLine(ref=invoice["ref_key"], status=target.value,
-                                  code=invoice["code"], detalle=invoice["detalle"],
-                                  **sat_line(word))
-                try:
-                    tx.transition("invoice", invoice["id"], target, SYSTEM,
-                                  expect=IS.PENDING, action=_ACTIONS[target],
-                                  fields={**fields, "next_check_at": None},
-                                  details={"sat": word.sat_json, "asks": fields["sat_asks"],
-                                           "after": RECEIVED_CODE})
-                except StaleState:
-                    continue  # recorded meanwhile (a watcher cycle)
-                tx.enqueue(invoice["request_id"], Reply.RESOLVED, line.as_json())
-                touched.add(invoice["request_id"])
-                changed.append((invoice, InvoiceOutcome(
-                    ref=ref_of(invoice), outcome=Outcome(target.value), code=invoice["code"],
-                    detalle=invoice["detalle"], estatus_uuid=invoice["estatus_uuid"])))
-            for request_id in sorted(touched):
-                complete_if_final(tx, request_id)
+        # A large job's batches are written off the loop (AuditStore.write).
+        await store.write(functools.partial(write, batch=received[start:start + SETTLE_BATCH]),
+                          off_loop=pace.large(len(received)))
         await pace.turn(len(received))  # the acks waiting on the loop go first
     return changed, unsettled

@@ -74,18 +74,22 @@ async def create_cancel_request(
         client_key: str | None = None, notify: Sequence[str] = (),
         approval_rule: Requirement | None = None,
         own: Mapping[str, OwnReason] | None = None, source: dict[str, Any] | None = None,
-        within_s: float = BACKGROUND_WAIT_S) -> int:
+        within_s: float = BACKGROUND_WAIT_S, off_loop: bool = False) -> int:
     """Write a cancellation; `own`: by ref key, the invoices' own reason and replacement
-    (`own_reason`); `source`: the file that listed them, for the audit event."""
+    (`own_reason`); `source`: the file that listed them, for the audit event; `off_loop`:
+    written in a worker thread (a large request: thousands of rows, AuditStore.write)."""
     mine = own or {}
-    async with store.writing(within_s) as tx:
-        request_id = tx.create_request(
+
+    def write(tx: Tx) -> int:
+        return tx.create_request(
             kind=RequestKind.CANCEL, requester=requester,
             invoices=[to_new_invoice(r, mine.get(r.key)) for r in refs],
             reason=reason, replacement_uuid=replacement, justification=justification,
             source_channel=source_channel, approvals_required=approvals_required,
             approvals_channel=approvals_channel, client_key=client_key, notify=notify,
             approval_rule=approval_rule.as_json() if approval_rule else None, source=source)
+
+    request_id = await store.write(write, off_loop=off_loop, within_s=within_s)
     crash_point("after_request_written")
     return request_id
 
@@ -128,7 +132,7 @@ def _in_place(acting: Acting) -> dict[str, Any]:
 
 
 async def approve(store: AuditStore, request_id: int, approver: Actor | Acting,
-                  required: int | None = None) -> bool:
+                  required: int | None = None, *, off_loop: bool = False) -> bool:
     """Record an approval; True when it was the one that approved the request.
 
     `approver`: an approver, or a stand-in in an approver's place (Acting: the vote is the
@@ -137,34 +141,40 @@ async def approve(store: AuditStore, request_id: int, approver: Actor | Acting,
     (each invoice's latest `invoice_facts` event), what the approver was shown.
     Raises StaleState when the request is no longer awaiting approval (double click,
     another approver was first), so callers can say who won instead of submitting twice;
-    sqlite3.IntegrityError when this approver, or this person, already decided.
+    sqlite3.IntegrityError when this approver, or this person, already decided. `off_loop`:
+    written in a worker thread (a large request, AuditStore.write).
     """
     acting = approver if isinstance(approver, Acting) else Acting(approver)
     clicked = acting.clicked
-    async with store.writing() as tx:
+
+    def write(tx: Tx) -> bool:
         _still_awaiting(tx, request_id)
         if acting.by is not None and tx.decided_by(request_id, acting.by.id):
             # One person, one decision: a stand-in for two approvers still counts once.
             raise sqlite3.IntegrityError("this person already decided the request")
-        if required is None:
-            required = max(tx.approvals_required(request_id), 1)
+        needed = max(tx.approvals_required(request_id), 1) if required is None else required
         approvals = tx.decide(request_id, acting.voter, "approve", details={
-            "approvals_required": required, "facts": tx.facts_seen(request_id)},
-            by=acting.by) if required else 0
-        if approvals < required:
+            "approvals_required": needed, "facts": tx.facts_seen(request_id)},
+            by=acting.by) if needed else 0
+        if approvals < needed:
             tx.enqueue(request_id, Reply.APPROVAL_COUNTED,
-                       {"user": clicked.id, "count": approvals, "required": required,
+                       {"user": clicked.id, "count": approvals, "required": needed,
                         **_in_place(acting)})
             return False
         # No approval needed: say so in the log, not "approved with 0 approvals".
         in_place = {"on_behalf_of": {"id": acting.voter.id, "name": acting.voter.name}} \
             if acting.by else {}
-        tx.transition("request", request_id, RS.APPROVED, clicked if required else SYSTEM,
+        tx.transition("request", request_id, RS.APPROVED, clicked if needed else SYSTEM,
                       expect=RS.AWAITING_APPROVAL, details={"approvals": approvals,
-                                                            **in_place} if required
-                      else {}, action=None if required else "approval_not_needed")
-        if required:
+                                                            **in_place} if needed
+                      else {}, action=None if needed else "approval_not_needed")
+        if needed:
             tx.enqueue(request_id, Reply.APPROVED, {"user": clicked.id, **_in_place(acting)})
+        return True
+
+    # A large request's approval names thousands of invoices' facts: written off the loop.
+    if not await store.write(write, off_loop=off_loop):
+        return False
     crash_point("after_approval")
     return True
 
