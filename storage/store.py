@@ -78,8 +78,12 @@ class AuditStore:
         return cls(db, **options)
 
     def close(self) -> None:
-        if self._aside is not None:
-            self._aside.close()
+        # An off-loop write still running (a stop's cancelled task does not stop its thread)
+        # commits or rolls back first: its connection is never closed under it.
+        with self._aside_lock:
+            if self._aside is not None:
+                self._aside.close()
+                self._aside = None
         self.db.conn.close()
 
     def defer_checkpoints(self) -> Checkpoints:

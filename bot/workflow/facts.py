@@ -14,6 +14,7 @@ owed) and each invoice's lookup is an audit event, so what an approver saw is on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,7 @@ from bot.sat.refs import InvoiceRef
 from bot.sat.replacement import check as check_replacement
 from bot.slack.mrkdwn import escape
 from bot.slack.render import card
-from bot.workflow.pace import WRITES, Pace
+from bot.workflow.pace import WRITES, Gate, Pace
 from bot.workflow.transitions import item_of
 from storage import queries
 from storage.domain import Row
@@ -119,10 +120,10 @@ class FactFinder:
         wanted = await _replacements(request, invoices, self.pace)
         keys = sorted(set(wanted.values()))
 
-        async def one(row: Row) -> dict[str, Any]:
+        async def one(row: Row, step: Gate) -> dict[str, Any]:
             try:
                 return await self.look_up(InvoiceRef.from_key(row["ref_key"]),
-                                          attached.get(row["ref_key"]))
+                                          attached.get(row["ref_key"]), step=step)
             except Exception:  # a bug must not leave the card waiting for ever
                 log.exception("looking up invoice %s failed", row["ref_key"])
                 return {"invoice": None, "invoice_error": "error", "sat": None,
@@ -132,9 +133,10 @@ class FactFinder:
             return await self._replacement(InvoiceRef.from_key(key))
 
         # Reason 01: each invoice's replacement (its own, or the request's), each asked once.
-        # A large request's lookups go at the pace every large job shares (pace.py).
+        # A large request's lookups go at the pace every large job shares (pace.py), each
+        # of their calls through its lane.
         looked, found = await asyncio.gather(self.pace.map(keys, replacing),
-                                             self.pace.map(invoices, one))
+                                             self.pace.map_each_call(invoices, one))
         replacements = dict(zip(keys, looked, strict=True))
 
         def checked(pair: tuple[Row, dict[str, Any]]) -> FactsRecord:
@@ -240,14 +242,14 @@ class FactFinder:
         """What the SAT says of each invoice now (by row id), a few at once: asked with the
         facts on record, or, when the XML could not be had before, looked up afresh. The
         record has look_up's shape ("off" when the SAT is not asked); never raises."""
-        async def one(row: Row) -> FactsRecord:
+        async def one(row: Row, step: Gate) -> FactsRecord:
             known = json.loads(row.get("facts") or "null") or {}
             try:
                 if not known.get("invoice"):
-                    found = await self.look_up(InvoiceRef.from_key(row["ref_key"]))
+                    found = await self.look_up(InvoiceRef.from_key(row["ref_key"]), step=step)
                 else:
                     found = await self._sat_of(CfdiFacts.model_validate(known["invoice"]),
-                                               dict(known))
+                                               dict(known), step)
             except Exception:  # a bug must not stop the others' answers
                 log.exception("asking the SAT about invoice %s failed", row["ref_key"])
                 found = {**known, "sat": None, "sat_error": "error"}
@@ -256,26 +258,29 @@ class FactFinder:
         # Many rows (a large request's confirmation, the daily reconciliation): at the pace
         # every large job shares (pace.py).
         return {row["id"]: record for row, record in
-                zip(rows, await self.pace.map(rows, one), strict=True)}
+                zip(rows, await self.pace.map_each_call(rows, one), strict=True)}
 
-    async def _sat_of(self, facts: CfdiFacts, record: dict[str, Any]) -> dict[str, Any]:
+    async def _sat_of(self, facts: CfdiFacts, record: dict[str, Any],
+                      step: Gate = contextlib.nullcontext) -> dict[str, Any]:
         if self.sat is None:
             return {**record, "sat": None, "sat_error": "off"}
         try:
-            answer = await self.sat.status(facts.issuer_rfc, facts.receiver_rfc, facts.total,
-                                           facts.uuid)
+            async with step():
+                answer = await self.sat.status(facts.issuer_rfc, facts.receiver_rfc,
+                                               facts.total, facts.uuid)
         except SatError as exc:
             return {**record, "sat": None, "sat_error": exc.code}
         # the SAT's word holds at this moment
         return {**record, "sat": answer.model_dump(), "sat_error": None,
                 "sat_at": self.store.now()}
 
-    async def look_up(self, ref: InvoiceRef, attached: AttachedXml | None = None
-                      ) -> dict[str, Any]:
+    async def look_up(self, ref: InvoiceRef, attached: AttachedXml | None = None, *,
+                      step: Gate = contextlib.nullcontext) -> dict[str, Any]:
         """{"invoice": facts | None, "invoice_error": code | None, "sat": answer | None,
         "sat_error": code | None, "sat_at": when the SAT answered, "source": "attached" |
         "provider"}: a failure is a code for the audit log, never raised. An attached XML
-        (already matched to `ref`) is used as it is: the provider is not asked."""
+        (already matched to `ref`) is used as it is: the provider is not asked. Each call
+        (the provider's, the SAT's) is made under `step` (Pace.map_each_call)."""
         record: dict[str, Any] = {"invoice": None, "invoice_error": None, "sat": None,
                                   "sat_error": None, "sat_at": None, "source": "provider"}
         facts: CfdiFacts | None = None
@@ -284,7 +289,9 @@ class FactFinder:
             record.update(source="attached", file=attached.name, sha256=attached.sha256)
         else:
             try:
-                facts = parse(await self.provider.invoice_xml(ref))
+                async with step():
+                    xml = await self.provider.invoice_xml(ref)
+                facts = parse(xml)
             except ProviderError as exc:
                 record["invoice_error"] = exc.code
             except CfdiError as exc:
@@ -295,4 +302,4 @@ class FactFinder:
             record["sat_error"] = "no_facts"  # the SAT is asked with the invoice's own facts
             return record
         record["invoice"] = facts.model_dump(mode="json")
-        return await self._sat_of(facts, record)
+        return await self._sat_of(facts, record, step)

@@ -5,10 +5,11 @@ A request of thousands of invoices means thousands of facts lookups, SAT confirm
 written answers. They share the event loop with every Slack request the bot answers, and
 each SOAP call costs the loop a millisecond or two (httpx, zeep): eight lookups at once kept
 the loop busy nine tenths of the time and other people's acks waited behind them (p99 8-17x
-the bare Bolt app's, docs/benchmarks.md "large"). So the steps of large work (one lookup,
-one provider call, one written batch) go through one lane shared by every request: at most
-PACE_AT_ONCE at once, each begun only once no Slack request is being answered and while the
-loop thread has been busy less than PACE_SHARE of the time. A small request (LARGE_REQUEST_AT
+the bare Bolt app's, docs/benchmarks.md "large"). So the steps of large work (one call of a
+lookup, one provider call, one SAT ask) go through one lane shared by every request: at most
+PACE_AT_ONCE at once while they wait on the network, one at a time while they answer
+quickly (QUICK_STEP_S), each begun only once no Slack request is being answered and while
+the loop thread has been busy less than PACE_SHARE of the time. A small request (LARGE_REQUEST_AT
 invoices or fewer) keeps its own few-at-once gate: it is never queued behind another
 request's thousands. docs/architecture.md ("Others are not slowed") has the whole of it.
 """
@@ -26,8 +27,19 @@ from bot.slack.render.large import is_large
 
 T = TypeVar("T")
 U = TypeVar("U")
+# What each step of a job is run under (Pace.gate): `async with step(): ...`.
+Gate = Callable[[], AbstractAsyncContextManager[None]]
 
-PACE_AT_ONCE = 4   # large work's steps in flight at once, across every request
+PACE_AT_ONCE = 4   # large work's steps in flight at once, across every request ...
+# ... while they take longer than this (a moving average); quicker ones go one at a time.
+# A SOAP call costs the loop 1-2 ms: a step that answers within a few ms is CPU on the loop
+# from start to end, and four in flight at once were four sets of callbacks ready whenever
+# a Slack answer arrived, the work going no faster (a 5,000-invoice request took 82-105 s
+# at four, 102-109 s at one; others' p99 1.48-1.77x the bare app's at four, 1.26-1.28x at
+# one). A step that waits on the network (tens to hundreds of ms) leaves the loop idle
+# meanwhile: there four at once make the work four times as fast and cost nobody anything.
+QUICK_STEP_S = 0.01
+STEP_AVERAGE_WEIGHT = 0.2  # of the newest step in the moving average
 SMALL_AT_ONCE = 8  # a small request's lookups at once (its own gate)
 SLICE = 25         # rows handled on the loop between two turns (a millisecond or so)
 # Invoices written per transaction, then the acks go first: a checked transition with its
@@ -77,6 +89,8 @@ class Pace:
         self.large_at = large_at   # LARGE_REQUEST_AT: over this many invoices, a job is large
         self.at_once = at_once
         self._lane = asyncio.Semaphore(at_once)
+        self._one_at_a_time = asyncio.Lock()  # taken too while the steps are quick
+        self.step_s = 0.0  # the moving average of a step's wall time (0: none yet)
 
     def large(self, count: int) -> bool:
         """A job over more than LARGE_REQUEST_AT invoices: as a large request's card."""
@@ -85,9 +99,19 @@ class Pace:
     @contextlib.asynccontextmanager
     async def _step(self) -> AsyncIterator[None]:
         async with self._lane:
-            await self._quiet()
-            await self._within_share()
-            yield
+            quick = self.step_s < QUICK_STEP_S
+            async with self._one_at_a_time if quick else contextlib.nullcontext():
+                await self._quiet()
+                await self._within_share()
+                begun = time.perf_counter()
+                try:
+                    yield
+                finally:
+                    self._took(time.perf_counter() - begun)
+
+    def _took(self, seconds: float) -> None:
+        self.step_s = seconds if not self.step_s else \
+            (1 - STEP_AVERAGE_WEIGHT) * self.step_s + STEP_AVERAGE_WEIGHT * seconds
 
     async def _within_share(self) -> None:
         """Wait while the loop has been busier than `share` (at most SHARE_WAIT_MAX_S)."""
@@ -97,7 +121,7 @@ class Pace:
             await asyncio.sleep(SHARE_PAUSE_S)
             waited += SHARE_PAUSE_S
 
-    def gate(self, count: int) -> Callable[[], AbstractAsyncContextManager[None]]:
+    def gate(self, count: int) -> Gate:
         """What each step of a job of `count` invoices is run under: the shared lane for
         a large job, the job's own few-at-once gate for a small one."""
         if self.large(count):
@@ -124,13 +148,28 @@ class Pace:
         workers take the items in turn: thousands of tasks started at once would each take
         its first step on the loop in one go (a stretch of hundreds of ms)."""
         step = self.gate(len(items))
+
+        async def gated(item: T) -> U:
+            async with step():
+                return await work(item)
+        return await self._workers(items, gated)
+
+    async def map_each_call(self, items: Sequence[T],
+                            work: Callable[[T, Gate], Awaitable[U]]) -> list[U]:
+        """As `map`, but `work` is handed the gate and takes it for each of its calls (a
+        lookup is two: the XML, then the SAT): a Slack answer that arrives meanwhile waits
+        behind at most one call per lane in flight, not a whole lookup."""
+        step = self.gate(len(items))
+        return await self._workers(items, lambda item: work(item, step))
+
+    async def _workers(self, items: Sequence[T], work: Callable[[T], Awaitable[U]]
+                       ) -> list[U]:
         results: dict[int, U] = {}
         pending = iter(enumerate(items))
 
         async def worker() -> None:
             for index, item in pending:
-                async with step():
-                    results[index] = await work(item)
+                results[index] = await work(item)
 
         width = self.at_once if self.large(len(items)) else SMALL_AT_ONCE
         await asyncio.gather(*(worker() for _ in range(min(width, len(items)))))

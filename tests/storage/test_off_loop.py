@@ -193,3 +193,24 @@ async def test_what_the_main_connection_may_not_write_neither_may_the_other(
     await store.write_off_loop(lambda tx: _request(tx, 1, "B"))
     assert store.db["requests"].count == 2 and store.verify().ok
     store.close()
+
+
+async def test_closing_waits_for_an_off_loop_write_in_progress(tmp_path: Path) -> None:
+    """A stop cancels the task that awaited the write, not its thread: the store closes once
+    that write has committed, never under it."""
+    store = AuditStore.open(tmp_path / "audit.db")
+    inside = threading.Event()
+
+    def slow(tx: Tx) -> int:
+        inside.set()
+        time.sleep(0.2)
+        return _request(tx, 2)
+
+    writing = asyncio.create_task(store.write_off_loop(slow))
+    while not inside.is_set():
+        await asyncio.sleep(0.005)
+    writing.cancel()
+    await asyncio.to_thread(store.close)
+    again = AuditStore.open(tmp_path / "audit.db")
+    assert again.db["invoices"].count == 2 and again.verify().ok
+    again.close()

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from bot.runtime.tasks import Tasks
-from bot.workflow.pace import SHARE_WINDOW_S, SLICE, LoopShare, Pace
+from bot.workflow.pace import QUICK_STEP_S, SHARE_WINDOW_S, SLICE, Gate, LoopShare, Pace
 
 LARGE = 40
 
@@ -32,6 +32,33 @@ async def test_a_large_job_waits_while_a_slack_answer_is_in_progress() -> None:
     assert sorted(started) == list(range(100))
 
 
+async def test_each_call_of_a_lookup_waits_for_the_answers_in_progress() -> None:
+    """A lookup is two calls (the XML, then the SAT), each through the lane: an answer
+    that arrives after the first waits behind that call only, never the second."""
+    tasks = Tasks()
+    pace = Pace(tasks.quiet, large_at=LARGE, at_once=1)
+    calls: list[str] = []
+    first_done = asyncio.Event()
+
+    async def lookup(n: int, step: Gate) -> int:
+        async with step():
+            calls.append(f"xml {n}")
+        if n == 0:
+            first_done.set()
+            await asyncio.sleep(0.05)  # an answer begins between the two calls ...
+        async with step():
+            calls.append(f"sat {n}")
+        return n
+
+    job = asyncio.ensure_future(pace.map_each_call(list(range(LARGE + 1)), lookup))
+    await first_done.wait()
+    with tasks.answering():
+        await asyncio.sleep(0.1)
+        assert calls == ["xml 0"]  # ... and the second call waits for it to be out
+    assert await job == list(range(LARGE + 1))
+    assert calls[:3] == ["xml 0", "sat 0", "xml 1"] and len(calls) == 2 * (LARGE + 1)
+
+
 async def test_a_small_job_is_not_queued_behind_a_large_one() -> None:
     pace = Pace(large_at=LARGE, at_once=2)
     release = asyncio.Event()
@@ -49,22 +76,37 @@ async def test_a_small_job_is_not_queued_behind_a_large_one() -> None:
     assert await large == list(range(LARGE + 1))
 
 
-async def test_two_large_jobs_share_one_bound() -> None:
-    pace = Pace(large_at=LARGE, at_once=3)
+async def _most_at_once(pace: Pace, seconds: float) -> int:
+    """Two large jobs at once whose steps each take `seconds`: the most in flight."""
     running, most = 0, 0
 
     async def step(n: int) -> int:
         nonlocal running, most
         running += 1
         most = max(most, running)
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(seconds)
         running -= 1
         return n
 
-    first, second = await asyncio.gather(pace.map(list(range(60)), step),
-                                         pace.map(list(range(50)), step))
-    assert (first, second) == (list(range(60)), list(range(50)))
-    assert most == 3
+    first, second = await asyncio.gather(pace.map(list(range(LARGE + 1)), step),
+                                         pace.map(list(range(LARGE + 2)), step))
+    assert (first, second) == (list(range(LARGE + 1)), list(range(LARGE + 2)))
+    return most
+
+
+async def test_two_large_jobs_share_one_bound_while_their_steps_wait_on_the_network(
+        ) -> None:
+    pace = Pace(large_at=LARGE, at_once=3)
+    assert await _most_at_once(pace, QUICK_STEP_S * 1.5) == 3
+    assert pace.step_s >= QUICK_STEP_S
+
+
+async def test_quick_steps_go_one_at_a_time() -> None:
+    """Steps that answer in a few ms are CPU on the loop from start to end: more of them in
+    flight would only make a Slack answer wait behind more, the work no faster."""
+    pace = Pace(large_at=LARGE, at_once=3)
+    assert await _most_at_once(pace, 0.001) == 1
+    assert 0 < pace.step_s < QUICK_STEP_S
 
 
 @pytest.mark.parametrize("quiet", [True, False], ids=["no answer in progress", "answering"])
