@@ -1,8 +1,9 @@
 """The audit store: one SQLite file, current-state rows, and the append-only event chain.
 
 The bot writes through `AuditStore.writing()` (never waiting on the event loop for the
-lock) and each write is one `Tx` (storage/tx.py). Reads stay here: in WAL mode a reader never
-waits for a writer.
+lock), or, for a large request's work, in a worker thread (`write_off_loop`,
+storage/aside.py); each write is one `Tx` (storage/tx.py). Reads stay here: in WAL mode a
+reader never waits for a writer.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from storage import schema
+from storage.aside import PRAGMAS as ASIDE_PRAGMAS
+from storage.aside import Aside
 from storage.chain import Verdict, canonical_json
 from storage.chain import verify as verify_chain
 from storage.checkpoints import Checkpoints
@@ -43,8 +46,6 @@ BACKGROUND_WAIT_S = 20.0  # background work outwaits a short lock held by anothe
 
 
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
-ASIDE_PAGE = 100  # rows fetched at a time in read_off_loop
-ASIDE_PRAGMAS = ("wal_autocheckpoint", "query_only", "max_page_count")
 T = TypeVar("T")
 
 
@@ -58,8 +59,7 @@ class AuditStore:
         self.redactor = Redactor(secrets)
         self._lock = threading.RLock()
         self._tx: Tx | None = None
-        self._aside: sqlite3.Connection | None = None  # write_off_loop's connection, opened on use
-        self._aside_lock = threading.Lock()
+        self._aside: Aside | None = None  # the other connections, made on first use
         self._file: str | None = None  # _path's answer, read once
 
     @classmethod
@@ -78,12 +78,8 @@ class AuditStore:
         return cls(db, **options)
 
     def close(self) -> None:
-        # An off-loop write still running (a stop's cancelled task does not stop its thread)
-        # commits or rolls back first: its connection is never closed under it.
-        with self._aside_lock:
-            if self._aside is not None:
-                self._aside.close()
-                self._aside = None
+        if self._aside is not None:
+            self._aside.close()  # after the off-loop write in progress, if any
         self.db.conn.close()
 
     def defer_checkpoints(self) -> Checkpoints:
@@ -175,64 +171,34 @@ class AuditStore:
             return work(tx)
 
     async def write_off_loop(self, work: Callable[[Tx], T], within_s: float = BACKGROUND_WAIT_S
-                       ) -> T:
+                             ) -> T:
         """`work` in one write transaction run in a worker thread, on a connection of its
-        own: for the few writes and reads over a large request's thousands of rows (its
-        creation, its summarised reply) that would otherwise hold the event loop 50-150 ms
-        while every Slack answer waited. The loop goes on meanwhile: its own writers wait for
-        the lock as they wait for another process's, and its readers see the last commit
-        (WAL), never half of this one. A file store only (an in-memory one has no second
-        connection): otherwise `work` runs on the loop, as `writing` would."""
-        if self._path() is None:
+        own (storage/aside.py): a large request's writes over thousands of rows would
+        otherwise hold the event loop 50-150 ms while every Slack answer waited. The loop
+        goes on meanwhile: its own writers wait for the lock as they wait for another
+        process's, and its readers see the last commit (WAL), never half of this one. A file
+        store only (an in-memory one has no second connection): otherwise on the loop."""
+        if (aside := self._aside_store()) is None:
             return await self.write(work, within_s=within_s)
-        return await asyncio.to_thread(self._aside_write, work, within_s)
+        return await asyncio.to_thread(aside.write, lambda conn: work(Tx(self, conn)),
+                                       within_s, self._pragmas())
 
     async def read_off_loop(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """The rows of one query read in a worker thread (write_off_loop's connection): for reads
-        of thousands of rows or megabytes (every reply owed, a large list's CSV)."""
-        if self._path() is None:
+        """The rows of one query read in a worker thread, on a reader of its own: for reads
+        of thousands of rows or megabytes (a large request's invoices, every reply owed, a
+        large list's CSV)."""
+        if (aside := self._aside_store()) is None:
             return list(self.db.query(sql, params))
-        return await asyncio.to_thread(self._aside_read, sql, params)
+        return await asyncio.to_thread(aside.read, sql, params, self._pragmas())
 
-    def _aside_read(self, sql: str, params: Sequence[Any]) -> list[Row]:
-        with self._aside_lock:
-            cursor = self._aside_connection(BACKGROUND_WAIT_S).execute(sql, params)
-            columns = [c[0] for c in cursor.description]
-            rows: list[Row] = []
-            # A page at a time: one fetchall of thousands of rows is one C call that keeps
-            # the interpreter from the loop until it returns (50 ms for a large request).
-            while page := cursor.fetchmany(ASIDE_PAGE):
-                rows += [dict(zip(columns, values, strict=True)) for values in page]
-            return rows
+    def _pragmas(self) -> dict[str, int]:
+        """The main connection's settings the other connections take (read on the loop)."""
+        return {name: int(self.db.conn.execute(f"PRAGMA {name}").fetchone()[0])
+                for name in ASIDE_PRAGMAS}
 
-    def _aside_write(self, work: Callable[[Tx], T], within_s: float) -> T:
-        with self._aside_lock:
-            conn = self._aside_connection(within_s)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(Tx(self, conn))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
-
-    def _aside_connection(self, within_s: float) -> sqlite3.Connection:
-        if self._aside is None:
-            path = self._path()
-            assert path is not None
-            self._aside = sqlite3.connect(path, isolation_level=None,
-                                          check_same_thread=False)
-            self._aside.execute("PRAGMA foreign_keys = ON")
-            self._aside.execute("PRAGMA synchronous = NORMAL")
-        # The main connection's settings, read at each use: no automatic WAL checkpoint when
-        # the bot runs them in a worker thread (storage/checkpoints.py), and the same limits
-        # (read-only, a size cap): what the main connection may not write, nor may this one.
-        for pragma in ASIDE_PRAGMAS:
-            value = self.db.conn.execute(f"PRAGMA {pragma}").fetchone()[0]
-            self._aside.execute(f"PRAGMA {pragma} = {int(value)}")
-        self._aside.execute(f"PRAGMA busy_timeout = {int(within_s * 1000)}")
+    def _aside_store(self) -> Aside | None:
+        if self._aside is None and (path := self._path()) is not None:
+            self._aside = Aside(path)
         return self._aside
 
     def _path(self) -> str | None:

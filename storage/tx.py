@@ -56,7 +56,7 @@ class Tx:
 
     def __init__(self, store: AuditStore, conn: sqlite3.Connection | None = None) -> None:
         self.store = store
-        self.conn = conn or store.db.conn  # another one: AuditStore.off_loop's
+        self.conn = conn or store.db.conn  # another one: AuditStore.write_off_loop's
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = rows_of(self.conn.execute(sql, params))
@@ -120,7 +120,8 @@ class Tx:
         """Whether every invoice of the request is in one of `statuses`: asked once per
         written batch, so it looks for any of the other statuses (index
         invoices_by_request_status: a few seeks, however many invoices are already final)."""
-        others = [s.value for s in InvoiceStatus if s.value not in set(statuses)]
+        wanted = {str(s) for s in statuses}
+        others = [s.value for s in InvoiceStatus if s.value not in wanted]
         return not others or self.conn.execute(
             f"SELECT 1 FROM invoices WHERE request_id = ? AND status IN ({marks(others)})"
             " LIMIT 1", (request_id, *others)).fetchone() is None

@@ -290,7 +290,7 @@ class Outbox:
     async def card(self, request_id: int) -> tuple[Row, dict[str, Any]]:
         """The card rendered from the database. A large request's (thousands of invoices to
         count and add up: tens of ms) is rendered in a worker thread, so the loop keeps
-        answering Slack meanwhile; its rows are read a page at a time."""
+        answering Slack meanwhile; its rows are read in a worker thread too."""
         request = queries.get_request(self.store, request_id)
         assert request is not None
         invoices = await queries.request_invoices_off_loop(self.store, request_id)

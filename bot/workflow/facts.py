@@ -23,16 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from bot.actors import SYSTEM
 from bot.config import Settings
-from bot.i18n import t
 from bot.providers.contract import InvoiceNotFound, Provider, ProviderError
-from bot.sat.cancellability import cancel_deadline, flag, sat_today
 from bot.sat.cfdi import CfdiError, CfdiFacts, parse
 from bot.sat.consulta.client import SatClient, SatError
 from bot.sat.record import FactsRecord
 from bot.sat.refs import InvoiceRef
 from bot.sat.replacement import check as check_replacement
-from bot.slack.mrkdwn import escape
-from bot.slack.render import card
+from bot.workflow.flagged import tell_requester
 from bot.workflow.pace import WRITES, Gate, Pace
 from bot.workflow.transitions import item_of
 from storage import queries
@@ -150,7 +147,7 @@ class FactFinder:
         await self.record(request_id, invoices, found)
         await self.outbox.update_card(request_id)  # a card not yet posted stays owed
         await self.outbox.share_list(request_id)  # a large request's list, once
-        await self._tell_requester(request_id, [
+        await tell_requester(self.store, self.outbox, self.settings, self.pace, request_id, [
             (row["ref_key"], record) for row, record in zip(invoices, records, strict=True)
             if record.invoice])
         return [_amount_basis(record) for record in records]
@@ -198,36 +195,6 @@ class FactFinder:
         else:
             looked["facts"] = facts
         return looked
-
-    async def _tell_requester(self, request_id: int,
-                              looked_up: list[tuple[str, FactsRecord]]) -> None:
-        """The requester hears of the invoices that give pause (the card shows them too):
-        flagged ones, with the related CFDIs their XML names, and a reason-01 replacement
-        that does not replace them."""
-        lang, deadline, today = self.settings.language, self.settings.cancel_deadline, \
-            sat_today()
-        def line(pair: tuple[str, FactsRecord]) -> str | None:
-            ref, record = pair
-            facts, sat = record.invoice, record.sat
-            assert facts is not None  # only invoices whose XML was read are looked at
-            why = []
-            if (flagged := flag(facts, sat, deadline, today)) is not None:
-                why.append(card.flag_text(flagged, facts, cancel_deadline(
-                    facts.issued_at, deadline), lang))
-            replacement = record.replacement
-            if replacement and replacement.check.flagged:
-                why.append(card.replacement_text(replacement, lang))
-            return f"• `{escape(ref)}` — " + " ".join(why) if why else None
-
-        # Thousands of invoices in a large request: a slice at a time (pace.spread).
-        lines = [text for text in await self.pace.spread(looked_up, line) if text]
-        request = queries.get_request(self.store, request_id)
-        if not lines or request is None:
-            return
-        link = await self.outbox.io.permalink(request) if request["thread_ts"] else ""
-        text = "\n".join([t("dm.flagged", lang, id=request_id, count=len(lines), link=link),
-                          *lines])
-        await self.outbox.io.direct(request["requester_id"], text, request_id)
 
     @property
     def asks_sat(self) -> bool:

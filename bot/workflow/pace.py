@@ -99,15 +99,31 @@ class Pace:
     @contextlib.asynccontextmanager
     async def _step(self) -> AsyncIterator[None]:
         async with self._lane:
-            quick = self.step_s < QUICK_STEP_S
-            async with self._one_at_a_time if quick else contextlib.nullcontext():
+            alone = self.step_s < QUICK_STEP_S
+            if alone:
+                await self._one_at_a_time.acquire()
+
+            def let_others_in() -> None:  # this step turned out slow (a retry, a timeout)
+                nonlocal alone
+                if alone:
+                    alone = False
+                    self._one_at_a_time.release()
+
+            timer = None
+            try:
                 await self._quiet()
                 await self._within_share()
                 begun = time.perf_counter()
+                if alone:
+                    timer = asyncio.get_running_loop().call_later(QUICK_STEP_S, let_others_in)
                 try:
                     yield
                 finally:
                     self._took(time.perf_counter() - begun)
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                let_others_in()
 
     def _took(self, seconds: float) -> None:
         self.step_s = seconds if not self.step_s else \

@@ -17,7 +17,7 @@ from bot.sat.refs import InvoiceRef
 from bot.workflow.transitions import approve, create_cancel_request
 from storage import queries
 from storage.domain import NewInvoice
-from storage.errors import StaleState
+from storage.errors import StaleState, WriteTimeout
 from storage.states import FINAL_INVOICE
 from storage.states import InvoiceStatus as IS
 from storage.states import RequestStatus as RS
@@ -214,3 +214,28 @@ async def test_closing_waits_for_an_off_loop_write_in_progress(tmp_path: Path) -
     again = AuditStore.open(tmp_path / "audit.db")
     assert again.db["invoices"].count == 2 and again.verify().ok
     again.close()
+
+
+async def test_an_off_loop_write_waits_no_longer_than_its_bound(tmp_path: Path) -> None:
+    """Behind another off-loop write that holds on: WriteTimeout at its own bound (as the
+    loop's writers), nothing written; the write it waited behind goes through."""
+    store = AuditStore.open(tmp_path / "audit.db")
+    inside, go_on = threading.Event(), threading.Event()
+
+    def held(tx: Tx) -> int:
+        inside.set()
+        assert go_on.wait(5)
+        return _request(tx, 1)
+
+    first = asyncio.create_task(store.write_off_loop(held))
+    while not inside.is_set():
+        await asyncio.sleep(0.005)
+    with pytest.raises(WriteTimeout):
+        await store.write_off_loop(lambda tx: _request(tx, 1, "B"), within_s=0.1)
+    # A read is not queued behind the write: it has a connection of its own.
+    assert await asyncio.wait_for(store.read_off_loop("SELECT count(*) AS n FROM requests"),
+                                  2) == [{"n": 0}]
+    go_on.set()
+    await first
+    assert store.db["requests"].count == 1 and store.verify().ok
+    store.close()
