@@ -16,13 +16,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from storage.domain import Row
-from storage.errors import WriteTimeout
+from storage.errors import WriteTimeout, busy
+from storage.sql import connect, rows_of
 
 T = TypeVar("T")
-PAGE = 100  # rows fetched at a time: one fetchall of thousands is one C call that keeps the
-#             interpreter from the loop until it returns (50 ms for a large request)
 PRAGMAS = ("wal_autocheckpoint", "query_only", "max_page_count")
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 class Aside:
@@ -51,7 +49,7 @@ class Aside:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                if busy(exc):
                     raise WriteTimeout(within_s) from None
                 raise
             try:
@@ -69,12 +67,7 @@ class Aside:
         conn = self._take_reader()
         try:
             _settle(conn, pragmas, None)
-            cursor = conn.execute(sql, params)
-            columns = [c[0] for c in cursor.description]
-            rows: list[Row] = []
-            while page := cursor.fetchmany(PAGE):
-                rows += [dict(zip(columns, values, strict=True)) for values in page]
-            return rows
+            return rows_of(conn.execute(sql, params))  # a page at a time
         finally:
             with self._readers_lock:
                 self._readers.append(conn)
@@ -97,9 +90,7 @@ class Aside:
         with self._readers_lock:
             if self._closed:
                 raise sqlite3.ProgrammingError("the audit store is closed")
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            conn = connect(self.path)
             self._all.append(conn)
         return conn
 

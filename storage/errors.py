@@ -42,6 +42,14 @@ class InvoicesTaken(TransitionError):
         self.rows = rows
 
 
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def busy(exc: sqlite3.OperationalError) -> bool:
+    """Another writer (a thread, a process) holds the lock: try again, not a fault."""
+    return exc.sqlite_errorcode & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+
+
 class WriteTimeout(sqlite3.OperationalError):
     """Another writer kept the database locked past the bound; nothing was written."""
 

@@ -27,9 +27,9 @@ from storage.chain import Verdict, canonical_json
 from storage.chain import verify as verify_chain
 from storage.checkpoints import Checkpoints
 from storage.domain import Row, Who
-from storage.errors import WriteTimeout
+from storage.errors import WriteTimeout, busy
 from storage.redact import Redactor
-from storage.sql import iso, utc_now
+from storage.sql import connect, iso, utc_now
 from storage.states import Entity
 from storage.tx import VERBATIM, Tx
 
@@ -45,7 +45,6 @@ ACK_WAIT_S = 1.5          # a write in an answer to Slack, which must leave with
 BACKGROUND_WAIT_S = 20.0  # background work outwaits a short lock held by another process
 
 
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 T = TypeVar("T")
 
 
@@ -67,12 +66,9 @@ class AuditStore:
         """Open (creating folders and file) and migrate to the latest schema."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                               check_same_thread=False)
+        conn = connect(path, BUSY_TIMEOUT_MS / 1000)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps it safe
         db = sqlite_utils.Database(conn)
         schema.migrate(db)
         return cls(db, **options)
@@ -155,7 +151,7 @@ class AuditStore:
             return True
         except sqlite3.OperationalError as exc:
             self._lock.release()
-            if exc.sqlite_errorcode & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            if busy(exc):
                 return False
             raise
         finally:
